@@ -1,0 +1,78 @@
+"""Typed errors. Every user-facing failure is a HarnessError with a one-line message
+(or one line per problem) and an exit code; `report_error` is the one printer."""
+
+from __future__ import annotations
+
+import sys
+from typing import Sequence
+
+
+class HarnessError(Exception):
+    """Base of all expected failures. `exit_code` is what the CLI exits with."""
+
+    exit_code = 1
+
+    def lines(self) -> list[str]:
+        return [str(self)]
+
+
+class ConfigError(HarnessError):
+    """One or more problems in a user's file; each problem is one line naming file and field."""
+
+    exit_code = 2
+
+    def __init__(self, problems: Sequence[str]):
+        self.problems = list(problems)
+        super().__init__("; ".join(self.problems))
+
+    def lines(self) -> list[str]:
+        return list(self.problems)
+
+
+class UsageError(HarnessError):
+    exit_code = 2
+
+
+class TransportError(HarnessError):
+    """A command or transfer on a host could not be done. Always names the host."""
+
+    def __init__(self, host: str, message: str):
+        self.host = host
+        self.message = message
+        super().__init__(f"host {host}: {message}")
+
+
+class ConnectError(TransportError):
+    """Could not open a session to the host (refused, timed out, auth, DNS)."""
+
+
+class HostKeyError(ConnectError):
+    """The host's key is unknown or differs from the recorded one."""
+
+
+class CommandError(TransportError):
+    """A command on a host exited non-zero."""
+
+    def __init__(self, host: str, command: str, returncode: int, stderr: str):
+        self.command = command
+        self.returncode = returncode
+        self.stderr = stderr
+        tail = stderr.strip().splitlines()[-1] if stderr.strip() else "no stderr"
+        super().__init__(host, f"command exited {returncode}: {tail}")
+
+
+class RunFailed(HarnessError):
+    """A run ended with failed, stopped or timed-out tasks; the partial results were kept."""
+
+    exit_code = 3
+
+
+class Interrupted(HarnessError):
+    exit_code = 130
+
+
+def report_error(err: HarnessError, stream=None) -> int:
+    stream = stream or sys.stderr
+    for line in err.lines():
+        print(f"harness: error: {line}", file=stream)
+    return err.exit_code
