@@ -47,7 +47,8 @@ class Host(_Strict):
     instance_type: Optional[str] = None
     slots: int = Field(default=1, ge=1, description="GPUs, or worker processes on a CPU host")
     gpus: int = Field(default=0, ge=0)
-    python: str = "python3"
+    # None: the control side's own interpreter on a local host, `python3` over SSH.
+    python: Optional[str] = None
     # Local hosts with no workdir write straight into the run directory.
     workdir: Optional[str] = None
     labels: dict[str, str] = Field(default_factory=dict)

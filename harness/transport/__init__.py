@@ -1,6 +1,33 @@
 """The only place that runs commands on hosts: local subprocess or SSH."""
 
+from __future__ import annotations
+
 from harness.transport.base import CommandResult, Transport
 from harness.transport.local import LocalTransport
 
-__all__ = ["CommandResult", "Transport", "LocalTransport"]
+__all__ = ["CommandResult", "Transport", "LocalTransport", "open_transports"]
+
+
+def open_transports(hosts, ssh_options=None) -> dict[str, Transport]:
+    """One open transport per host, or a HarnessError naming every host that failed."""
+    from harness.errors import ConnectError
+
+    out: dict[str, Transport] = {}
+    ssh_hosts = [h for h in hosts if not h.is_local]
+    for h in hosts:
+        if h.is_local:
+            out[h.name] = LocalTransport(h.name)
+    if ssh_hosts:
+        from harness.transport.fanout import fan_out
+        from harness.transport.ssh import SSHOptions, SSHTransport
+
+        opts = ssh_options or SSHOptions()
+        results = fan_out({h.name: h for h in ssh_hosts}, lambda h: SSHTransport(h, opts))
+        failed = {name: o.error for name, o in results.items() if o.error is not None}
+        opened = {name: o.value for name, o in results.items() if o.error is None}
+        if failed:
+            for tr in opened.values():
+                tr.close()
+            raise ConnectError(", ".join(sorted(failed)), "; ".join(str(e) for e in failed.values()))
+        out.update(opened)
+    return out

@@ -1,0 +1,121 @@
+"""Argument parsing only: each command calls into the pipeline or the report."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from harness import __version__
+from harness.errors import HarnessError, Interrupted, RunFailed, report_error
+
+DEFAULT_EXPERIMENT = "experiments/default.yaml"
+DEFAULT_HOSTS = "hosts/local.yaml"
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="harness", description="Measure TensorFlow training throughput, "
+                                 "start-up, utilization and cost across single-process and distributed setups.")
+    ap.add_argument("--version", action="version", version=f"harness {__version__}")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run an experiment on an inventory of hosts and write the report")
+    run.add_argument("--experiment", "-e", default=DEFAULT_EXPERIMENT, help=f"experiment YAML (default {DEFAULT_EXPERIMENT})")
+    run.add_argument("--hosts", default=DEFAULT_HOSTS, help=f"inventory YAML (default {DEFAULT_HOSTS})")
+    run.add_argument("--runs-dir", default="runs", help="where run directories are created (default runs/)")
+    run.add_argument("--run-id", help="name of the run directory (default: experiment name + UTC time + random)")
+    run.add_argument("--keep-going", action="store_true", help="run the remaining configurations after one fails")
+    run.add_argument("--grace", type=float, default=10.0, help="seconds between SIGTERM and SIGKILL when stopping tasks")
+    run.add_argument("--dry-run", action="store_true", help="validate and print the plan; start nothing")
+    _ssh_flags(run)
+
+    rep = sub.add_parser("report", help="rebuild the report of a run directory from its raw files")
+    rep.add_argument("run_dir", type=Path)
+    return ap
+
+
+def _ssh_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--known-hosts", help="OpenSSH known_hosts file to verify host keys against (default ~/.ssh/known_hosts)")
+    p.add_argument("--trust-on-first-use", action="store_true",
+                   help="record unknown host keys in the harness's known_hosts; refuse changed keys afterwards")
+    p.add_argument("--insecure-no-host-key-check", action="store_true",
+                   help="DANGEROUS: accept any host key (man-in-the-middle possible); prints a warning per host")
+
+
+def _ssh_options(args):
+    if not any(getattr(args, k, None) for k in ("known_hosts", "trust_on_first_use", "insecure_no_host_key_check")):
+        return None
+    from harness.transport.ssh import SSHOptions
+
+    kw = {"trust_on_first_use": args.trust_on_first_use, "insecure_no_host_key_check": args.insecure_no_host_key_check}
+    if args.known_hosts:
+        kw["known_hosts"] = args.known_hosts
+    return SSHOptions(**kw)
+
+
+def _cmd_run(args) -> int:
+    from harness import pipeline
+    from harness.progress import LineProgress
+
+    if args.dry_run:
+        from pathlib import Path as P
+
+        run_id = args.run_id or "dry-run"
+        _, _, plan = pipeline.load_and_plan(args.experiment, args.hosts, run_id, P(args.runs_dir) / run_id)
+        for cp in plan.configs:
+            print(f"{cp.name}: strategy {cp.strategy}, hosts {', '.join(cp.hosts)}")
+            for t in cp.tasks:
+                print(f"  {t.task_id:<12} role {t.role:<7} rank {t.rank!s:<4} host {t.host}  dir {t.task_dir}")
+        return 0
+
+    stop = threading.Event()
+
+    def on_signal(signum, frame):
+        if stop.is_set():  # a second Ctrl-C: the user really wants out
+            raise KeyboardInterrupt
+        print(f"\nharness: {signal.Signals(signum).name} received; stopping every task on every host…",
+              file=sys.stderr, flush=True)
+        stop.set()
+
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        result = pipeline.run_experiment(args.experiment, args.hosts, runs_root=args.runs_dir, run_id=args.run_id,
+                                         stop=stop, progress=LineProgress(), ssh_options=_ssh_options(args),
+                                         grace_s=args.grace, keep_going=args.keep_going)
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+    print(f"run directory: {result.run_dir}")
+    for f in result.report_files:
+        print(f"  {f}")
+    if result.leftovers:
+        for host, pids in result.leftovers.items():
+            print(f"harness: warning: host {host}: processes of this run still present: {pids}", file=sys.stderr)
+    if result.status == "stopped":
+        raise Interrupted(f"run stopped: {result.reason}; partial results kept in {result.run_dir}")
+    if result.status != "succeeded":
+        raise RunFailed(f"run {result.status}: {result.reason}; partial results kept in {result.run_dir}")
+    return 0
+
+
+def _cmd_report(args) -> int:
+    from harness.report.render import write_report
+
+    if not (args.run_dir / "control.jsonl").is_file():
+        raise HarnessError(f"{args.run_dir}: not a run directory (no control.jsonl); pass runs/<run-id>")
+    for f in write_report(args.run_dir):
+        print(f)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return {"run": _cmd_run, "report": _cmd_report}[args.command](args)
+    except HarnessError as e:
+        return report_error(e)
+    except KeyboardInterrupt:
+        print("harness: interrupted", file=sys.stderr)
+        return 130

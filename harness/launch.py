@@ -1,0 +1,238 @@
+"""Start a configuration's tasks in order, supervise them, and stop every one of them
+on the first failure, on a stop request (Ctrl-C / SIGTERM) or at the time limit."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Callable
+
+from harness.config.inventory import Host
+from harness.errors import HarnessError
+from harness.events import EventLog
+from harness.plan import ConfigPlan, Task
+from harness import shell
+from harness.transport.base import Transport
+
+FINAL = ("succeeded", "failed", "stopped", "lost")
+
+
+@dataclass
+class TaskState:
+    task: Task
+    pid: int | None = None
+    state: str = "pending"      # pending | running | succeeded | failed | stopped | lost
+    returncode: int | None = None
+    last_step: dict | None = None
+    error: str = ""
+
+
+@dataclass
+class ConfigOutcome:
+    config: str
+    status: str                 # succeeded | failed | stopped | timeout
+    reason: str
+    tasks: list[TaskState]
+    leftovers: dict[str, list[int]] = field(default_factory=dict)
+
+
+def worker_argv(host: Host) -> list[str]:
+    python = host.python or (sys.executable if host.is_local else "python3")
+    return [python, "-m", "harness.worker", "--task", "task.json"]
+
+
+def _per_host(fn: Callable[[str], object], hosts: list[str]) -> dict[str, object]:
+    """Run fn for every host in parallel; an exception is that host's result, not ours."""
+    results: dict[str, object] = {}
+    if not hosts:
+        return results
+    with ThreadPoolExecutor(max_workers=min(32, len(hosts))) as pool:
+        futures = {h: pool.submit(fn, h) for h in hosts}
+        for h, fut in futures.items():
+            try:
+                results[h] = fut.result()
+            except Exception as e:  # a dead host is data: keep the others' results
+                results[h] = e
+    return results
+
+
+class Supervisor:
+    def __init__(self, cp: ConfigPlan, transports: dict[str, Transport], hosts: dict[str, Host],
+                 control: EventLog, stop: threading.Event, *, extra_env: dict[str, dict] | None = None,
+                 progress: Callable[[ConfigPlan, list[TaskState]], None] | None = None,
+                 poll_interval: float = 0.5, grace_s: float = 10.0):
+        self.cp = cp
+        self.transports = transports
+        self.hosts = hosts
+        self.control = control
+        self.stop = stop
+        self.extra_env = extra_env or {}
+        self.progress = progress or (lambda cp, states: None)
+        self.poll_interval = poll_interval
+        self.grace_s = grace_s
+        self.states = [TaskState(t) for t in cp.tasks]
+
+    # -- start -------------------------------------------------------------------------
+    def _prepare(self, host: str) -> None:
+        tr = self.transports[host]
+        for st in self._on(host):
+            t = st.task
+            env = {**t.env, **self.extra_env.get(host, {})}
+            tr.write_file(f"{t.task_dir}/task.json", json.dumps(t.spec, indent=1).encode())
+            tr.write_file(f"{t.task_dir}/env.sh", shell.env_file(env), mode=0o600)
+
+    def _start(self, host: str, group: int) -> None:
+        tr = self.transports[host]
+        for st in self._on(host):
+            if st.task.start_group != group:
+                continue
+            t = st.task
+            self.control.emit("task_launch", config=t.config, task_id=t.task_id, host=host, role=t.role, rank=t.rank)
+            res = tr.exec(shell.start_command(t.task_dir, worker_argv(self.hosts[host])), timeout=30)
+            pid_text = res.stdout.strip().splitlines()[-1] if res.stdout.strip() else ""
+            if not res.ok or not pid_text.isdigit():
+                st.state, st.error = "failed", f"could not start: {res.stderr.strip() or res.stdout.strip() or 'no pid'}"
+                raise HarnessError(f"host {host}: task {t.task_id} {st.error}")
+            st.pid, st.state = int(pid_text), "running"
+            self.control.emit("task_running", config=t.config, task_id=t.task_id, host=host, pid=st.pid)
+
+    def _on(self, host: str) -> list[TaskState]:
+        return [s for s in self.states if s.task.host == host]
+
+    # -- supervise ---------------------------------------------------------------------
+    def run(self) -> ConfigOutcome:
+        t0 = time.monotonic()
+        hosts = list(dict.fromkeys(t.host for t in self.cp.tasks))
+        status, reason = "succeeded", ""
+        try:
+            self._raise_first(_per_host(self._prepare, hosts))
+            for group in sorted({t.start_group for t in self.cp.tasks}):
+                group_hosts = [h for h in hosts if any(s.task.start_group == group for s in self._on(h))]
+                self._raise_first(_per_host(lambda h: self._start(h, group), group_hosts))
+                self.progress(self.cp, self.states)
+            status, reason = self._watch(t0, hosts)
+        except HarnessError as e:
+            status, reason = "failed", str(e)
+        except KeyboardInterrupt:
+            status, reason = "stopped", "interrupted"
+        leftovers = self._stop_all(hosts, status)
+        self.progress(self.cp, self.states)
+        return ConfigOutcome(self.cp.name, status, reason, self.states, leftovers)
+
+    @staticmethod
+    def _raise_first(results: dict[str, object]) -> None:
+        for host, r in results.items():
+            if isinstance(r, HarnessError):
+                raise r
+            if isinstance(r, Exception):
+                raise HarnessError(f"host {host}: {type(r).__name__}: {r}")
+
+    def _watch(self, t0: float, hosts: list[str]) -> tuple[str, str]:
+        while True:
+            if self.stop.is_set():
+                return "stopped", "stop requested (Ctrl-C or SIGTERM)"
+            if time.monotonic() - t0 > self.cp.time_limit_s:
+                return "timeout", f"time limit of {self.cp.time_limit_s:g} s reached"
+            self._poll(hosts)
+            self.progress(self.cp, self.states)
+            bad = [s for s in self.states if s.state in ("failed", "lost")]
+            if bad:
+                s = bad[0]
+                what = f"exited {s.returncode}" if s.state == "failed" else "vanished without an exit code"
+                detail = f": {s.error}" if s.error else ""
+                return "failed", f"task {s.task.task_id} on host {s.task.host} {what}{detail}"
+            if all(s.state == "succeeded" for s in self.states if s.task.finishes):
+                return "succeeded", ""
+            self.stop.wait(self.poll_interval)
+
+    def _poll(self, hosts: list[str]) -> None:
+        def poll(host: str):
+            live = [s for s in self._on(host) if s.state == "running"]
+            if not live:
+                return {}
+            cmd = shell.poll_command([(s.task.task_id, s.task.task_dir, s.pid) for s in live])
+            return shell.parse_poll(self.transports[host].exec(cmd, timeout=30).stdout)
+
+        for host, result in _per_host(poll, hosts).items():
+            if isinstance(result, Exception):
+                # An unreachable host fails the run: its tasks cannot be supervised.
+                for s in self._on(host):
+                    if s.state == "running":
+                        s.state, s.error = "lost", f"host unreachable: {result}"
+                continue
+            for s in self._on(host):
+                st = result.get(s.task.task_id)
+                if st is None:
+                    continue
+                s.last_step = st.last_step or s.last_step
+                if st.state == "exited":
+                    s.returncode = st.returncode
+                    s.state = "succeeded" if st.returncode == 0 else "failed"
+                    if s.state == "failed":
+                        s.error = self._stderr_tail(host, s.task)
+                    self._emit_exit(s)
+                elif st.state == "gone":
+                    s.state = "lost"
+                    self._emit_exit(s)
+
+    def _stderr_tail(self, host: str, task: Task) -> str:
+        try:
+            res = self.transports[host].exec(f"tail -n 3 {shell.q(task.task_dir + '/stderr.log')}", timeout=15)
+        except HarnessError:
+            return ""
+        lines = [l for l in res.stdout.strip().splitlines() if l.strip()]
+        return lines[-1].strip()[:300] if lines else ""
+
+    def _emit_exit(self, s: TaskState) -> None:
+        self.control.emit("task_exit", config=s.task.config, task_id=s.task.task_id, host=s.task.host,
+                          returncode=s.returncode, state=s.state, error=s.error or None)
+
+    # -- stop --------------------------------------------------------------------------
+    def _stop_all(self, hosts: list[str], status: str) -> dict[str, list[int]]:
+        """SIGTERM every task's process group, wait up to grace_s, SIGKILL what is left,
+        then look on every host for any process of the run; report what survives."""
+        def live_pids(host):
+            return [s.pid for s in self._on(host) if s.state == "running" and s.pid]
+
+        def term(host):
+            pids = live_pids(host)
+            if pids:
+                self.transports[host].exec(shell.signal_command(pids, "TERM"), timeout=30)
+
+        _per_host(term, hosts)
+        deadline = time.monotonic() + self.grace_s
+        while time.monotonic() < deadline and any(live_pids(h) for h in hosts):
+            time.sleep(0.2)
+            self._poll(hosts)
+        for s in self.states:
+            if s.state == "running":
+                s.state = "stopped"
+                self._emit_exit(s)
+            elif s.state == "pending":
+                s.state = "stopped"
+
+        run_id = self.cp.tasks[0].spec["run_id"] if self.cp.tasks else ""
+
+        def sweep(host):
+            pids = [s.pid for s in self._on(host) if s.pid]
+            tr = self.transports[host]
+            if pids:
+                tr.exec(shell.signal_command(pids, "KILL"), timeout=30)
+            found = shell.parse_pids(tr.exec(shell.leftovers_command(run_id, pids), timeout=30).stdout)
+            if found:
+                tr.exec("kill -KILL " + " ".join(str(p) for p in found) + " 2>/dev/null; true", timeout=30)
+                time.sleep(0.2)
+                found = shell.parse_pids(tr.exec(shell.leftovers_command(run_id, pids), timeout=30).stdout)
+            return found
+
+        leftovers = {}
+        for host, r in _per_host(sweep, hosts).items():
+            if isinstance(r, Exception):
+                leftovers[host] = [-1]  # unknown: the host could not be checked
+            elif r:
+                leftovers[host] = r
+        return leftovers

@@ -1,0 +1,114 @@
+"""PURE planning: experiment x inventory -> Plan (every task: host, role, rank, env, spec).
+
+Nothing here touches a host or the clock; the same inputs give the same plan."""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from harness.config import Experiment, Inventory
+from harness.config.experiment import Configuration
+from harness.config.inventory import Host
+from harness.strategies import strategy_for
+
+# Set for every training process: Horovod and ParameterServerStrategy need Keras 2.
+BASE_ENV = {
+    "TF_USE_LEGACY_KERAS": "1",
+    "PYTHONUNBUFFERED": "1",
+    "TF_CPP_MIN_LOG_LEVEL": "1",
+}
+
+
+@dataclass(frozen=True)
+class Task:
+    config: str
+    task_id: str                # unique within the configuration, e.g. "worker-0", "ps-1"
+    role: str                   # worker | chief | ps | evaluator
+    index: int                  # index within the role
+    rank: int | None            # data-parallel rank of a training task, None for servers
+    host: str
+    task_dir: str               # where the task runs on its host
+    start_group: int = 0        # lower groups start first (servers before the chief)
+    finishes: bool = True       # False: a server that runs until stopped (ps)
+    env: dict = field(default_factory=dict)
+    spec: dict = field(default_factory=dict)   # written as task.json for the worker
+
+
+@dataclass(frozen=True)
+class ConfigPlan:
+    name: str
+    strategy: str
+    hosts: tuple[str, ...]
+    tasks: tuple[Task, ...]
+    time_limit_s: float
+
+
+@dataclass(frozen=True)
+class Plan:
+    run_id: str
+    experiment: str
+    configs: tuple[ConfigPlan, ...]
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def host_task_dir(host: Host, run_dir: Path, run_id: str, config: str, task_id: str) -> str:
+    """A local host without a workdir writes straight into the run directory (nothing to
+    collect, nothing lost if the control side dies); every other host under its workdir."""
+    if host.is_local and not host.workdir:
+        return str(Path(run_dir).resolve() / "hosts" / host.name / config / task_id)
+    base = host.workdir or "/tmp/harness"
+    return posixpath.join(base, "runs", run_id, config, task_id)
+
+
+def thread_env(cfg: Configuration) -> dict[str, str]:
+    t = cfg.threads
+    env = {}
+    if t.omp is not None:
+        env["OMP_NUM_THREADS"] = str(t.omp)
+    if t.kmp_affinity is not None:
+        env["KMP_AFFINITY"] = t.kmp_affinity
+    if t.kmp_blocktime is not None:
+        env["KMP_BLOCKTIME"] = str(t.kmp_blocktime)
+    return env
+
+
+def build_plan(exp: Experiment, inv: Inventory, run_id: str, run_dir: Path) -> Plan:
+    configs = []
+    for cfg in exp.configurations:
+        hosts = inv.select(cfg.hosts)
+        placements = strategy_for(cfg.strategy).place(cfg, hosts)
+        size = sum(1 for p in placements if p.rank is not None)
+        tasks = []
+        for p in placements:
+            host = inv.host(p.host)
+            spec = {
+                "run_id": run_id,
+                "experiment": exp.name,
+                "config": cfg.name,
+                "strategy": cfg.strategy,
+                "task_id": p.task_id,
+                "role": p.role,
+                "index": p.index,
+                "rank": p.rank,
+                "size": size,
+                "host": host.name,
+                "workload": exp.workload.model_dump(),
+                "threads": cfg.threads.model_dump(),
+                "events": "events.jsonl",
+                "checkpoint_dir": "checkpoints",
+                "cluster": p.cluster,
+            }
+            env = {**BASE_ENV, **thread_env(cfg), **p.env,
+                   "HARNESS_RUN_ID": run_id, "HARNESS_TASK": f"{cfg.name}/{p.task_id}"}
+            tasks.append(Task(
+                config=cfg.name, task_id=p.task_id, role=p.role, index=p.index, rank=p.rank,
+                host=host.name, task_dir=host_task_dir(host, run_dir, run_id, cfg.name, p.task_id),
+                start_group=p.start_group, finishes=p.finishes, env=env, spec=spec,
+            ))
+        configs.append(ConfigPlan(cfg.name, cfg.strategy, tuple(h.name for h in hosts), tuple(tasks),
+                                  exp.time_limit_s))
+    return Plan(run_id, exp.name, tuple(configs))

@@ -1,0 +1,109 @@
+"""PURE builders of the POSIX shell commands the harness sends to hosts, and parsers of
+their answers. Every value that reaches a shell goes through shlex.quote here."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+
+q = shlex.quote
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def env_file(env: dict[str, str]) -> bytes:
+    """A file of `export NAME='value'` lines, sourced by the task's shell. Written 0600,
+    so values (tokens, keys) never appear on a command line or in `ps`."""
+    lines = []
+    for k in sorted(env):
+        if not _ENV_NAME.match(k):
+            raise ValueError(f"invalid environment variable name {k!r}")
+        lines.append(f"export {k}={q(str(env[k]))}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def start_command(task_dir: str, argv: list[str]) -> str:
+    """Start `argv` detached in its own session (so one signal reaches its whole process
+    tree), with output to files in task_dir, and print its pid (= its session id).
+
+    The inner shell records the exit code when the process ends; a process killed with
+    its shell leaves no exit_code, which the supervisor reports as 'lost'."""
+    inner = (
+        "echo $$ > pid.tmp && mv pid.tmp pid; . ./env.sh; "
+        f"{' '.join(q(a) for a in argv)}; "
+        "echo $? > exit_code.tmp && mv exit_code.tmp exit_code"
+    )
+    return (
+        f"cd {q(task_dir)} && rm -f pid exit_code && "
+        f"(setsid /bin/sh -c {q(inner)} > stdout.log 2> stderr.log < /dev/null &) && "
+        "i=0; while [ ! -s pid ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; cat pid"
+    )
+
+
+@dataclass(frozen=True)
+class TaskStatus:
+    task_id: str
+    state: str                 # running | exited | gone
+    returncode: int | None
+    last_step: dict | None     # the newest step record's raw JSON line, for live display
+
+
+def poll_command(tasks: list[tuple[str, str, int]]) -> str:
+    """One command that reports every task of a host: (task_id, task_dir, pid)."""
+    parts = []
+    for task_id, task_dir, pid in tasks:
+        d = q(task_dir)
+        parts.append(
+            f"if [ -f {d}/exit_code ]; then s=\"exited $(cat {d}/exit_code)\"; "
+            f"elif kill -0 {int(pid)} 2>/dev/null; then s=running; else s=gone; fi; "
+            f"printf '%s\\t%s\\t%s\\n' {q(task_id)} \"$s\" "
+            f"\"$(grep -F '\"event\": \"step\"' {d}/events.jsonl 2>/dev/null | tail -n 1)\""
+        )
+    return "; ".join(parts) or "true"
+
+
+def parse_poll(output: str) -> dict[str, TaskStatus]:
+    import json
+
+    out = {}
+    for line in output.splitlines():
+        fields = line.split("\t", 2)
+        if len(fields) < 2:
+            continue
+        task_id, state = fields[0], fields[1]
+        step = None
+        if len(fields) == 3 and fields[2].strip():
+            try:
+                step = json.loads(fields[2])
+            except ValueError:
+                step = None
+        if state.startswith("exited"):
+            rc_text = state.split(" ", 1)[1].strip() if " " in state else ""
+            rc = int(rc_text) if rc_text.lstrip("-").isdigit() else None
+            out[task_id] = TaskStatus(task_id, "exited", rc, step)
+        else:
+            out[task_id] = TaskStatus(task_id, state, None, step)
+    return out
+
+
+def signal_command(pids: list[int], signal: str) -> str:
+    """Signal each task's whole session/process group (the pid is the group leader)."""
+    if signal not in ("TERM", "KILL", "INT"):
+        raise ValueError(signal)
+    return "; ".join(f"kill -{signal} -- -{int(p)} 2>/dev/null" for p in pids) + "; true" if pids else "true"
+
+
+def leftovers_command(run_id: str, pids: list[int]) -> str:
+    """Pids of processes that still belong to the run: in a task's session, or carrying the
+    run's id in their environment (catches children that left the session)."""
+    sessions = " ".join(str(int(p)) for p in pids)
+    marker = q(f"HARNESS_RUN_ID={run_id}")
+    return (
+        f"for s in {sessions}; do ps -e -o pid=,sid= | awk -v s=$s '$2 == s {{print $1}}'; done; "
+        f"grep -l -a -F -x -z {marker} /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3; true"
+    ) if sessions else (f"grep -l -a -F -x -z {marker} /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3; true")
+
+
+def parse_pids(output: str, exclude: set[int] | None = None) -> list[int]:
+    pids = sorted({int(t) for t in output.split() if t.isdigit()})
+    return [p for p in pids if p not in (exclude or set())]
