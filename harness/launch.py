@@ -75,6 +75,7 @@ class Supervisor:
         self.poll_interval = poll_interval
         self.grace_s = grace_s
         self.states = [TaskState(t) for t in cp.tasks]
+        self._stopping = False   # once we signal the tasks, their ending is 'stopped', not a failure
 
     # -- start -------------------------------------------------------------------------
     def _prepare(self, host: str) -> None:
@@ -171,12 +172,15 @@ class Supervisor:
                 s.last_step = st.last_step or s.last_step
                 if st.state == "exited":
                     s.returncode = st.returncode
-                    s.state = "succeeded" if st.returncode == 0 else "failed"
-                    if s.state == "failed":
-                        s.error = self._stderr_tail(host, s.task)
+                    if st.returncode == 0:
+                        s.state = "succeeded"
+                    elif self._stopping:
+                        s.state = "stopped"
+                    else:
+                        s.state, s.error = "failed", self._stderr_tail(host, s.task)
                     self._emit_exit(s)
                 elif st.state == "gone":
-                    s.state = "lost"
+                    s.state = "stopped" if self._stopping else "lost"
                     self._emit_exit(s)
 
     def _stderr_tail(self, host: str, task: Task) -> str:
@@ -203,6 +207,7 @@ class Supervisor:
             if pids:
                 self.transports[host].exec(shell.signal_command(pids, "TERM"), timeout=30)
 
+        self._stopping = True
         _per_host(term, hosts)
         deadline = time.monotonic() + self.grace_s
         while time.monotonic() < deadline and any(live_pids(h) for h in hosts):

@@ -55,7 +55,8 @@ def poll_command(tasks: list[tuple[str, str, int]]) -> str:
         d = q(task_dir)
         parts.append(
             f"if [ -f {d}/exit_code ]; then s=\"exited $(cat {d}/exit_code)\"; "
-            f"elif kill -0 {int(pid)} 2>/dev/null; then s=running; else s=gone; fi; "
+            # A zombie counts as gone: some inits (containers, microVMs) never reap orphans.
+            f"else case \"$(ps -o stat= -p {int(pid)} 2>/dev/null)\" in ''|Z*) s=gone;; *) s=running;; esac; fi; "
             f"printf '%s\\t%s\\t%s\\n' {q(task_id)} \"$s\" "
             f"\"$(grep -F '\"event\": \"step\"' {d}/events.jsonl 2>/dev/null | tail -n 1)\""
         )
@@ -90,7 +91,7 @@ def signal_command(pids: list[int], signal: str) -> str:
     """Signal each task's whole session/process group (the pid is the group leader)."""
     if signal not in ("TERM", "KILL", "INT"):
         raise ValueError(signal)
-    return "; ".join(f"kill -{signal} -- -{int(p)} 2>/dev/null" for p in pids) + "; true" if pids else "true"
+    return "; ".join(f"kill -{signal} -{int(p)} 2>/dev/null" for p in pids) + "; true" if pids else "true"
 
 
 def leftovers_command(run_id: str, pids: list[int]) -> str:
@@ -99,7 +100,7 @@ def leftovers_command(run_id: str, pids: list[int]) -> str:
     sessions = " ".join(str(int(p)) for p in pids)
     marker = q(f"HARNESS_RUN_ID={run_id}")
     return (
-        f"for s in {sessions}; do ps -e -o pid=,sid= | awk -v s=$s '$2 == s {{print $1}}'; done; "
+        f"for s in {sessions}; do ps -e -o pid=,sid=,stat= | awk -v s=$s '$2 == s && $3 !~ /^Z/ {{print $1}}'; done; "
         f"grep -l -a -F -x -z {marker} /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3; true"
     ) if sessions else (f"grep -l -a -F -x -z {marker} /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3; true")
 

@@ -11,6 +11,9 @@ from harness.errors import ConfigError
 
 keras = pytest.importorskip("tf_keras")
 
+# tf_keras itself calls random.randint with a float bound on every layer; not ours to fix.
+pytestmark = pytest.mark.filterwarnings("ignore:non-integer arguments to randrange:DeprecationWarning")
+
 
 @pytest.fixture(autouse=True)
 def _fresh_keras_state():
@@ -68,13 +71,16 @@ def test_no_pooling_below_2x2():
 
 @pytest.mark.parametrize("name,shape", [("mlp", (8, 8, 1)), ("cifar10_cnn", (32, 32, 3))])
 def test_a_few_steps_reduce_the_loss(name, shape):
+    # Each class is a noisy copy of its own pattern, so the batch is learnable in a few
+    # steps; evaluate() runs without dropout, so the comparison is deterministic.
     rng = np.random.default_rng(0)
-    x = rng.uniform(0, 1, size=(16, *shape)).astype(np.float32)
     y = np.arange(16, dtype=np.int64) % 4
+    patterns = rng.uniform(0, 1, size=(4, *shape))
+    x = np.clip(patterns[y] + rng.normal(0, 0.1, size=(16, *shape)), 0, 1).astype(np.float32)
     model = models.build(name, shape, 4, "classification")
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
     before = model.evaluate(x, y, verbose=0)
-    for _ in range(15):
+    for _ in range(25):
         model.train_on_batch(x, y)
     after = model.evaluate(x, y, verbose=0)
-    assert after < before * 0.8, (before, after)
+    assert after < before * 0.7, (before, after)

@@ -14,7 +14,7 @@ import csv
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NoReturn
 
 import numpy as np
 
@@ -94,7 +94,7 @@ def _finish(spec: dict, seed: int, task: str, outputs: int, x, y, x_val=None, y_
     )
 
 
-def _fail(spec: dict, path, problem: str, todo: str):
+def _fail(spec: dict, path, problem: str, todo: str) -> NoReturn:
     raise ConfigError([f"{spec['name']}: {path}: {problem}; {todo}"])
 
 

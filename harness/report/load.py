@@ -1,0 +1,255 @@
+"""Read a run directory's raw records into plain dataclasses (layout: docs/events.md).
+
+Nothing here raises on a missing or damaged file: a host that died mid-run leaves a short
+events.jsonl, a torn last line or no directory at all, and that is part of what the report
+has to show. Each such finding becomes a `Problem`. No TensorFlow, no numpy."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+
+@dataclass(frozen=True)
+class Problem:
+    where: str  # a path relative to the run directory, or "config <name>"
+    what: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.what}"
+
+
+@dataclass
+class TaskData:
+    """One task's pulled-back files. `events` is empty when events.jsonl is missing."""
+    config: str
+    task_id: str
+    host: str
+    role: Optional[str] = None
+    rank: Optional[int] = None
+    rel_dir: str = ""  # hosts/<host>/<config>/<task_id>, relative to the run directory
+    events: list[dict] = field(default_factory=list)
+    spec: Optional[dict] = None  # task.json
+    exit_code: Optional[int] = None  # the exit_code file, when present and readable
+    events_found: bool = False
+    bad_lines: list[int] = field(default_factory=list)  # 1-based lines that did not parse
+    problems: list[Problem] = field(default_factory=list)
+
+    def of(self, event: str) -> list[dict]:
+        return [r for r in self.events if r.get("event") == event]
+
+    def first(self, event: str) -> Optional[dict]:
+        return next((r for r in self.events if r.get("event") == event), None)
+
+
+@dataclass
+class RunData:
+    run_dir: Path
+    control: list[dict] = field(default_factory=list)
+    plan: Optional[Any] = None  # plan.json as parsed
+    resolved: Optional[dict] = None  # resolved.json as parsed
+    tasks: list[TaskData] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)  # run-level (control, plan, ...)
+
+    @property
+    def run_id(self) -> Optional[str]:
+        rec = self.control_first("run_start")
+        return rec.get("run_id") if rec else None
+
+    def control_of(self, event: str, config: Optional[str] = None) -> list[dict]:
+        return [r for r in self.control if r.get("event") == event
+                and (config is None or r.get("config") == config)]
+
+    def control_first(self, event: str, config: Optional[str] = None) -> Optional[dict]:
+        found = self.control_of(event, config)
+        return found[0] if found else None
+
+    def tasks_of(self, config: str) -> list[TaskData]:
+        return [t for t in self.tasks if t.config == config]
+
+    def config_names(self) -> list[str]:
+        """Configurations in the order they ran (control.jsonl), then any others the plan,
+        the resolved experiment or the host directories mention."""
+        names: list[str] = []
+
+        def add(name: Any) -> None:
+            if isinstance(name, str) and name and name not in names:
+                names.append(name)
+
+        for r in self.control_of("config_start"):
+            add(r.get("config"))
+        for t in plan_tasks(self.plan):
+            add(t.get("config"))
+        for c in resolved_configurations(self.resolved):
+            add(c.get("name"))
+        for t in self.tasks:
+            add(t.config)
+        return names
+
+    def all_problems(self) -> list[Problem]:
+        out = list(self.problems)
+        for t in self.tasks:
+            out.extend(t.problems)
+        return out
+
+
+def plan_tasks(plan: Any) -> list[dict]:
+    """The plan's task list; plan.json is {"tasks": [...]} (a bare list is accepted too)."""
+    tasks = plan.get("tasks") if isinstance(plan, dict) else plan
+    return [t for t in tasks if isinstance(t, dict)] if isinstance(tasks, list) else []
+
+
+def resolved_experiment(resolved: Any) -> dict:
+    exp = resolved.get("experiment") if isinstance(resolved, dict) else None
+    return exp if isinstance(exp, dict) else {}
+
+
+def resolved_configurations(resolved: Any) -> list[dict]:
+    confs = resolved_experiment(resolved).get("configurations")
+    return [c for c in confs if isinstance(c, dict)] if isinstance(confs, list) else []
+
+
+def read_jsonl(path: Path) -> tuple[list[dict], list[int]]:
+    """Records of a JSONL file and the 1-based numbers of lines that did not parse.
+    Like harness.events.read_events, but the damaged lines are reported, not only skipped."""
+    records: list[dict] = []
+    bad: list[int] = []
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for number, line in enumerate(fh, start=1):
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                bad.append(number)
+                continue
+            if isinstance(rec, dict):
+                records.append(rec)
+            else:
+                bad.append(number)
+    return records, bad
+
+
+def _read_json(path: Path, rel: str, problems: list[Problem]) -> Optional[Any]:
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        problems.append(Problem(rel, f"unreadable JSON ({type(e).__name__}); ignored"))
+        return None
+
+
+def _bad_lines_problem(rel: str, bad: list[int], total_lines: int) -> Problem:
+    if bad == [total_lines]:
+        return Problem(rel, f"last line (line {total_lines}) is incomplete, as when a process "
+                            f"is killed mid-write; it was skipped")
+    shown = ", ".join(str(n) for n in bad[:10]) + (" ..." if len(bad) > 10 else "")
+    return Problem(rel, f"{len(bad)} line(s) are not valid JSON records and were skipped: {shown}")
+
+
+def _count_lines(path: Path) -> int:
+    with open(path, "rb") as fh:
+        data = fh.read()
+    return data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
+
+
+def _load_task(run_dir: Path, config: str, task_id: str, host: str,
+               role: Optional[str], rank: Optional[int]) -> TaskData:
+    rel = f"hosts/{host}/{config}/{task_id}"
+    task = TaskData(config=config, task_id=task_id, host=host, role=role, rank=rank, rel_dir=rel)
+    tdir = run_dir / rel
+    if not tdir.is_dir():
+        task.problems.append(Problem(rel, "task directory is missing (nothing was pulled back "
+                                          "from the host)"))
+        return task
+    task.spec = _read_json(tdir / "task.json", f"{rel}/task.json", task.problems)
+    events_path = tdir / "events.jsonl"
+    if events_path.is_file():
+        try:
+            task.events, task.bad_lines = read_jsonl(events_path)
+            task.events_found = True
+        except OSError as e:
+            task.problems.append(Problem(f"{rel}/events.jsonl", f"cannot read: {e.strerror}"))
+        if task.bad_lines:
+            task.problems.append(_bad_lines_problem(f"{rel}/events.jsonl", task.bad_lines,
+                                                    _count_lines(events_path)))
+    else:
+        task.problems.append(Problem(f"{rel}/events.jsonl", "missing; the task left no records"))
+    exit_path = tdir / "exit_code"
+    if exit_path.is_file():
+        text = exit_path.read_text(encoding="utf-8", errors="replace").strip()
+        try:
+            task.exit_code = int(text)
+        except ValueError:
+            task.problems.append(Problem(f"{rel}/exit_code", f"not an integer: {text[:40]!r}"))
+    # Role and rank: the plan or launch record wins; else the worker's own records say.
+    first = task.events[0] if task.events else {}
+    if task.role is None:
+        task.role = first.get("role") or (task.spec or {}).get("role")
+    if task.rank is None:
+        r = first.get("rank", (task.spec or {}).get("rank"))
+        task.rank = r if isinstance(r, int) else None
+    return task
+
+
+def _expected_tasks(run: RunData) -> list[tuple[str, str, str, Optional[str], Optional[int]]]:
+    """(config, task_id, host, role, rank) from the plan, then from task_launch records."""
+    seen: dict[tuple[str, str, str], tuple] = {}
+    sources = plan_tasks(run.plan) + run.control_of("task_launch")
+    for t in sources:
+        config, task_id, host = t.get("config"), t.get("task_id"), t.get("host")
+        if not all(isinstance(v, str) and v for v in (config, task_id, host)):
+            continue
+        key = (config, task_id, host)
+        if key not in seen:
+            rank = t.get("rank")
+            seen[key] = (config, task_id, host, t.get("role"), rank if isinstance(rank, int) else None)
+    return list(seen.values())
+
+
+def _on_disk(run_dir: Path) -> list[tuple[str, str, str]]:
+    hosts_dir = run_dir / "hosts"
+    if not hosts_dir.is_dir():
+        return []
+    found = []
+    for host in sorted(p for p in hosts_dir.iterdir() if p.is_dir()):
+        for config in sorted(p for p in host.iterdir() if p.is_dir()):
+            for task in sorted(p for p in config.iterdir() if p.is_dir()):
+                found.append((config.name, task.name, host.name))
+    return found
+
+
+def load_run(run_dir: str | Path) -> RunData:
+    """Everything the report needs from a run directory; never raises for missing files."""
+    run_dir = Path(run_dir)
+    run = RunData(run_dir=run_dir)
+    if not run_dir.is_dir():
+        run.problems.append(Problem(str(run_dir), "run directory does not exist"))
+        return run
+    control = run_dir / "control.jsonl"
+    if control.is_file():
+        run.control, bad = read_jsonl(control)
+        if bad:
+            run.problems.append(_bad_lines_problem("control.jsonl", bad, _count_lines(control)))
+    else:
+        run.problems.append(Problem("control.jsonl", "missing; launch times and task exit "
+                                                     "states are unknown"))
+    run.plan = _read_json(run_dir / "plan.json", "plan.json", run.problems)
+    resolved = _read_json(run_dir / "resolved.json", "resolved.json", run.problems)
+    run.resolved = resolved if isinstance(resolved, dict) else None
+
+    expected = _expected_tasks(run)
+    known = {(c, t, h) for c, t, h, _, _ in expected}
+    # Directories nobody planned (e.g. a run without plan.json) are still data.
+    extra = [(c, t, h, None, None) for c, t, h in _on_disk(run_dir) if (c, t, h) not in known]
+    for config, task_id, host, role, rank in expected + extra:
+        run.tasks.append(_load_task(run_dir, config, task_id, host, role, rank))
+    # Stable order: configuration order of the run, then rank, then task id.
+    order = {name: i for i, name in enumerate(run.config_names())}
+    run.tasks.sort(key=lambda t: (order.get(t.config, len(order)),
+                                  t.rank if t.rank is not None else 1 << 30, t.task_id, t.host))
+    return run

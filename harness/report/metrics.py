@@ -1,0 +1,447 @@
+"""Pure functions from RunData to one ConfigMetrics per configuration.
+
+Every figure carries a `*_method` string saying how it was computed from which records, so
+a reader can redo the arithmetic from the raw JSONL; the formulas are in docs/metrics.md.
+Units are in the field names (`_s` seconds, `_images_per_s`); shares are fractions 0..1."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from harness.report import stats
+from harness.report.load import RunData, TaskData, resolved_configurations, resolved_experiment
+
+# The experiment's own default (harness.config.experiment.Workload.warmup_steps); used only
+# when neither task.json nor resolved.json says, and the report says so.
+DEFAULT_WARMUP_STEPS = 5
+PHASES = ("framework_import", "data_ready", "model_built")
+
+
+@dataclass(frozen=True)
+class StartupSplit:
+    """config_start → the latest first-step end across the configuration's tasks, split
+    along the task whose first step ended last. Parts are None when a record is missing;
+    `other_s` is what the known parts do not explain (total minus their sum)."""
+    total_s: float
+    task_id: str
+    launch_s: Optional[float]
+    process_start_s: Optional[float]
+    framework_import_s: Optional[float]
+    data_ready_s: Optional[float]
+    model_built_s: Optional[float]
+    first_step_s: Optional[float]
+    other_s: float
+    method: str
+
+    def parts(self) -> list[tuple[str, Optional[float]]]:
+        return [("launch_s", self.launch_s), ("process_start_s", self.process_start_s),
+                ("framework_import_s", self.framework_import_s),
+                ("data_ready_s", self.data_ready_s), ("model_built_s", self.model_built_s),
+                ("first_step_s", self.first_step_s), ("other_s", self.other_s)]
+
+
+@dataclass(frozen=True)
+class TaskMetrics:
+    task_id: str
+    host: str
+    role: Optional[str]
+    rank: Optional[int]
+    state: str  # succeeded / failed / stopped / lost / unknown
+    state_method: str
+    exit_code: Optional[int]
+    run_end_status: Optional[str]
+    warmup_steps: int
+    step_records: int
+    kept_records: int
+    images_kept: int
+    seconds_kept_s: float
+    throughput_images_per_s: Optional[float]
+    throughput_ci95_half_width_images_per_s: Optional[float]
+    step_time_mean_s: Optional[float]
+    last_record_t_wall: Optional[float]
+
+
+@dataclass
+class ConfigMetrics:
+    config: str
+    strategy: Optional[str]
+    workers: Optional[int]
+    ps: Optional[int]
+    hosts: list[str]
+    instance_types: dict[str, str]
+    status: str
+    status_reason: str
+    tasks: list[TaskMetrics]
+
+    throughput_images_per_s: Optional[float] = None
+    throughput_ci95_half_width_images_per_s: Optional[float] = None
+    throughput_method: str = ""
+
+    step_time_n: int = 0
+    step_time_mean_s: Optional[float] = None
+    step_time_median_s: Optional[float] = None
+    step_time_p95_s: Optional[float] = None
+    step_time_sd_s: Optional[float] = None
+    step_time_method: str = ""
+
+    data_wait_share: Optional[float] = None
+    data_wait_method: str = ""
+
+    training_time_s: Optional[float] = None
+    training_time_method: str = ""
+
+    startup: Optional[StartupSplit] = None
+    startup_method: str = ""
+
+    final_epoch: Optional[int] = None
+    final_train_loss: Optional[float] = None
+    final_val_loss: Optional[float] = None
+    final_train_accuracy: Optional[float] = None
+    final_val_accuracy: Optional[float] = None
+    final_train_rmse: Optional[float] = None
+    final_val_rmse: Optional[float] = None
+    final_method: str = ""
+
+    target_metric: Optional[str] = None  # "val_accuracy" (>=) or "val_rmse" (<=)
+    target_value: Optional[float] = None
+    time_to_target_s: Optional[float] = None
+    target_epoch: Optional[int] = None
+    time_to_target_method: str = ""
+
+    images_total: int = 0
+    images_method: str = ""
+
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def startup_s(self) -> Optional[float]:
+        return self.startup.total_s if self.startup else None
+
+    @property
+    def task_states(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for t in self.tasks:
+            out[t.state] = out.get(t.state, 0) + 1
+        return dict(sorted(out.items()))
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+def _num(value: Any) -> Optional[float]:
+    """A finite number from a record field, else None (bools are not numbers here)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.6g}"
+
+
+def _setting(run: RunData, task: Optional[TaskData], key: str) -> tuple[Any, str]:
+    """A workload setting and where it came from: the task's task.json (what the worker was
+    actually told) first, then the run's resolved.json."""
+    spec = task.spec if task is not None and isinstance(task.spec, dict) else {}
+    for where, d in (("task.json", spec.get("workload")), ("task.json", spec),
+                     ("resolved.json", resolved_experiment(run.resolved).get("workload"))):
+        if isinstance(d, dict) and key in d and d[key] is not None:
+            return d[key], where
+    return None, ""
+
+
+@dataclass(frozen=True)
+class _Step:
+    first: int  # index of the first step the record covers: step - steps + 1
+    steps: int
+    images: float
+    seconds: float
+    data_wait_s: Optional[float]
+    t_wall: float
+
+    @property
+    def per_step_s(self) -> float:
+        return self.seconds / self.steps
+
+
+def _steps(task: TaskData) -> tuple[list[_Step], int]:
+    """Well-formed step records in file order, and how many were malformed."""
+    out, bad = [], 0
+    for r in task.of("step"):
+        step, steps = r.get("step"), r.get("steps")
+        images, seconds, t_wall = _num(r.get("images")), _num(r.get("seconds")), _num(r.get("t_wall"))
+        if (not isinstance(step, int) or not isinstance(steps, int) or steps < 1
+                or images is None or seconds is None or seconds <= 0 or t_wall is None):
+            bad += 1
+            continue
+        out.append(_Step(step - steps + 1, steps, images, seconds, _num(r.get("data_wait_s")), t_wall))
+    return out, bad
+
+
+def _task_state(run: RunData, task: TaskData) -> tuple[str, str, Optional[int]]:
+    exits = [r for r in run.control_of("task_exit", task.config) if r.get("task_id") == task.task_id]
+    if exits:
+        rec = exits[-1]
+        rc = rec.get("returncode")
+        return (str(rec.get("state") or "unknown"), "task_exit record in control.jsonl",
+                rc if isinstance(rc, int) else None)
+    if task.exit_code is not None:
+        return ("succeeded" if task.exit_code == 0 else "failed", "exit_code file", task.exit_code)
+    return "unknown", "no task_exit record and no exit_code file", None
+
+
+def _reference_task(tasks: list[TaskData]) -> Optional[TaskData]:
+    """The task whose epoch records speak for the model: the chief, else rank 0, else the
+    lowest rank with epoch records."""
+    for t in tasks:
+        if t.role == "chief":
+            return t
+    for t in tasks:
+        if t.rank == 0:
+            return t
+    with_epochs = [t for t in tasks if t.of("epoch")]
+    return with_epochs[0] if with_epochs else (tasks[0] if tasks else None)
+
+
+# --- per-task ----------------------------------------------------------------------------
+
+def _task_metrics(run: RunData, task: TaskData, warmup: int, problems: list[str]) -> tuple[TaskMetrics, list[_Step], list[_Step]]:
+    steps, malformed = _steps(task)
+    if malformed:
+        problems.append(f"task {task.task_id}: {malformed} malformed step record(s) ignored")
+    kept = [s for s in steps if s.first > warmup]
+    images = sum(s.images for s in kept)
+    seconds = math.fsum(s.seconds for s in kept)
+    thr = images / seconds if kept and seconds > 0 else None
+    iv = stats.interval95([s.per_step_s for s in kept])
+    hw = None
+    if thr is not None and iv is not None and iv.relative_half_width is not None:
+        hw = thr * iv.relative_half_width  # delta method: 1/x keeps relative error
+    state, state_method, rc = _task_state(run, task)
+    end = task.first("run_end")
+    last = task.events[-1] if task.events else None
+    return (TaskMetrics(
+        task_id=task.task_id, host=task.host, role=task.role, rank=task.rank, state=state,
+        state_method=state_method, exit_code=rc,
+        run_end_status=str(end.get("status")) if end else None, warmup_steps=warmup,
+        step_records=len(steps), kept_records=len(kept), images_kept=int(images),
+        seconds_kept_s=seconds, throughput_images_per_s=thr,
+        throughput_ci95_half_width_images_per_s=hw,
+        step_time_mean_s=iv.mean if iv else None,
+        last_record_t_wall=_num(last.get("t_wall")) if last else None), steps, kept)
+
+
+# --- per-configuration -------------------------------------------------------------------
+
+def _describe_config(run: RunData, name: str) -> dict:
+    start = run.control_first("config_start", name) or {}
+    conf = next((c for c in resolved_configurations(run.resolved) if c.get("name") == name), {})
+    hosts = start.get("hosts")
+    types = start.get("instance_types")
+    end = run.control_first("config_end", name)
+    if end:
+        status, reason = str(end.get("status") or "unknown"), str(end.get("reason") or "")
+    else:
+        status, reason = "unknown", "no config_end record in control.jsonl"
+    return dict(
+        strategy=start.get("strategy", conf.get("strategy")),
+        workers=start.get("workers", conf.get("workers")),
+        ps=start.get("ps", conf.get("ps")),
+        hosts=sorted({t.host for t in run.tasks_of(name)}) if not isinstance(hosts, list) else list(hosts),
+        instance_types=dict(types) if isinstance(types, dict) else {},
+        status=status, status_reason=reason)
+
+
+def _throughput(m: ConfigMetrics, per_task: list[TaskMetrics]) -> None:
+    contributing = [t for t in per_task if t.throughput_images_per_s is not None]
+    warmups = sorted({t.warmup_steps for t in per_task})
+    kept = sum(t.kept_records for t in per_task)
+    total = sum(t.step_records for t in per_task)
+    if not contributing:
+        m.throughput_method = (f"no step records after warm-up (first step index > "
+                               f"{'/'.join(map(str, warmups)) or '?'}); {total} step record(s) in all")
+        return
+    m.throughput_images_per_s = sum(t.throughput_images_per_s for t in contributing)
+    hws = [t.throughput_ci95_half_width_images_per_s for t in contributing]
+    if all(h is not None for h in hws):
+        m.throughput_ci95_half_width_images_per_s = sum(hws)
+        ci = ("±: per task t(0.975, n-1)·sd/√n of the per-record step times (seconds/steps) "
+              "over their mean, times the task's throughput (delta method); half-widths added "
+              "across tasks (conservative: synchronous workers' errors are correlated)")
+    else:
+        ci = "no interval: a task has fewer than 2 records after warm-up"
+    m.throughput_method = (
+        f"sum over {len(contributing)} task(s) of sum(images)/sum(seconds) over step records "
+        f"whose first step index (step - steps + 1) > warm-up {'/'.join(map(str, warmups))}; "
+        f"{kept} of {total} records kept; {ci}")
+
+
+def _step_times(m: ConfigMetrics, kept: list[_Step]) -> None:
+    xs = [s.per_step_s for s in kept]
+    m.step_time_n = len(xs)
+    m.step_time_mean_s = stats.mean(xs)
+    m.step_time_median_s = stats.median(xs)
+    m.step_time_p95_s = stats.percentile(xs, 95) if xs else None
+    m.step_time_sd_s = stats.sample_sd(xs)
+    m.step_time_method = (f"per-record seconds/steps of the {len(xs)} step records after warm-up, "
+                          f"pooled over tasks; median and p95 by linear interpolation")
+    waits = [s for s in kept if s.data_wait_s is not None]
+    denom = math.fsum(s.seconds for s in waits)
+    if waits and denom > 0:
+        m.data_wait_share = math.fsum(s.data_wait_s for s in waits) / denom
+        m.data_wait_method = (f"sum(data_wait_s)/sum(seconds) over {len(waits)} step records "
+                              f"after warm-up, all tasks")
+    else:
+        m.data_wait_method = "no step records with data_wait_s after warm-up"
+
+
+def _training_time(m: ConfigMetrics, all_steps: list[_Step]) -> None:
+    if not all_steps:
+        m.training_time_method = "no step records"
+        return
+    start = min(s.t_wall - s.seconds for s in all_steps)
+    end = max(s.t_wall for s in all_steps)
+    m.training_time_s = end - start
+    m.training_time_method = ("earliest step start (step record t_wall - seconds) to latest "
+                              "step end (step record t_wall), all tasks, warm-up included")
+
+
+def _startup(run: RunData, m: ConfigMetrics, tasks: list[TaskData],
+             steps_by_task: dict[str, list[_Step]]) -> None:
+    start = run.control_first("config_start", m.config)
+    t0 = _num(start.get("t_wall")) if start else None
+    if t0 is None:
+        m.startup_method = "no config_start record in control.jsonl"
+        return
+    firsts = [(steps_by_task[t.task_id][0], t) for t in tasks if steps_by_task.get(t.task_id)]
+    if not firsts:
+        m.startup_method = "no task reached its first step record"
+        return
+    first, task = max(firsts, key=lambda p: p[0].t_wall)  # max keeps the first of equals
+    total = first.t_wall - t0
+    launch = next((r for r in run.control_of("task_launch", m.config)
+                   if r.get("task_id") == task.task_id), None)
+    t_launch = _num(launch.get("t_wall")) if launch else None
+    begin = task.first("run_start")
+    t_begin = _num(begin.get("t_wall")) if begin else None
+    phase = {}
+    for r in task.of("phase"):
+        if r.get("name") in PHASES and r["name"] not in phase:
+            phase[r["name"]] = _num(r.get("seconds"))
+    launch_s = t_launch - t0 if t_launch is not None else None
+    process_s = t_begin - t_launch if t_begin is not None and t_launch is not None else None
+    known = [launch_s, process_s, *(phase.get(p) for p in PHASES), first.seconds]
+    missing = [name for name, v in zip(("launch", "process start", *PHASES), known) if v is None]
+    never = [t.task_id for t in tasks if not steps_by_task.get(t.task_id)]
+    method = (f"config_start t_wall to the end (t_wall) of the first step record of task "
+              f"{task.task_id}, the last of {len(firsts)} task(s) to finish one; split: launch = "
+              f"task_launch - config_start, process start = worker run_start - task_launch, "
+              f"phases from phase records, first step = that record's seconds "
+              f"({first.steps} step(s)); other = total - parts")
+    if missing:
+        method += f"; unknown parts: {', '.join(missing)}"
+    if never:
+        method += f"; task(s) that never logged a step are not included: {', '.join(never)}"
+    m.startup = StartupSplit(
+        total_s=total, task_id=task.task_id, launch_s=launch_s, process_start_s=process_s,
+        framework_import_s=phase.get("framework_import"), data_ready_s=phase.get("data_ready"),
+        model_built_s=phase.get("model_built"), first_step_s=first.seconds,
+        other_s=total - math.fsum(v for v in known if v is not None), method=method)
+    m.startup_method = method
+
+
+def _final_and_target(run: RunData, m: ConfigMetrics, tasks: list[TaskData]) -> None:
+    ref = _reference_task(tasks)
+    epochs = [r for r in ref.of("epoch")] if ref else []
+    if ref is not None and not epochs:
+        others = [t for t in tasks if t.of("epoch")]
+        if others:
+            m.problems.append(f"task {ref.task_id} (rank 0/chief) has no epoch records; "
+                              f"final figures taken from task {others[0].task_id}")
+            ref, epochs = others[0], others[0].of("epoch")
+    if epochs:
+        last = epochs[-1]
+        m.final_epoch = last.get("epoch") if isinstance(last.get("epoch"), int) else None
+        for key in ("train_loss", "val_loss", "train_accuracy", "val_accuracy", "train_rmse", "val_rmse"):
+            setattr(m, f"final_{key}", _num(last.get(key)))
+        m.final_method = f"last epoch record of task {ref.task_id} (role {ref.role}, rank {ref.rank})"
+    else:
+        m.final_method = "no epoch records"
+
+    acc, acc_src = _setting(run, ref, "target_accuracy")
+    rmse, rmse_src = _setting(run, ref, "target_rmse")
+    if _num(acc) is not None:
+        m.target_metric, m.target_value, src, better = "val_accuracy", float(acc), acc_src, (lambda v, t: v >= t)
+    elif _num(rmse) is not None:
+        m.target_metric, m.target_value, src, better = "val_rmse", float(rmse), rmse_src, (lambda v, t: v <= t)
+    else:
+        m.time_to_target_method = "no target set (workload target_accuracy / target_rmse)"
+        return
+    op = ">=" if m.target_metric == "val_accuracy" else "<="
+    start = run.control_first("config_start", m.config)
+    t0 = _num(start.get("t_wall")) if start else None
+    values = [(r, _num(r.get(m.target_metric))) for r in epochs]
+    values = [(r, v) for r, v in values if v is not None]
+    hit = next(((r, v) for r, v in values if better(v, m.target_value)), None)
+    if hit and t0 is not None and _num(hit[0].get("t_wall")) is not None:
+        m.time_to_target_s = hit[0]["t_wall"] - t0
+        m.target_epoch = hit[0].get("epoch")
+        m.time_to_target_method = (f"config_start t_wall to the t_wall of the first epoch record "
+                                   f"with {m.target_metric} {op} {_fmt(m.target_value)} (target from {src})")
+    elif hit:
+        m.time_to_target_method = "target reached but no config_start record to measure from"
+    elif not values:
+        m.time_to_target_method = (f"not reached: no epoch record has {m.target_metric} "
+                                   f"(target {op} {_fmt(m.target_value)})")
+    else:
+        best = (max if op == ">=" else min)(v for _, v in values)
+        m.time_to_target_method = (f"not reached: best {m.target_metric} {_fmt(best)} in "
+                                   f"{len(values)} epoch(s) (target {op} {_fmt(m.target_value)})")
+
+
+def config_metrics(run: RunData, name: str) -> ConfigMetrics:
+    """All figures for one configuration; missing records give None plus a method saying why."""
+    tasks = run.tasks_of(name)
+    m = ConfigMetrics(config=name, tasks=[], **_describe_config(run, name))
+    if not tasks:
+        m.problems.append("no tasks found for this configuration (no plan entry, launch "
+                          "record or host directory)")
+    steps_by_task: dict[str, list[_Step]] = {}
+    all_kept: list[_Step] = []
+    for task in tasks:
+        value, _src = _setting(run, task, "warmup_steps")
+        warmup = value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+        if warmup is None:
+            warmup = DEFAULT_WARMUP_STEPS
+            m.problems.append(f"task {task.task_id}: warmup_steps not found in task.json or "
+                              f"resolved.json; assumed {DEFAULT_WARMUP_STEPS}")
+        tm, steps, kept = _task_metrics(run, task, warmup, m.problems)
+        m.tasks.append(tm)
+        steps_by_task[task.task_id] = steps
+        all_kept.extend(kept)
+        m.problems.extend(str(p) for p in task.problems)
+        if tm.state != "succeeded":
+            rc = "" if tm.exit_code is None else f", exit code {tm.exit_code}"
+            m.problems.append(f"task {task.task_id} on {task.host}: {tm.state}{rc} ({tm.state_method})")
+        if task.events and tm.run_end_status is None:
+            m.problems.append(f"task {task.task_id} on {task.host}: no run_end record; its events "
+                              f"stop at t_wall {_fmt(tm.last_record_t_wall or 0)} after "
+                              f"{tm.step_records} step record(s) (host died or process killed?)")
+        elif tm.run_end_status not in (None, "ok"):
+            m.problems.append(f"task {task.task_id}: run_end status {tm.run_end_status}")
+        if task.events_found and tm.step_records and not tm.kept_records:
+            m.problems.append(f"task {task.task_id}: all {tm.step_records} step record(s) are "
+                              f"warm-up (first step index <= {warmup}); no throughput from it")
+    _throughput(m, m.tasks)
+    _step_times(m, all_kept)
+    _training_time(m, [s for ss in steps_by_task.values() for s in ss])
+    _startup(run, m, tasks, steps_by_task)
+    _final_and_target(run, m, tasks)
+    m.images_total = int(sum(s.images for ss in steps_by_task.values() for s in ss))
+    m.images_method = "sum of images over all step records of all tasks, warm-up included"
+    return m
+
+
+def compute_metrics(run: RunData) -> list[ConfigMetrics]:
+    return [config_metrics(run, name) for name in run.config_names()]
