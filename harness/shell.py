@@ -56,7 +56,11 @@ def poll_command(tasks: list[tuple[str, str, int]]) -> str:
         parts.append(
             f"if [ -f {d}/exit_code ]; then s=\"exited $(cat {d}/exit_code)\"; "
             # A zombie counts as gone: some inits (containers, microVMs) never reap orphans.
-            f"else case \"$(ps -o stat= -p {int(pid)} 2>/dev/null)\" in ''|Z*) s=gone;; *) s=running;; esac; fi; "
+            # Gone is checked against exit_code once more: the task may have ended between
+            # the two tests, and its shell writes exit_code before it exits.
+            f"else case \"$(ps -o stat= -p {int(pid)} 2>/dev/null)\" in ''|Z*) "
+            f"if [ -f {d}/exit_code ]; then s=\"exited $(cat {d}/exit_code)\"; else s=gone; fi;; "
+            f"*) s=running;; esac; fi; "
             f"printf '%s\\t%s\\t%s\\n' {q(task_id)} \"$s\" "
             f"\"$(grep -F '\"event\": \"step\"' {d}/events.jsonl 2>/dev/null | tail -n 1)\""
         )

@@ -31,7 +31,8 @@ class TaskData:
     rank: Optional[int] = None
     rel_dir: str = ""  # hosts/<host>/<config>/<task_id>, relative to the run directory
     events: list[dict] = field(default_factory=list)
-    spec: Optional[dict] = None  # task.json
+    spec: Optional[dict] = None  # task.json, else the plan's copy of it
+    spec_source: str = ""  # "task.json" or "plan.json"
     exit_code: Optional[int] = None  # the exit_code file, when present and readable
     events_found: bool = False
     bad_lines: list[int] = field(default_factory=list)  # 1-based lines that did not parse
@@ -96,9 +97,13 @@ class RunData:
 
 
 def plan_tasks(plan: Any) -> list[dict]:
-    """The plan's task list; plan.json is {"tasks": [...]} (a bare list is accepted too)."""
-    tasks = plan.get("tasks") if isinstance(plan, dict) else plan
-    return [t for t in tasks if isinstance(t, dict)] if isinstance(tasks, list) else []
+    """Every task of plan.json, which is {"configs": [{"name", "tasks": [...]}, ...]}
+    (harness.plan.Plan.to_json); a flat {"tasks": [...]} is accepted too."""
+    if not isinstance(plan, dict):
+        return []
+    groups = [c.get("tasks") for c in plan.get("configs") or [] if isinstance(c, dict)]
+    groups.append(plan.get("tasks"))
+    return [t for g in groups if isinstance(g, list) for t in g if isinstance(t, dict)]
 
 
 def resolved_experiment(resolved: Any) -> dict:
@@ -157,16 +162,20 @@ def _count_lines(path: Path) -> int:
     return data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
 
 
-def _load_task(run_dir: Path, config: str, task_id: str, host: str,
-               role: Optional[str], rank: Optional[int]) -> TaskData:
+def _load_task(run_dir: Path, config: str, task_id: str, host: str, role: Optional[str],
+               rank: Optional[int], plan_spec: Optional[dict]) -> TaskData:
     rel = f"hosts/{host}/{config}/{task_id}"
     task = TaskData(config=config, task_id=task_id, host=host, role=role, rank=rank, rel_dir=rel)
+    if isinstance(plan_spec, dict):
+        task.spec, task.spec_source = plan_spec, "plan.json"
     tdir = run_dir / rel
     if not tdir.is_dir():
         task.problems.append(Problem(rel, "task directory is missing (nothing was pulled back "
                                           "from the host)"))
         return task
-    task.spec = _read_json(tdir / "task.json", f"{rel}/task.json", task.problems)
+    spec = _read_json(tdir / "task.json", f"{rel}/task.json", task.problems)
+    if isinstance(spec, dict):  # what the worker was actually given wins over the plan
+        task.spec, task.spec_source = spec, "task.json"
     events_path = tdir / "events.jsonl"
     if events_path.is_file():
         try:
@@ -196,18 +205,20 @@ def _load_task(run_dir: Path, config: str, task_id: str, host: str,
     return task
 
 
-def _expected_tasks(run: RunData) -> list[tuple[str, str, str, Optional[str], Optional[int]]]:
-    """(config, task_id, host, role, rank) from the plan, then from task_launch records."""
+def _expected_tasks(run: RunData) -> list[tuple]:
+    """(config, task_id, host, role, rank, plan spec) from the plan, then from task_launch
+    records (a run whose plan.json is lost still knows what it launched)."""
     seen: dict[tuple[str, str, str], tuple] = {}
-    sources = plan_tasks(run.plan) + run.control_of("task_launch")
-    for t in sources:
+    for t in plan_tasks(run.plan) + run.control_of("task_launch"):
         config, task_id, host = t.get("config"), t.get("task_id"), t.get("host")
         if not all(isinstance(v, str) and v for v in (config, task_id, host)):
             continue
         key = (config, task_id, host)
         if key not in seen:
             rank = t.get("rank")
-            seen[key] = (config, task_id, host, t.get("role"), rank if isinstance(rank, int) else None)
+            spec = t.get("spec") if isinstance(t.get("spec"), dict) else None
+            seen[key] = (config, task_id, host, t.get("role"),
+                         rank if isinstance(rank, int) else None, spec)
     return list(seen.values())
 
 
@@ -243,11 +254,11 @@ def load_run(run_dir: str | Path) -> RunData:
     run.resolved = resolved if isinstance(resolved, dict) else None
 
     expected = _expected_tasks(run)
-    known = {(c, t, h) for c, t, h, _, _ in expected}
+    known = {e[:3] for e in expected}
     # Directories nobody planned (e.g. a run without plan.json) are still data.
-    extra = [(c, t, h, None, None) for c, t, h in _on_disk(run_dir) if (c, t, h) not in known]
-    for config, task_id, host, role, rank in expected + extra:
-        run.tasks.append(_load_task(run_dir, config, task_id, host, role, rank))
+    extra = [(c, t, h, None, None, None) for c, t, h in _on_disk(run_dir) if (c, t, h) not in known]
+    for entry in expected + extra:
+        run.tasks.append(_load_task(run_dir, *entry))
     # Stable order: configuration order of the run, then rank, then task id.
     order = {name: i for i, name in enumerate(run.config_names())}
     run.tasks.sort(key=lambda t: (order.get(t.config, len(order)),

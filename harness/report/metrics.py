@@ -141,10 +141,11 @@ def _fmt(x: float) -> str:
 
 
 def _setting(run: RunData, task: Optional[TaskData], key: str) -> tuple[Any, str]:
-    """A workload setting and where it came from: the task's task.json (what the worker was
-    actually told) first, then the run's resolved.json."""
+    """A workload setting and where it came from: the task's spec (task.json, what the
+    worker was actually told, or the plan's copy) first, then the run's resolved.json."""
     spec = task.spec if task is not None and isinstance(task.spec, dict) else {}
-    for where, d in (("task.json", spec.get("workload")), ("task.json", spec),
+    src = task.spec_source if task is not None else ""
+    for where, d in ((src, spec.get("workload")), (src, spec),
                      ("resolved.json", resolved_experiment(run.resolved).get("workload"))):
         if isinstance(d, dict) and key in d and d[key] is not None:
             return d[key], where
@@ -206,7 +207,8 @@ def _reference_task(tasks: list[TaskData]) -> Optional[TaskData]:
 
 # --- per-task ----------------------------------------------------------------------------
 
-def _task_metrics(run: RunData, task: TaskData, warmup: int, problems: list[str]) -> tuple[TaskMetrics, list[_Step], list[_Step]]:
+def _task_metrics(run: RunData, task: TaskData, warmup: int,
+                  problems: list[str]) -> tuple[TaskMetrics, list[_Step], list[_Step]]:
     steps, malformed = _steps(task)
     if malformed:
         problems.append(f"task {task.task_id}: {malformed} malformed step record(s) ignored")
@@ -414,8 +416,8 @@ def config_metrics(run: RunData, name: str) -> ConfigMetrics:
         warmup = value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
         if warmup is None:
             warmup = DEFAULT_WARMUP_STEPS
-            m.problems.append(f"task {task.task_id}: warmup_steps not found in task.json or "
-                              f"resolved.json; assumed {DEFAULT_WARMUP_STEPS}")
+            m.problems.append(f"task {task.task_id}: warmup_steps not found in task.json, "
+                              f"plan.json or resolved.json; assumed {DEFAULT_WARMUP_STEPS}")
         tm, steps, kept = _task_metrics(run, task, warmup, m.problems)
         m.tasks.append(tm)
         steps_by_task[task.task_id] = steps
@@ -423,7 +425,11 @@ def config_metrics(run: RunData, name: str) -> ConfigMetrics:
         m.problems.extend(str(p) for p in task.problems)
         if tm.state != "succeeded":
             rc = "" if tm.exit_code is None else f", exit code {tm.exit_code}"
-            m.problems.append(f"task {task.task_id} on {task.host}: {tm.state}{rc} ({tm.state_method})")
+            note = ""
+            if tm.run_end_status == "ok":  # training finished; the exit was lost on the way back
+                note = "; its own events end with run_end status ok"
+            m.problems.append(f"task {task.task_id} on {task.host}: {tm.state}{rc} "
+                              f"({tm.state_method}){note}")
         if task.events and tm.run_end_status is None:
             m.problems.append(f"task {task.task_id} on {task.host}: no run_end record; its events "
                               f"stop at t_wall {_fmt(tm.last_record_t_wall or 0)} after "

@@ -51,10 +51,13 @@ Block = Union[Heading, Para, Table, Bullets]
 # --- number formatting -------------------------------------------------------------------
 
 def fmt_num(x: Optional[float], digits: int = 4) -> str:
-    """Significant digits for humans; plain integers from 1000 up (no exponent)."""
+    """`digits` significant digits for humans; a plain integer once the value has more
+    integer digits than that (so never an exponent like 1.235e+04)."""
     if x is None:
         return NONE
-    if abs(x) >= 10 ** digits:
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return str(x)  # a hand-edited record may carry a string; show it as it is
+    if abs(x) >= 10 ** digits - 0.5:  # .4g would round 9999.7 up to '1e+04'
         return f"{x:.0f}"
     return f"{x:.{digits}g}"
 
@@ -136,6 +139,16 @@ def render_csv(metrics: Sequence[ConfigMetrics]) -> str:
 
 # --- report content (shared by Markdown and HTML) ----------------------------------------
 
+STARTUP_PARTS = {
+    "launch_s": "config_start → task_launch (control.jsonl)",
+    "process_start_s": "task_launch → the worker's run_start record",
+    "framework_import_s": "phase record framework_import",
+    "data_ready_s": "phase record data_ready",
+    "model_built_s": "phase record model_built",
+    "first_step_s": "seconds of the first step record",
+    "other_s": "total minus the parts above",
+}
+
 def _summary(metrics: Sequence[ConfigMetrics]) -> Table:
     acc = any(m.final_val_accuracy is not None or m.final_train_accuracy is not None for m in metrics)
     rmse = any(m.final_val_rmse is not None or m.final_train_rmse is not None for m in metrics)
@@ -188,9 +201,10 @@ def _config_blocks(m: ConfigMetrics) -> list[Block]:
 
     if m.startup:
         out.append(Heading(3, f"Start-up split (task {m.startup.task_id})"))
-        out.append(Table(["Part", "Seconds"],
-                         [[name, fmt_num(v)] for name, v in m.startup.parts()]
-                         + [["total_s", fmt_num(m.startup.total_s)]]))
+        out.append(Table(["Part", "Seconds", "Measured as"],
+                         [[name, fmt_num(v), STARTUP_PARTS[name]] for name, v in m.startup.parts()]
+                         + [["total_s", fmt_num(m.startup.total_s),
+                             "config_start → end of the first step record"]]))
 
     if m.tasks:
         out.append(Heading(3, "Tasks"))

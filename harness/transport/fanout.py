@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Callable, Generic, Hashable, Iterable, TypeVar
+from typing import Callable, Generic, Hashable, Iterable, Mapping, TypeVar
 
 from harness.errors import HarnessError, TransportError
 
@@ -31,13 +31,17 @@ def _default_key(item) -> Hashable:
     return name if isinstance(name, str) else item
 
 
-def fan_out(items: Iterable[K], fn: Callable[[K], T], max_workers: int = 16,
+def fan_out(items: Iterable[K] | Mapping[Hashable, K], fn: Callable[[K], T], max_workers: int = 16,
             key: Callable[[K], Hashable] = _default_key) -> dict[Hashable, Outcome[T]]:
-    """{key(item): Outcome} for every item, in input order. HarnessErrors are kept as they
-    are; any other exception becomes a TransportError naming the item's key, with the
-    original as its __cause__. Ctrl-C cancels what has not started yet and propagates."""
-    items = list(items)
-    keys = [key(i) for i in items]
+    """{key: Outcome of fn(item)} for every item, in input order. `items` is a mapping
+    {key: item}, or an iterable keyed by `key(item)` (an item's `.name` by default).
+    HarnessErrors are kept as they are; any other exception becomes a TransportError naming
+    the key, with the original as __cause__. Ctrl-C cancels what has not started and propagates."""
+    if isinstance(items, Mapping):
+        keys, items = list(items.keys()), list(items.values())
+    else:
+        items = list(items)
+        keys = [key(i) for i in items]
     if len(set(keys)) != len(keys):
         raise ValueError(f"fan_out: duplicate keys in {keys!r}")
     if not items:

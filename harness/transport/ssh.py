@@ -268,11 +268,12 @@ _TOFU_LOCK = threading.Lock()
 # --- the transport ---
 
 class SSHTransport(Transport):
-    """One host over SSH. Connects lazily on first use (or on `connect()`), reconnects
-    once if the connection dropped, and is safe to use from several threads."""
+    """One host over SSH, one connection reused for everything; reconnects once if that
+    connection dropped. Safe to use from several threads."""
 
     def __init__(self, host: Host, options: SSHOptions | None = None, *,
-                 ssh_config: paramiko.SSHConfig | None = None):
+                 ssh_config: paramiko.SSHConfig | None = None, connect: bool = True):
+        """Connects at once (raising ConnectError naming the host) unless connect=False."""
         self.name = host.name
         self.host = host
         self.options = options or SSHOptions()
@@ -283,6 +284,8 @@ class SSHTransport(Transport):
         self._transports: list[paramiko.Transport] = []  # jumps first, the host's own last
         self._sftp: paramiko.SFTPClient | None = None
         self.connects = 0  # how many times a connection was opened (reuse is observable)
+        if connect:
+            self._active()
 
     # -- connection --
 
@@ -339,7 +342,11 @@ class SSHTransport(Transport):
     def _tcp(self, hop: Target, label: str) -> socket.socket:
         t = self.options.connect_timeout
         try:
-            return socket.create_connection((hop.hostname, hop.port), timeout=t)
+            sock = socket.create_connection((hop.hostname, hop.port), timeout=t)
+            # Small request/reply messages (channel open, exec): without this, Nagle and
+            # delayed ACKs add ~40 ms to every command.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return sock
         except socket.gaierror as e:
             raise self._fail(HostNotFound, label, f"host name {hop.hostname!r} does not resolve ({e.strerror}); "
                              "check the address or the HostName in ~/.ssh/config") from None

@@ -1,0 +1,103 @@
+import csv
+import io
+import re
+import shutil
+from datetime import datetime
+
+import pytest
+
+from harness.errors import UsageError
+from harness.report.render import CSV_COLUMNS, REPORT_FILES, fmt_num, write_report
+from tests.runfixtures import WORKLOAD, RunDir, standard_run
+
+
+@pytest.fixture
+def run_dir(tmp_path):
+    return standard_run(tmp_path / "run")
+
+
+def _read(paths):
+    return {p.name: p.read_bytes() for p in paths}
+
+
+def test_writes_the_three_files(run_dir):
+    paths = write_report(run_dir)
+    assert [p.name for p in paths] == list(REPORT_FILES)
+    assert all(p.parent == run_dir and p.stat().st_size > 0 for p in paths)
+
+
+def test_rendering_is_deterministic_and_independent_of_location(run_dir, tmp_path):
+    first = _read(write_report(run_dir))
+    second = _read(write_report(run_dir))  # the report files now exist: they must not matter
+    assert first == second
+    copy = tmp_path / "elsewhere" / "copied-run"
+    shutil.copytree(run_dir, copy)
+    for name in REPORT_FILES:
+        (copy / name).unlink()
+    assert _read(write_report(copy)) == first
+    # Only the run's own timestamps (1970 here), never the time of rendering.
+    text = first["report.md"].decode() + first["report.html"].decode()
+    assert str(datetime.now().year) not in text
+    assert "1970-01-01 00:01:39 UTC" in text
+
+
+def test_csv_one_row_per_config_with_units(run_dir):
+    write_report(run_dir)
+    rows = list(csv.DictReader(io.StringIO((run_dir / "results.csv").read_text())))
+    assert [r["config"] for r in rows] == ["one", "two", "gone"]
+    assert tuple(rows[0].keys()) == CSV_COLUMNS
+    # every measured quantity names its unit (or is a count/share/label)
+    for col in CSV_COLUMNS:
+        assert re.search(r"(_s|_images_per_s|_share|_n|_loss|_accuracy|_rmse|_value|_epoch|_total)$", col) \
+            or col in ("config", "strategy", "workers", "ps", "hosts", "status", "tasks",
+                       "task_states", "target_metric", "problems"), col
+    one, two, gone = rows
+    assert float(one["throughput_images_per_s"]) == pytest.approx(80.0)
+    assert float(one["throughput_ci95_half_width_images_per_s"]) == pytest.approx(25.9846, abs=1e-4)
+    assert float(one["startup_s"]) == pytest.approx(8.5)
+    assert float(one["startup_process_start_s"]) == pytest.approx(1.5)
+    assert float(one["time_to_target_s"]) == pytest.approx(12.3)
+    assert float(two["throughput_images_per_s"]) == pytest.approx(234.6666667)
+    assert two["task_states"] == "lost=1;succeeded=1" and two["hosts"] == "h1;h2"
+    assert two["time_to_target_s"] == "" and two["problems"] == "3"
+    assert gone["throughput_images_per_s"] == "" and gone["images_total"] == "0"
+
+
+def test_markdown_has_summary_details_methods_and_problems(run_dir):
+    write_report(run_dir)
+    md = (run_dir / "report.md").read_text()
+    assert md.startswith("# Benchmark report: exp, run run-1\n")
+    assert "| one | single | 1 | succeeded | 80 ± 26 | 0.4 / 0.485 | 10.7 % | 6.8 | 8.5 | 0.9 | 0.65 | 12.3 (epoch 2) |" in md
+    assert "| two | horovod | 2 | failed | 234.7 ± 77 |" in md
+    assert "### Start-up split (task w1)" in md
+    assert "| process_start_s | 1.1 | task_launch → the worker's run_start record |" in md
+    assert "- Time to target: not reached: best val_accuracy 0.45 in 2 epoch(s) (target >= 0.5)" in md
+    assert "- hosts/h2/two/w1/events.jsonl: last line (line 11) is incomplete" in md
+    assert "- hosts/h3/gone/w0: task directory is missing" in md
+
+
+def test_html_is_self_contained_and_escaped(tmp_path):
+    r = RunDir(tmp_path)
+    r.resolved(WORKLOAD, [])
+    r.control("run_start", 1.0, run_id="r<1>", experiment="a<b>&c", harness_version="0.1.0")
+    r.control("config_start", 2.0, config="c", strategy="single", workers=1, ps=0,
+              hosts=["h1"], instance_types={})
+    r.control("config_end", 3.0, config="c", status="failed",
+              reason='<script>alert("x")</script> | pipe')
+    write_report(tmp_path)
+    page = (tmp_path / "report.html").read_text()
+    assert "<script>" not in page and "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
+    assert "<title>Benchmark report: a&lt;b&gt;&amp;c, run r&lt;1&gt;</title>" in page
+    assert not re.search(r"(src|href)=|https?://|@import", page)
+    md = (tmp_path / "report.md").read_text()
+    assert "\\| pipe" in md  # a pipe inside a cell does not split the Markdown table
+
+
+def test_missing_run_directory_is_a_usage_error(tmp_path):
+    with pytest.raises(UsageError, match="no such run directory"):
+        write_report(tmp_path / "missing")
+
+
+def test_number_format():
+    assert [fmt_num(x) for x in (None, 0.0, 80.0, 234.6667, 0.08164966, 12345.6, 9999.7, 3, "n/a")] == \
+        ["—", "0", "80", "234.7", "0.08165", "12346", "10000", "3", "n/a"]
