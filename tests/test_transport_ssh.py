@@ -176,7 +176,8 @@ def test_proxy_jump_from_ssh_config_goes_through_the_jump_host(sshd_hosts, known
 
 
 def test_proxy_jump_really_used_fails_when_jump_forbids_forwarding(sshd_hosts, tmp_path):
-    jumps = start_hosts(1, tmp_path / "nofwd", prefix="nofwd", extra_config=("AllowTcpForwarding no",))
+    jumps = start_hosts(1, tmp_path / "nofwd", prefix="nofwd", extra_config=("AllowTcpForwarding no",),
+                        client_key=sshd_hosts[0].key_path)
     try:
         kh = write_known_hosts(jumps + sshd_hosts, tmp_path / "kh")
         spec = f"{jumps[0].user}@{jumps[0].address}:{jumps[0].port}"

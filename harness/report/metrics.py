@@ -244,6 +244,9 @@ def _describe_config(run: RunData, name: str) -> dict:
     end = run.control_first("config_end", name)
     if end:
         status, reason = str(end.get("status") or "unknown"), str(end.get("reason") or "")
+    elif not start and not any(t.events for t in run.tasks_of(name)):
+        # Planned but never started: an earlier configuration failed or the run was stopped.
+        status, reason = "not run", "no config_start record in control.jsonl"
     else:
         status, reason = "unknown", "no config_end record in control.jsonl"
     return dict(

@@ -143,7 +143,7 @@ def _jump_chain(value: str | None) -> list[str]:
 
 def _resolve_one(name: str, cfg: paramiko.SSHConfig, *, user: str | None, port: int | None,
                  extra_keys: tuple[str, ...], jumps_value: str | None, use_config_jump: bool,
-                 local_user: str, depth: int) -> Target:
+                 local_user: str, depth: int, fallback_keys: tuple[str, ...]) -> Target:
     if depth > 8:
         raise ConfigError([f"ssh config: ProxyJump chain for {name!r} is longer than 8 hops or loops"])
     c = _lookup(cfg, name)
@@ -160,11 +160,11 @@ def _resolve_one(name: str, cfg: paramiko.SSHConfig, *, user: str | None, port: 
     if chain:
         # OpenSSH semantics: `-J a,b` reaches b through a; only a's own ProxyJump (from
         # ssh_config) still applies, so a jump host may itself sit behind a bastion.
-        first = _jump_target(chain[0], cfg, local_user, extra_keys, depth + 1, use_config_jump=True)
+        first = _jump_target(chain[0], cfg, local_user, fallback_keys, depth + 1, use_config_jump=True)
         jumps.extend(first.proxy_jumps)
         jumps.append(replace(first, proxy_jumps=()))
         for spec in chain[1:]:
-            jumps.append(_jump_target(spec, cfg, local_user, extra_keys, depth + 1, use_config_jump=False))
+            jumps.append(_jump_target(spec, cfg, local_user, fallback_keys, depth + 1, use_config_jump=False))
     return Target(
         hostname=c.get("hostname", name),
         port=int(port or c.get("port") or 22),
@@ -180,7 +180,8 @@ def _resolve_one(name: str, cfg: paramiko.SSHConfig, *, user: str | None, port: 
 def _jump_target(spec: str, cfg, local_user, fallback_keys, depth, *, use_config_jump) -> Target:
     user, name, port = _split_jump_spec(spec)
     t = _resolve_one(name, cfg, user=user, port=port, extra_keys=(), jumps_value=None,
-                     use_config_jump=use_config_jump, local_user=local_user, depth=depth)
+                     use_config_jump=use_config_jump, local_user=local_user, depth=depth,
+                     fallback_keys=fallback_keys)
     # A bastion commonly shares the inventory's key pair: try that key after its own.
     keys = t.key_files + tuple(k for k in fallback_keys if k not in t.key_files)
     return replace(t, key_files=keys, alias=spec)
@@ -196,7 +197,7 @@ def resolve_target(host: Host, ssh_config: paramiko.SSHConfig | None = None, *,
     key = (os.path.expanduser(host.key),) if host.key else ()
     return _resolve_one(host.address, cfg, user=host.user, port=host.port, extra_keys=key,
                         jumps_value=host.proxy_jump, use_config_jump=True,
-                        local_user=local_user or getpass.getuser(), depth=0)
+                        local_user=local_user or getpass.getuser(), depth=0, fallback_keys=key)
 
 
 # --- known_hosts ---
@@ -369,13 +370,18 @@ class SSHTransport(Transport):
             t.banner_timeout = t.handshake_timeout = t.auth_timeout = timeout
             known = self._known_for(hop)
             _prefer_known_key_types(t, {k.keytype for k in known})
-            try:
-                t.start_client(timeout=timeout)
-            except (paramiko.SSHException, EOFError, OSError) as e:
-                cause = e.__context__ if isinstance(e, paramiko.SSHException) else e
+            # With its own timeout, start_client may return silently before the banner
+            # timeout fires; an event tells "not done yet" from "failed".
+            done = threading.Event()
+            t.start_client(event=done)
+            if not done.wait(timeout + 1):
+                raise self._fail(ConnectTimedOut, label, f"no SSH greeting within {timeout:g} s")
+            if not t.is_active():
+                e = t.get_exception()
+                cause = getattr(e, "__context__", None)
                 if isinstance(cause, (socket.timeout, TimeoutError)) or isinstance(e, (socket.timeout, TimeoutError)):
                     raise self._fail(ConnectTimedOut, label, f"no SSH greeting within {timeout:g} s") from None
-                raise self._fail(ConnectError, label, f"SSH handshake failed: {e or type(e).__name__}") from None
+                raise self._fail(ConnectError, label, f"SSH handshake failed: {e or 'connection closed'}") from None
             self._verify_host_key(hop, t.get_remote_server_key(), label)
             self._authenticate(t, hop, label)
             t.set_keepalive(self.options.keepalive)
@@ -469,7 +475,12 @@ class SSHTransport(Transport):
         for path in files:
             try:
                 key = paramiko.PKey.from_path(path)
-            except paramiko.PasswordRequiredException:
+            except (paramiko.PasswordRequiredException, TypeError) as e:
+                # paramiko raises PasswordRequiredException for PEM keys, and lets the
+                # cryptography TypeError through for OpenSSH-format ones.
+                if isinstance(e, TypeError) and "password" not in str(e).lower():
+                    tried.append(f"{path} (cannot load: {e})")
+                    continue
                 # Never prompt: an encrypted key is usable only through ssh-agent.
                 tried.append(f"{path} (passphrase-protected; add it to ssh-agent with ssh-add)")
                 continue
