@@ -140,13 +140,13 @@ class Supervisor:
                 return "timeout", f"time limit of {self.cp.time_limit_s:g} s reached"
             self._poll(hosts)
             self.progress(self.cp, self.states)
-            bad = [s for s in self.states if s.state in ("failed", "lost")]
+            bad = [s for s in self.states if s.state in ("failed", "lost") and s.task.critical]
             if bad:
                 s = bad[0]
                 what = f"exited {s.returncode}" if s.state == "failed" else "vanished without an exit code"
                 detail = f": {s.error}" if s.error else ""
                 return "failed", f"task {s.task.task_id} on host {s.task.host} {what}{detail}"
-            if all(s.state == "succeeded" for s in self.states if s.task.finishes):
+            if all(s.state == "succeeded" for s in self.states if s.task.finishes and s.task.critical):
                 return "succeeded", ""
             self.stop.wait(self.poll_interval)
 

@@ -31,7 +31,8 @@ class Task:
     host: str
     task_dir: str               # where the task runs on its host
     start_group: int = 0        # lower groups start first (servers before the chief)
-    finishes: bool = True       # False: a server that runs until stopped (ps)
+    finishes: bool = True       # False: a server that runs until stopped (ps, sampler)
+    critical: bool = True       # False: its failure is recorded but does not stop the run
     env: dict = field(default_factory=dict)
     spec: dict = field(default_factory=dict)   # written as task.json for the worker
 
@@ -109,6 +110,27 @@ def build_plan(exp: Experiment, inv: Inventory, run_id: str, run_dir: Path) -> P
                 host=host.name, task_dir=host_task_dir(host, run_dir, run_id, cfg.name, p.task_id),
                 start_group=p.start_group, finishes=p.finishes, env=env, spec=spec,
             ))
+        tasks = [*_sampler_tasks(exp, inv, cfg.name, tasks, run_id, run_dir), *tasks]
         configs.append(ConfigPlan(cfg.name, cfg.strategy, tuple(h.name for h in hosts), tuple(tasks),
                                   exp.time_limit_s))
     return Plan(run_id, exp.name, tuple(configs))
+
+
+def _sampler_tasks(exp: Experiment, inv: Inventory, config: str, tasks: list[Task], run_id: str,
+                   run_dir: Path) -> list[Task]:
+    """One utilization sampler per host of the configuration, started before the training
+    tasks and stopped after them; a sampler failing never fails the training."""
+    if not exp.sample_interval_s:
+        return []
+    out = []
+    for name in dict.fromkeys(t.host for t in tasks):
+        host = inv.host(name)
+        spec = {"run_id": run_id, "experiment": exp.name, "config": config, "strategy": "sampler",
+                "task_id": "sampler", "role": "sampler", "index": 0, "rank": None, "size": 0, "host": name,
+                "events": "samples.jsonl", "interval_s": exp.sample_interval_s}
+        out.append(Task(config=config, task_id="sampler", role="sampler", index=0, rank=None, host=name,
+                        task_dir=host_task_dir(host, run_dir, run_id, config, "sampler"), start_group=-1,
+                        finishes=False, critical=False,
+                        env={**BASE_ENV, "HARNESS_RUN_ID": run_id, "HARNESS_TASK": f"{config}/sampler"},
+                        spec=spec))
+    return out

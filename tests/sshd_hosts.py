@@ -418,11 +418,12 @@ class NetnsLab:
         h.host_key_pub = _keygen(h.host_key_path, f"host-{name}")
         return h
 
-    def add_private_host(self, jump: TestHost, index: int = 0) -> TestHost:
+    def add_private_host(self, jump: TestHost) -> TestHost:
         """A host linked only to `jump`'s namespace (a veth between the two, /32 routes,
         no forwarding): unreachable from the root namespace, reachable through `jump`.
         Its address sits in the bridge subnet, so a direct try stays on the bridge and fails
         there instead of following the default route off the machine."""
+        index = sum(1 for h in self.hosts if h.name.startswith("private"))
         ns = f"{self.tag}-p{index}"
         addr = str(self.subnet.network_address + 200 + index)
         jump_addr = jump.address

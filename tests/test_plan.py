@@ -15,7 +15,10 @@ def test_default_experiment_plans_one_task_per_configuration(tmp_path):
     plan = build_plan(exp, inv, "r1", tmp_path / "r1")
     assert [c.name for c in plan.configs] == [c.name for c in exp.configurations]
     for cp, cfg in zip(plan.configs, exp.configurations):
-        (task,) = cp.tasks
+        (sampler,) = [t for t in cp.tasks if t.role == "sampler"]
+        (task,) = [t for t in cp.tasks if t.role != "sampler"]
+        assert sampler.start_group < task.start_group and not sampler.critical and not sampler.finishes
+        assert sampler.spec["interval_s"] == exp.sample_interval_s
         assert task.rank == 0 and task.spec["size"] == 1 and task.role == "worker"
         assert task.task_dir == str((tmp_path / "r1").resolve() / "hosts" / "local" / cp.name / "worker-0")
         assert task.env["TF_USE_LEGACY_KERAS"] == "1"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import shlex
 import socket
@@ -471,3 +472,50 @@ def test_resolve_target_plain_address_and_aliases():
 
 def test_load_ssh_config_missing_file_is_empty(tmp_path):
     assert load_ssh_config(tmp_path / "none").lookup("x")["hostname"] == "x"
+
+
+# --- hosts in network namespaces (root only) ---
+
+def test_namespace_hosts_have_their_own_addresses(netns_lab, tmp_path):
+    from harness.transport.fanout import fan_out
+    kh = write_known_hosts(netns_lab.hosts, tmp_path / "kh")  # port 22: plain "198.18.x.y" names
+    opts = options(tmp_path, kh)
+    gateway = str(netns_lab.subnet.network_address + 1)
+
+    def where(host):
+        with SSHTransport(host, opts) as t:
+            return t.exec("echo $SSH_CONNECTION").stdout.split()
+
+    hosts = [Host(**h.inventory_entry()) for h in netns_lab.hosts[:2]]
+    out = fan_out(hosts, where)
+    for h in hosts:
+        client_ip, _, server_ip, server_port = out[h.name].value
+        assert (client_ip, server_ip, server_port) == (gateway, h.address, "22")
+    assert netns_lab.subnet.subnet_of(ipaddress.ip_network("198.18.0.0/15"))
+
+
+def test_private_namespace_host_is_reachable_only_through_its_jump(netns_lab, tmp_path):
+    jump = netns_lab.hosts[0]
+    private = netns_lab.add_private_host(jump)
+    kh = write_known_hosts([jump, private], tmp_path / "kh")
+    with pytest.raises(ConnectError, match=rf"host {private.name}: cannot connect to {private.address}:22"):
+        SSHTransport(host_of(private), options(tmp_path, kh, connect_timeout=1))
+    with SSHTransport(host_of(private, proxy_jump=f"{jump.user}@{jump.address}"), options(tmp_path, kh)) as t:
+        client_ip, _, server_ip, _ = t.exec("echo $SSH_CONNECTION").stdout.split()
+        assert (client_ip, server_ip) == (jump.address, private.address)
+
+
+def test_stale_namespaces_of_a_dead_run_are_removed():
+    from tests.sshd_hosts import NETNS_PREFIX, netns_unavailable_reason, remove_stale_netns
+    reason = netns_unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # its pid now belongs to no process: a "crashed" owner
+    tag = f"{NETNS_PREFIX}{dead.pid:x}"
+    subprocess.run(["ip", "netns", "add", f"{tag}-0"], check=True)
+    subprocess.run(["ip", "link", "add", f"{tag}-br", "type", "bridge"], check=True)
+    removed = remove_stale_netns()
+    assert f"{tag}-0" in removed and f"{tag}-br" in removed
+    assert f"{tag}-" not in subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    assert f"{tag}-" not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout

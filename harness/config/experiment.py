@@ -120,6 +120,15 @@ class Experiment(_Strict):
     workload: Workload
     configurations: list[Configuration] = Field(min_length=1)
     time_limit_s: float = Field(default=3600, gt=0, description="per configuration")
+    # Utilization sampling on every host of a configuration; 0 turns it off.
+    sample_interval_s: float = Field(default=1.0, ge=0, le=60)
+
+    @field_validator("sample_interval_s")
+    @classmethod
+    def _interval(cls, v: float) -> float:
+        if 0 < v < 0.05:
+            raise ValueError("sampling faster than every 0.05 s costs more than it measures; use >= 0.05 or 0 for off")
+        return v
 
     @model_validator(mode="after")
     def _unique_configs(self) -> "Experiment":

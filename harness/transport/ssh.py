@@ -537,17 +537,14 @@ class SSHTransport(Transport):
 
     def _pump(self, chan: paramiko.Channel, stdin: bytes | None, deadline, timeout) -> tuple[bytes, bytes]:
         out, err = bytearray(), bytearray()
-        pending = memoryview(stdin) if stdin else None
-        if pending is None:
+        if stdin:
+            # sendall waits on the channel window efficiently; in a thread, so output is read
+            # meanwhile and a command that writes before it reads cannot deadlock us.
+            threading.Thread(target=_feed, args=(chan, stdin), daemon=True, name=f"stdin-{self.name}").start()
+        else:
             chan.shutdown_write()
         fd = chan.fileno()  # readable when stdout or stderr has data, or at EOF/close
         while True:
-            if pending is not None and chan.send_ready():
-                n = chan.send(pending[:65536])
-                pending = pending[n:]
-                if not pending:
-                    pending = None
-                    chan.shutdown_write()
             while chan.recv_ready():
                 out += chan.recv(65536)
             while chan.recv_stderr_ready():
@@ -557,7 +554,7 @@ class SSHTransport(Transport):
             wait = 1.0 if deadline is None else deadline - time.monotonic()
             if wait <= 0:
                 raise TransportError(self.name, f"command timed out after {timeout:g} s")
-            select.select([fd], [], [], min(wait, 0.05) if pending is not None else wait)
+            select.select([fd], [], [], wait)
         # exit-status arrives around EOF; give it the rest of the deadline.
         wait = None if deadline is None else max(0.0, deadline - time.monotonic())
         if not chan.status_event.wait(wait) and not chan.closed:
@@ -701,6 +698,14 @@ class SSHTransport(Transport):
         for t in reversed(self._transports):  # the host first, then its jumps
             t.close()
         self._transports = []
+
+
+def _feed(chan: paramiko.Channel, data: bytes) -> None:
+    try:
+        chan.sendall(data)
+        chan.shutdown_write()
+    except (OSError, EOFError, paramiko.SSHException):
+        pass  # the command exited or timed out without reading all of stdin: not an error
 
 
 def _prefer_known_key_types(t: paramiko.Transport, known: set[str]) -> None:

@@ -13,6 +13,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     with open(args.task, encoding="utf-8") as fh:
         spec = json.load(fh)
+    if spec.get("role") == "sampler":
+        from harness.worker.sampler import run_sampler
+
+        return run_sampler(spec)
     from harness.worker.train import run_task
 
     return run_task(spec)
