@@ -63,6 +63,7 @@ def _per_host(fn: Callable[[str], object], hosts: list[str]) -> dict[str, object
 class Supervisor:
     def __init__(self, cp: ConfigPlan, transports: dict[str, Transport], hosts: dict[str, Host],
                  control: EventLog, stop: threading.Event, *, extra_env: dict[str, dict] | None = None,
+                 dataset_paths: dict[str, str] | None = None,
                  progress: Callable[[ConfigPlan, list[TaskState]], None] | None = None,
                  poll_interval: float = 0.5, grace_s: float = 10.0):
         self.cp = cp
@@ -71,6 +72,7 @@ class Supervisor:
         self.control = control
         self.stop = stop
         self.extra_env = extra_env or {}
+        self.dataset_paths = dataset_paths or {}   # host -> where sync put the dataset there
         self.progress = progress or (lambda cp, states: None)
         self.poll_interval = poll_interval
         self.grace_s = grace_s
@@ -83,7 +85,11 @@ class Supervisor:
         for st in self._on(host):
             t = st.task
             env = {**t.env, **self.extra_env.get(host, {})}
-            tr.write_file(f"{t.task_dir}/task.json", json.dumps(t.spec, indent=1).encode())
+            spec = t.spec
+            if host in self.dataset_paths and "workload" in spec:
+                ds = {**spec["workload"]["dataset"], "path": self.dataset_paths[host]}
+                spec = {**spec, "workload": {**spec["workload"], "dataset": ds}}
+            tr.write_file(f"{t.task_dir}/task.json", json.dumps(spec, indent=1).encode())
             tr.write_file(f"{t.task_dir}/env.sh", shell.env_file(env), mode=0o600)
 
     def _start(self, host: str, group: int) -> None:

@@ -20,7 +20,10 @@ from harness.errors import HarnessError, UsageError
 from harness.events import EventLog
 from harness.launch import Supervisor
 from harness.plan import Plan, build_plan
+from harness.bundle import build_bundle
+from harness.sync import needs_sync, sync_host
 from harness.transport import open_transports
+from harness.transport.fanout import fan_out
 
 
 @dataclass
@@ -58,7 +61,9 @@ def run_experiment(experiment: str, hosts: str, *, runs_root: str = "runs", run_
     used = _used_hosts(plan, inv)
     # Connect to every host before anything is written or started: an unreachable host
     # is a clean error, not a half-started run.
+    t0 = time.monotonic()
     transports = open_transports(used, ssh_options)
+    connect_s = time.monotonic() - t0
     try:
         run_dir.mkdir(parents=True)
         shutil.copyfile(experiment, run_dir / "experiment.yaml")
@@ -66,7 +71,11 @@ def run_experiment(experiment: str, hosts: str, *, runs_root: str = "runs", run_
         (run_dir / "resolved.json").write_text(json.dumps(
             {"experiment": exp.model_dump(), "inventory": inv.model_dump()}, indent=1))
         (run_dir / "plan.json").write_text(json.dumps(_public_plan(plan), indent=1))
-        return _execute(plan, inv, transports, run_dir, stop, progress, grace_s, keep_going)
+        with EventLog(run_dir / "control.jsonl") as control:
+            control.emit("run_start", run_id=plan.run_id, experiment=plan.experiment, harness_version=__version__)
+            control.emit("connect", hosts=[h.name for h in used], seconds=connect_s)
+            env, datasets = _sync(used, transports, exp.workload.dataset.path, control)
+            return _execute(plan, inv, transports, run_dir, stop, progress, grace_s, keep_going, control, env, datasets)
     finally:
         for tr in transports.values():
             tr.close()
@@ -86,31 +95,63 @@ def _public_plan(plan: Plan) -> dict:
     return data
 
 
-def _execute(plan: Plan, inv, transports, run_dir: Path, stop, progress, grace_s, keep_going) -> RunResult:
+def _sync(used: list[Host], transports, dataset: str | None, control: EventLog):
+    """Code and data onto every SSH host, in parallel; per-host PYTHONPATH and dataset path."""
+    checkout = str(Path(__file__).resolve().parent.parent)
+    env = {h.name: {"PYTHONPATH": checkout} for h in used if not needs_sync(h)}
+    datasets: dict[str, str] = {}
+    remote = [h for h in used if needs_sync(h)]
+    if not remote:
+        return env, datasets
+    bundle = build_bundle()
+
+    def one(h: Host):
+        t = time.monotonic()
+        r = sync_host(transports[h.name], h, bundle, dataset)
+        return r, time.monotonic() - t
+
+    results = fan_out({h.name: h for h in remote}, one)
+    failed = []
+    for name, o in results.items():
+        if o.error is not None:
+            failed.append(str(o.error))
+            continue
+        r, seconds = o.value
+        control.emit("sync", host=name, seconds=seconds, uploaded_bytes=r.uploaded_bytes, reused=r.reused,
+                     bundle=bundle.digest)
+        env[name] = {"PYTHONPATH": r.pythonpath}
+        if r.dataset_path:
+            datasets[name] = r.dataset_path
+    if failed:
+        raise HarnessError("; ".join(failed))
+    return env, datasets
+
+
+def _execute(plan: Plan, inv, transports, run_dir: Path, stop, progress, grace_s, keep_going, control,
+             env, datasets) -> RunResult:
     hosts = {h.name: h for h in inv.hosts}
     status, reason, leftovers = "succeeded", "", {}
-    with EventLog(run_dir / "control.jsonl") as control:
-        control.emit("run_start", run_id=plan.run_id, experiment=plan.experiment, harness_version=__version__)
-        for cp in plan.configs:
-            if stop.is_set():
-                break
-            control.emit("config_start", config=cp.name, strategy=cp.strategy,
-                         workers=sum(1 for t in cp.tasks if t.rank is not None),
-                         ps=sum(1 for t in cp.tasks if t.role == "ps"), hosts=list(cp.hosts),
-                         instance_types={h: hosts[h].instance_type for h in cp.hosts})
-            outcome = Supervisor(cp, transports, hosts, control, stop, progress=progress, grace_s=grace_s).run()
-            control.emit("config_end", config=cp.name, status=outcome.status, reason=outcome.reason,
-                         leftovers=outcome.leftovers)
-            collected = collect_config(cp, transports, run_dir)
-            for key, why in collected.errors.items():
-                control.emit("collect_error", config=cp.name, task=key, error=why)
-            for h, pids in outcome.leftovers.items():
-                leftovers.setdefault(h, []).extend(pids)
-            if outcome.status != "succeeded" and status == "succeeded":
-                status, reason = outcome.status, f"{cp.name}: {outcome.reason}"
-            if outcome.status in ("stopped",) or (outcome.status != "succeeded" and not keep_going):
-                break
-        control.emit("run_end", status=status, reason=reason)
+    for cp in plan.configs:
+        if stop.is_set():
+            break
+        control.emit("config_start", config=cp.name, strategy=cp.strategy,
+                     workers=sum(1 for t in cp.tasks if t.rank is not None),
+                     ps=sum(1 for t in cp.tasks if t.role == "ps"), hosts=list(cp.hosts),
+                     instance_types={h: hosts[h].instance_type for h in cp.hosts})
+        outcome = Supervisor(cp, transports, hosts, control, stop, extra_env=env, dataset_paths=datasets,
+                             progress=progress, grace_s=grace_s).run()
+        control.emit("config_end", config=cp.name, status=outcome.status, reason=outcome.reason,
+                     leftovers=outcome.leftovers)
+        collected = collect_config(cp, transports, run_dir)
+        for key, why in collected.errors.items():
+            control.emit("collect_error", config=cp.name, task=key, error=why)
+        for h, pids in outcome.leftovers.items():
+            leftovers.setdefault(h, []).extend(pids)
+        if outcome.status != "succeeded" and status == "succeeded":
+            status, reason = outcome.status, f"{cp.name}: {outcome.reason}"
+        if outcome.status in ("stopped",) or (outcome.status != "succeeded" and not keep_going):
+            break
+    control.emit("run_end", status=status, reason=reason)
     from harness.report.render import write_report
 
     files = write_report(run_dir)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
 import getpass
 import ipaddress
 import os
@@ -133,7 +134,9 @@ class TestHost:
             argv = ["ip", "netns", "exec", self.netns, *argv]
         log = open(self.log_path, "ab")
         # Own session: a Ctrl-C of the test run does not hit sshd before teardown does.
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+        # Parent-death signal: a test run killed with -9 does not leave sshd behind.
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                     start_new_session=True, preexec_fn=_die_with_parent)
         log.close()
 
     def wait_ready(self, timeout: float = START_TIMEOUT) -> bool:
@@ -185,6 +188,15 @@ class TestHost:
     @property
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+
+def _die_with_parent() -> None:
+    # Linux PR_SET_PDEATHSIG: SIGTERM when the thread that started us exits (so start hosts
+    # from a thread that outlives them, e.g. the main thread).
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
+    except Exception:
+        pass
 
 
 def _children_map() -> dict[int, list[int]]:

@@ -7,6 +7,7 @@ import os
 import shlex
 import socket
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -21,7 +22,7 @@ from harness.transport.ssh import (
     load_ssh_config, resolve_target,
 )
 from tests.sshd_hosts import (
-    _descendants, _keygen, ssh_config_entry, start_hosts, stop_hosts, write_known_hosts,
+    _alive, _descendants, _keygen, ssh_config_entry, start_hosts, stop_hosts, write_known_hosts,
 )
 
 HOSTILE = [
@@ -129,6 +130,23 @@ def test_changed_key_names_the_users_known_hosts_line(own_host, tmp_path):
     own_host.restart(new_host_key=True)
     with pytest.raises(HostKeyError, match=rf"{kh}:3"):
         SSHTransport(host_of(own_host), options(tmp_path, kh))
+
+
+def test_revoked_key_is_refused(sshd_hosts, tmp_path):
+    kh = tmp_path / "kh"
+    kh.write_text(f"@revoked {sshd_hosts[0].known_hosts_line}\n{sshd_hosts[0].known_hosts_line}\n")
+    with pytest.raises(HostKeyError, match=rf"host h0: .*marked @revoked at {kh}:1"):
+        SSHTransport(host_of(sshd_hosts[0]), options(tmp_path, kh))
+
+
+def test_tofu_from_parallel_connections_records_each_host_once(sshd_hosts, tmp_path):
+    from harness.transport.fanout import fan_out
+    opts = options(tmp_path, trust_on_first_use=True)
+    twice = {f"{h.name}-{i}": host_of(h) for h in sshd_hosts for i in range(2)}  # two connections per host at once
+    out = fan_out(twice, lambda h: SSHTransport(h, opts).close())
+    assert all(o.ok for o in out.values()), out
+    lines = (tmp_path / "harness" / "known_hosts").read_text().splitlines()
+    assert sorted(lines) == sorted(h.known_hosts_line for h in sshd_hosts)
 
 
 def test_insecure_mode_connects_and_warns_every_time(sshd_hosts, tmp_path, capfd):
@@ -519,3 +537,18 @@ def test_stale_namespaces_of_a_dead_run_are_removed():
     assert f"{tag}-0" in removed and f"{tag}-br" in removed
     assert f"{tag}-" not in subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
     assert f"{tag}-" not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+
+
+def test_test_hosts_die_with_a_killed_test_process(tmp_path):
+    script = (f"import sys, time; sys.path.insert(0, {str(Path(__file__).parent.parent)!r});"
+              f"from tests.sshd_hosts import start_hosts;"
+              f"hs = start_hosts(2, {str(tmp_path)!r}); print(*[h.proc.pid for h in hs], flush=True); time.sleep(60)")
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    pids = [int(p) for p in child.stdout.readline().split()]
+    assert len(pids) == 2 and all(Path(f"/proc/{p}").exists() for p in pids)
+    child.kill()  # no atexit, no fixture teardown
+    child.wait()
+    deadline = time.monotonic() + 5
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not any(_alive(p) for p in pids)

@@ -89,12 +89,10 @@ class Target:
 
     @property
     def known_hosts_name(self) -> str:
-        name = (self.host_key_alias or self.hostname).lower()
+        if self.host_key_alias:  # used verbatim, as OpenSSH does
+            return self.host_key_alias.lower()
+        name = self.hostname.lower()
         return name if self.port == 22 else f"[{name}]:{self.port}"
-
-    @property
-    def endpoint(self) -> str:
-        return f"{self.user}@{self.hostname}:{self.port}"
 
 
 def load_ssh_config(path: Path | str | None) -> paramiko.SSHConfig:
@@ -124,8 +122,20 @@ def _split_jump_spec(spec: str) -> tuple[str | None, str, int | None]:
         s, port = m.group(1), int(m.group(2)) if m.group(2) else None
     elif s.count(":") == 1:
         s, p = s.split(":")
-        port = int(p)
+        port = _port(p, f"ProxyJump {spec!r}")
+    if not s:
+        raise ConfigError([f"ProxyJump {spec!r}: no host name"])
     return user, s, port
+
+
+def _port(value, where: str) -> int:
+    try:
+        port = int(value)
+    except (TypeError, ValueError):
+        port = 0
+    if not 1 <= port <= 65535:
+        raise ConfigError([f"{where}: port {value!r} is not a number from 1 to 65535"])
+    return port
 
 
 def _lookup(cfg: paramiko.SSHConfig, name: str) -> dict:
@@ -167,7 +177,7 @@ def _resolve_one(name: str, cfg: paramiko.SSHConfig, *, user: str | None, port: 
             jumps.append(_jump_target(spec, cfg, local_user, fallback_keys, depth + 1, use_config_jump=False))
     return Target(
         hostname=c.get("hostname", name),
-        port=int(port or c.get("port") or 22),
+        port=port or (_port(c["port"], f"ssh config Port for {name!r}") if c.get("port") else 22),
         user=user or c.get("user") or local_user,
         key_files=tuple(keys),
         proxy_jumps=tuple(jumps),
@@ -412,10 +422,13 @@ class SSHTransport(Transport):
             return
         files = " and ".join(str(p) for p in self._known_files())
         if not self.options.trust_on_first_use:
+            first_hop = (self.target.proxy_jumps or (self.target,))[0]
+            where = "" if hop is first_hop else " (run it where the host is reachable, e.g. on the jump host)"
             raise HostKeyError(self.name, (
                 f"host key of {label} is not known ({key.get_name()} {fingerprint(key)}; looked for {name!r} in "
                 f"{files}). Verify it, then add it: ssh-keyscan -p {hop.port} {hop.hostname} >> "
-                f"{self.options.known_hosts}, or pass trust-on-first-use to record it in {self.options.harness_known_hosts}"))
+                f"{self.options.known_hosts}{where}, or pass trust-on-first-use to record it in "
+                f"{self.options.harness_known_hosts}"))
         with _TOFU_LOCK:  # two threads may meet the same new host: re-check under the lock
             if self._check_known(name, key, label) == "ok":
                 return
@@ -453,6 +466,7 @@ class SSHTransport(Transport):
         if not files:
             files = [p for p in (os.path.expanduser(d) for d in DEFAULT_IDENTITIES) if os.path.isfile(p)]
         offered: set[str] = set()
+        encrypted: set[str] = set()  # fingerprints (from .pub files) of keys we could not load
 
         def attempt(key: paramiko.PKey, what: str) -> bool:
             fp = fingerprint(key)
@@ -483,6 +497,7 @@ class SSHTransport(Transport):
                     continue
                 # Never prompt: an encrypted key is usable only through ssh-agent.
                 tried.append(f"{path} (passphrase-protected; add it to ssh-agent with ssh-add)")
+                encrypted |= _pub_fingerprint(path)
                 continue
             except FileNotFoundError:
                 if hop.key_files:
@@ -496,7 +511,10 @@ class SSHTransport(Transport):
         if self.options.allow_agent and not hop.identities_only and os.environ.get("SSH_AUTH_SOCK"):
             agent = paramiko.Agent()
             try:
-                for k in agent.get_keys():
+                # The agent's copies of the configured keys first: sshd counts every
+                # rejected key against MaxAuthTries.
+                keys = sorted(agent.get_keys(), key=lambda k: fingerprint(k) not in encrypted)
+                for k in keys:
                     if attempt(k, f"ssh-agent key {fingerprint(k)}"):
                         return
             finally:
@@ -665,14 +683,16 @@ class SSHTransport(Transport):
     def list_files(self, remote_dir: str) -> list[tuple[str, int]]:
         def run(sftp):
             out: list[tuple[str, int]] = []
-            try:
-                todo = [("", remote_dir)]
-                sftp.listdir_attr(remote_dir)
-            except FileNotFoundError:
-                return out
+            todo = [("", remote_dir)]
             while todo:
                 rel, path = todo.pop()
-                for a in sftp.listdir_attr(path):
+                try:
+                    entries = sftp.listdir_attr(path)
+                except FileNotFoundError:
+                    if rel:  # removed while we walked: skip it
+                        continue
+                    return out  # like LocalTransport: a missing directory has no files
+                for a in entries:
                     r = f"{rel}{a.filename}"
                     # READDIR attributes come from lstat: symlinks are skipped, not followed.
                     if stat.S_ISDIR(a.st_mode):
@@ -698,6 +718,14 @@ class SSHTransport(Transport):
         for t in reversed(self._transports):  # the host first, then its jumps
             t.close()
         self._transports = []
+
+
+def _pub_fingerprint(private_path: str) -> set[str]:
+    try:
+        keytype, blob = Path(private_path + ".pub").read_text().split()[:2]
+        return {"SHA256:" + base64.b64encode(hashlib.sha256(base64.b64decode(blob)).digest()).decode().rstrip("=")}
+    except (OSError, ValueError):
+        return set()
 
 
 def _feed(chan: paramiko.Channel, data: bytes) -> None:
