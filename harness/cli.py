@@ -57,7 +57,7 @@ def _ssh_options(args):
 
 def _cmd_run(args) -> int:
     from harness import pipeline
-    from harness.progress import LineProgress
+    from harness.progress import make_progress
 
     if args.dry_run:
         from pathlib import Path as P
@@ -80,11 +80,13 @@ def _cmd_run(args) -> int:
         stop.set()
 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    progress = make_progress()
     try:
         result = pipeline.run_experiment(args.experiment, args.hosts, runs_root=args.runs_dir, run_id=args.run_id,
-                                         stop=stop, progress=LineProgress(), ssh_options=_ssh_options(args),
+                                         stop=stop, progress=progress, ssh_options=_ssh_options(args),
                                          grace_s=args.grace, keep_going=args.keep_going)
     finally:
+        progress.close()
         for s, h in old.items():
             signal.signal(s, h)
     print(f"run directory: {result.run_dir}")

@@ -161,7 +161,8 @@ class Supervisor:
             live = [s for s in self._on(host) if s.state == "running"]
             if not live:
                 return {}
-            cmd = shell.poll_command([(s.task.task_id, s.task.task_dir, s.pid) for s in live])
+            cmd = shell.poll_command([(s.task.task_id, s.task.task_dir, s.pid, s.task.spec.get("events", "events.jsonl"))
+                                      for s in live])
             return shell.parse_poll(self.transports[host].exec(cmd, timeout=30).stdout)
 
         for host, result in _per_host(poll, hosts).items():

@@ -48,10 +48,12 @@ class TaskStatus:
     last_step: dict | None     # the newest step record's raw JSON line, for live display
 
 
-def poll_command(tasks: list[tuple[str, str, int]]) -> str:
-    """One command that reports every task of a host: (task_id, task_dir, pid)."""
+def poll_command(tasks: list[tuple]) -> str:
+    """One command that reports every task of a host: (task_id, task_dir, pid[, events
+    file name]), with the newest step (or utilization sample) record of each."""
     parts = []
-    for task_id, task_dir, pid in tasks:
+    for task_id, task_dir, pid, *rest in tasks:
+        events = q(rest[0] if rest else "events.jsonl")
         d = q(task_dir)
         parts.append(
             f"if [ -f {d}/exit_code ]; then s=\"exited $(cat {d}/exit_code)\"; "
@@ -62,7 +64,7 @@ def poll_command(tasks: list[tuple[str, str, int]]) -> str:
             f"if [ -f {d}/exit_code ]; then s=\"exited $(cat {d}/exit_code)\"; else s=gone; fi;; "
             f"*) s=running;; esac; fi; "
             f"printf '%s\\t%s\\t%s\\n' {q(task_id)} \"$s\" "
-            f"\"$(grep -F '\"event\": \"step\"' {d}/events.jsonl 2>/dev/null | tail -n 1)\""
+            f"\"$(grep -E '\"event\": \"(step|sample)\"' {d}/{events} 2>/dev/null | tail -n 1)\""
         )
     return "; ".join(parts) or "true"
 

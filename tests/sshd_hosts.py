@@ -57,6 +57,10 @@ def _free_port(address: str) -> int:
 
 @dataclass(eq=False)
 class TestHost:
+    """One sshd. Commands see HOME=<dir>/home and SFTP relative paths start there, but the
+    shell's working directory is still the account's passwd home (sshd always chdirs
+    there), so tests should use absolute paths."""
+
     __test__ = False  # not a test class, despite the name
 
     name: str
@@ -128,7 +132,8 @@ class TestHost:
     def spawn(self) -> None:
         """Start sshd without waiting; `wait_ready` waits."""
         self._write_config()
-        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True) if os.geteuid() == 0 else None
+        if os.geteuid() == 0:
+            Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege-separation dir
         argv = [SSHD, "-D", "-e", "-f", str(self.config_path)]
         if self.netns:
             argv = ["ip", "netns", "exec", self.netns, *argv]
@@ -163,13 +168,18 @@ class TestHost:
         raise RuntimeError(f"test host {self.name}: sshd exited:\n{self.log_text()[-2000:]}")
 
     def stop(self) -> None:
+        stop_hosts([self])
+
+    def _pids(self) -> list[int]:
         if self.proc is None:
-            return
+            return []
         # Per-connection sshd processes start their own sessions, so signal the whole tree.
         pids = _descendants(self.proc.pid) + [self.proc.pid]
-        if self.netns:
-            pids += _netns_pids(self.netns)
-        _kill_all(pids)
+        return pids + (_netns_pids(self.netns) if self.netns else [])
+
+    def _reap(self) -> None:
+        if self.proc is None:
+            return
         try:
             self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -255,6 +265,8 @@ def start_hosts(n: int, tmp_dir: Path, *, prefix: str = "h", address: str = "127
     latest; call stop_hosts sooner."""
     if not sshd_available():
         raise RuntimeError(f"{SSHD} or ssh-keygen missing: apt-get install -y openssh-server")
+    if not ipaddress.ip_address(address).is_loopback:
+        raise ValueError(f"test hosts listen on loopback only, not {address}")
     tmp_dir = Path(tmp_dir)
     tmp_dir.mkdir(parents=True, exist_ok=True)
     if client_key is None:
@@ -287,8 +299,10 @@ def _start_all(hosts: list[TestHost]) -> None:
 
 
 def stop_hosts(hosts: list[TestHost]) -> None:
+    """Stop every host and its sessions: all signalled at once, then all reaped."""
+    _kill_all([p for h in hosts for p in h._pids()])
     for h in hosts:
-        h.stop()
+        h._reap()
 
 
 @contextlib.contextmanager
