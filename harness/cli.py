@@ -31,6 +31,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--dry-run", action="store_true", help="validate and print the plan; start nothing")
     _ssh_flags(run)
 
+    chk = sub.add_parser("check", help="pre-flight check of every host of an inventory, in parallel")
+    chk.add_argument("--hosts", default=DEFAULT_HOSTS, help=f"inventory YAML (default {DEFAULT_HOSTS})")
+    chk.add_argument("--experiment", "-e", help="also check what this experiment needs (frameworks, ports)")
+    _ssh_flags(chk)
+
     rep = sub.add_parser("report", help="rebuild the report of a run directory from its raw files")
     rep.add_argument("run_dir", type=Path)
     return ap
@@ -102,6 +107,39 @@ def _cmd_run(args) -> int:
     return 0
 
 
+def _cmd_check(args) -> int:
+    from harness import check
+    from harness.config import load_inventory
+    from harness.transport import open_transports
+
+    inv = load_inventory(args.hosts)
+    strategies, ports = {"single"}, {}
+    if args.experiment:
+        from harness import pipeline
+
+        _, _, plan = pipeline.load_and_plan(args.experiment, args.hosts, "check", Path("runs") / "check")
+        strategies = {cp.strategy for cp in plan.configs}
+        for cp in plan.configs:
+            for t in cp.tasks:
+                ports.setdefault(t.host, []).extend(int(p) for p in t.spec.get("ports", []))
+    transports, failures = open_transports(inv.hosts, _ssh_options(args), partial=True)
+    try:
+        checks = check.probe_hosts([h for h in inv.hosts if h.name in transports], transports,
+                                   {h: sorted(set(p)) for h, p in ports.items()})
+    finally:
+        for tr in transports.values():
+            tr.close()
+    for name, err in failures.items():
+        checks[name] = check.HostCheck(name, False, blockers=[str(err)])
+    checks = {h.name: checks[h.name] for h in inv.hosts}
+    check.cross_host_problems(checks, strategies)
+    check.render_table(checks)
+    blocked = [c.host for c in checks.values() if c.blockers]
+    if blocked:
+        raise HarnessError(f"{len(blocked)} of {len(checks)} host(s) not ready: {', '.join(blocked)}")
+    return 0
+
+
 def _cmd_report(args) -> int:
     from harness.report.render import write_report
 
@@ -115,7 +153,7 @@ def _cmd_report(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return {"run": _cmd_run, "report": _cmd_report}[args.command](args)
+        return {"run": _cmd_run, "check": _cmd_check, "report": _cmd_report}[args.command](args)
     except HarnessError as e:
         return report_error(e)
     except KeyboardInterrupt:

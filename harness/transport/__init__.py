@@ -8,9 +8,11 @@ from harness.transport.local import LocalTransport
 __all__ = ["CommandResult", "Transport", "LocalTransport", "open_transports"]
 
 
-def open_transports(hosts, ssh_options=None) -> dict[str, Transport]:
-    """One open transport per host, or a HarnessError naming every host that failed."""
-    from harness.errors import ConnectError
+def open_transports(hosts, ssh_options=None, *, partial: bool = False):
+    """One open transport per host. Unless `partial`, any failure closes the others and
+    raises one error naming every host that failed; with `partial`, returns
+    (transports, {host: error}) so a check can report every host."""
+    from harness.errors import HarnessError
 
     out: dict[str, Transport] = {}
     ssh_hosts = [h for h in hosts if not h.is_local]
@@ -25,9 +27,12 @@ def open_transports(hosts, ssh_options=None) -> dict[str, Transport]:
         results = fan_out({h.name: h for h in ssh_hosts}, lambda h: SSHTransport(h, opts))
         failed = {name: o.error for name, o in results.items() if o.error is not None}
         opened = {name: o.value for name, o in results.items() if o.error is None}
-        if failed:
-            for tr in opened.values():
-                tr.close()
-            raise ConnectError(", ".join(sorted(failed)), "; ".join(str(e) for e in failed.values()))
         out.update(opened)
-    return out
+        if partial:
+            return out, failed
+        if failed:
+            for tr in out.values():
+                tr.close()
+            raise HarnessError("; ".join(str(failed[n]) for n in sorted(failed)) +
+                               " — nothing was started; fix or remove these hosts, then run `harness check`")
+    return (out, {}) if partial else out

@@ -221,10 +221,10 @@ class KnownKey:
     revoked: bool = False
 
 
-def fingerprint(key: paramiko.PKey) -> str:
+def fingerprint(key: paramiko.PKey | bytes) -> str:
     """OpenSSH-style SHA256 fingerprint, as `ssh-keygen -lf` prints it."""
-    digest = hashlib.sha256(key.asbytes()).digest()
-    return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+    blob = key if isinstance(key, bytes) else key.asbytes()
+    return "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
 
 
 def _pattern_matches(pattern: str, name: str) -> bool:
@@ -722,9 +722,8 @@ class SSHTransport(Transport):
 
 def _pub_fingerprint(private_path: str) -> set[str]:
     try:
-        keytype, blob = Path(private_path + ".pub").read_text().split()[:2]
-        return {"SHA256:" + base64.b64encode(hashlib.sha256(base64.b64decode(blob)).digest()).decode().rstrip("=")}
-    except (OSError, ValueError):
+        return {fingerprint(base64.b64decode(Path(private_path + ".pub").read_text().split()[1]))}
+    except (OSError, ValueError, IndexError):
         return set()
 
 

@@ -1,0 +1,91 @@
+"""Pre-flight probe, run on a host as a standalone script (its source is sent on stdin,
+so it needs nothing installed but Python). Prints one JSON object. Imports no framework:
+versions come from package metadata, so a probe takes milliseconds, not seconds."""
+
+import json
+import os
+import shutil
+import socket
+import sys
+import time
+
+
+def _version(dist):
+    try:
+        from importlib.metadata import version
+
+        return version(dist)
+    except Exception:
+        return None
+
+
+def _gpus():
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        names = []
+        for i in range(pynvml.nvmlDeviceGetCount()):
+            n = pynvml.nvmlDeviceGetName(pynvml.nvmlDeviceGetHandleByIndex(i))
+            names.append(n.decode() if isinstance(n, bytes) else str(n))
+        return names, None
+    except ImportError:
+        return [], "nvidia-ml-py not installed"
+    except Exception as e:
+        return [], f"NVML unavailable: {type(e).__name__}"
+
+
+def _memory_bytes():
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def _free_disk(path):
+    p = path
+    while p and not os.path.exists(p):
+        p = os.path.dirname(p.rstrip("/")) or "/"
+    try:
+        return shutil.disk_usage(p or "/").free
+    except OSError:
+        return None
+
+
+def _port_free(port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind(("0.0.0.0", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def main():
+    args = json.loads(os.environ.get("HARNESS_PROBE_ARGS", "{}"))
+    gpus, gpu_note = _gpus()
+    out = {
+        "time": time.time(),
+        "hostname": socket.gethostname(),
+        "python": sys.version.split()[0],
+        "executable": sys.executable,
+        "packages": {d: _version(d) for d in ("tensorflow", "tensorflow-cpu", "tf-keras", "horovod", "mpi4py",
+                                              "numpy", "psutil", "nvidia-ml-py")},
+        "cpus": os.cpu_count(),
+        "memory_bytes": _memory_bytes(),
+        "gpus": gpus,
+        "gpu_note": gpu_note,
+        "workdir": args.get("workdir"),
+        "free_disk_bytes": _free_disk(args.get("workdir") or "/tmp"),
+        "ports": {str(p): _port_free(p) for p in args.get("ports", [])},
+    }
+    print(json.dumps(out))
+
+
+main()
