@@ -145,7 +145,6 @@ def resolve_host_price(host: str, instance_type: Optional[str],
     """Pick the on-demand and spot $/h of one host by the rules in the module docstring."""
     inv = inventory_host or {}
     itype = instance_type or inv.get("instance_type") or None
-    type_text = f"instance type {itype}" if itype else "no instance_type"
 
     override = _price_value(inv.get("price_per_hour"))
     if override is not None:
@@ -156,12 +155,13 @@ def resolve_host_price(host: str, instance_type: Optional[str],
         e = catalog.get(itype)
         on_demand = Price(e.on_demand_usd_per_hour,
                           f"catalog {catalog.name}: {itype}, {e.source}, as of {e.as_of}")
-    else:
-        where = "in the catalog" if itype else "to look up"
+    elif itype:
+        lists = "the catalog" if live is None else "the catalog or prices.json"
         on_demand = Price(None, reason=f"host {host}: no price_per_hour in the inventory and "
-                                       f"{type_text} {where if itype else 'to look up'}"
-                                       + ("" if not itype else " is not listed")
-                                       + ("" if live is None or not itype else " nor in prices.json"))
+                                       f"instance type {itype} is not in {lists}")
+    else:
+        on_demand = Price(None, reason=f"host {host}: no price_per_hour and no instance_type "
+                                       f"in the inventory")
 
     spot_override = _price_value(inv.get("spot_price_per_hour"))
     if spot_override is not None:
