@@ -45,13 +45,44 @@ class TaskData:
         return next((r for r in self.events if r.get("event") == event), None)
 
 
+SAMPLER_ROLE = "sampler"
+SAMPLES_FILE = "samples.jsonl"
+
+
+@dataclass
+class SamplerData:
+    """One host's utilization sampler for one configuration (hosts/<host>/<config>/sampler/
+    samples.jsonl). Not a training task: it never counts in throughput, states or start-up.
+    Its `notes` (missing or damaged file) are shown beside the utilization figures."""
+    config: str
+    host: str
+    task_id: str = "sampler"
+    rel_dir: str = ""
+    records: list[dict] = field(default_factory=list)
+    found: bool = False
+    bad_lines: list[int] = field(default_factory=list)
+    notes: list[Problem] = field(default_factory=list)
+
+    def of(self, event: str) -> list[dict]:
+        return [r for r in self.records if r.get("event") == event]
+
+    def first(self, event: str) -> Optional[dict]:
+        return next((r for r in self.records if r.get("event") == event), None)
+
+    @property
+    def samples(self) -> list[dict]:
+        return self.of("sample")
+
+
 @dataclass
 class RunData:
     run_dir: Path
     control: list[dict] = field(default_factory=list)
     plan: Optional[Any] = None  # plan.json as parsed
     resolved: Optional[dict] = None  # resolved.json as parsed
-    tasks: list[TaskData] = field(default_factory=list)
+    prices: Optional[Any] = None  # prices.json as parsed (live prices), when present
+    tasks: list[TaskData] = field(default_factory=list)  # training tasks only
+    samplers: list[SamplerData] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)  # run-level (control, plan, ...)
 
     @property
@@ -70,6 +101,18 @@ class RunData:
     def tasks_of(self, config: str) -> list[TaskData]:
         return [t for t in self.tasks if t.config == config]
 
+    def samplers_of(self, config: str) -> list[SamplerData]:
+        return [s for s in self.samplers if s.config == config]
+
+    def inventory_host(self, name: str) -> Optional[dict]:
+        """The resolved inventory entry of a host (defaults applied), if resolved.json has it."""
+        inv = self.resolved.get("inventory") if isinstance(self.resolved, dict) else None
+        hosts = inv.get("hosts") if isinstance(inv, dict) else None
+        for h in hosts if isinstance(hosts, list) else []:
+            if isinstance(h, dict) and h.get("name") == name:
+                return h
+        return None
+
     def config_names(self) -> list[str]:
         """Configurations in the order they ran (control.jsonl), then any others the plan,
         the resolved experiment or the host directories mention."""
@@ -85,7 +128,7 @@ class RunData:
             add(t.get("config"))
         for c in resolved_configurations(self.resolved):
             add(c.get("name"))
-        for t in self.tasks:
+        for t in [*self.tasks, *self.samplers]:
             add(t.config)
         return names
 
@@ -205,6 +248,31 @@ def _load_task(run_dir: Path, config: str, task_id: str, host: str, role: Option
     return task
 
 
+def is_sampler(role: Any, task_id: str) -> bool:
+    """The plan marks samplers with role "sampler"; a directory found on disk without a plan
+    entry is recognised by the sampler's fixed task id."""
+    return role == SAMPLER_ROLE or (role is None and task_id == "sampler")
+
+
+def _load_sampler(run_dir: Path, config: str, task_id: str, host: str) -> SamplerData:
+    rel = f"hosts/{host}/{config}/{task_id}"
+    s = SamplerData(config=config, host=host, task_id=task_id, rel_dir=rel)
+    path = run_dir / rel / SAMPLES_FILE
+    if not path.is_file():
+        what = "missing" if (run_dir / rel).is_dir() else "missing (no sampler directory was pulled back)"
+        s.notes.append(Problem(f"{rel}/{SAMPLES_FILE}", f"{what}; no utilization figures for "
+                                                        f"host {host}"))
+        return s
+    try:
+        s.records, s.bad_lines = read_jsonl(path)
+        s.found = True
+    except OSError as e:
+        s.notes.append(Problem(f"{rel}/{SAMPLES_FILE}", f"cannot read: {e.strerror}"))
+    if s.bad_lines:
+        s.notes.append(_bad_lines_problem(f"{rel}/{SAMPLES_FILE}", s.bad_lines, _count_lines(path)))
+    return s
+
+
 def _expected_tasks(run: RunData) -> list[tuple]:
     """(config, task_id, host, role, rank, plan spec) from the plan, then from task_launch
     records (a run whose plan.json is lost still knows what it launched)."""
@@ -252,15 +320,21 @@ def load_run(run_dir: str | Path) -> RunData:
     run.plan = _read_json(run_dir / "plan.json", "plan.json", run.problems)
     resolved = _read_json(run_dir / "resolved.json", "resolved.json", run.problems)
     run.resolved = resolved if isinstance(resolved, dict) else None
+    run.prices = _read_json(run_dir / "prices.json", "prices.json", run.problems)
 
     expected = _expected_tasks(run)
     known = {e[:3] for e in expected}
     # Directories nobody planned (e.g. a run without plan.json) are still data.
     extra = [(c, t, h, None, None, None) for c, t, h in _on_disk(run_dir) if (c, t, h) not in known]
     for entry in expected + extra:
-        run.tasks.append(_load_task(run_dir, *entry))
+        config, task_id, host, role = entry[:4]
+        if is_sampler(role, task_id):
+            run.samplers.append(_load_sampler(run_dir, config, task_id, host))
+        else:
+            run.tasks.append(_load_task(run_dir, *entry))
     # Stable order: configuration order of the run, then rank, then task id.
     order = {name: i for i, name in enumerate(run.config_names())}
     run.tasks.sort(key=lambda t: (order.get(t.config, len(order)),
                                   t.rank if t.rank is not None else 1 << 30, t.task_id, t.host))
+    run.samplers.sort(key=lambda s: (order.get(s.config, len(order)), s.host))
     return run

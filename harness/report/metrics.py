@@ -90,6 +90,8 @@ class ConfigMetrics:
     data_wait_method: str = ""
 
     training_time_s: Optional[float] = None
+    training_start_t_wall: Optional[float] = None  # first step start; the training window
+    training_end_t_wall: Optional[float] = None  # last step end
     training_time_method: str = ""
 
     startup: Optional[StartupSplit] = None
@@ -308,6 +310,7 @@ def _training_time(m: ConfigMetrics, all_steps: list[_Step]) -> None:
     start = min(s.t_wall - s.seconds for s in all_steps)
     end = max(s.t_wall for s in all_steps)
     m.training_time_s = end - start
+    m.training_start_t_wall, m.training_end_t_wall = start, end
     m.training_time_method = ("earliest step start (step record t_wall - seconds) to latest "
                               "step end (step record t_wall), all tasks, warm-up included")
 
