@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import posixpath
+import secrets
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,14 +39,18 @@ def _unpack_once(tr: Transport, target: str, make_data, what: str) -> int:
     done = posixpath.join(target, ".complete")
     if tr.exec(f"test -f {shell.q(done)}", timeout=30).ok:
         return 0
-    tmp = f"{target}.upload.tar.gz"
+    # Unpack beside the target, then rename: hosts sharing a workdir (NFS) or two runs at
+    # once never see a half-unpacked bundle, and the loser of a race just discards its copy.
+    tmp = f"{target}.upload-{secrets.token_hex(4)}.tar.gz"
     data = make_data()
     tr.write_file(tmp, data)
-    res = tr.exec(f"mkdir -p {shell.q(target)} && tar -xzf {shell.q(tmp)} -C {shell.q(target)} && "
-                  f"rm -f {shell.q(tmp)} && touch {shell.q(done)}", timeout=600)
+    t, d = shell.q(target), shell.q(done)
+    res = tr.exec(f"u=$(mktemp -d {t}.unpack.XXXXXX) && tar -xzf {shell.q(tmp)} -C \"$u\" && touch \"$u/.complete\" "
+                  f"&& {{ mv -T \"$u\" {t} 2>/dev/null || rm -rf \"$u\"; }}; rm -f {shell.q(tmp)}; test -f {d}",
+                  timeout=600)
     if not res.ok:
         raise HarnessError(f"host {tr.name}: could not unpack the {what} into {target}: "
-                           f"{res.stderr.strip() or res.stdout.strip()}")
+                           f"{res.stderr.strip() or res.stdout.strip() or 'no .complete marker'}")
     return len(data)
 
 
