@@ -81,7 +81,8 @@ class Supervisor:
 
     # -- start -------------------------------------------------------------------------
     def _prepare(self, host: str) -> None:
-        tr = self.transports[host]
+        """Every task file of this host in one round trip (a tar on stdin)."""
+        files = []
         for st in self._on(host):
             t = st.task
             env = {**t.env, **self.extra_env.get(host, {})}
@@ -89,22 +90,27 @@ class Supervisor:
             if host in self.dataset_paths and "workload" in spec:
                 ds = {**spec["workload"]["dataset"], "path": self.dataset_paths[host]}
                 spec = {**spec, "workload": {**spec["workload"], "dataset": ds}}
-            tr.write_file(f"{t.task_dir}/task.json", json.dumps(spec, indent=1).encode())
-            tr.write_file(f"{t.task_dir}/env.sh", shell.env_file(env), mode=0o600)
+            files.append((f"{t.task_dir}/task.json", json.dumps(spec, indent=1).encode(), 0o644))
+            files.append((f"{t.task_dir}/env.sh", shell.env_file(env), 0o600))
+        res = self.transports[host].exec(shell.UNPACK_COMMAND, stdin=shell.files_tar(files), timeout=60)
+        if not res.ok:
+            raise HarnessError(f"host {host}: could not write the task files: {res.stderr.strip()}")
 
     def _start(self, host: str, group: int) -> None:
-        tr = self.transports[host]
-        for st in self._on(host):
-            if st.task.start_group != group:
-                continue
+        todo = [st for st in self._on(host) if st.task.start_group == group]
+        argv = worker_argv(self.hosts[host])
+        for st in todo:
             t = st.task
             self.control.emit("task_launch", config=t.config, task_id=t.task_id, host=host, role=t.role, rank=t.rank)
-            res = tr.exec(shell.start_command(t.task_dir, worker_argv(self.hosts[host])), timeout=30)
-            pid_text = res.stdout.strip().splitlines()[-1] if res.stdout.strip() else ""
-            if not res.ok or not pid_text.isdigit():
+        res = self.transports[host].exec(
+            shell.start_many_command([(st.task.task_id, st.task.task_dir, argv) for st in todo]), timeout=60)
+        pids = shell.parse_started(res.stdout)
+        for st in todo:
+            t = st.task
+            if t.task_id not in pids:
                 st.state, st.error = "failed", f"could not start: {res.stderr.strip() or res.stdout.strip() or 'no pid'}"
                 raise HarnessError(f"host {host}: task {t.task_id} {st.error}")
-            st.pid, st.state = int(pid_text), "running"
+            st.pid, st.state = pids[t.task_id], "running"
             self.control.emit("task_running", config=t.config, task_id=t.task_id, host=host, pid=st.pid)
 
     def _on(self, host: str) -> list[TaskState]:

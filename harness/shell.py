@@ -40,6 +40,40 @@ def start_command(task_dir: str, argv: list[str]) -> str:
     )
 
 
+def files_tar(files: list[tuple[str, bytes, int]]) -> bytes:
+    """A tar of (absolute path, content, mode) to unpack with `unpack_command`: every file a
+    host's tasks need arrives in one round trip, on stdin, never on a command line."""
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for path, data, mode in files:
+            if not path.startswith("/"):
+                raise ValueError(f"task file paths must be absolute: {path!r}")
+            info = tarfile.TarInfo(path.lstrip("/"))
+            info.size, info.mode = len(data), mode
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+UNPACK_COMMAND = "umask 077 && tar -xf - -C / --no-same-owner"
+
+
+def start_many_command(tasks: list[tuple[str, str, list[str]]]) -> str:
+    """Start several tasks of one host in one round trip; prints `task_id<TAB>pid` lines."""
+    return "; ".join(f"printf '%s\\t' {q(tid)}; ({start_command(d, argv)})" for tid, d, argv in tasks)
+
+
+def parse_started(output: str) -> dict[str, int]:
+    out = {}
+    for line in output.splitlines():
+        tid, _, pid = line.rpartition("\t")
+        if tid and pid.strip().isdigit():
+            out[tid] = int(pid)
+    return out
+
+
 @dataclass(frozen=True)
 class TaskStatus:
     task_id: str

@@ -35,8 +35,9 @@ EXPERIMENT = {
 
 def setup_files(tmp_path, hosts, names=HOSTILE, experiment=EXPERIMENT, workdir=None):
     inv = inventory_dict(hosts, python=sys.executable, workdir=workdir or str(tmp_path / "work dir 'x'; y"))
-    for entry, name in zip(inv["hosts"], names):
+    for i, (entry, name) in enumerate(zip(inv["hosts"], names)):
         entry["name"] = name
+        entry["workdir"] = f"{inv['defaults']['workdir']}/{i}"   # hosts have their own disks
     (tmp_path / "hosts.yaml").write_text(yaml.safe_dump(inv))
     (tmp_path / "exp.yaml").write_text(yaml.safe_dump(experiment))
     opts = SSHOptions(known_hosts=write_known_hosts(hosts, tmp_path / "known_hosts"), ssh_config=None,
@@ -146,7 +147,7 @@ def test_stop_request_over_ssh_stops_and_keeps_partial_results(sshd_hosts, tmp_p
             "configurations": [{"name": "long", "hosts": [HOSTILE[0]]}]}
     exp, inv, opts = setup_files(tmp_path, sshd_hosts[:1], experiment=long, workdir=str(tmp_path / "wd"))
     stop = threading.Event()
-    events = tmp_path / "wd" / "runs" / "r" / "long" / "worker-0" / "events.jsonl"
+    events = tmp_path / "wd" / "0" / "runs" / "r" / "long" / "worker-0" / "events.jsonl"
 
     def stopper():
         while not (events.exists() and '"event": "step"' in events.read_text()):
@@ -163,3 +164,26 @@ def test_stop_request_over_ssh_stops_and_keeps_partial_results(sshd_hosts, tmp_p
     collected = tmp_path / "runs" / "r" / "hosts" / HOSTILE[0] / "long" / "worker-0" / "events.jsonl"
     assert '"event": "step"' in collected.read_text()
     assert "stopped" in (tmp_path / "runs" / "r" / "report.md").read_text()
+
+
+def test_hosts_sharing_a_workdir_sync_safely(sshd_hosts, tmp_path):
+    """Hosts on one NFS workdir (or two runs at once) unpack the same bundle concurrently."""
+    from harness.bundle import build_bundle
+    from harness.sync import sync_host
+    from harness.transport.fanout import fan_out
+
+    opts = SSHOptions(known_hosts=write_known_hosts(sshd_hosts, tmp_path / "kh"), ssh_config=None,
+                      harness_known_hosts=tmp_path / "hk")
+    shared = str(tmp_path / "shared")
+    hosts = [Host(name=f"s{i}", address=t.address, port=t.port, user=t.user, key=str(t.key_path), workdir=shared)
+             for i, t in enumerate(sshd_hosts) for _ in range(2)]
+    hosts = [h.model_copy(update={"name": f"s{i}"}) for i, h in enumerate(hosts)]
+    transports = {h.name: SSHTransport(h, opts) for h in hosts}
+    bundle = build_bundle()
+    results = fan_out({h.name: h for h in hosts}, lambda h: sync_host(transports[h.name], h, bundle, None))
+    for tr in transports.values():
+        tr.close()
+    assert all(o.ok for o in results.values()), [str(o.error) for o in results.values()]
+    code = Path(shared) / "bundles" / bundle.digest
+    assert (code / ".complete").exists() and (code / "harness" / "worker" / "train.py").exists()
+    assert not [p for p in Path(shared, "bundles").iterdir() if p.name != bundle.digest]

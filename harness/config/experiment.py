@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import itertools
+import re
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from harness.config.loading import parse_model, read_yaml
+from harness.config.loading import _describe, field_path, read_yaml
 from harness.errors import ConfigError
 from models import MODEL_NAMES
 
 DATASETS = ("synthetic", "digits", "cifar10", "facial_keypoints", "image_folder")
 _FILE_DATASETS = ("cifar10", "facial_keypoints", "image_folder")
-STRATEGIES = ("single",)
+STRATEGIES = ("single", "horovod", "parameter_server", "mirrored")
+# What a regular expression in `workload.metrics` may pull from a script's output; the
+# name says the unit, so the report can use the figure without guessing.
+REGEX_METRICS = ("images_per_s", "step_time_s", "loss", "accuracy", "val_loss", "val_accuracy")
+THREAD_FIELDS = ("intra_op", "inter_op", "omp", "kmp_affinity", "kmp_blocktime")
 
 
 class _Strict(BaseModel):
@@ -55,12 +61,22 @@ class DatasetSpec(_Strict):
 
 
 class Workload(_Strict):
-    model: str
-    dataset: DatasetSpec
-    batch_size: int = Field(ge=1, description="per worker")
+    # Exactly one of: a built-in model (with dataset and batch_size), or the user's own
+    # training script, run with the strategy's environment (docs/strategies.md).
+    model: Optional[str] = None
+    dataset: Optional[DatasetSpec] = None
+    script: Optional[str] = None
+    args: list[str] = Field(default_factory=list, description="the script's command-line arguments")
+    # Regular expressions (one group each) applied to the script's output as it runs.
+    metrics: dict[Literal["images_per_s", "step_time_s", "loss", "accuracy", "val_loss", "val_accuracy"], str] = \
+        Field(default_factory=dict)
+    batch_size: Optional[int] = Field(default=None, ge=1, description="per worker")
     epochs: Optional[int] = Field(default=None, ge=1)
     steps_per_epoch: Optional[int] = Field(default=None, ge=1)
     learning_rate: float = Field(default=0.01, gt=0)
+    # Synchronous data-parallel strategies (horovod, mirrored) multiply the learning rate
+    # by the number of workers: the global batch is that many times larger.
+    scale_lr: bool = False
     optimizer: Literal["sgd", "momentum", "adam", "rmsprop"] = "sgd"
     target_accuracy: Optional[float] = Field(default=None, gt=0, le=1)
     target_rmse: Optional[float] = Field(default=None, gt=0)
@@ -70,13 +86,38 @@ class Workload(_Strict):
 
     @field_validator("model")
     @classmethod
-    def _known_model(cls, v: str) -> str:
-        if v not in MODEL_NAMES:
+    def _known_model(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and v not in MODEL_NAMES:
             raise ValueError(f"unknown model; expected one of {', '.join(MODEL_NAMES)}")
+        return v
+
+    @field_validator("metrics")
+    @classmethod
+    def _regexes(cls, v: dict[str, str]) -> dict[str, str]:
+        for name, pattern in v.items():
+            try:
+                groups = re.compile(pattern).groups
+            except re.error as e:
+                raise ValueError(f"{name}: not a valid regular expression ({e})") from None
+            if groups != 1:
+                raise ValueError(f"{name}: the regular expression needs exactly one group (...) "
+                                 f"around the number, it has {groups}")
         return v
 
     @model_validator(mode="after")
     def _length(self) -> "Workload":
+        if (self.model is None) == (self.script is None):
+            raise ValueError("give exactly one of 'model' (a built-in model) or 'script' (your own training script)")
+        if self.script is not None:
+            if self.dataset is not None:
+                raise ValueError("a 'script' workload brings its own data: remove 'dataset'")
+            return self
+        if self.args or self.metrics:
+            raise ValueError("'args' and 'metrics' belong to a 'script' workload, not to a built-in model")
+        if self.dataset is None:
+            raise ValueError("a 'model' workload needs 'dataset'")
+        if self.batch_size is None:
+            raise ValueError("a 'model' workload needs 'batch_size' (per worker)")
         if self.epochs is None:
             raise ValueError("set 'epochs' (optionally with 'steps_per_epoch' to cap each epoch)")
         if self.target_accuracy is not None and self.dataset.name == "facial_keypoints":
@@ -91,6 +132,14 @@ class Threads(_Strict):
     kmp_affinity: Optional[str] = None
     kmp_blocktime: Optional[int] = Field(default=None, ge=0)
 
+    @field_validator(*THREAD_FIELDS, mode="before")
+    @classmethod
+    def _no_empty_sweep(cls, v):
+        # Non-empty lists were expanded into configurations (expand_sweeps) before this.
+        if isinstance(v, list):
+            raise ValueError("an empty list sweeps nothing; give one value or a list of values")
+        return v
+
 
 class Configuration(_Strict):
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -99,6 +148,15 @@ class Configuration(_Strict):
     ps: int = Field(default=0, ge=0)
     hosts: Optional[list[str]] = Field(default=None, description="host names or label selectors key=value")
     threads: Threads = Field(default_factory=Threads)
+    # horovod: who starts the ranks. gloo = the harness, one task per rank; mpi = one
+    # mpirun on the first host (needs SSH between the hosts).
+    launcher: Optional[Literal["gloo", "mpi"]] = None
+    horovod_timeline: bool = False
+    # horovod gloo: the network interface the ranks talk over (HOROVOD_GLOO_IFACE).
+    network_interface: Optional[str] = None
+    # parameter_server: where the ps tasks go (selectors); workers go on the other hosts.
+    ps_hosts: Optional[list[str]] = None
+    evaluator: bool = False
 
     @field_validator("strategy")
     @classmethod
@@ -109,8 +167,18 @@ class Configuration(_Strict):
 
     @model_validator(mode="after")
     def _shape(self) -> "Configuration":
-        if self.strategy == "single" and (self.workers != 1 or self.ps != 0):
+        s = self.strategy
+        if s == "single" and (self.workers != 1 or self.ps != 0):
             raise ValueError("strategy 'single' runs exactly one worker and no ps; set workers: 1, ps: 0")
+        if s == "parameter_server" and self.ps < 1:
+            raise ValueError("ps: strategy 'parameter_server' needs at least one ps task (ps: 1)")
+        if s in ("horovod", "mirrored") and self.ps != 0:
+            raise ValueError(f"ps: strategy {s!r} has no parameter servers; remove 'ps' or use parameter_server")
+        only = {"launcher": ("horovod",), "horovod_timeline": ("horovod",), "network_interface": ("horovod",),
+                "ps_hosts": ("parameter_server",), "evaluator": ("parameter_server",)}
+        for key, allowed in only.items():
+            if getattr(self, key) not in (None, False) and s not in allowed:
+                raise ValueError(f"{key}: only for strategy {' or '.join(allowed)}, not {s!r}")
         return self
 
 
@@ -122,6 +190,14 @@ class Experiment(_Strict):
     time_limit_s: float = Field(default=3600, gt=0, description="per configuration")
     # Utilization sampling on every host of a configuration; 0 turns it off.
     sample_interval_s: float = Field(default=1.0, ge=0, le=60)
+    # First port of the servers distributed strategies start (rendezvous, TF servers),
+    # counted up per machine without collisions (harness/strategies/ports.py).
+    base_port: int = Field(default=29500, ge=1024, le=65000)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_sweeps(cls, data: Any) -> Any:
+        return expand_sweeps(data)[0]
 
     @field_validator("sample_interval_s")
     @classmethod
@@ -139,16 +215,91 @@ class Experiment(_Strict):
         return self
 
 
+def _sweep_value_name(value: Any) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", str(value))
+
+
+def expand_sweeps(data: Any) -> tuple[Any, list[tuple[int, dict[str, int], str]]]:
+    """The thread sweep shorthand: a configuration whose thread fields are lists becomes
+    one configuration per value (the cartesian product when several are lists), named
+    `<name>-<field><value>`. Returns the expanded data and, per resulting configuration,
+    (index of the original, {swept field: index in its list}, resulting name), so errors
+    can name the field the user wrote."""
+    if not isinstance(data, dict) or not isinstance(data.get("configurations"), list):
+        return data, []
+    out, origin = [], []
+    for i, conf in enumerate(data["configurations"]):
+        threads = conf.get("threads") if isinstance(conf, dict) else None
+        swept = [(k, v) for k, v in threads.items() if k in THREAD_FIELDS and isinstance(v, list) and v] \
+            if isinstance(threads, dict) else []
+        if not swept:
+            out.append(conf)
+            origin.append((i, {}, str(conf.get("name", "")) if isinstance(conf, dict) else ""))
+            continue
+        for combo in itertools.product(*(list(enumerate(v)) for _, v in swept)):
+            name = str(conf.get("name", "")) + "".join(
+                f"-{k}{_sweep_value_name(val)}" for (k, _), (_, val) in zip(swept, combo))
+            values = {k: val for (k, _), (_, val) in zip(swept, combo)}
+            out.append({**conf, "name": name, "threads": {**threads, **values}})
+            origin.append((i, {k: j for (k, _), (j, _) in zip(swept, combo)}, name))
+    return {**data, "configurations": out}, origin
+
+
+def _sweep_errors(source: str | Path, exc: ValidationError, origin) -> list[str]:
+    """pydantic's errors, with the locations of expanded configurations mapped back to
+    the configuration (and list element) the user wrote."""
+    lines: list[str] = []
+    seen: set[str] = set()
+    for err in exc.errors():
+        loc = tuple(p for p in err.get("loc", ()) if not (isinstance(p, str) and p.startswith("function-")))
+        note = ""
+        if len(loc) >= 2 and loc[0] == "configurations" and isinstance(loc[1], int) and loc[1] < len(origin):
+            orig, picks, name = origin[loc[1]]
+            rest = loc[2:]
+            if len(rest) >= 2 and rest[0] == "threads" and rest[1] in picks:
+                rest = (*rest[:2], picks[rest[1]], *rest[2:])
+            if picks:
+                note = f" (in the swept configuration {name!r})"
+            loc = ("configurations", orig, *rest)
+        line = f"{source}: {field_path(loc)}: {_describe(err)}"
+        if line not in seen:  # the same mistake shows in every configuration of a sweep
+            seen.add(line)
+            lines.append(line + note)
+    return lines
+
+
 def load_experiment(path: str | Path) -> Experiment:
-    exp = parse_model(Experiment, read_yaml(path), path)
-    ds = exp.workload.dataset
-    if ds.path:
-        # Dataset paths are relative to the experiment file, and must exist before we start.
-        p = Path(ds.path).expanduser()
-        p = p if p.is_absolute() else Path(path).resolve().parent / p
+    data = read_yaml(path)
+    if data is None:
+        raise ConfigError([f"{path}: file is empty; see README.md for the expected keys"])
+    if not isinstance(data, dict):
+        raise ConfigError([f"{path}: top level must be a mapping of keys, got {type(data).__name__}"])
+    data, origin = expand_sweeps(data)
+    try:
+        exp = Experiment.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(_sweep_errors(path, e, origin)) from None
+    base = Path(path).resolve().parent
+    work = exp.workload
+    updates = {}
+    # Dataset and script paths are relative to the experiment file, and must exist before we start.
+    if work.dataset is not None and work.dataset.path:
+        p = _resolve(work.dataset.path, base)
         if not p.exists():
             raise ConfigError([f"{path}: workload.dataset.path: {str(p)!r} does not exist; "
-                               f"point it at the {ds.name} data"])
-        exp = exp.model_copy(update={"workload": exp.workload.model_copy(
-            update={"dataset": ds.model_copy(update={"path": str(p)})})})
+                               f"point it at the {work.dataset.name} data"])
+        updates["dataset"] = work.dataset.model_copy(update={"path": str(p)})
+    if work.script is not None:
+        p = _resolve(work.script, base)
+        if not p.is_file():
+            raise ConfigError([f"{path}: workload.script: {str(p)!r} is not a file; give the path of "
+                               f"your training script (relative to the experiment file)"])
+        updates["script"] = str(p)
+    if updates:
+        exp = exp.model_copy(update={"workload": work.model_copy(update=updates)})
     return exp
+
+
+def _resolve(path: str, base: Path) -> Path:
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else base / p

@@ -64,6 +64,14 @@ class Host(_Strict):
             raise ValueError("host name must not contain '/' or NUL, start with '-', or be '.'/'..'")
         return v
 
+    @field_validator("workdir")
+    @classmethod
+    def _absolute_workdir(cls, v):
+        # Shell commands quote every path, so `~` would not expand: ask for the real path.
+        if v is not None and not v.startswith("/"):
+            raise ValueError("workdir must be an absolute path, e.g. /tmp/harness or /home/ubuntu/harness")
+        return v
+
     @model_validator(mode="after")
     def _ssh_needs_address(self) -> "Host":
         if self.transport == "ssh" and not self.address:

@@ -84,6 +84,7 @@ class ConfigMetrics:
     step_time_median_s: Optional[float] = None
     step_time_p95_s: Optional[float] = None
     step_time_sd_s: Optional[float] = None
+    step_time_samples_s: list[float] = field(default_factory=list)  # per-record seconds/steps, kept
     step_time_method: str = ""
 
     data_wait_share: Optional[float] = None
@@ -287,6 +288,7 @@ def _throughput(m: ConfigMetrics, per_task: list[TaskMetrics]) -> None:
 def _step_times(m: ConfigMetrics, kept: list[_Step]) -> None:
     xs = [s.per_step_s for s in kept]
     m.step_time_n = len(xs)
+    m.step_time_samples_s = xs
     m.step_time_mean_s = stats.mean(xs)
     m.step_time_median_s = stats.median(xs)
     m.step_time_p95_s = stats.percentile(xs, 95) if xs else None

@@ -305,16 +305,16 @@ def summary(u: ConfigUtilization) -> dict[str, Optional[float]]:
         return math.fsum(vals) if vals else None
 
     return {
-        "cpu_percent_mean": hmean(lambda h: h.cpu_percent.mean),
-        "cpu_percent_p95": hmax(lambda h: h.cpu_percent.p95),
-        "gpu_util_percent_mean": hmean(lambda h: h.gpu_util_percent.mean),
-        "gpu_util_percent_p95": hmax(lambda h: h.gpu_util_percent.p95),
-        "mem_used_bytes_peak": hmax(lambda h: h.mem_used_bytes.peak),
-        "net_sent_bytes_per_s_mean": hsum(lambda h: h.net_sent_bytes_per_s.mean),
-        "net_recv_bytes_per_s_mean": hsum(lambda h: h.net_recv_bytes_per_s.mean),
-        "disk_read_bytes_per_s_mean": hsum(lambda h: h.disk_read_bytes_per_s.mean),
-        "disk_write_bytes_per_s_mean": hsum(lambda h: h.disk_write_bytes_per_s.mean),
-        "tasks_rss_bytes_peak": hmax(lambda h: h.tasks_rss_bytes.peak),
+        "util_cpu_mean_percent": hmean(lambda h: h.cpu_percent.mean),
+        "util_cpu_p95_percent": hmax(lambda h: h.cpu_percent.p95),
+        "util_gpu_mean_percent": hmean(lambda h: h.gpu_util_percent.mean),
+        "util_gpu_p95_percent": hmax(lambda h: h.gpu_util_percent.p95),
+        "util_mem_used_peak_bytes": hmax(lambda h: h.mem_used_bytes.peak),
+        "util_net_sent_mean_bytes_per_s": hsum(lambda h: h.net_sent_bytes_per_s.mean),
+        "util_net_recv_mean_bytes_per_s": hsum(lambda h: h.net_recv_bytes_per_s.mean),
+        "util_disk_read_mean_bytes_per_s": hsum(lambda h: h.disk_read_bytes_per_s.mean),
+        "util_disk_write_mean_bytes_per_s": hsum(lambda h: h.disk_write_bytes_per_s.mean),
+        "util_tasks_rss_peak_bytes": hmax(lambda h: h.tasks_rss_bytes.peak),
     }
 
 

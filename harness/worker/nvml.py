@@ -44,6 +44,13 @@ def gpu_names(nv: Any | None = None) -> list[str]:
     return [_text(nv.nvmlDeviceGetName(nv.nvmlDeviceGetHandleByIndex(i))) for i in range(nv.nvmlDeviceGetCount())]
 
 
+def gpu_name(nv: Any, handle: Any) -> str | None:
+    try:
+        return _text(nv.nvmlDeviceGetName(handle))
+    except Exception:
+        return None
+
+
 def gpu_handles(nv: Any) -> list[Any]:
     """Device handles by index, looked up once: the sampler reuses them every interval."""
     return [nv.nvmlDeviceGetHandleByIndex(i) for i in range(nv.nvmlDeviceGetCount())]

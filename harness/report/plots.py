@@ -1,0 +1,190 @@
+"""PNG plots of a RunAnalysis. The only module that imports matplotlib, and only when called.
+
+Figures are drawn on matplotlib's Agg canvas directly (no pyplot: no global figure state,
+no GUI backend), under matplotlib's default style so a user's matplotlibrc cannot change
+them, and saved without the 'Software' version tag, so the same run gives the same bytes."""
+
+from __future__ import annotations
+
+import functools
+import io
+import re
+from typing import Optional, Sequence
+
+from harness.report.analysis import RunAnalysis
+from harness.report.blocks import Image
+from harness.report.utilization import host_series
+
+DPI = 100
+COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name)
+
+
+def _styled(plot):
+    """Run a plot function under matplotlib's default style (ignores any matplotlibrc), so
+    figure creation, drawing and saving all see the same settings."""
+    @functools.wraps(plot)
+    def wrapper(*args, **kwargs):
+        import matplotlib.style
+
+        with matplotlib.style.context("default"):
+            return plot(*args, **kwargs)
+    return wrapper
+
+
+class _Canvas:
+    """A Figure on its own Agg canvas (no pyplot), saved as PNG bytes."""
+
+    def __init__(self, width_in: float, height_in: float):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        self.fig = Figure(figsize=(width_in, height_in), dpi=DPI, layout="constrained")
+        FigureCanvasAgg(self.fig)
+
+    def png(self, name: str, title: str) -> Image:
+        buf = io.BytesIO()
+        # No 'Software' tag: the bytes then depend on the data and matplotlib's drawing only.
+        self.fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
+        w, h = self.fig.canvas.get_width_height()
+        return Image(name=name, title=title, png=buf.getvalue(), width=w, height=h)
+
+
+@_styled
+def throughput_plot(a: RunAnalysis) -> Optional[Image]:
+    ms = [m for m in a.metrics if m.throughput_images_per_s is not None]
+    if not ms:
+        return None
+    c = _Canvas(max(4.0, 1.0 + 0.9 * len(ms)), 3.2)
+    ax = c.fig.add_subplot()
+    xs = range(len(ms))
+    errs = [m.throughput_ci95_half_width_images_per_s or 0.0 for m in ms]
+    ax.bar(xs, [m.throughput_images_per_s for m in ms], yerr=errs, capsize=4, color=COLORS[0])
+    ax.set_xticks(list(xs), [m.config for m in ms], rotation=20, ha="right")
+    ax.set_ylabel("images/s")
+    ax.set_title("Throughput (warm-up excluded, 95 % interval)", fontsize=10)
+    ax.set_ylim(bottom=0)
+    return c.png("throughput.png", "Throughput per configuration, ± 95 % interval")
+
+
+@_styled
+def scaling_plot(a: RunAnalysis) -> Optional[Image]:
+    pts = [(m.workers, m.throughput_images_per_s, m.config) for m in a.metrics
+           if isinstance(m.workers, int) and m.throughput_images_per_s]
+    if len({w for w, _, _ in pts}) < 2:
+        return None
+    c = _Canvas(5.0, 3.4)
+    ax = c.fig.add_subplot()
+    ax.scatter([p[0] for p in pts], [p[1] for p in pts], color=COLORS[0], zorder=3, label="measured")
+    for w, x, name in pts:
+        ax.annotate(name, (w, x), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    by_name = {m.config: m for m in a.metrics}
+    baselines = sorted({s.baseline for s in a.scaling if s.baseline})
+    top = max(w for w, _, _ in pts)
+    for i, b in enumerate(baselines):
+        x1 = by_name[b].throughput_images_per_s
+        ax.plot([1, top], [x1, top * x1], linestyle="--", color=COLORS[(i + 1) % len(COLORS)],
+                label=f"ideal: N × {b}")
+    ax.set_xlabel("workers")
+    ax.set_ylabel("images/s")
+    ax.set_xticks(sorted({w for w, _, _ in pts}))
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize=7)
+    ax.set_title("Scaling vs ideal", fontsize=10)
+    return c.png("scaling.png", "Scaling curve: measured throughput against N × single-worker baseline")
+
+
+@_styled
+def cost_plot(a: RunAnalysis) -> Optional[Image]:
+    rows = [(co.config, co.on_demand.per_million_images.usd, co.spot.per_million_images.usd)
+            for co in a.costs]
+    rows = [r for r in rows if r[1] is not None or r[2] is not None]
+    if not rows:
+        return None
+    c = _Canvas(max(4.0, 1.0 + 1.0 * len(rows)), 3.2)
+    ax = c.fig.add_subplot()
+    width = 0.38
+    for k, (label, color) in enumerate((("on-demand", COLORS[0]), ("spot", COLORS[1]))):
+        xs = [i + (k - 0.5) * width for i in range(len(rows))]
+        vals = [r[1 + k] for r in rows]
+        ax.bar([x for x, v in zip(xs, vals) if v is not None], [v for v in vals if v is not None],
+               width, label=label, color=color)
+        for x, v in zip(xs, vals):
+            if v is None:
+                ax.text(x, 0, "n/a", ha="center", va="bottom", fontsize=7, color=color)
+    ax.set_xticks(range(len(rows)), [r[0] for r in rows], rotation=20, ha="right")
+    ax.set_ylabel("USD per 1M images")
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize=8)
+    ax.set_title("Cost per 1M images, on-demand vs spot", fontsize=10)
+    return c.png("cost.png", "Cost per 10⁶ images per configuration, on-demand vs spot (n/a: no price)")
+
+
+@_styled
+def step_time_plot(a: RunAnalysis) -> Optional[Image]:
+    ms = [m for m in a.metrics if m.step_time_samples_s]
+    if not ms:
+        return None
+    c = _Canvas(5.5, 3.2)
+    ax = c.fig.add_subplot()
+    lo = min(min(m.step_time_samples_s) for m in ms)
+    hi = max(max(m.step_time_samples_s) for m in ms)
+    bins = 20 if hi > lo else 1
+    edges = [lo + (hi - lo) * i / bins for i in range(bins + 1)] if hi > lo else [lo * 0.9, lo * 1.1 or 1.0]
+    for i, m in enumerate(ms):
+        ax.hist(m.step_time_samples_s, bins=edges, histtype="step", linewidth=1.5,
+                color=COLORS[i % len(COLORS)], label=f"{m.config} (n = {m.step_time_n})")
+    ax.set_xlabel("seconds per step (per record, warm-up excluded)")
+    ax.set_ylabel("records")
+    ax.legend(fontsize=7)
+    ax.set_title("Step-time distribution", fontsize=10)
+    return c.png("step-time.png", "Step-time histogram per configuration (warm-up excluded)")
+
+
+@_styled
+def utilization_plot(a: RunAnalysis, config: str) -> Optional[Image]:
+    samplers = [s for s in a.run.samplers_of(config) if s.samples]
+    if not samplers:
+        return None
+    m = next(x for x in a.metrics if x.config == config)
+    start = a.run.control_first("config_start", config)
+    series = [host_series(s) for s in samplers]
+    t0 = start.get("t_wall") if start and isinstance(start.get("t_wall"), (int, float)) else \
+        min(t for sr in series for t in sr.t_wall[:1])
+    c = _Canvas(7.0, 1.2 + 1.6 * len(series))
+    axes = c.fig.subplots(len(series), 1, sharex=True, squeeze=False)[:, 0]
+    for ax, sr in zip(axes, series):
+        if m.training_start_t_wall is not None:
+            ax.axvspan(m.training_start_t_wall - t0, m.training_end_t_wall - t0, color="#dddddd",
+                       label="training window")
+        ts = [t - t0 for t in sr.t_wall]
+        for values, label, color in ((sr.cpu_percent, "CPU %", COLORS[0]),
+                                     (sr.gpu_util_percent, "GPU % (mean)", COLORS[2]),
+                                     ([None if v is None else 100 * v for v in sr.mem_used_share],
+                                      "memory used %", COLORS[1])):
+            if any(v is not None for v in values):
+                ax.plot(ts, [float("nan") if v is None else v for v in values], label=label,
+                        color=color, linewidth=1.2, marker="." if len(ts) < 30 else None)
+        ax.set_ylim(0, 105)
+        ax.set_ylabel(sr.host, fontsize=8)
+        ax.legend(fontsize=6, loc="upper right")
+    axes[-1].set_xlabel("seconds since config_start")
+    axes[0].set_title(f"Utilization, configuration {config} (shaded: training window)", fontsize=10)
+    return c.png(f"utilization-{_safe(config)}.png",
+                 f"Utilization per host, configuration {config}; shaded: training window")
+
+
+def run_plots(a: RunAnalysis) -> list[Image]:
+    """The run-level plots that have data, in report order."""
+    return [p for p in (throughput_plot(a), scaling_plot(a), cost_plot(a), step_time_plot(a)) if p]
+
+
+def config_plots(a: RunAnalysis) -> dict[str, list[Image]]:
+    out: dict[str, list[Image]] = {}
+    for m in a.metrics:
+        p = utilization_plot(a, m.config)
+        out[m.config] = [p] if p else []
+    return out

@@ -1,0 +1,202 @@
+"""Report blocks for utilization, cost, scaling, diagnoses and the recommendation.
+
+Only presentation: every number comes from RunAnalysis; formulas are in docs/metrics.md."""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+from harness.report.analysis import RunAnalysis
+from harness.report.blocks import NONE, Block, Bullets, Heading, Para, Table, fmt_bytes, fmt_num, fmt_share
+from harness.report.cost import ConfigCost, CostFigure, fmt_usd
+from harness.report.diagnose import Check
+from harness.report.recommend import Pick
+from harness.report.scaling import Scaling
+from harness.report.utilization import ConfigUtilization, HostUtilization, Stat
+
+COST_ROWS = (("billed", "Billed (configuration wall time)"), ("startup", "Start-up"),
+             ("training", "Training"), ("per_epoch", "Per epoch"),
+             ("per_1m_images", "Per 10⁶ images"), ("to_target", "To reach the target"))
+
+
+def _od_spot(c: ConfigCost, fig: str) -> str:
+    od, sp = dict(c.on_demand.figures())[fig], dict(c.spot.figures())[fig]
+    return f"{fmt_usd(od.usd)} / {fmt_usd(sp.usd)}"
+
+
+def _pick(p: Pick) -> str:
+    return f"{p.config} — {p.text}" if p.config else f"none — {p.text}"
+
+
+# --- run-level sections -------------------------------------------------------------------
+
+def recommendation_blocks(a: RunAnalysis) -> list[Block]:
+    r = a.recommendation
+    items = [f"Basis: {r.basis_text}.",
+             f"Cheapest on-demand: {_pick(r.cheapest_on_demand)}",
+             f"Cheapest on spot: {_pick(r.cheapest_spot)}",
+             f"Fastest: {_pick(r.fastest)}"]
+    items += [f"Not considered: {e}" for e in r.excluded]
+    return [Heading(2, "Recommendation"), Bullets(items)]
+
+
+def cost_summary_blocks(a: RunAnalysis) -> list[Block]:
+    headers = ["Configuration", "$/h on-demand / spot", *(label for _, label in COST_ROWS)]
+    rows = []
+    for c in a.costs:
+        rates = f"{fmt_usd(c.on_demand.rate.usd_per_hour)} / {fmt_usd(c.spot.rate.usd_per_hour)}"
+        rows.append([c.config, rates, *(_od_spot(c, fig) for fig, _ in COST_ROWS)])
+    blocks: list[Block] = [
+        Heading(2, "Cost (on-demand / spot)"),
+        Para("Each cell is on-demand / spot in USD. Hosts are billed pro rata per second for the "
+             "configuration's whole wall time (config_start → config_end), the time they were held "
+             "for it; the other figures are the same hourly rate over start-up, training, time to "
+             "target, or per epoch / per 10⁶ images at steady-state throughput. n/a: no price "
+             "(spot prices come only from the inventory or a prices.json of live prices, never from "
+             "an assumed discount). Formula inputs and price sources are in each configuration's "
+             "section."),
+        Table(headers, rows)]
+    if a.price_notes:
+        blocks.append(Bullets(a.price_notes))
+    return blocks
+
+
+def scaling_summary_blocks(a: RunAnalysis) -> list[Block]:
+    rows = []
+    for sc, m in zip(a.scaling, a.metrics):
+        rows.append([sc.config, m.strategy or NONE, fmt_num(sc.workers),
+                     sc.baseline or ("n/a" if not sc.distributed else "no baseline in this run"),
+                     _scaling_text(sc), _comm_text(sc), _mfu_text(sc)])
+    return [Heading(2, "Scaling, communication and model-FLOP utilization"),
+            Table(["Configuration", "Strategy", "Workers", "Baseline", "Scaling efficiency",
+                   "Communication share", "MFU"], rows)]
+
+
+def _scaling_text(sc: Scaling) -> str:
+    if sc.efficiency is None:
+        return "n/a" if not sc.distributed else f"n/a ({sc.baseline_reason or sc.efficiency_inputs})"
+    return f"{fmt_share(sc.efficiency)} = {sc.efficiency_inputs}"
+
+
+def _comm_text(sc: Scaling) -> str:
+    c = sc.communication
+    if c is None:
+        return "n/a" if not sc.distributed else f"n/a ({sc.communication_reason})"
+    note = f"; {sc.communication_reason}" if sc.communication_reason else ""
+    return f"{fmt_share(c.value)} = {c.inputs} ({c.method}{note})"
+
+
+def _mfu_text(sc: Scaling) -> str:
+    return f"{fmt_share(sc.mfu)} = {sc.mfu_inputs}" if sc.mfu is not None else f"omitted ({sc.mfu_reason})"
+
+
+def diagnosis_summary_blocks(a: RunAnalysis) -> list[Block]:
+    hits = [c for c in a.checks if c.triggered]
+    blocks: list[Block] = [Heading(2, "Diagnoses")]
+    if not hits:
+        evaluated = sum(1 for c in a.checks if c.status != "not evaluated")
+        blocks.append(Para(f"No check triggered ({evaluated} evaluated, "
+                           f"{len(a.checks) - evaluated} not evaluated for lack of data; "
+                           f"see each configuration)."))
+        return blocks
+    blocks.append(Table(["Configuration", "Diagnosis", "Host", "Evidence", "Threshold"],
+                        [[c.config, c.name, c.host or NONE, c.evidence, c.threshold] for c in hits]))
+    return blocks
+
+
+# --- per-configuration sections ------------------------------------------------------------
+
+def _ms(s: Stat, fmt=fmt_num) -> str:
+    """mean / p95 of a field."""
+    return f"{fmt(s.mean)} / {fmt(s.p95)}" if s.n else NONE
+
+
+def _mp(s: Stat, fmt=fmt_num) -> str:
+    """mean / peak of a field."""
+    return f"{fmt(s.mean)} / {fmt(s.peak)}" if s.n else NONE
+
+
+def _rate(x: Optional[float]) -> str:
+    return fmt_bytes(x, "/s")
+
+
+def utilization_blocks(u: ConfigUtilization) -> list[Block]:
+    out: list[Block] = [Heading(3, "Utilization")]
+    if not u.hosts:
+        out.append(Para(u.method + "."))
+        return out + ([Bullets(u.notes)] if u.notes else [])
+    out.append(Para(f"Mean / p95 (tasks: mean / peak) over the {u.method}."))
+    out.append(Table(
+        ["Host", "Type", "Samples in window", "CPU %", "GPU % (mean of GPUs)", "Memory used",
+         "Net sent", "Net received", "Disk read", "Disk write", "Task CPU % (mean / peak)",
+         "Task RSS (mean / peak)"],
+        [[h.host, h.instance_type or NONE, f"{h.samples_in_window} of {h.samples_total}",
+          _ms(h.cpu_percent), _ms(h.gpu_util_percent), _ms(h.mem_used_bytes, fmt_bytes),
+          _ms(h.net_sent_bytes_per_s, _rate), _ms(h.net_recv_bytes_per_s, _rate),
+          _ms(h.disk_read_bytes_per_s, _rate), _ms(h.disk_write_bytes_per_s, _rate),
+          _mp(h.tasks_cpu_percent), _mp(h.tasks_rss_bytes, fmt_bytes)] for h in u.hosts]))
+    gpu_rows = [[h.host, str(g.index), g.name or NONE, _ms(g.util_percent),
+                 _mp(g.mem_used_bytes, fmt_bytes), fmt_bytes(g.mem_total_bytes), _ms(g.power_w)]
+                for h in u.hosts for g in h.gpus]
+    if gpu_rows:
+        out.append(Table(["Host", "GPU", "Name", "Util % (mean / p95)", "Memory used (mean / peak)",
+                          "Memory total", "Power W (mean / p95)"], gpu_rows))
+    notes = list(u.notes)
+    for h in u.hosts:
+        notes.append(f"{h.host}: {h.method}")
+        notes.append(f"{h.host}: sampler {_sampler_text(h)}")
+        notes += [f"{h.host}: {n}" for n in h.notes]
+    out.append(Bullets(notes))
+    return out
+
+
+def _sampler_text(h: HostUtilization) -> str:
+    parts = [f"interval {fmt_num(h.interval_s)} s" if h.interval_s else "interval unknown"]
+    if h.nvml is not None:
+        parts.append("NVML on" if h.nvml else f"NVML off ({h.nvml_reason or 'no reason given'})")
+    if h.sampler_core_share is not None:
+        parts.append(f"own cost {fmt_num(h.sampler_cpu_seconds)} CPU s over "
+                     f"{fmt_num(h.sampler_wall_seconds)} s = {100 * h.sampler_core_share:.3g} % of a core")
+    if h.sampler_state:
+        parts.append(f"exit state {h.sampler_state}")
+    return ", ".join(parts)
+
+
+def _cost_cell(f: CostFigure) -> str:
+    return f.text
+
+
+def cost_blocks(c: ConfigCost) -> list[Block]:
+    rows = [[label, _cost_cell(dict(c.on_demand.figures())[fig]), _cost_cell(dict(c.spot.figures())[fig])]
+            for fig, label in COST_ROWS]
+    rows.insert(0, ["Rate", _rate_text(c.on_demand.rate), _rate_text(c.spot.rate)])
+    prices = [[hp.host, hp.instance_type or NONE,
+               f"${hp.on_demand.usd_per_hour:g}/h ({hp.on_demand.source})" if hp.on_demand.known
+               else f"n/a ({hp.on_demand.reason})",
+               f"${hp.spot.usd_per_hour:g}/h ({hp.spot.source})" if hp.spot.known
+               else f"n/a ({hp.spot.reason})"] for hp in c.host_prices]
+    return [Heading(3, "Cost"),
+            Para(f"Billed time: {fmt_num(c.billed_wall_s)} s, {c.billed_method}; every host of "
+                 f"the configuration is billed for it."),
+            Table(["Figure", "On-demand", "Spot"], rows),
+            Table(["Host", "Instance type", "On-demand price", "Spot price"], prices)]
+
+
+def _rate_text(rate) -> str:
+    if rate.usd_per_hour is None:
+        return f"n/a ({rate.reason})"
+    return f"{fmt_usd(rate.usd_per_hour)}/h = {rate.text}"
+
+
+def scaling_blocks(sc: Scaling) -> list[Block]:
+    items = [f"Baseline: {sc.baseline_reason}"]
+    if sc.distributed:
+        items += [f"Scaling efficiency: {_scaling_text(sc)}", f"Communication share: {_comm_text(sc)}"]
+    items.append(f"Model-FLOP utilization: {_mfu_text(sc)}")
+    return [Heading(3, "Scaling"), Bullets(items)]
+
+
+def check_blocks(checks: Sequence[Check]) -> list[Block]:
+    return [Heading(3, "Diagnoses"),
+            Table(["Check", "Host", "Result", "Evidence", "Threshold"],
+                  [[c.name, c.host or NONE, c.status, c.evidence, c.threshold] for c in checks])]
