@@ -38,6 +38,10 @@ def _parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("report", help="rebuild the report of a run directory from its raw files")
     rep.add_argument("run_dir", type=Path)
+
+    cmp_ = sub.add_parser("compare", help="put the configurations of several runs side by side (Markdown)")
+    cmp_.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
+    cmp_.add_argument("--out", type=Path, help="also write the Markdown table to this file")
     return ap
 
 
@@ -150,10 +154,25 @@ def _cmd_report(args) -> int:
     return 0
 
 
+def _cmd_compare(args) -> int:
+    from harness.report.compare import compare_runs
+
+    text = compare_runs(args.run_dirs)
+    print(text, end="")
+    if args.out:
+        args.out.write_text(text, encoding="utf-8")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    import logging
+
+    # paramiko reports dropped sockets at ERROR level on stderr; the harness turns them
+    # into its own one-line errors naming the host, so its raw log would only confuse.
+    logging.getLogger("paramiko").setLevel(logging.CRITICAL)
     args = _parser().parse_args(argv)
     try:
-        return {"run": _cmd_run, "check": _cmd_check, "report": _cmd_report}[args.command](args)
+        return {"run": _cmd_run, "check": _cmd_check, "report": _cmd_report, "compare": _cmd_compare}[args.command](args)
     except HarnessError as e:
         return report_error(e)
     except KeyboardInterrupt:

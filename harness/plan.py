@@ -11,7 +11,10 @@ from pathlib import Path
 from harness.config import Experiment, Inventory
 from harness.config.experiment import Configuration
 from harness.config.inventory import Host
+from harness.errors import ConfigError
 from harness.strategies import strategy_for
+from harness.strategies.base import PlacementContext
+from harness.strategies.ports import PortAllocator
 
 # Set for every training process: Horovod and ParameterServerStrategy need Keras 2.
 BASE_ENV = {
@@ -25,7 +28,7 @@ BASE_ENV = {
 class Task:
     config: str
     task_id: str                # unique within the configuration, e.g. "worker-0", "ps-1"
-    role: str                   # worker | chief | ps | evaluator
+    role: str                   # worker | chief | ps | evaluator | rendezvous | launcher | mpi_host | sampler
     index: int                  # index within the role
     rank: int | None            # data-parallel rank of a training task, None for servers
     host: str
@@ -77,12 +80,24 @@ def thread_env(cfg: Configuration) -> dict[str, str]:
     return env
 
 
+def config_hosts(cfg: Configuration, inv: Inventory) -> list[Host]:
+    """The hosts a configuration runs on; a parameter-server configuration's ps_hosts count
+    even when its `hosts` leaves them out."""
+    if cfg.hosts and cfg.ps_hosts:
+        return inv.select([*cfg.hosts, *cfg.ps_hosts])
+    return inv.select(cfg.hosts)
+
+
 def build_plan(exp: Experiment, inv: Inventory, run_id: str, run_dir: Path) -> Plan:
     configs = []
-    for cfg in exp.configurations:
-        hosts = inv.select(cfg.hosts)
-        placements = strategy_for(cfg.strategy).place(cfg, hosts)
-        size = sum(1 for p in placements if p.rank is not None)
+    ctx = PlacementContext(PortAllocator(exp.base_port))  # one port space over the whole run
+    for i, cfg in enumerate(exp.configurations):
+        hosts = config_hosts(cfg, inv)
+        strategy = strategy_for(cfg.strategy)
+        try:
+            placements = strategy.place(cfg, hosts, ctx)
+        except ValueError as e:
+            raise ConfigError([f"configurations[{i}] ({cfg.name}), strategy {cfg.strategy}: {e}"]) from None
         tasks = []
         for p in placements:
             host = inv.host(p.host)
@@ -95,24 +110,32 @@ def build_plan(exp: Experiment, inv: Inventory, run_id: str, run_dir: Path) -> P
                 "role": p.role,
                 "index": p.index,
                 "rank": p.rank,
-                "size": size,
+                "size": cfg.workers,   # data-parallel workers (Horovod ranks, PS/MWMS workers)
                 "host": host.name,
                 "workload": exp.workload.model_dump(),
                 "threads": cfg.threads.model_dump(),
                 "events": "events.jsonl",
                 "checkpoint_dir": "checkpoints",
                 "cluster": p.cluster,
+                "ports": list(p.ports),
             }
             env = {**BASE_ENV, **thread_env(cfg), **p.env,
                    "HARNESS_RUN_ID": run_id, "HARNESS_TASK": f"{cfg.name}/{p.task_id}"}
             tasks.append(Task(
                 config=cfg.name, task_id=p.task_id, role=p.role, index=p.index, rank=p.rank,
                 host=host.name, task_dir=host_task_dir(host, run_dir, run_id, cfg.name, p.task_id),
-                start_group=p.start_group, finishes=p.finishes, env=env, spec=spec,
+                start_group=p.start_group, finishes=p.finishes, critical=p.critical, env=env, spec=spec,
             ))
+        if hasattr(strategy, "finish"):
+            try:
+                tasks = strategy.finish(cfg, tasks, {h.name: h for h in inv.hosts})
+            except ValueError as e:
+                raise ConfigError([f"configurations[{i}] ({cfg.name}), strategy {cfg.strategy}: {e}"]) from None
         tasks = [*_sampler_tasks(exp, inv, cfg.name, tasks, run_id, run_dir), *tasks]
-        configs.append(ConfigPlan(cfg.name, cfg.strategy, tuple(h.name for h in hosts), tuple(tasks),
-                                  exp.time_limit_s))
+        # The hosts the configuration occupies (and is charged for): those its tasks run on.
+        used = {t.host for t in tasks}
+        configs.append(ConfigPlan(cfg.name, cfg.strategy, tuple(h.name for h in hosts if h.name in used),
+                                  tuple(tasks), exp.time_limit_s))
     return Plan(run_id, exp.name, tuple(configs))
 
 

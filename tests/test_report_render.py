@@ -20,23 +20,29 @@ def _read(paths):
     return {p.name: p.read_bytes() for p in paths}
 
 
-def test_writes_the_three_files(run_dir):
+def test_writes_the_report_files_and_plots(run_dir):
     paths = write_report(run_dir)
-    assert [p.name for p in paths] == list(REPORT_FILES)
-    assert all(p.parent == run_dir and p.stat().st_size > 0 for p in paths)
+    assert [p.name for p in paths[:4]] == list(REPORT_FILES)
+    assert all(p.parent == run_dir and p.stat().st_size > 0 for p in paths[:4])
+    # then the plots, beside report.md under plots/
+    assert {p.name for p in paths[4:]} >= {"throughput.png", "scaling.png", "cost.png", "step-time.png"}
+    assert all(p.parent == run_dir / "plots" and p.read_bytes()[:4] == b"\x89PNG" for p in paths[4:])
 
 
 def test_rendering_is_deterministic_and_independent_of_location(run_dir, tmp_path):
     first = _read(write_report(run_dir))
     second = _read(write_report(run_dir))  # the report files now exist: they must not matter
-    assert first == second
+    assert first == second  # PNGs included: no matplotlib version/date metadata in them
     copy = tmp_path / "elsewhere" / "copied-run"
     shutil.copytree(run_dir, copy)
     for name in REPORT_FILES:
         (copy / name).unlink()
+    shutil.rmtree(copy / "plots")
     assert _read(write_report(copy)) == first
-    # Only the run's own timestamps (1970 here), never the time of rendering.
+    # Only the run's own timestamps (1970 here), never the time of rendering. The price
+    # catalog's date ("as of 2026-11") and the embedded PNGs are data, not the clock.
     text = first["report.md"].decode() + first["report.html"].decode()
+    text = re.sub(r"as of \d{4}-\d{2}|data:image/png;base64,[A-Za-z0-9+/=]+", "", text)
     assert str(datetime.now().year) not in text
     assert "1970-01-01 00:01:39 UTC" in text
 
@@ -48,9 +54,12 @@ def test_csv_one_row_per_config_with_units(run_dir):
     assert tuple(rows[0].keys()) == CSV_COLUMNS
     # every measured quantity names its unit (or is a count/share/label)
     for col in CSV_COLUMNS:
-        assert re.search(r"(_s|_images_per_s|_share|_n|_loss|_accuracy|_rmse|_value|_epoch|_total)$", col) \
+        assert re.search(r"(_s|_images_per_s|_share|_n|_loss|_accuracy|_rmse|_value|_epoch|_total"
+                         r"|_percent|_bytes|_bytes_per_s|_usd|_usd_per_h)$", col) \
             or col in ("config", "strategy", "workers", "ps", "hosts", "status", "tasks",
-                       "task_states", "target_metric", "problems"), col
+                       "task_states", "target_metric", "problems", "instance_types",
+                       "scaling_baseline", "scaling_efficiency", "model_flop_utilization",
+                       "diagnoses"), col
     one, two, gone = rows
     assert float(one["throughput_images_per_s"]) == pytest.approx(80.0)
     assert float(one["throughput_ci95_half_width_images_per_s"]) == pytest.approx(25.9846, abs=1e-4)
@@ -88,7 +97,8 @@ def test_html_is_self_contained_and_escaped(tmp_path):
     page = (tmp_path / "report.html").read_text()
     assert "<script>" not in page and "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
     assert "<title>Benchmark report: a&lt;b&gt;&amp;c, run r&lt;1&gt;</title>" in page
-    assert not re.search(r"(src|href)=|https?://|@import", page)
+    # nothing fetched from anywhere: the only src= are embedded PNG data URIs
+    assert not re.search(r"href=|https?://|@import|src=\"(?!data:image/png;base64,)", page)
     md = (tmp_path / "report.md").read_text()
     assert "\\| pipe" in md  # a pipe inside a cell does not split the Markdown table
 

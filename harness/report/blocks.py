@@ -81,7 +81,8 @@ def fmt_bytes(x: Optional[float], suffix: str = "") -> str:
     while abs(value) >= 1024 and unit < len(_BYTE_UNITS) - 1:
         value /= 1024
         unit += 1
-    return f"{value:.3g} {_BYTE_UNITS[unit]}{suffix}"
+    text = f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"  # never '1e+03'
+    return f"{text} {_BYTE_UNITS[unit]}{suffix}"
 
 
 def fmt_wall(t: Any) -> str:

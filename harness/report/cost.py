@@ -92,9 +92,13 @@ def combined_rate(prices: Sequence[HostPrice], pricing: str) -> Rate:
     chosen: list[tuple[str, Price]] = [(hp.host, getattr(hp, pricing)) for hp in prices]
     if not chosen:
         return Rate(pricing, None, "", (), "no hosts recorded for this configuration")
-    unknown = [p.reason for _, p in chosen if not p.known]
+    unknown: dict[str, list[str]] = {}  # same reason on several hosts is said once
+    for host, p in chosen:
+        if not p.known:
+            unknown.setdefault(p.reason.removeprefix(f"host {host}: "), []).append(host)
     if unknown:
-        return Rate(pricing, None, "", (), "; ".join(unknown))
+        return Rate(pricing, None, "", (), "; ".join(
+            f"host{'s' if len(hs) > 1 else ''} {', '.join(hs)}: {why}" for why, hs in unknown.items()))
     values = [p.usd_per_hour for _, p in chosen]
     total = math.fsum(values)
     if len(set(values)) == 1:

@@ -72,8 +72,15 @@ def throughput_plot(a: RunAnalysis) -> Optional[Image]:
 
 @_styled
 def scaling_plot(a: RunAnalysis) -> Optional[Image]:
-    pts = [(m.workers, m.throughput_images_per_s, m.config) for m in a.metrics
-           if isinstance(m.workers, int) and m.throughput_images_per_s]
+    """Each distributed configuration with its single-worker baseline, against N × baseline;
+    drawn when those families span at least two worker counts."""
+    by_name = {m.config: m for m in a.metrics}
+    families: dict[str, list] = {}
+    for sc in a.scaling:
+        m = by_name[sc.config]
+        if sc.baseline and m.throughput_images_per_s:
+            families.setdefault(sc.baseline, [by_name[sc.baseline]]).append(m)
+    pts = [(m.workers, m.throughput_images_per_s, m.config) for ms in families.values() for m in ms]
     if len({w for w, _, _ in pts}) < 2:
         return None
     c = _Canvas(5.0, 3.4)
@@ -81,16 +88,15 @@ def scaling_plot(a: RunAnalysis) -> Optional[Image]:
     ax.scatter([p[0] for p in pts], [p[1] for p in pts], color=COLORS[0], zorder=3, label="measured")
     for w, x, name in pts:
         ax.annotate(name, (w, x), textcoords="offset points", xytext=(4, 4), fontsize=7)
-    by_name = {m.config: m for m in a.metrics}
-    baselines = sorted({s.baseline for s in a.scaling if s.baseline})
     top = max(w for w, _, _ in pts)
-    for i, b in enumerate(baselines):
+    for i, b in enumerate(sorted(families)):
         x1 = by_name[b].throughput_images_per_s
         ax.plot([1, top], [x1, top * x1], linestyle="--", color=COLORS[(i + 1) % len(COLORS)],
                 label=f"ideal: N × {b}")
     ax.set_xlabel("workers")
     ax.set_ylabel("images/s")
     ax.set_xticks(sorted({w for w, _, _ in pts}))
+    ax.set_xlim(0.5, top + 0.5)
     ax.set_ylim(bottom=0)
     ax.legend(fontsize=7)
     ax.set_title("Scaling vs ideal", fontsize=10)
@@ -104,21 +110,25 @@ def cost_plot(a: RunAnalysis) -> Optional[Image]:
     rows = [r for r in rows if r[1] is not None or r[2] is not None]
     if not rows:
         return None
+    from matplotlib.patches import Patch
+
     c = _Canvas(max(4.0, 1.0 + 1.0 * len(rows)), 3.2)
     ax = c.fig.add_subplot()
     width = 0.38
-    for k, (label, color) in enumerate((("on-demand", COLORS[0]), ("spot", COLORS[1]))):
+    kinds = (("on-demand", COLORS[0]), ("spot", COLORS[1]))
+    for k, (label, color) in enumerate(kinds):
         xs = [i + (k - 0.5) * width for i in range(len(rows))]
         vals = [r[1 + k] for r in rows]
         ax.bar([x for x, v in zip(xs, vals) if v is not None], [v for v in vals if v is not None],
-               width, label=label, color=color)
+               width, color=color)
         for x, v in zip(xs, vals):
-            if v is None:
+            if v is None:  # no price: say so where the bar would be
                 ax.text(x, 0, "n/a", ha="center", va="bottom", fontsize=7, color=color)
     ax.set_xticks(range(len(rows)), [r[0] for r in rows], rotation=20, ha="right")
+    ax.set_xlim(-0.6, len(rows) - 0.4)
     ax.set_ylabel("USD per 1M images")
     ax.set_ylim(bottom=0)
-    ax.legend(fontsize=8)
+    ax.legend(handles=[Patch(color=col, label=lab) for lab, col in kinds], fontsize=8)
     ax.set_title("Cost per 1M images, on-demand vs spot", fontsize=10)
     return c.png("cost.png", "Cost per 10⁶ images per configuration, on-demand vs spot (n/a: no price)")
 
@@ -171,6 +181,11 @@ def utilization_plot(a: RunAnalysis, config: str) -> Optional[Image]:
         ax.set_ylim(0, 105)
         ax.set_ylabel(sr.host, fontsize=8)
         ax.legend(fontsize=6, loc="upper right")
+    end = a.run.control_first("config_end", config)
+    right = max([t - t0 for sr in series for t in sr.t_wall[-1:]]
+                + ([m.training_end_t_wall - t0] if m.training_end_t_wall is not None else [])
+                + ([end["t_wall"] - t0] if end and isinstance(end.get("t_wall"), (int, float)) else []))
+    axes[-1].set_xlim(min(0.0, *(t - t0 for sr in series for t in sr.t_wall[:1])), right)
     axes[-1].set_xlabel("seconds since config_start")
     axes[0].set_title(f"Utilization, configuration {config} (shaded: training window)", fontsize=10)
     return c.png(f"utilization-{_safe(config)}.png",

@@ -41,7 +41,7 @@ def _cheapest(cands: list[tuple[ConfigMetrics, ConfigCost]], figure: Callable[[C
     priced = [(m, figure(c)) for m, c in cands if figure(c).usd is not None]
     if not priced:
         reasons = sorted({f"{m.config}: {figure(c).reason}" for m, c in cands})
-        return Pick(None, f"no configuration has a {pricing} {what} ({'; '.join(reasons) or 'none qualified'})")
+        return Pick(None, f"no configuration has a {pricing} cost {what} ({'; '.join(reasons) or 'none qualified'})")
     m, fig = min(priced, key=lambda p: p[1].usd)  # min keeps run order among equals
     return Pick(m.config, f"{fmt_usd(fig.usd)} {what} ({fig.inputs})")
 

@@ -1,69 +1,25 @@
-"""Turn ConfigMetrics into results.csv, report.md and report.html.
+"""Turn a RunAnalysis into results.csv, samples.csv, report.md (+ plots/*.png) and
+report.html.
 
-The Markdown and HTML come from one list of blocks (headings, paragraphs, tables, lists),
-so both always show the same tables. Output depends only on the run's records: no clock,
-no absolute paths, stable ordering, so rendering twice gives identical bytes."""
+The Markdown and HTML come from one list of blocks (blocks.py), so both always show the same
+tables. Output depends only on the run's records: no clock, no absolute paths, stable
+ordering, so rendering twice gives identical bytes (the PNGs too, see plots.py)."""
 
 from __future__ import annotations
 
-import csv
-import html
-import io
-from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Optional, Sequence, Union
+from typing import Sequence
 
 from harness.errors import UsageError
-from harness.report.load import RunData, load_run, resolved_experiment
-from harness.report.metrics import ConfigMetrics, compute_metrics
-
-NONE = "—"
-
-
-# --- document blocks ---------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Heading:
-    level: int
-    text: str
-
-
-@dataclass(frozen=True)
-class Para:
-    text: str
-
-
-@dataclass(frozen=True)
-class Table:
-    headers: Sequence[str]
-    rows: Sequence[Sequence[str]]
-
-
-@dataclass(frozen=True)
-class Bullets:
-    items: Sequence[str]
-
-
-Block = Union[Heading, Para, Table, Bullets]
-
-
-# --- number formatting -------------------------------------------------------------------
-
-def fmt_num(x: Optional[float], digits: int = 4) -> str:
-    """`digits` significant digits for humans; a plain integer once the value has more
-    integer digits than that (so never an exponent like 1.235e+04)."""
-    if x is None:
-        return NONE
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        return str(x)  # a hand-edited record may carry a string; show it as it is
-    if abs(x) >= 10 ** digits - 0.5:  # .4g would round 9999.7 up to '1e+04'
-        return f"{x:.0f}"
-    return f"{x:.{digits}g}"
-
-
-def fmt_share(x: Optional[float]) -> str:
-    return NONE if x is None else f"{100 * x:.1f} %"
+from harness.report import sections
+from harness.report.analysis import RunAnalysis, analyze
+from harness.report.blocks import (  # noqa: F401  (fmt_* re-exported for callers and tests)
+    NONE, PLOTS_DIR, Block, Bullets, Heading, Image, Para, Table, fmt_bytes, fmt_num, fmt_share,
+    fmt_wall, render_html, render_markdown,
+)
+from harness.report.csvfiles import CSV_COLUMNS, render_results_csv, render_samples_csv  # noqa: F401
+from harness.report.load import load_run, resolved_experiment
+from harness.report.metrics import ConfigMetrics
 
 
 def fmt_throughput(m: ConfigMetrics) -> str:
@@ -80,61 +36,6 @@ def fmt_time_to_target(m: ConfigMetrics) -> str:
     if m.time_to_target_s is None:
         return "not reached"
     return f"{fmt_num(m.time_to_target_s)} (epoch {m.target_epoch})"
-
-
-def fmt_wall(t: Any) -> str:
-    if isinstance(t, bool) or not isinstance(t, (int, float)):
-        return NONE
-    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-# --- results.csv -------------------------------------------------------------------------
-
-CSV_COLUMNS = (
-    "config", "strategy", "workers", "ps", "hosts", "status", "tasks", "task_states",
-    "throughput_images_per_s", "throughput_ci95_half_width_images_per_s",
-    "step_time_n", "step_time_mean_s", "step_time_median_s", "step_time_p95_s", "step_time_sd_s",
-    "data_wait_share", "training_time_s", "startup_s", "startup_launch_s",
-    "startup_process_start_s", "startup_framework_import_s", "startup_data_ready_s",
-    "startup_model_built_s", "startup_first_step_s", "startup_other_s",
-    "final_epoch", "final_train_loss", "final_val_loss", "final_train_accuracy",
-    "final_val_accuracy", "final_train_rmse", "final_val_rmse",
-    "target_metric", "target_value", "time_to_target_s", "target_epoch",
-    "images_total", "problems",
-)
-
-
-def _csv_value(v: Any) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float):
-        return format(v, ".10g")  # enough digits to re-derive, no float noise
-    return str(v)
-
-
-def csv_row(m: ConfigMetrics) -> dict[str, str]:
-    s = m.startup
-    row: dict[str, Any] = {
-        "config": m.config, "strategy": m.strategy, "workers": m.workers, "ps": m.ps,
-        "hosts": ";".join(m.hosts), "status": m.status, "tasks": len(m.tasks),
-        "task_states": ";".join(f"{k}={v}" for k, v in m.task_states.items()),
-        "startup_s": m.startup_s, "problems": len(m.problems),
-    }
-    for part, value in (s.parts() if s else []):
-        row[f"startup_{part}"] = value
-    for col in CSV_COLUMNS:
-        if col not in row and hasattr(m, col):
-            row[col] = getattr(m, col)
-    return {col: _csv_value(row.get(col)) for col in CSV_COLUMNS}
-
-
-def render_csv(metrics: Sequence[ConfigMetrics]) -> str:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
-    w.writeheader()
-    for m in metrics:
-        w.writerow(csv_row(m))
-    return buf.getvalue()
 
 
 # --- report content (shared by Markdown and HTML) ----------------------------------------
@@ -167,7 +68,7 @@ def _summary(metrics: Sequence[ConfigMetrics]) -> Table:
     return Table(headers, rows)
 
 
-def _config_blocks(m: ConfigMetrics) -> list[Block]:
+def _config_blocks(m: ConfigMetrics, extra: Sequence[Block] = ()) -> list[Block]:
     out: list[Block] = [Heading(2, f"Configuration {m.config}")]
     reason = f" ({m.status_reason})" if m.status_reason else ""
     states = ", ".join(f"{k}: {v}" for k, v in m.task_states.items()) or NONE
@@ -220,6 +121,7 @@ def _config_blocks(m: ConfigMetrics) -> list[Block]:
                     f"{fmt_num(t.throughput_ci95_half_width_images_per_s, 2)}"),
               fmt_num(t.step_time_mean_s)] for t in m.tasks]))
 
+    out.extend(extra)
     out.append(Heading(3, "How each figure was computed"))
     out.append(Bullets([
         f"Throughput: {m.throughput_method}", f"Step time: {m.step_time_method}",
@@ -233,7 +135,9 @@ def _config_blocks(m: ConfigMetrics) -> list[Block]:
     return out
 
 
-def report_blocks(run: RunData, metrics: Sequence[ConfigMetrics]) -> list[Block]:
+def report_blocks(a: RunAnalysis, run_plots: Sequence[Image] = (),
+                  config_plots: dict[str, list[Image]] | None = None) -> list[Block]:
+    run = a.run
     start = run.control_first("run_start") or {}
     end = run.control_first("run_end") or {}
     exp = start.get("experiment") or resolved_experiment(run.resolved).get("name") or NONE
@@ -246,91 +150,63 @@ def report_blocks(run: RunData, metrics: Sequence[ConfigMetrics]) -> list[Block]
              f"records in this run directory by the formulas in docs/metrics.md; "
              f"`harness report RUN_DIR` rebuilds this report."),
         Heading(2, "Summary"),
-        _summary(metrics),
+        _summary(a.metrics),
+        *sections.recommendation_blocks(a),
+        *sections.cost_summary_blocks(a),
+        *sections.scaling_summary_blocks(a),
+        *sections.diagnosis_summary_blocks(a),
     ]
-    for m in metrics:
-        blocks.extend(_config_blocks(m))
+    if run_plots:
+        blocks += [Heading(2, "Plots"), *run_plots]
+    config_plots = config_plots or {}
+    for m, u, c, sc in a.rows():
+        extra = [*sections.utilization_blocks(u), *config_plots.get(m.config, []),
+                 *sections.cost_blocks(c), *sections.scaling_blocks(sc),
+                 *sections.check_blocks(a.checks_of(m.config))]
+        blocks.extend(_config_blocks(m, extra))
     if run.problems:
         blocks.append(Heading(2, "Run problems"))
         blocks.append(Bullets([str(p) for p in run.problems]))
     return blocks
 
 
-# --- Markdown ----------------------------------------------------------------------------
-
-def _md_cell(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
-
-
-def render_markdown(blocks: Sequence[Block]) -> str:
-    parts: list[str] = []
-    for b in blocks:
-        if isinstance(b, Heading):
-            parts.append(f"{'#' * b.level} {b.text}")
-        elif isinstance(b, Para):
-            parts.append(b.text)
-        elif isinstance(b, Table):
-            lines = ["| " + " | ".join(_md_cell(h) for h in b.headers) + " |",
-                     "|" + "|".join("---" for _ in b.headers) + "|"]
-            lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in b.rows]
-            parts.append("\n".join(lines))
-        elif isinstance(b, Bullets):
-            parts.append("\n".join(f"- {_md_cell(i)}" for i in b.items))
-    return "\n\n".join(parts) + "\n"
-
-
-# --- HTML --------------------------------------------------------------------------------
-
-_CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;
-       max-width: 80em; padding: 0 1em; color: #222; line-height: 1.4; }
-h1 { font-size: 1.6em; } h2 { margin-top: 2em; border-bottom: 1px solid #ccc; }
-table { border-collapse: collapse; margin: 1em 0; font-size: 0.92em; }
-th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; vertical-align: top; }
-th { background: #f2f2f2; }
-tr:nth-child(even) td { background: #fafafa; }
-li { margin: 0.2em 0; }
-""".strip()
-
-
-def render_html(blocks: Sequence[Block]) -> str:
-    e = html.escape
-    title = next((b.text for b in blocks if isinstance(b, Heading) and b.level == 1), "Report")
-    body: list[str] = []
-    for b in blocks:
-        if isinstance(b, Heading):
-            body.append(f"<h{b.level}>{e(b.text)}</h{b.level}>")
-        elif isinstance(b, Para):
-            body.append(f"<p>{e(b.text)}</p>")
-        elif isinstance(b, Table):
-            rows = ["<tr>" + "".join(f"<th>{e(h)}</th>" for h in b.headers) + "</tr>"]
-            rows += ["<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in b.rows]
-            body.append("<table>\n" + "\n".join(rows) + "\n</table>")
-        elif isinstance(b, Bullets):
-            body.append("<ul>\n" + "\n".join(f"<li>{e(i)}</li>" for i in b.items) + "\n</ul>")
-    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-            f"<title>{e(title)}</title>\n<style>\n{_CSS}\n</style>\n</head>\n<body>\n"
-            + "\n".join(body) + "\n</body>\n</html>\n")
-
-
 # --- entry point -------------------------------------------------------------------------
 
-REPORT_FILES = ("results.csv", "report.md", "report.html")
+REPORT_FILES = ("results.csv", "samples.csv", "report.md", "report.html")
 
 
-def write_report(run_dir: str | Path) -> list[Path]:
-    """Load the raw records, compute every figure and (re)write the report files."""
+def _write(path: Path, data: str | bytes) -> Path:
+    if isinstance(data, str):
+        with open(path, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(data)
+    else:
+        path.write_bytes(data)
+    return path
+
+
+def write_report(run_dir: str | Path, *, plots: bool = True) -> list[Path]:
+    """Load the raw records, compute every figure and (re)write the report files; returns
+    REPORT_FILES in that order, then the plots written under plots/."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise UsageError(f"{run_dir}: no such run directory; pass a runs/<run-id> directory")
-    run = load_run(run_dir)
-    metrics = compute_metrics(run)
-    blocks = report_blocks(run, metrics)
-    texts = (render_csv(metrics), render_markdown(blocks), render_html(blocks))
-    paths = []
-    for name, text in zip(REPORT_FILES, texts):
-        path = run_dir / name
-        with open(path, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        paths.append(path)
+    a = analyze(load_run(run_dir))
+    run_plots: list[Image] = []
+    config_plots: dict[str, list[Image]] = {}
+    if plots:
+        from harness.report import plots as plotting  # matplotlib only when plots are wanted
+
+        run_plots, config_plots = plotting.run_plots(a), plotting.config_plots(a)
+    blocks = report_blocks(a, run_plots, config_plots)
+    paths = [_write(run_dir / name, text) for name, text in zip(REPORT_FILES, (
+        render_results_csv(a), render_samples_csv(a), render_markdown(blocks), render_html(blocks)))]
+    images = [*run_plots, *(p for ps in config_plots.values() for p in ps)]
+    plot_dir = run_dir / PLOTS_DIR
+    if images:
+        plot_dir.mkdir(exist_ok=True)
+    wanted = {p.name for p in images}
+    for old in sorted(plot_dir.glob("*.png")) if plot_dir.is_dir() else []:
+        if old.name not in wanted:  # a plot of an earlier rendering that no longer applies
+            old.unlink()
+    paths += [_write(plot_dir / p.name, p.png) for p in images]
     return paths

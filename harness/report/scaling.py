@@ -180,8 +180,10 @@ def model_flop_utilization(run: RunData, m: ConfigMetrics, catalog: Catalog) -> 
         name, src = _gpu_name(run, m.config, t.host, itype, catalog)
         peak = gpu_peak_tflops(name)
         if peak is None:
-            what = f"GPU {name} ({src})" if name else f"no GPU known ({itype or 'unknown type'})"
-            return None, "", f"host {t.host}: {what} has no tabulated FP32 peak"
+            if name:
+                return None, "", f"host {t.host}: GPU {name} ({src}) has no tabulated FP32 peak"
+            return None, "", (f"host {t.host} ({itype or 'unknown instance type'}): no GPU reported "
+                              f"by the sampler or listed in the catalog")
         peaks.append((t.task_id, name, peak))
     total_tflops = sum(p[2][0] for p in peaks)
     mfu = m.throughput_images_per_s * flops / (total_tflops * 1e12)

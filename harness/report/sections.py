@@ -157,18 +157,20 @@ def _sampler_text(h: HostUtilization) -> str:
     if h.sampler_core_share is not None:
         parts.append(f"own cost {fmt_num(h.sampler_cpu_seconds)} CPU s over "
                      f"{fmt_num(h.sampler_wall_seconds)} s = {100 * h.sampler_core_share:.3g} % of a core")
+    if h.sampler_loop_core_share is not None:
+        parts.append(f"sampling loop alone {100 * h.sampler_loop_core_share:.3g} % of a core")
     if h.sampler_state:
         parts.append(f"exit state {h.sampler_state}")
     return ", ".join(parts)
 
 
-def _cost_cell(f: CostFigure) -> str:
-    return f.text
+def _cost_cell(f: CostFigure, rate) -> str:
+    return "n/a (no price; see Rate)" if rate.usd_per_hour is None else f.text
 
 
 def cost_blocks(c: ConfigCost) -> list[Block]:
-    rows = [[label, _cost_cell(dict(c.on_demand.figures())[fig]), _cost_cell(dict(c.spot.figures())[fig])]
-            for fig, label in COST_ROWS]
+    rows = [[label, _cost_cell(dict(c.on_demand.figures())[fig], c.on_demand.rate),
+             _cost_cell(dict(c.spot.figures())[fig], c.spot.rate)] for fig, label in COST_ROWS]
     rows.insert(0, ["Rate", _rate_text(c.on_demand.rate), _rate_text(c.spot.rate)])
     prices = [[hp.host, hp.instance_type or NONE,
                f"${hp.on_demand.usd_per_hour:g}/h ({hp.on_demand.source})" if hp.on_demand.known

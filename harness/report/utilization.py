@@ -86,8 +86,12 @@ class HostUtilization:
     # window: running out of memory while loading data matters too).
     mem_available_min_share: Optional[float]
     mem_available_min_t_wall: Optional[float]
+    # The sampler's own cost (sampler_end, else the last sampler_cost): over its whole life,
+    # and, when recorded, over the sampling loop alone (interpreter start-up left out).
     sampler_cpu_seconds: Optional[float]
     sampler_wall_seconds: Optional[float]
+    sampler_loop_cpu_seconds: Optional[float]
+    sampler_loop_wall_seconds: Optional[float]
     sampler_state: Optional[str]
     method: str
     notes: list[str] = field(default_factory=list)
@@ -102,6 +106,12 @@ class HostUtilization:
         if self.sampler_cpu_seconds is None or not self.sampler_wall_seconds:
             return None
         return self.sampler_cpu_seconds / self.sampler_wall_seconds
+
+    @property
+    def sampler_loop_core_share(self) -> Optional[float]:
+        if self.sampler_loop_cpu_seconds is None or not self.sampler_loop_wall_seconds:
+            return None
+        return self.sampler_loop_cpu_seconds / self.sampler_loop_wall_seconds
 
 
 @dataclass
@@ -183,6 +193,11 @@ def _fmt(x: float) -> str:
     return f"{x:.6g}"
 
 
+def _first_num(rec: dict, *keys: str) -> Optional[float]:
+    """The first numeric field of `keys` (the brief's names, then the sampler's own)."""
+    return next((v for v in (_num(rec.get(k)) for k in keys) if v is not None), None)
+
+
 def host_utilization(run: RunData, m: ConfigMetrics, s: SamplerData) -> HostUtilization:
     start = s.first("sampler_start") or {}
     ends = s.of("sampler_end") or s.of("sampler_cost")
@@ -215,9 +230,10 @@ def host_utilization(run: RunData, m: ConfigMetrics, s: SamplerData) -> HostUtil
             if first_in - w0 > gap:
                 notes.append(f"first sample in the window at t_wall {_fmt(first_in)}, "
                              f"{_fmt(first_in - w0)} s after it starts")
-    if s.found and not end:
-        notes.append("no sampler_end record (the sampler was killed or its host died); its own "
-                     "CPU cost is unknown")
+    if s.found and not s.of("sampler_end"):
+        notes.append("no sampler_end record (the sampler was killed or its host died)"
+                     + ("; its own CPU cost is from the last sampler_cost record" if end else
+                        "; its own CPU cost is unknown"))
 
     # Memory pressure looks at every sample of the configuration, not only the window.
     min_share = min_t = None
@@ -254,8 +270,10 @@ def host_utilization(run: RunData, m: ConfigMetrics, s: SamplerData) -> HostUtil
         tasks_rss_bytes=stat(_field(inside, "tasks", "rss_bytes")),
         gpus=gpus, gpu_util_percent=stat(_per_sample_gpu_mean(inside)),
         mem_available_min_share=min_share, mem_available_min_t_wall=min_t,
-        sampler_cpu_seconds=_num(end.get("cpu_seconds")),
-        sampler_wall_seconds=_num(end.get("wall_seconds")),
+        sampler_cpu_seconds=_first_num(end, "cpu_seconds", "cpu_s"),
+        sampler_wall_seconds=_first_num(end, "wall_seconds", "wall_s"),
+        sampler_loop_cpu_seconds=_num(end.get("loop_cpu_s")),
+        sampler_loop_wall_seconds=_num(end.get("loop_wall_s")),
         sampler_state=_sampler_state(run, s), method=method, notes=notes)
 
 

@@ -63,7 +63,7 @@ def run_sampler(spec: dict) -> int:
                 k = int((now - t0) / interval) + 1
             if stop.wait(t0 + k * interval - now):
                 break
-            log.emit("sample", **sampler.sample())
+            log.emit("sample", **sampler.sample(t0 + k * interval))
             if time.monotonic() >= next_cost:
                 log.emit("sampler_cost", **cost.fields(sampler.count))
                 next_cost += cost_every
@@ -276,7 +276,7 @@ class _Sampler:
         self._disk = _safe(self._disk_bytes)
         self._t = time.monotonic()
 
-    def sample(self) -> dict:
+    def sample(self, due: float) -> dict:
         now = time.monotonic()
         dt = now - self._t
         self._t = now
@@ -287,6 +287,7 @@ class _Sampler:
         mem = _safe(self.memory) or (None, None)
         rec = {
             "dt_s": dt,
+            "late_s": now - due,  # wake-up delay past the tick: large when the host is saturated
             "cpu_percent": _safe(lambda: _busy_percent(cpu.get(b"cpu"), self._cpu[b"cpu"])),
             "cpu_percent_per_core": per_core,
             "load1": _safe(lambda: os.getloadavg()[0]),

@@ -1,7 +1,12 @@
 """The training task: data, model, a timed training loop, evaluation, checkpoints.
 
 A hand-written loop rather than model.fit so that every step is timed in two parts:
-waiting for the input pipeline and computing. Both go to the event log (docs/events.md)."""
+waiting for the input pipeline and computing. Both go to the event log (docs/events.md).
+What differs between strategies (single, horovod, mirrored, parameter_server) lives in
+harness/worker/distribute.py; a parameter-server chief has its own loop (_loop_ps).
+
+`run_task` is also the entry of the tasks that are not training loops: the servers of
+distributed strategies (distribute.run_server) and the user's own script (script.py)."""
 
 from __future__ import annotations
 
@@ -13,10 +18,13 @@ import time
 import traceback
 
 from harness.events import EventLog
+from harness.worker import distribute
 from harness.worker.hostinfo import host_facts, process_start_wall
 
 
 def run_task(spec: dict) -> int:
+    spec = distribute.as_mpi_rank(spec)   # a process mpirun started is one training rank
+    server = distribute.is_server(spec)
     log = EventLog(spec.get("events", "events.jsonl"), config=spec["config"], task_id=spec["task_id"],
                    role=spec["role"], rank=spec.get("rank"), host=spec["host"])
     started = time.monotonic()
@@ -24,9 +32,16 @@ def run_task(spec: dict) -> int:
 
     log.emit("run_start", pid=os.getpid(), process_start_wall=process_start_wall(),
              versions={"python": platform.python_version(), "numpy": np.__version__},
-             host_facts=host_facts(), threads=spec.get("threads", {}))
+             host_facts=host_facts(), threads=spec.get("threads", {}), strategy=spec.get("strategy"))
     try:
-        summary = _train(spec, log)
+        if server:
+            summary = distribute.run_server(spec, log)
+        elif (spec.get("workload") or {}).get("script"):
+            from harness.worker.script import run_script
+
+            summary = run_script(spec, log)
+        else:
+            summary = _train(spec, log)
     except BaseException as e:  # record why, then let the exit code say it failed
         log.emit("run_end", status="error", error=f"{type(e).__name__}: {e}",
                  traceback=traceback.format_exc(limit=5), seconds=time.monotonic() - started)
@@ -37,6 +52,11 @@ def run_task(spec: dict) -> int:
         return 1
     log.emit("run_end", status="ok", **summary)
     log.close()
+    if server and spec.get("role") in ("ps", "worker"):
+        # A TensorFlow server cannot be shut down cleanly; interpreter exit can hang on it.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     return 0
 
 
@@ -64,7 +84,7 @@ def _optimizer(keras, name: str, lr: float):
 
 def _train(spec: dict, log: EventLog) -> dict:
     work = spec["workload"]
-    rank, size = spec.get("rank") or 0, spec.get("size") or 1
+    strategy = spec.get("strategy") or "single"
 
     t = time.monotonic()
     tf, keras = _import_tf(spec.get("threads", {}))
@@ -72,26 +92,36 @@ def _train(spec: dict, log: EventLog) -> dict:
              versions={"tensorflow": tf.__version__, "tf_keras": keras.__version__})
 
     t = time.monotonic()
+    dist = distribute.for_strategy(strategy, tf, spec)
+    rank, size = dist.rank, dist.size
+    if strategy != "single":
+        # hvd.init / the cluster handshake: waits for every other task to come up.
+        log.emit("phase", name="distribution_ready", seconds=time.monotonic() - t, strategy=strategy,
+                 rank=rank, size=size)
+
+    t = time.monotonic()
     from harness.worker.datasets import load_dataset
 
     data = load_dataset(work["dataset"], seed=work["seed"])
-    # Data parallelism: each rank trains on its own shard of the examples.
-    x_train, y_train = data.x_train[rank::size], data.y_train[rank::size]
     batch = work["batch_size"]
-    if len(x_train) < batch:
-        raise ValueError(f"batch_size {batch} is larger than the {len(x_train)} training examples "
+    if dist.sync:
+        # Data parallelism: each rank trains on its own shard of the examples, and every rank
+        # runs the same number of steps (that of the smallest shard): a rank with one step
+        # more would wait forever in its all-reduce.
+        x_train, y_train = data.x_train[rank::size], data.y_train[rank::size]
+        per_rank = len(data.x_train) // size
+    else:
+        # Parameter server: each scheduled step takes one batch on whichever worker is free,
+        # so an epoch is the whole training set in steps of one batch.
+        x_train, y_train = data.x_train, data.y_train
+        per_rank = len(x_train)
+    if per_rank < batch:
+        raise ValueError(f"batch_size {batch} is larger than the {per_rank} training examples "
                          f"of this worker; lower workload.batch_size")
-    steps_per_epoch = len(x_train) // batch
+    steps_per_epoch = per_rank // batch
     if work.get("steps_per_epoch"):
         steps_per_epoch = min(steps_per_epoch, work["steps_per_epoch"])
-    train_ds = (tf.data.Dataset.from_tensor_slices((x_train, y_train))
-                .shuffle(len(x_train), seed=work["seed"] + rank, reshuffle_each_iteration=True)
-                .batch(batch, drop_remainder=True)
-                .repeat()
-                .prefetch(tf.data.AUTOTUNE))
-    val_ds = None
-    if len(data.x_val):
-        val_ds = tf.data.Dataset.from_tensor_slices((data.x_val, data.y_val)).batch(256).prefetch(tf.data.AUTOTUNE)
+    it = dist.dataset(x_train, y_train, batch, work["seed"])
     log.emit("phase", name="data_ready", seconds=time.monotonic() - t, dataset=data.name,
              train_examples=int(len(x_train)), val_examples=int(len(data.x_val)), steps_per_epoch=steps_per_epoch)
 
@@ -99,81 +129,143 @@ def _train(spec: dict, log: EventLog) -> dict:
     import models
 
     keras.utils.set_random_seed(work["seed"])
-    model = models.build(work["model"], data.input_shape, data.outputs, data.task)
-    opt = _optimizer(keras, work["optimizer"], work["learning_rate"])
+    lr = work["learning_rate"] * (size if work.get("scale_lr") and dist.sync else 1)
+    with dist.scope():
+        model = models.build(work["model"], data.input_shape, data.outputs, data.task)
+        opt = _optimizer(keras, work["optimizer"], lr)
     classification = data.task == "classification"
-    loss_fn = (keras.losses.SparseCategoricalCrossentropy() if classification else keras.losses.MeanSquaredError())
+    # Per-example losses: every strategy averages them itself (over its local or global batch).
+    loss_fn = (keras.losses.SparseCategoricalCrossentropy(reduction="none") if classification
+               else keras.losses.MeanSquaredError(reduction="none"))
 
-    @tf.function
-    def train_step(x, y):
-        with tf.GradientTape() as tape:
-            pred = model(x, training=True)
-            loss = loss_fn(y, pred)
-        grads = tape.gradient(loss, model.trainable_variables)
-        opt.apply_gradients(zip(grads, model.trainable_variables))
-        return loss, _score(tf, pred, y, classification)
+    def score_fn(pred, y):
+        return _score(tf, pred, y, classification)
 
-    @tf.function
-    def eval_step(x, y):
-        pred = model(x, training=False)
-        return loss_fn(y, pred) * tf.cast(tf.shape(y)[0], tf.float32), _score(tf, pred, y, classification)
-
+    step_fn = dist.train_step(model, opt, loss_fn, score_fn, batch)
     log.emit("phase", name="model_built", seconds=time.monotonic() - t, model=work["model"],
-             parameters=int(model.count_params()))
+             parameters=int(model.count_params()), learning_rate=lr)
 
-    ckpt_dir = spec.get("checkpoint_dir")
-    ckpt = tf.train.Checkpoint(model=model, optimizer=opt) if ckpt_dir and rank == 0 else None
+    loop = _loop_ps if isinstance(dist, distribute.ParameterServer) else _loop_sync
+    return loop(spec, log, dist, model, opt, loss_fn, score_fn, step_fn, it, data, steps_per_epoch, classification)
+
+
+class _Window:
+    """Steps accumulated into one step record (`log_every` steps, or the end of an epoch)."""
+
+    def __init__(self) -> None:
+        self.steps, self.images, self.seconds, self.data_wait_s, self.loss = 0, 0, 0.0, 0.0, 0.0
+
+    def add(self, images: int, seconds: float, data_wait_s: float | None, loss: float) -> None:
+        self.steps += 1
+        self.images += images
+        self.seconds += seconds
+        self.data_wait_s = None if data_wait_s is None or self.data_wait_s is None else self.data_wait_s + data_wait_s
+        self.loss += loss
+
+    def record(self, step: int, epoch: int) -> dict:
+        return {"step": step, "steps": self.steps, "epoch": epoch, "images": self.images, "seconds": self.seconds,
+                "data_wait_s": self.data_wait_s, "loss": self.loss / self.steps}
+
+
+def _epoch_end(log, dist, model, opt, loss_fn, score_fn, save, data, record: dict, step: int,
+               classification: bool) -> None:
+    if len(data.x_val):
+        res = dist.evaluate(model, loss_fn, score_fn, data.x_val, data.y_val)
+        if res is not None:
+            vl, vs, vn = res
+            record["val_loss"] = vl / vn
+            record.update(_metric_fields("val", vs, vn, vl / vn, classification))
+    log.emit("epoch", **record)
+    if save is not None:
+        path = save()
+        if dist.is_chief:
+            log.emit("checkpoint", path=path, step=step)
+
+
+def _loop_sync(spec, log, dist, model, opt, loss_fn, score_fn, step_fn, it, data, steps_per_epoch,
+               classification) -> dict:
+    """Synchronous steps (single, horovod, mirrored): each step's seconds run from asking
+    for its batch to its loss being on the host, which waits for the whole step (its
+    all-reduce included), so the time is honest; data_wait_s is the part spent on the batch."""
+    work = spec["workload"]
     log_every = work["log_every"]
-    it = iter(train_ds)
-    step = 0
-    images = 0
+    save = dist.checkpoint(model, opt, spec.get("checkpoint_dir"))
+    step = images = 0
     first_start = last_end = None
     for epoch in range(1, work["epochs"] + 1):
         ep_t0 = time.monotonic()
         ep_loss = ep_score = 0.0
         ep_images = 0
-        win = {"steps": 0, "images": 0, "seconds": 0.0, "data_wait_s": 0.0, "loss": 0.0}
+        win = _Window()
         for i in range(steps_per_epoch):
             t0 = time.monotonic()
-            x, y = next(it)
+            batch_xy = next(it)
             t1 = time.monotonic()
-            loss, score = train_step(x, y)
+            loss, score = step_fn(batch_xy)
             loss = float(loss)  # waits for the step to finish, so the timing is honest
+            if step == 0:
+                dist.after_first_step(model, opt)  # e.g. Horovod's broadcast: counted in step 1
             t2 = time.monotonic()
             first_start = t0 if first_start is None else first_start
             last_end = t2
-            n = int(x.shape[0])
+            n = int(work["batch_size"])
             step += 1
             images += n
             ep_images += n
             ep_loss += loss * n
             ep_score += float(score)
-            win["steps"] += 1
-            win["images"] += n
-            win["seconds"] += t2 - t0
-            win["data_wait_s"] += t1 - t0
-            win["loss"] += loss
-            if win["steps"] == log_every or i == steps_per_epoch - 1:
-                log.emit("step", step=step, steps=win["steps"], epoch=epoch, images=win["images"],
-                         seconds=win["seconds"], data_wait_s=win["data_wait_s"], loss=win["loss"] / win["steps"])
-                win = {"steps": 0, "images": 0, "seconds": 0.0, "data_wait_s": 0.0, "loss": 0.0}
+            win.add(n, t2 - t0, t1 - t0, loss)
+            if win.steps == log_every or i == steps_per_epoch - 1:
+                log.emit("step", **win.record(step, epoch))
+                win = _Window()
         record = {"epoch": epoch, "steps": steps_per_epoch, "images": ep_images,
                   "seconds": time.monotonic() - ep_t0, "train_loss": ep_loss / ep_images}
         record.update(_metric_fields("train", ep_score, ep_images, ep_loss / ep_images, classification))
-        if val_ds is not None and rank == 0:
-            vl = vs = 0.0
-            vn = 0
-            for x, y in val_ds:
-                l, s = eval_step(x, y)
-                vl += float(l)
-                vs += float(s)
-                vn += int(x.shape[0])
-            record["val_loss"] = vl / vn
-            record.update(_metric_fields("val", vs, vn, vl / vn, classification))
-        log.emit("epoch", **record)
-        if ckpt is not None:
-            path = ckpt.save(os.path.join(ckpt_dir, "ckpt"))
-            log.emit("checkpoint", path=path, step=step)
+        _epoch_end(log, dist, model, opt, loss_fn, score_fn, save, data, record, step, classification)
+    seconds = (last_end - first_start) if first_start is not None else 0.0
+    return {"steps": step, "images": images, "seconds": seconds}
+
+
+def _loop_ps(spec, log, dist, model, opt, loss_fn, score_fn, step_fn, it, data, steps_per_epoch,
+             classification) -> dict:
+    """The parameter-server chief schedules an epoch's steps at once; the workers run them
+    concurrently (asynchronous updates). Results are fetched in scheduling order, and a
+    step's `seconds` is the time from the previous step's result (or the epoch's start) to
+    its own: the coordinator's view, where throughput = images / seconds holds exactly.
+    A step's time on its worker, and its wait for data there, are not visible from here:
+    `data_wait_s` is null, and `workers` says how many steps were in flight at once."""
+    work = spec["workload"]
+    log_every = work["log_every"]
+    batch = int(work["batch_size"])
+    save = dist.checkpoint(model, opt, spec.get("checkpoint_dir"))
+    step = images = 0
+    first_start = last_end = None
+    for epoch in range(1, work["epochs"] + 1):
+        ep_t0 = time.monotonic()
+        ep_loss = ep_score = 0.0
+        prev = time.monotonic()
+        first_start = prev if first_start is None else first_start
+        pending = [dist.schedule(step_fn, it) for _ in range(steps_per_epoch)]
+        win = _Window()
+        for i, rv in enumerate(pending):
+            loss, score = rv.fetch()
+            now = time.monotonic()
+            loss = float(loss)
+            step += 1
+            images += batch
+            ep_loss += loss * batch
+            ep_score += float(score)
+            win.add(batch, now - prev, None, loss)
+            prev = last_end = now
+            if win.steps == log_every or i == steps_per_epoch - 1:
+                log.emit("step", **win.record(step, epoch), workers=dist.workers, timing="completion_interval")
+                win = _Window()
+        dist.join()
+        ep_images = steps_per_epoch * batch
+        record = {"epoch": epoch, "steps": steps_per_epoch, "images": ep_images,
+                  "seconds": time.monotonic() - ep_t0, "train_loss": ep_loss / ep_images}
+        record.update(_metric_fields("train", ep_score, ep_images, ep_loss / ep_images, classification))
+        _epoch_end(log, dist, model, opt, loss_fn, score_fn, save, data, record, step, classification)
     seconds = (last_end - first_start) if first_start is not None else 0.0
     return {"steps": step, "images": images, "seconds": seconds}
 

