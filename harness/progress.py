@@ -76,15 +76,12 @@ class LiveTable:
         self.console = console or Console()
         self.live = Live(console=self.console, refresh_per_second=4, transient=False)
         self.live.start()
-        self._config = None
+        self._tables: dict[str, object] = {}   # every configuration so far, finished ones final
 
     def __call__(self, cp: ConfigPlan, states: list[TaskState]) -> None:
+        from rich.console import Group
         from rich.table import Table
 
-        if self._config not in (None, cp.name):
-            self.live.stop()   # keep the finished configuration's final table on screen
-            self.live.start(refresh=True)
-        self._config = cp.name
         util = host_utilization(states)
         table = Table(title=f"{cp.name} ({cp.strategy})", expand=False)
         for col in ("host", "task", "role", "state", "step", "epoch", "images/s", "loss", "CPU %", "GPU %"):
@@ -101,7 +98,8 @@ class LiveTable:
                           f"{rate:.0f}" if rate is not None else "",
                           f"{step['loss']:.4f}" if isinstance(step.get("loss"), (int, float)) else "",
                           f"{cpu:.0f}" if cpu is not None else "", f"{gpu:.0f}" if gpu is not None else "")
-        self.live.update(table)
+        self._tables[cp.name] = table
+        self.live.update(Group(*self._tables.values()))
 
     def close(self) -> None:
         self.live.stop()

@@ -38,7 +38,7 @@ class StopFlag:
     def _handle(self, signum, frame) -> None:
         self.signum = signum
 
-    def wait(self, timeout: float | None = None, poll: float = 0.2) -> bool:
+    def wait(self, timeout: float | None = None, poll: float = 0.05) -> bool:
         """Sleep until a stop signal (True) or the timeout (False)."""
         end = None if timeout is None else time.monotonic() + timeout
         while self.signum is None:
@@ -117,8 +117,7 @@ def serve_rendezvous(spec: dict, log) -> dict:
     thread.start()
     log.emit("server_start", kind="horovod_rendezvous", port=int(cluster["port"]), ranks=len(slots))
     print(f"horovod rendezvous server listening on port {cluster['port']} for {len(slots)} ranks", flush=True)
-    stop.wait()
-    server.shutdown()
+    stop.wait()  # no server.shutdown(): it waits up to a poll interval, and exit ends the thread
     return {"stopped_by": stop.signum}
 
 
@@ -457,6 +456,17 @@ class ParameterServer(Local):
             return (strategy.reduce(tf.distribute.ReduceOp.MEAN, loss, axis=None),
                     strategy.reduce(tf.distribute.ReduceOp.SUM, score, axis=None))
         return step
+
+    def checkpoint(self, model, opt, ckpt_dir: str | None):
+        # Variables live on the ps tasks, whose SaveV2 ops would write relative to their own
+        # working directories (their hosts); route all checkpoint I/O through the chief.
+        if not ckpt_dir:
+            return None
+        tf = self.tf
+        ckpt = tf.train.Checkpoint(model=model, optimizer=opt)
+        options = tf.train.CheckpointOptions(experimental_io_device="/job:chief/replica:0/task:0/device:CPU:0")
+        path = os.path.join(os.path.abspath(ckpt_dir), "ckpt")
+        return lambda: ckpt.save(path, options=options)
 
     def schedule(self, step, iterator):
         return self.coordinator.schedule(step, args=(iterator,))
