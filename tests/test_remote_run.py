@@ -2,6 +2,7 @@
 killed on one host stopping every other host's tasks, stop requests, dead hosts."""
 
 import json
+import shlex
 import os
 import subprocess
 import sys
@@ -187,3 +188,34 @@ def test_hosts_sharing_a_workdir_sync_safely(sshd_hosts, tmp_path):
     code = Path(shared) / "bundles" / bundle.digest
     assert (code / ".complete").exists() and (code / "harness" / "worker" / "train.py").exists()
     assert not [p for p in Path(shared, "bundles").iterdir() if p.name != bundle.digest]
+
+
+def test_check_over_ssh_in_parallel(sshd_hosts, tmp_path, capsys):
+    from harness.cli import main
+
+    exp, inv, opts = setup_files(tmp_path, sshd_hosts[:3], names=["a", "b", "c"])
+    data = yaml.safe_load(Path(inv).read_text())
+    data["hosts"][2]["python"] = "/no/such/python"
+    Path(inv).write_text(yaml.safe_dump(data))
+    rc = main(["check", "--hosts", inv, "--known-hosts", str(opts.known_hosts)])
+    out = capsys.readouterr()
+    assert rc == 1 and "1 of 3 host(s) not ready: c" in out.err
+    assert out.out.count("2.17.1") == 2 and "probe failed with exit 127" in out.out
+
+
+def test_hosts_setup_makes_a_venv_on_the_host(sshd_hosts, tmp_path):
+    from harness.hostsetup import setup_host
+
+    opts = SSHOptions(known_hosts=write_known_hosts(sshd_hosts, tmp_path / "kh"), ssh_config=None,
+                      harness_known_hosts=tmp_path / "hk")
+    t = sshd_hosts[0]
+    h = Host(name="s", address=t.address, port=t.port, user=t.user, key=str(t.key_path), workdir=str(tmp_path / "w d"))
+    with SSHTransport(h, opts) as tr:
+        # A tiny package stands in for the pinned training set, which takes minutes to install.
+        python = setup_host(tr, h, ["six"])
+        assert python == str(tmp_path / "w d" / "venv" / "bin" / "python")
+        assert tr.exec(f"{shlex.quote(python)} -c 'import six'").ok
+        from harness.errors import HarnessError
+
+        with pytest.raises(HarnessError, match="host s: setup failed"):
+            setup_host(tr, h, ["no-such-package-harness-xyz==0"])

@@ -26,10 +26,16 @@ PRICING_LABEL = {"on_demand": "on-demand", "spot": "spot"}
 
 
 def fmt_usd(x: Optional[float]) -> str:
-    """Dollars with 4 significant digits (costs of short runs are fractions of a cent)."""
+    """Dollars: cents from $1 up; below, 4 significant digits (short runs cost fractions
+    of a cent, and those digits are what tells configurations apart)."""
     if x is None:
         return "n/a"
-    return f"${x:.4g}" if abs(x) < 1000 else f"${x:,.2f}"
+    if x == 0:
+        return "$0"
+    if abs(x) >= 1:
+        return f"${x:,.2f}"
+    # below a dollar: 4 significant digits, positional (0.00002634, never 2.634e-05)
+    return f"${x:.{3 - math.floor(math.log10(abs(x)))}f}"
 
 
 def _s(x: float) -> str:

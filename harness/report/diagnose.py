@@ -11,7 +11,7 @@ from typing import Optional, Sequence
 from harness.report import stats
 from harness.report.metrics import ConfigMetrics
 from harness.report.scaling import Scaling
-from harness.report.utilization import ConfigUtilization
+from harness.report.utilization import ConfigUtilization, fmt_t
 
 STRAGGLER_SPREAD_SHARE = 0.20        # (max − min) per-task mean step time / median
 INPUT_BOUND_DATA_WAIT_SHARE = 0.20   # data_wait_s / seconds over kept step records
@@ -135,8 +135,8 @@ def memory_pressure(u: ConfigUtilization) -> list[Check]:
         share = h.mem_available_min_share
         out.append(Check(u.config, "memory pressure", h.host,
                          TRIGGERED if share < MEMORY_PRESSURE_AVAILABLE_SHARE else OK,
-                         f"lowest available {_pct(share)} of {h.memory_total_bytes:.4g} bytes at "
-                         f"t_wall {h.mem_available_min_t_wall:.6g} (all {h.samples_total} samples "
+                         f"lowest available {_pct(share)} of {h.memory_total_bytes:.0f} bytes at "
+                         f"t_wall {fmt_t(h.mem_available_min_t_wall)} (all {h.samples_total} samples "
                          f"of the configuration)", threshold))
     if not u.hosts:
         out.append(Check(u.config, "memory pressure", None, NOT_EVALUATED, "no sampler records", threshold))

@@ -193,6 +193,11 @@ def _fmt(x: float) -> str:
     return f"{x:.6g}"
 
 
+def fmt_t(t: float) -> str:
+    """A t_wall with millisecond resolution and no exponent: 1795320054.123, 209.8."""
+    return f"{t:.3f}".rstrip("0").rstrip(".")
+
+
 def _first_num(rec: dict, *keys: str) -> Optional[float]:
     """The first numeric field of `keys` (the brief's names, then the sampler's own)."""
     return next((v for v in (_num(rec.get(k)) for k in keys) if v is not None), None)
@@ -215,20 +220,20 @@ def host_utilization(run: RunData, m: ConfigMetrics, s: SamplerData) -> HostUtil
                   f"{len(samples)} sample(s) not summarised")
     else:
         method = (f"{len(inside)} of {len(samples)} sample(s) with t_wall in the training window "
-                  f"[{_fmt(w0)}, {_fmt(w1)}] ({_fmt(w1 - w0)} s: first step start to last step end "
+                  f"[{fmt_t(w0)}, {fmt_t(w1)}] ({_fmt(w1 - w0)} s: first step start to last step end "
                   f"of the training tasks)")
         if samples and not inside:
             notes.append(f"no sample falls inside the training window (samples span "
-                         f"{_fmt(min(times))}–{_fmt(max(times))})")
+                         f"{fmt_t(min(times))}–{fmt_t(max(times))})")
         gap = COVERAGE_GAP_INTERVALS * (interval or 1.0)
         if inside:
             first_in, last_in = inside[0]["t_wall"], inside[-1]["t_wall"]
             if w1 - last_in > gap:
-                notes.append(f"samples stop at t_wall {_fmt(last_in)}, {_fmt(w1 - last_in)} s before "
+                notes.append(f"samples stop at t_wall {fmt_t(last_in)}, {_fmt(w1 - last_in)} s before "
                              f"the training window ends (sampler or host stopped early); figures "
                              f"cover only the part before")
             if first_in - w0 > gap:
-                notes.append(f"first sample in the window at t_wall {_fmt(first_in)}, "
+                notes.append(f"first sample in the window at t_wall {fmt_t(first_in)}, "
                              f"{_fmt(first_in - w0)} s after it starts")
     if s.found and not s.of("sampler_end"):
         notes.append("no sampler_end record (the sampler was killed or its host died)"
