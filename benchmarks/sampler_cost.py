@@ -7,8 +7,9 @@ Cost: a sampler runs alone for --seconds at each interval, beside one idle proce
 the run's id (so the task-process readings are exercised too); the figures come from its own
 sampler_end record. Throughput: the real training worker for one configuration of
 experiments/default.yaml on hosts/local.yaml (task.json as harness.plan builds it), run
-alternately without and with a sampler at 0.2 s, so slow drift of the machine's load hits
-both arms alike. Throughput = sum(images) / sum(seconds) over step records after warm-up
+alternately without and with a sampler at 0.2 s (ABBA order, so a steady drift of the
+machine's load hits both arms alike); then one longer run in which the sampler is paused and
+resumed every second, which also cancels load that changes between runs. Throughput = sum(images) / sum(seconds) over step records after warm-up
 (first step index > warmup_steps), the report's rule. Goal: <= 0.1 % of a core at 1 s;
 ratio >= 0.99."""
 
@@ -112,6 +113,44 @@ def train_once(train: Task, sampler: Task, work: Path, rep: int, with_sampler: b
     return out
 
 
+def train_toggled(train: Task, sampler: Task, work: Path, window_s: float) -> dict:
+    """One training run beside one sampler at 0.2 s that is paused (SIGSTOP) and resumed
+    (SIGCONT) every window_s: adjacent on/off windows see the same background load, which
+    on a shared machine drifts far more between whole runs than the sampler's effect."""
+    run_id = f"bench-toggle-{uuid.uuid4().hex[:8]}"
+    d = work / "train-toggled"
+    s_proc = _start(d / "sampler", {**sampler.spec, "run_id": run_id, "interval_s": 0.2},
+                    {**sampler.env, "HARNESS_RUN_ID": run_id})
+    proc = _start(d / "worker", {**train.spec, "run_id": run_id}, {**train.env, "HARNESS_RUN_ID": run_id})
+    windows = []  # (t_wall start, t_wall end, sampler on)
+    on, t = True, time.time()
+    while proc.poll() is None:
+        time.sleep(window_s)
+        now = time.time()
+        windows.append((t, now, on))
+        on, t = not on, now
+        s_proc.send_signal(signal.SIGCONT if on else signal.SIGSTOP)
+    windows.append((t, time.time(), on))
+    s_proc.send_signal(signal.SIGCONT)
+    out = {"rc": proc.returncode, "sampler_rc": _stop(s_proc), "windows": len(windows),
+           "on_s": sum(b - a for a, b, arm in windows if arm),
+           "samples": (_last(d / "sampler" / "samples.jsonl", "sampler_end") or {}).get("samples")}
+    warmup = train.spec["workload"]["warmup_steps"]
+    arms = {True: [0, 0.0], False: [0, 0.0]}
+    for r in read_events(d / "worker" / "events.jsonl"):
+        if r["event"] != "step" or r["step"] - r["steps"] + 1 <= warmup:
+            continue
+        start, end = r["t_wall"] - r["seconds"], r["t_wall"]
+        for a, b, arm in windows:  # a record straddling a toggle belongs to neither arm
+            if a <= start and end <= b:
+                arms[arm][0] += r["images"]
+                arms[arm][1] += r["seconds"]
+                break
+    for arm, (images, seconds) in arms.items():
+        out["with" if arm else "without"] = (images / seconds if seconds else float("nan"), images, seconds)
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=20.0, help="sampler-alone measurement per interval")
@@ -120,6 +159,8 @@ def main() -> int:
                     help="configuration of experiments/default.yaml (default: the last, which uses every core)")
     ap.add_argument("--epochs", type=int, default=None,
                     help="override the experiment's epochs: longer runs, less noise in the ratio")
+    ap.add_argument("--window", type=float, default=1.0, help="on/off window of the toggled run, seconds")
+    ap.add_argument("--toggle-epochs", type=int, default=32, help="epochs of the toggled run")
     ap.add_argument("--keep", action="store_true", help="keep the working directory")
     args = ap.parse_args()
 
@@ -162,15 +203,29 @@ def main() -> int:
                   f"{r['seconds']:>8.2f} {r['wall_s']:>8.1f} "
                   f"{r.get('sampler_core_percent', float('nan')):>15.3f} "
                   f"{(r.get('task_cpu_percent_median') or float('nan')):>11.1f}")
-    pooled = {}
-    for arm in (False, True):
-        ok = [r for r in runs if r["with"] == arm and r["rc"] == 0]
-        pooled[arm] = sum(r["images"] for r in ok) / sum(r["seconds"] for r in ok) if ok else float("nan")
-    med = {arm: median(r["ips"] for r in runs if r["with"] == arm) for arm in (False, True)}
-    print(f"\nthroughput without sampler: {pooled[False]:.1f} images/s, with: {pooled[True]:.1f} images/s "
-          f"(pooled sum(images)/sum(seconds))")
-    print(f"ratio with/without: {pooled[True] / pooled[False]:.4f} pooled, "
-          f"{med[True] / med[False]:.4f} of medians   (goal >= 0.99)")
+    if runs:
+        pooled, med = {}, {}
+        for arm in (False, True):
+            ok = [r for r in runs if r["with"] == arm and r["rc"] == 0]
+            pooled[arm] = sum(r["images"] for r in ok) / sum(r["seconds"] for r in ok) if ok else float("nan")
+            med[arm] = median(r["ips"] for r in ok) if ok else float("nan")
+        print(f"\nthroughput without sampler: {pooled[False]:.1f} images/s, with: {pooled[True]:.1f} images/s "
+              f"(pooled sum(images)/sum(seconds))")
+        print(f"ratio with/without: {pooled[True] / pooled[False]:.4f} pooled, "
+              f"{med[True] / med[False]:.4f} of medians   (goal >= 0.99)")
+
+    print(f"\nOne training run ({args.toggle_epochs} epochs), sampler at 0.2 s paused/resumed every "
+          f"{args.window:g} s; step records assigned to the window they fall in")
+    toggled = replace(train, spec={**train.spec, "workload": {**train.spec["workload"], "epochs": args.toggle_epochs}})
+    r = train_toggled(toggled, sampler, work, args.window)
+    if r["rc"] != 0:
+        print(f"  training failed (rc {r['rc']})")
+    else:
+        for arm in ("without", "with"):
+            ips, images, seconds = r[arm]
+            print(f"  {arm:>8}: {ips:8.1f} images/s  ({images} images in {seconds:.2f} s of steps)")
+        print(f"  ratio with/without: {r['with'][0] / r['without'][0]:.4f} over {r['windows']} windows   (goal >= 0.99); "
+              f"sampler took {r['samples']} samples in {r['on_s']:.1f} s resumed")
     if not args.keep:
         import shutil
 

@@ -109,8 +109,8 @@ class Workload(_Strict):
         if (self.model is None) == (self.script is None):
             raise ValueError("give exactly one of 'model' (a built-in model) or 'script' (your own training script)")
         if self.script is not None:
-            if self.dataset is not None:
-                raise ValueError("a 'script' workload brings its own data: remove 'dataset'")
+            # A script reads its own data; a `dataset` is optional: shipped to SSH hosts like
+            # a built-in model's, its path on the host is given to the script (HARNESS_DATASET).
             return self
         if self.args or self.metrics:
             raise ValueError("'args' and 'metrics' belong to a 'script' workload, not to a built-in model")

@@ -145,6 +145,7 @@ def resolve_host_price(host: str, instance_type: Optional[str],
     """Pick the on-demand and spot $/h of one host by the rules in the module docstring."""
     inv = inventory_host or {}
     itype = instance_type or inv.get("instance_type") or None
+    itype = itype if isinstance(itype, str) else None  # a hand-edited file may hold anything
 
     override = _price_value(inv.get("price_per_hour"))
     if override is not None:

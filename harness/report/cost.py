@@ -190,7 +190,8 @@ def live_prices(run: RunData) -> tuple[Optional[LivePrices], list[str]]:
 
 def config_cost(run: RunData, m: ConfigMetrics, catalog: Catalog,
                 live: Optional[LivePrices] = None) -> ConfigCost:
-    prices = [resolve_host_price(h, m.instance_types.get(h), run.inventory_host(h), live, catalog)
+    types = {h: t for h, t in m.instance_types.items() if isinstance(t, str) and t}
+    prices = [resolve_host_price(h, types.get(h), run.inventory_host(h), live, catalog)
               for h in m.hosts]
     wall_s, wall_method = billed_wall(run, m)
     return ConfigCost(config=m.config, host_prices=prices, billed_wall_s=wall_s,

@@ -1,4 +1,6 @@
-"""Read a run directory's raw records into plain dataclasses (layout: docs/events.md).
+"""Read a run directory's raw records into plain dataclasses (layout: docs/events.md):
+training tasks (events.jsonl) into `RunData.tasks`, utilization samplers (role "sampler",
+samples.jsonl) into `RunData.samplers`, so no figure of the training can count a sampler.
 
 Nothing here raises on a missing or damaged file: a host that died mid-run leaves a short
 events.jsonl, a torn last line or no directory at all, and that is part of what the report

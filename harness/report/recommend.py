@@ -54,7 +54,7 @@ def recommend(metrics: Sequence[ConfigMetrics], costs: Sequence[ConfigCost]) -> 
         else:
             pairs.append((m, c))
     targets = sorted({f"{m.target_metric} {'>=' if m.target_metric == 'val_accuracy' else '<='} "
-                      f"{_fmt(m.target_value)}" for m, _ in pairs if m.target_metric})
+                      f"{_fmt(m.target_value)}" for m in metrics if m.target_metric})
     reached = [(m, c) for m, c in pairs if m.time_to_target_s is not None]
 
     if reached:

@@ -14,7 +14,7 @@ from harness.errors import UsageError
 from harness.report import sections
 from harness.report.analysis import RunAnalysis, analyze
 from harness.report.blocks import (  # noqa: F401  (fmt_* re-exported for callers and tests)
-    NONE, PLOTS_DIR, Block, Bullets, Heading, Image, Para, Table, fmt_bytes, fmt_num, fmt_share,
+    NONE, PLOTS_DIR, Block, Bullets, Heading, Image, Para, Table, fmt_num, fmt_share,
     fmt_wall, render_html, render_markdown,
 )
 from harness.report.csvfiles import CSV_COLUMNS, render_results_csv, render_samples_csv  # noqa: F401

@@ -24,6 +24,11 @@ def _od_spot(c: ConfigCost, fig: str) -> str:
     return f"{fmt_usd(od.usd)} / {fmt_usd(sp.usd)}"
 
 
+def _usd_h(x: Optional[float]) -> str:
+    """An hourly rate exactly as priced ($1.052), not rounded to cents."""
+    return "n/a" if x is None else f"${x:g}"
+
+
 def _pick(p: Pick) -> str:
     return f"{p.config} — {p.text}" if p.config else f"none — {p.text}"
 
@@ -44,7 +49,7 @@ def cost_summary_blocks(a: RunAnalysis) -> list[Block]:
     headers = ["Configuration", "$/h on-demand / spot", *(label for _, label in COST_ROWS)]
     rows = []
     for c in a.costs:
-        rates = f"{fmt_usd(c.on_demand.rate.usd_per_hour)} / {fmt_usd(c.spot.rate.usd_per_hour)}"
+        rates = f"{_usd_h(c.on_demand.rate.usd_per_hour)} / {_usd_h(c.spot.rate.usd_per_hour)}"
         rows.append([c.config, rates, *(_od_spot(c, fig) for fig, _ in COST_ROWS)])
     blocks: list[Block] = [
         Heading(2, "Cost (on-demand / spot)"),
@@ -187,7 +192,7 @@ def cost_blocks(c: ConfigCost) -> list[Block]:
 def _rate_text(rate) -> str:
     if rate.usd_per_hour is None:
         return f"n/a ({rate.reason})"
-    return f"{fmt_usd(rate.usd_per_hour)}/h = {rate.text}"
+    return f"{_usd_h(rate.usd_per_hour)}/h = {rate.text}"
 
 
 def scaling_blocks(sc: Scaling) -> list[Block]:

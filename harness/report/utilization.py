@@ -213,6 +213,7 @@ def host_utilization(run: RunData, m: ConfigMetrics, s: SamplerData) -> HostUtil
     inside = [r for r in samples if w0 is not None and _in_window(r, w0, w1)]
     interval = _num(start.get("interval_s"))
     mem_total = _num(start.get("memory_total_bytes"))
+    mem_total = mem_total if mem_total and mem_total > 0 else None
     notes = [str(n) for n in s.notes]
 
     if w0 is None:

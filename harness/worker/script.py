@@ -32,6 +32,11 @@ def script_env(spec: dict) -> dict[str, str]:
         "HARNESS_SIZE": str(spec.get("size") or 1), "HARNESS_STRATEGY": str(spec.get("strategy") or "single"),
         "HARNESS_LOG_EVERY": str(work.get("log_every") or 1),
     }
+    ds = work.get("dataset") or {}
+    if ds.get("name"):
+        env["HARNESS_DATASET_NAME"] = str(ds["name"])
+    if ds.get("path"):
+        env["HARNESS_DATASET"] = str(ds["path"])
     if work.get("batch_size"):
         env["HARNESS_BATCH_SIZE"] = str(work["batch_size"])
     # TensorFlow reads these when it creates its thread pools: the script gets the

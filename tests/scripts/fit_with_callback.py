@@ -21,8 +21,11 @@ if "HOROVOD_RANK" in os.environ:
     rank, size = hvd.rank(), hvd.size()
 
 digits = load_digits()
-x = (digits.images / 16.0).astype("float32").reshape(-1, 64)[rank::size]
-y = digits.target.astype("int64")[rank::size]
+x_all = (digits.images / 16.0).astype("float32").reshape(-1, 64)
+y_all = digits.target.astype("int64")
+x_val, y_val = x_all[1400:], y_all[1400:]
+x, y = x_all[:1400][rank::size], y_all[:1400][rank::size]
+steps = 1400 // size // batch  # the same on every rank: a rank with one step more waits forever
 model = keras.Sequential([keras.layers.Dense(64, activation="relu", input_shape=(64,)),
                           keras.layers.Dense(10, activation="softmax")])
 opt = keras.optimizers.legacy.SGD(learning_rate=0.1 * size, momentum=0.9)
@@ -31,6 +34,7 @@ if size > 1:
     opt = hvd.DistributedOptimizer(opt)
     callbacks.insert(0, hvd.callbacks.BroadcastGlobalVariablesCallback(0))
 model.compile(optimizer=opt, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-model.fit(x, y, batch_size=batch, epochs=epochs, steps_per_epoch=len(x) // batch, callbacks=callbacks,
-          validation_split=0.2 if rank == 0 else 0.0, verbose=0)
+data = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=rank).batch(batch, drop_remainder=True).repeat()
+model.fit(data, epochs=epochs, steps_per_epoch=steps, callbacks=callbacks,
+          validation_data=(x_val, y_val) if rank == 0 else None, verbose=0)
 print(f"rank {rank} of {size} done", flush=True)

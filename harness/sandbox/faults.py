@@ -1,0 +1,105 @@
+"""Faults injected into a running sandbox, one host at a time.
+
+cut        the host's veth goes down: its packets are silently dropped, as when a
+           cable is pulled or a security group changes (no RST, no ICMP)
+restore    the veth back up, shaping re-applied, sshd restarted if it was killed
+slow RATE  a new rate on both ends of the host's veth
+kill-tasks every process in the host's namespace except its sshd is killed
+kill-sshd  the host's sshd (and its sessions) is killed; tasks keep running
+"""
+
+from __future__ import annotations
+
+from harness.errors import UsageError
+from harness.sandbox import netns, shaping, sshd
+from harness.sandbox.state import HostState, SandboxState, save
+
+FAULTS = ("cut", "restore", "slow", "kill-tasks", "kill-sshd")
+
+
+def _need_netns(state: SandboxState, host: HostState, what: str) -> None:
+    if state.mode != "netns" or not host.netns:
+        raise UsageError(f"fault {what} needs the network-namespace sandbox (`harness sandbox up` as root); "
+                         f"in a --loopback sandbox every host shares this machine's network and processes")
+
+
+def shape_host(state: SandboxState, host: HostState) -> None:
+    """Shaping of both ends of the host's veth, from the recorded rate."""
+    for dev, ns in ((host.veth, None), (host.veth_inside, host.netns)):
+        shaping.apply(dev, host.rate_bits, netns=ns, delay_ms=state.delay_ms, loss_percent=state.loss_percent)
+
+
+def cut(state: SandboxState, host: HostState) -> str:
+    _need_netns(state, host, "cut")
+    netns.set_link(host.veth, up=False)
+    host.cut = True
+    save(state)
+    return f"{host.name}: link cut ({host.veth} down); packets to and from {host.address} are dropped"
+
+
+def restore(state: SandboxState, host: HostState) -> str:
+    done = []
+    if state.mode == "netns" and host.netns:
+        netns.set_link(host.veth, up=True)
+        shape_host(state, host)
+        host.cut = False
+        done.append(f"link up, {shaping.format_rate(host.rate_bits) if host.rate_bits else 'unshaped'}")
+    if not sshd.is_ours(host.sshd_pid, host.sshd_config):
+        host.sshd_pid = start_sshd(host)
+        done.append(f"sshd restarted (pid {host.sshd_pid})")
+    save(state)
+    return f"{host.name}: " + ("; ".join(done) or "nothing to restore")
+
+
+def start_sshd(host: HostState) -> int:
+    from harness.errors import HarnessError
+
+    pid = sshd.spawn(host.dir, host.netns)
+    if not sshd.wait_ready(host.dir, pid, host.address, host.port):
+        raise HarnessError(f"{host.name}: sshd exited at start: {sshd.log_tail(host.dir)}")
+    return pid
+
+
+def slow(state: SandboxState, host: HostState, rate: str) -> str:
+    _need_netns(state, host, "slow")
+    host.rate_bits = shaping.parse_rate(rate)
+    if not host.cut:  # a cut link stays cut; restore applies the new rate
+        shape_host(state, host)
+    save(state)
+    return f"{host.name}: rate {shaping.format_rate(host.rate_bits)} both directions"
+
+
+def task_pids(host: HostState) -> list[int]:
+    """Every process in the host's namespace except sshd processes (the listener and
+    its per-connection children)."""
+    return [p for p in netns.namespace_pids(host.netns) if not sshd.is_sshd(p)]
+
+
+def kill_tasks(state: SandboxState, host: HostState, grace: float = 2.0) -> str:
+    _need_netns(state, host, "kill-tasks")
+    pids = task_pids(host)
+    killed = sshd.kill_all(pids, grace=grace)
+    return f"{host.name}: killed {len(killed)} process(es)" + (f": {' '.join(map(str, killed))}" if killed else "")
+
+
+def kill_sshd(state: SandboxState, host: HostState) -> str:
+    if not sshd.stop(host.sshd_pid, host.sshd_config):
+        return f"{host.name}: sshd was not running"
+    return f"{host.name}: sshd (pid {host.sshd_pid}) and its sessions killed; `fault {host.name} restore` restarts it"
+
+
+def inject(state: SandboxState, host_name: str, fault: str, arg: str | None = None) -> str:
+    try:
+        host = state.host(host_name)
+    except KeyError:
+        raise UsageError(f"no sandbox host {host_name!r}; hosts: {', '.join(h.name for h in state.hosts)}") from None
+    if fault == "slow":
+        if not arg:
+            raise UsageError("fault slow needs a rate, e.g. `harness sandbox fault sb0 slow 10mbit`")
+        return slow(state, host, arg)
+    if arg:
+        raise UsageError(f"fault {fault} takes no argument (got {arg!r})")
+    fn = {"cut": cut, "restore": restore, "kill-tasks": kill_tasks, "kill-sshd": kill_sshd}.get(fault)
+    if fn is None:
+        raise UsageError(f"unknown fault {fault!r}; expected one of {', '.join(FAULTS)}")
+    return fn(state, host)

@@ -1,0 +1,51 @@
+"""Horovod with the Gloo launcher on two real SSH hosts: the harness starts the rendezvous
+server and each rank over its own SSH connection; the hosts never SSH to each other.
+On namespace hosts (root) each host has its own address and the ranks talk over eth0;
+otherwise on loopback sshd hosts."""
+
+import sys
+
+import pytest
+import yaml
+
+from harness.pipeline import run_experiment
+from harness.transport.ssh import SSHOptions
+from tests.sshd_hosts import inventory_dict, write_known_hosts
+from tests.test_distributed import WORKLOAD, assert_trained, free_base_port, records, run_leftovers
+
+
+@pytest.fixture
+def two_hosts(request):
+    """(hosts, network interface): namespace hosts when possible, else loopback ones."""
+    try:
+        return request.getfixturevalue("netns_lab").hosts[:2], "eth0"
+    except pytest.skip.Exception:
+        return request.getfixturevalue("sshd_hosts")[:2], "lo"
+
+
+def test_horovod_gloo_over_two_ssh_hosts(two_hosts, tmp_path):
+    hosts, iface = two_hosts
+    inv = inventory_dict(hosts, python=sys.executable, workdir=str(tmp_path / "work"))
+    for i, entry in enumerate(inv["hosts"]):
+        entry["workdir"] = f"{inv['defaults']['workdir']}/{i}"   # hosts have their own disks
+    names = [h["name"] for h in inv["hosts"]]
+    exp = {"name": "ssh-hvd", "workload": WORKLOAD, "sample_interval_s": 0, "base_port": free_base_port(),
+           "time_limit_s": 180,
+           "configurations": [{"name": "hvd", "strategy": "horovod", "workers": 2, "hosts": names,
+                               "network_interface": iface}]}
+    (tmp_path / "hosts.yaml").write_text(yaml.safe_dump(inv))
+    (tmp_path / "exp.yaml").write_text(yaml.safe_dump(exp))
+    opts = SSHOptions(known_hosts=write_known_hosts(hosts, tmp_path / "known_hosts"), ssh_config=None,
+                      harness_known_hosts=tmp_path / "harness_known_hosts")
+    res = run_experiment(str(tmp_path / "exp.yaml"), str(tmp_path / "hosts.yaml"), runs_root=str(tmp_path / "runs"),
+                         run_id="sshhvd", ssh_options=opts, grace_s=5)
+    assert res.status == "succeeded", res.reason
+    run = tmp_path / "runs" / "sshhvd" / "hosts"
+    for rank, name in enumerate(names):
+        ev = run / name / "hvd" / f"worker-{rank}" / "events.jsonl"
+        assert_trained(ev, 20)
+        start = records(ev, "run_start")[0]
+        assert start["rank"] == rank and start["host"] == name
+    rdv = records(run / names[0] / "hvd" / "rendezvous" / "events.jsonl", "server_start")
+    assert rdv and rdv[0]["ranks"] == 2
+    assert not run_leftovers("sshhvd")
