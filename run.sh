@@ -33,6 +33,7 @@ ensure_system_packages() {  # the tests' SSH hosts and network namespaces
     [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
     command -v ip >/dev/null || missing+=(iproute2)
     command -v ssh-keygen >/dev/null || missing+=(openssh-client)
+    command -v chromium >/dev/null || missing+=(chromium)   # the report's browser test
     [ ${#missing[@]} -eq 0 ] && return 0
     if [ "$(id -u)" -ne 0 ]; then
         log "missing ${missing[*]}: install them (apt-get install ${missing[*]}) or run as root"

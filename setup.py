@@ -32,6 +32,7 @@ setup(
     description="Measure TensorFlow training throughput, start-up, utilization and cost on EC2 hosts",
     python_requires=">=3.10",
     packages=find_packages(include=["harness", "harness.*", "models", "models.*"]),
+    package_data={"harness.prices": ["*.csv"]},
     install_requires=CONTROL,
     extras_require={"train": TRAIN, "horovod": HOROVOD, "dev": DEV},
     entry_points={"console_scripts": ["harness=harness.cli:main"]},

@@ -136,7 +136,7 @@ def train_toggled(train: Task, sampler: Task, work: Path, window_s: float) -> di
            "on_s": sum(b - a for a, b, arm in windows if arm),
            "samples": (_last(d / "sampler" / "samples.jsonl", "sampler_end") or {}).get("samples")}
     warmup = train.spec["workload"]["warmup_steps"]
-    arms = {True: [0, 0.0], False: [0, 0.0]}
+    arms = {True: [0, 0.0, []], False: [0, 0.0, []]}  # images, seconds, per-step seconds
     for r in read_events(d / "worker" / "events.jsonl"):
         if r["event"] != "step" or r["step"] - r["steps"] + 1 <= warmup:
             continue
@@ -145,9 +145,11 @@ def train_toggled(train: Task, sampler: Task, work: Path, window_s: float) -> di
             if a <= start and end <= b:
                 arms[arm][0] += r["images"]
                 arms[arm][1] += r["seconds"]
+                arms[arm][2].append(r["seconds"] / r["steps"])
                 break
-    for arm, (images, seconds) in arms.items():
+    for arm, (images, seconds, per_step) in arms.items():
         out["with" if arm else "without"] = (images / seconds if seconds else float("nan"), images, seconds)
+        out["median_step_s", arm] = median(per_step) if per_step else float("nan")
     return out
 
 
@@ -226,6 +228,9 @@ def main() -> int:
             print(f"  {arm:>8}: {ips:8.1f} images/s  ({images} images in {seconds:.2f} s of steps)")
         print(f"  ratio with/without: {r['with'][0] / r['without'][0]:.4f} over {r['windows']} windows   (goal >= 0.99); "
               f"sampler took {r['samples']} samples in {r['on_s']:.1f} s resumed")
+        # Medians shrug off bursts of other processes' load that land in one window.
+        print(f"  ratio of median step times without/with: "
+              f"{r['median_step_s', False] / r['median_step_s', True]:.4f}")
     if not args.keep:
         import shutil
 

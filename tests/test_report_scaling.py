@@ -117,9 +117,13 @@ def test_gpu_peaks_by_name():
 
 
 def test_another_communication_estimator_plugs_in_first(tmp_path, monkeypatch):
-    def timeline(m, base):  # stands in for a Horovod timeline reader
+    def timeline(run, m, base):  # stands in for a Horovod timeline reader
         return CommShare(0.6, "horovod timeline", "allreduce 0.27 s ÷ step 0.45 s")
 
     monkeypatch.setattr(scaling, "COMMUNICATION_ESTIMATORS", (timeline, scaling.comm_from_step_times))
     hvd = _scaling(gpu_run(tmp_path / "run"))["hvd2"]
     assert hvd.communication == CommShare(0.6, "horovod timeline", "allreduce 0.27 s ÷ step 0.45 s")
+    # such an estimator needs no baseline: it still answers when the run has none
+    dist = [("a", "c5.xlarge", 1.6), ("b", "c5.xlarge", 1.6)]
+    alone = _scaling(_tiny(tmp_path / "alone", [("d", "horovod", None, dist)]))["d"]
+    assert alone.baseline is None and alone.communication_share == 0.6

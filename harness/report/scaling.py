@@ -121,22 +121,24 @@ def choose_baseline(run: RunData, m: ConfigMetrics,
 
 # --- communication share: one estimator per data source ----------------------------------
 
-def comm_from_step_times(m: ConfigMetrics, base: ConfigMetrics) -> Optional[CommShare]:
+def comm_from_step_times(run: RunData, m: ConfigMetrics,
+                         base: Optional[ConfigMetrics]) -> Optional[CommShare]:
     """1 − baseline per-step time / distributed per-step time: the part of a distributed step
-    not explained by the same per-worker computation on one worker."""
-    if not m.step_time_mean_s or not base.step_time_mean_s:
+    not explained by the same per-worker computation on one worker. Needs a baseline."""
+    if base is None or not m.step_time_mean_s or not base.step_time_mean_s:
         return None
     value = 1.0 - base.step_time_mean_s / m.step_time_mean_s
     return CommShare(value, "step times vs baseline",
                      f"1 − {_s(base.step_time_mean_s)} s ({base.config}) ÷ {_s(m.step_time_mean_s)} s")
 
 
-# The first estimator that returns a value wins. A Horovod timeline estimator (time in
-# allreduce / step time, from timeline files) belongs before the step-time one once the
-# strategies issue collects timelines; it takes the same (m, base) arguments.
-COMMUNICATION_ESTIMATORS: tuple[Callable[[ConfigMetrics, ConfigMetrics], Optional[CommShare]], ...] = (
-    comm_from_step_times,
-)
+# The seam for other ways to measure communication: each estimator gets the run, the
+# distributed configuration and its baseline (None when the run has none) and returns a
+# CommShare or None when its data is absent; the first answer wins. A Horovod-timeline
+# estimator (time in allreduce / step time, from rank 0's horovod_timeline.json, e.g. via
+# harness.report.horovod_timeline) goes before the step-time one and needs no baseline.
+Estimator = Callable[[RunData, ConfigMetrics, Optional[ConfigMetrics]], Optional[CommShare]]
+COMMUNICATION_ESTIMATORS: tuple[Estimator, ...] = (comm_from_step_times,)
 
 
 # --- model-FLOP utilization --------------------------------------------------------------
@@ -207,22 +209,20 @@ def config_scaling(run: RunData, m: ConfigMetrics, metrics: Sequence[ConfigMetri
         sc.communication_reason = "not distributed"
         return sc
     base, sc.baseline_reason = choose_baseline(run, m, metrics)
-    if base is None:
-        sc.communication_reason = sc.baseline_reason
-        return sc
-    sc.baseline = base.config
-    if m.throughput_images_per_s:
-        sc.efficiency = m.throughput_images_per_s / (workers * base.throughput_images_per_s)
-        sc.efficiency_inputs = (f"{_s(m.throughput_images_per_s)} images/s ÷ ({workers} × "
-                                f"{_s(base.throughput_images_per_s)} images/s of {base.config})")
-    else:
-        sc.efficiency_inputs = "no steady-state throughput"
+    if base is not None:
+        sc.baseline = base.config
+        if m.throughput_images_per_s:
+            sc.efficiency = m.throughput_images_per_s / (workers * base.throughput_images_per_s)
+            sc.efficiency_inputs = (f"{_s(m.throughput_images_per_s)} images/s ÷ ({workers} × "
+                                    f"{_s(base.throughput_images_per_s)} images/s of {base.config})")
+        else:
+            sc.efficiency_inputs = "no steady-state throughput"
     for estimate in COMMUNICATION_ESTIMATORS:
-        sc.communication = estimate(m, base)
+        sc.communication = estimate(run, m, base)
         if sc.communication is not None:
             break
     if sc.communication is None:
-        sc.communication_reason = "no step times after warm-up"
+        sc.communication_reason = sc.baseline_reason if base is None else "no step times after warm-up"
     elif sc.communication.value < 0:
         sc.communication_reason = ("negative: a distributed step is shorter than the baseline's, "
                                    "so no communication overhead is measurable this way")
