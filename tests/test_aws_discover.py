@@ -76,9 +76,9 @@ def test_build_inventory_from_recorded_shapes(tmp_path):
     assert hosts["i-5"]["slots"] == 1 and "key" not in hosts["i-5"]
     notes = "\n".join(found.notes)
     assert "instance i-4 (nopublic): no public IP" in notes and "--use-private-ip" in notes
-    assert f"key file {tmp_path / 'other.pem'} not found" in notes and "key pair 'other'" in notes
+    assert f"key file {tmp_path / 'other.pem'} not found (key pair 'other' of host(s) worker-i-2)" in notes
     assert "no facts for instance type m9.huge" in notes
-    assert "instance i-5 has no key pair" in notes
+    assert "host(s) i-5: launched without a key pair" in notes
     Inventory.model_validate(found.inventory)  # what discover prints is a valid inventory
 
     private = build_inventory(flatten_reservations(pages), {}, DiscoverOptions("us-east-1", use_private_ip=True,
@@ -86,7 +86,7 @@ def test_build_inventory_from_recorded_shapes(tmp_path):
     assert {h["address"] for h in private.inventory["hosts"]} == {"10.0.0.5"}
     assert private.inventory["defaults"] == {"user": "ec2-user"}
     assert len(private.inventory["hosts"]) == 5
-    assert any("pass --key-dir DIR to use DIR/exp1.pem" in n for n in private.notes)
+    assert "host(s) gpu-a, nopublic, worker-i-3: launched with key pair 'exp1'; pass --key-dir DIR to use DIR/exp1.pem" in "\n".join(private.notes)
 
 
 def test_discover_against_moto_with_tags_filters_and_pages(aws_env, tmp_path):

@@ -5,14 +5,13 @@ import copy
 import json
 from datetime import datetime, timedelta, timezone
 
-import pytest
 from botocore.stub import Stubber
 
 from harness.aws import prices
 from harness.aws.session import AwsSettings, client, pricing_client
 from harness.prices import parse_live_prices
 from tests.aws_fixtures import (  # noqa: F401
-    aws_env, boto_client, closed_port_url, g4dn_product, get_products_response, moto_server, no_credentials,
+    aws_env, closed_port_url, g4dn_product, get_products_response, moto_server, no_credentials,
 )
 
 

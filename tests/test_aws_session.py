@@ -84,3 +84,16 @@ def test_aws_errors_turns_botocore_failures_into_redacted_harness_errors(aws_env
     with pytest.raises(aws.AwsError, match="InvalidInstanceID"):
         with aws.aws_errors("EC2 StartInstances"):
             real.start_instances(InstanceIds=["i-0123456789abcdef0"])
+
+
+def test_importing_the_aws_code_loads_neither_boto3_nor_tensorflow():
+    # The control side must start fast and work without boto3 until an AWS command runs.
+    import subprocess
+    import sys
+
+    code = ("import sys, harness.cli_hosts, harness.aws.discover, harness.aws.prices, harness.aws.lifecycle, "
+            "harness.aws.s3, harness.aws.resume, harness.aws.instance_types, harness.worker.spot_watch, "
+            "harness.worker.s3_fetch; print(sorted(m for m in ('boto3', 'botocore', 'tensorflow') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"

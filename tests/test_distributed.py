@@ -2,7 +2,6 @@
 TensorFlow training of a tiny model on real data, every process started, supervised and
 stopped by the harness, on local-transport hosts (different names, this machine)."""
 
-import json
 import os
 import signal
 import socket

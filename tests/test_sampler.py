@@ -192,6 +192,7 @@ def test_samples_host_and_run_tasks_on_a_drift_free_schedule(tmp_path, run_id):
         assert _stop(proc) == 0, proc.stderr.read().decode()
         recs = _records(tmp_path)
         assert recs[-1]["event"] == "sampler_end" and recs[-1]["signal"] == signal.SIGTERM
+        assert recs[-1]["reason"] == "signal"
         assert COST_FIELDS <= set(recs[-1]) and recs[-1]["samples"] == len(_records(tmp_path, "sample"))
         costs = _records(tmp_path, "sampler_cost")
         assert costs and COST_FIELDS <= set(costs[0])
@@ -244,6 +245,27 @@ def test_no_nvml_or_no_gpu_is_recorded_once(tmp_path, run_id, fake_pynvml, mode,
     assert proc.stderr.read() == b""
 
 
+def test_exits_by_itself_once_the_runs_tasks_are_long_gone(tmp_path, run_id):
+    """The launcher normally stops the sampler; if it died, the sampler must not run forever."""
+    task = _child(run_id, "c/worker-0", "import time; time.sleep(60)")
+    proc = _start_sampler(tmp_path, run_id, task_scan_s=0.2, orphan_after_s=1.0)
+    try:
+        _wait_for(lambda: any(r["tasks"]["processes"] == 1 for r in _records(tmp_path, "sample")))
+        assert proc.poll() is None
+        task.kill()
+        task.wait()
+        t = time.monotonic()
+        assert proc.wait(timeout=5) == 0
+        assert 0.8 < time.monotonic() - t < 3
+    finally:
+        task.kill()
+        task.wait()
+        if proc.poll() is None:
+            proc.kill()
+    end = _records(tmp_path)[-1]
+    assert end["event"] == "sampler_end" and end["reason"] == "no_tasks" and end["signal"] is None
+
+
 class _Broken:
     """An NVML module whose every device query raises."""
     NVML_TEMPERATURE_GPU = 0
@@ -261,3 +283,11 @@ def test_gpu_readings_guard_every_field():
          "power_w": None, "temperature_c": None, "sm_clock_mhz": None}]
     assert nvml.gpu_readings(_Broken()) == []      # not even the device count: no GPUs listed
     assert nvml.gpu_name(_Broken(), "h0") is None
+
+
+def test_sampler_imports_no_tensorflow_and_no_training_code():
+    code = ("import sys, harness.worker.sampler; "
+            "bad = [m for m in ('tensorflow', 'tf_keras', 'harness.worker.train') if m in sys.modules]; "
+            "sys.exit(str(bad) if bad else 0)")
+    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr

@@ -1,7 +1,6 @@
 """The user's own training script: launched by the harness with the strategy's environment,
 its figures read from harness.callback's records or from regular expressions on its output."""
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +8,7 @@ from pathlib import Path
 from harness.callback import Recorder
 from harness.events import read_events
 from harness.worker.script import compile_metrics, match_line, script_env
-from tests.test_distributed import HOSTS, records, run, run_leftovers, task_dir
+from tests.test_distributed import records, run, run_leftovers, task_dir
 
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
 ROOT = Path(__file__).resolve().parent.parent

@@ -292,3 +292,69 @@ def test_example_experiments_load_and_plan():
         assert len(plan.configs) == len(exp.configurations) >= 4
     strategies = {c.strategy for c in load_experiment(root / "experiments" / "strategies.yaml").configurations}
     assert strategies == {"single", "horovod", "parameter_server", "mirrored"}
+
+
+# -- Horovod timeline ------------------------------------------------------------------------
+
+def _timeline(steps: int) -> list[dict]:
+    """Two fused tensors per step: negotiation 0-100 us, all-reduce 100-300 us (tensor 2's
+    nested in the same window), then 700 us of compute; one broadcast at the start."""
+    ev = [{"name": "process_name", "ph": "M", "pid": 1, "args": {"name": "grad_a"}},
+          {"name": "process_name", "ph": "M", "pid": 2, "args": {"name": "grad_b"}},
+          {"name": "process_name", "ph": "M", "pid": 3, "args": {"name": "bcast_w"}},
+          {"ph": "B", "name": "BROADCAST", "ts": 0, "pid": 3}, {"ph": "E", "ts": 50, "pid": 3}]
+    for s in range(steps):
+        t = 1000 + s * 1000
+        for pid in (1, 2):
+            ev += [{"ph": "B", "name": "NEGOTIATE_ALLREDUCE", "ts": t, "pid": pid},
+                   {"ph": "X", "name": "0", "ts": t, "pid": pid, "dur": 0},
+                   {"ph": "E", "ts": t + 100, "pid": pid},
+                   {"ph": "B", "name": "ALLREDUCE", "ts": t + 100, "pid": pid},
+                   {"ph": "B", "name": "GLOO_ALLREDUCE", "ts": t + 120, "pid": pid},
+                   {"ph": "E", "ts": t + 280, "pid": pid},
+                   {"ph": "E", "ts": t + 300, "pid": pid}]
+    return ev
+
+
+def test_timeline_summary_counts_steps_and_unions_fused_tensors(tmp_path):
+    from harness.report.horovod_timeline import timeline_summary
+
+    p = tmp_path / "horovod_timeline.json"
+    p.write_text(json.dumps(_timeline(4)))
+    s = timeline_summary(p)
+    assert s["steps"] == 4 and s["tensors"] == 3
+    assert s["allreduce_s"] == pytest.approx(4 * 200e-6)          # two tensors, same window
+    assert s["allreduce_tensor_sum_s"] == pytest.approx(2 * 4 * 200e-6)
+    assert s["negotiation_per_step_s"] == pytest.approx(100e-6)
+    assert s["communication_s"] == pytest.approx(4 * 300e-6 + 50e-6)
+    assert s["activities"]["GLOO_ALLREDUCE"] == {"count": 8, "total_s": pytest.approx(8 * 160e-6)}
+    assert s["unfinished_activities"] == 0 and "union" in s["method"]
+
+
+def test_timeline_cut_off_by_a_killed_process_is_read_to_its_last_record(tmp_path):
+    from harness.report.horovod_timeline import timeline_summary
+
+    text = "[\n" + ",\n".join(json.dumps(r) for r in _timeline(3))
+    p = tmp_path / "t.json"
+    p.write_text(text[: text.rindex('{"ph": "E"') + 12])   # no closing bracket, torn last record
+    s = timeline_summary(p)
+    assert s["steps"] == 3 and s["unfinished_activities"] == 1   # tensor 2 never closed its last ALLREDUCE
+    assert timeline_summary(tmp_path / "missing.json")["error"].startswith("cannot read")
+
+
+# -- worker-side dispatch (no TensorFlow) ------------------------------------------------------
+
+def test_a_process_mpirun_started_is_a_training_rank_with_its_own_events_file(monkeypatch):
+    from harness.worker import distribute
+
+    spec = {"role": "mpi_host", "strategy": "horovod", "checkpoint_dir": "checkpoints", "rank": None}
+    monkeypatch.delenv("OMPI_COMM_WORLD_RANK", raising=False)
+    monkeypatch.delenv("PMIX_RANK", raising=False)
+    assert distribute.as_mpi_rank(spec) is spec and distribute.is_server(spec)
+    monkeypatch.setenv("OMPI_COMM_WORLD_RANK", "3")
+    rank = distribute.as_mpi_rank(spec)
+    assert rank["role"] == "worker" and rank["rank"] == 3 and rank["events"] == "events-rank3.jsonl"
+    assert rank["checkpoint_dir"] is None and not distribute.is_server(rank)
+    ps = {"role": "ps", "strategy": "parameter_server", "workload": {"model": "mlp"}}
+    assert distribute.is_server(ps)
+    assert not distribute.is_server({**ps, "workload": {"script": "x.py"}})   # the script plays the ps

@@ -120,6 +120,9 @@ def build_inventory(instances: Iterable[Mapping[str, Any]], facts: Mapping[str, 
         counts[name] = counts.get(name, 0) + 1
     key_dir = Path(options.key_dir).expanduser().resolve() if options.key_dir else None
     hosts = []
+    missing_keys: dict[str, list[str]] = {}  # key file → hosts; one note per key, not per host
+    no_key_dir: dict[str, list[str]] = {}
+    no_pair: list[str] = []
     for name, iid, tags, addr, inst in sorted(rows, key=lambda r: (r[0], r[1])):
         if counts[name] > 1:
             name = f"{name}-{iid}"
@@ -131,13 +134,11 @@ def build_inventory(instances: Iterable[Mapping[str, Any]], facts: Mapping[str, 
             key = str(key_dir / f"{key_name}.pem")
             host["key"] = key
             if not key_exists(key):
-                notes.append(f"host {name}: key file {key} not found (instance {iid} was launched with key "
-                             f"pair {key_name!r}); save the private key there, or edit 'key' in the inventory")
+                missing_keys.setdefault(key, []).append(name)
         elif key_name:
-            notes.append(f"host {name}: launched with key pair {key_name!r}; pass --key-dir DIR to use "
-                         f"DIR/{key_name}.pem, else ssh uses your agent and default keys")
+            no_key_dir.setdefault(key_name, []).append(name)
         else:
-            notes.append(f"host {name}: instance {iid} has no key pair; ssh uses your agent and default keys")
+            no_pair.append(name)
         if itype:
             host["instance_type"] = itype
         f = facts.get(itype) if itype else None
@@ -156,6 +157,14 @@ def build_inventory(instances: Iterable[Mapping[str, Any]], facts: Mapping[str, 
         labels.update({f"tag:{k}": v for k, v in sorted(tags.items())})
         host["labels"] = labels
         hosts.append(host)
+    for key, names in missing_keys.items():
+        notes.append(f"key file {key} not found (key pair {Path(key).stem!r} of host(s) {', '.join(names)}); "
+                     "save the private key there, or edit 'key' in the inventory")
+    for key_name, names in no_key_dir.items():
+        notes.append(f"host(s) {', '.join(names)}: launched with key pair {key_name!r}; pass --key-dir DIR to use "
+                     f"DIR/{key_name}.pem, else ssh uses your agent and default keys")
+    if no_pair:
+        notes.append(f"host(s) {', '.join(no_pair)}: launched without a key pair; ssh uses your agent and default keys")
     return Discovery(inventory={"defaults": {"user": options.user}, "hosts": hosts}, notes=notes,
                      facts=dict(facts))
 

@@ -90,7 +90,7 @@ def estimate_cost(targets: Sequence[Target], hours: float, lookup: PriceLookup) 
 
 
 def confirm(question: str, assume_yes: bool, *, input_fn: Callable[[str], str] = input,
-            interactive: Optional[bool] = None, out: TextIO = sys.stdout) -> bool:
+            interactive: Optional[bool] = None) -> bool:
     """True when the user agreed (or --yes). Without a terminal there is nobody to ask:
     refuse instead of hanging or guessing."""
     if assume_yes:
@@ -122,8 +122,9 @@ def change_state(action: str, targets: Sequence[Target], ec2, *, wait: bool = Tr
 def run_action(action: str, hosts: Iterable[Any], settings: AwsSettings, *, lookup: PriceLookup,
                hours: float = 1.0, yes: bool = False, wait: bool = True, select: Sequence[str] = (),
                input_fn: Callable[[str], str] = input, interactive: Optional[bool] = None,
-               out: TextIO = sys.stdout, waiter_delay_s: float = 5.0) -> dict[str, str]:
+               out: Optional[TextIO] = None, waiter_delay_s: float = 5.0) -> dict[str, str]:
     """The whole `hosts start|stop`: targets, estimate, confirmation, requests per region."""
+    out = out or sys.stdout  # looked up now: a default bound at import would miss redirections
     if action not in ACTIONS:
         raise UsageError(f"unknown action {action!r}; use start or stop")
     targets, notes = targets_from_hosts(hosts, select)
@@ -142,7 +143,7 @@ def run_action(action: str, hosts: Iterable[Any], settings: AwsSettings, *, look
         print(f"stopping {len(targets)} instance(s); saves ≈ ${est.usd_per_hour:.4g}/h of compute "
               "(EBS volumes stay billed; spot instances stop only with a persistent request):", file=out)
         print("\n".join(est.lines), file=out)
-    if not confirm(f"{action} {len(targets)} instance(s)?", yes, input_fn=input_fn, interactive=interactive, out=out):
+    if not confirm(f"{action} {len(targets)} instance(s)?", yes, input_fn=input_fn, interactive=interactive):
         print("nothing done", file=out)
         return {}
     session = make_session(settings)

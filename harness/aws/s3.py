@@ -73,7 +73,7 @@ def checkpoint_files(ckpt_path: str | Path) -> list[Path]:
     p = Path(ckpt_path)
     files = sorted(f for f in p.parent.glob(p.name + ".*") if f.is_file())
     state = p.parent / "checkpoint"
-    return files + ([state] if state.is_file() else [])
+    return files + ([state] if files and state.is_file() else [])
 
 
 def upload_checkpoint(s3, ckpt_path: str | Path, uri_prefix: str) -> list[str]:

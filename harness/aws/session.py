@@ -68,9 +68,12 @@ class RedactingFilter(logging.Filter):
 
 
 def install_log_redaction(handlers: Optional[Iterable[logging.Handler]] = None) -> None:
-    """Add a RedactingFilter to `handlers` (default: the root logger's). Filters on
-    handlers see records from every logger (botocore.*, urllib3.*), unlike logger filters."""
-    for h in handlers if handlers is not None else logging.getLogger().handlers:
+    """Add a RedactingFilter to `handlers` (default: the root logger's, and logging's
+    last-resort handler used when none is configured). Filters on handlers see records
+    from every logger (botocore.*, urllib3.*), unlike filters on a logger."""
+    if handlers is None:
+        handlers = list(logging.getLogger().handlers) + ([logging.lastResort] if logging.lastResort else [])
+    for h in handlers:
         if not any(isinstance(f, RedactingFilter) for f in h.filters):
             h.addFilter(RedactingFilter())
 
@@ -165,7 +168,7 @@ def describe_error(exc: BaseException) -> str:
         elif code in ("AuthFailure", "InvalidClientTokenId", "SignatureDoesNotMatch", "ExpiredToken",
                       "RequestExpired", "UnrecognizedClientException"):
             hint = "; the credentials are invalid or expired"
-        return redact(f"{op}: {code}: {msg}{hint}")
+        return redact(f"{op}: {code}: {_one_line(msg)}{hint}")
     if isinstance(exc, (bx.EndpointConnectionError, bx.ConnectTimeoutError, bx.ReadTimeoutError)):
         return redact(f"AWS endpoint unreachable ({exc}); check the network or proxy settings")
     if isinstance(exc, (bx.NoCredentialsError, bx.PartialCredentialsError)):
@@ -173,6 +176,12 @@ def describe_error(exc: BaseException) -> str:
     if isinstance(exc, bx.NoRegionError):
         return "no AWS region; pass --region"
     return redact(f"{type(exc).__name__}: {exc}")
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    # Some endpoints (proxies, stand-ins) answer errors with an HTML page: keep one short line.
+    flat = " ".join(re.sub(r"<[^>]+>", " ", str(text)).split())
+    return flat if len(flat) <= limit else flat[:limit - 1] + "…"
 
 
 def is_unreachable(exc: BaseException) -> bool:

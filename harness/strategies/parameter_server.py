@@ -8,6 +8,9 @@ server that dies is a failed critical task: the harness stops everything."""
 
 from __future__ import annotations
 
+import dataclasses
+import posixpath
+
 from harness.config.experiment import Configuration
 from harness.config.inventory import Host
 from harness.strategies.base import Placement, PlacementContext, matches, spread_over_slots, tf_config
@@ -66,9 +69,6 @@ def finish(cfg: Configuration, tasks: list, hosts: dict[str, Host]) -> list:
     """The evaluator reads the chief's checkpoints: tell it where they are."""
     if not cfg.evaluator:
         return tasks
-    import dataclasses
-    import posixpath
-
     chief = next(t for t in tasks if t.role == "chief")
     out = []
     for t in tasks:

@@ -21,6 +21,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 # -- running until stopped --------------------------------------------------------------
@@ -111,8 +112,6 @@ def serve_rendezvous(spec: dict, log) -> dict:
                       cross_size=s["cross_size"]) for s in cluster["slots"]]
     server = RendezvousHTTPServer(("", int(cluster["port"])), RendezvousHandler, 0)
     server.init(slots)
-    import threading
-
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     log.emit("server_start", kind="horovod_rendezvous", port=int(cluster["port"]), ranks=len(slots))
@@ -308,6 +307,7 @@ class Horovod(Local):
         import horovod.tensorflow as hvd
 
         self.hvd = hvd
+        _wait_for_rendezvous()
         hvd.init()
         self.rank, self.size = hvd.rank(), hvd.size()
         if self.size != spec.get("size"):
@@ -473,6 +473,25 @@ class ParameterServer(Local):
 
     def join(self) -> None:
         self.coordinator.join()
+
+
+def _wait_for_rendezvous(timeout: float = 60.0) -> None:
+    """The rendezvous task starts before the ranks, but may not listen yet; Horovod's own
+    first request does not retry a refused connection."""
+    import socket
+
+    addr, port = os.environ.get("HOROVOD_GLOO_RENDEZVOUS_ADDR"), os.environ.get("HOROVOD_GLOO_RENDEZVOUS_PORT")
+    if not addr or not port:
+        return  # started by mpirun
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection((addr, int(port)), timeout=2).close()
+            return
+        except OSError as e:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Horovod rendezvous server {addr}:{port} not reachable after {timeout:g} s: {e}")
+            time.sleep(0.2)
 
 
 def _pin_gpu(tf, local_rank: int) -> None:

@@ -20,6 +20,8 @@ def _version(dist):
 
 
 def _gpus():
+    # Standalone (sent on stdin, the harness may not be installed there): it cannot use
+    # harness.worker.nvml, so it asks NVML for names only, itself.
     try:
         import pynvml
 

@@ -4,7 +4,9 @@ samples.jsonl in its task directory (schema in docs/events.md):
   sampler_start  once: interval_s, nvml, nvml_reason, cores, memory_total_bytes, gpus, ...
   sample         every interval: host CPU/memory/network/disk, the run's task processes, GPUs
   sampler_cost   every ~10 s: this process's own CPU use so far
-  sampler_end    on SIGTERM/SIGINT: the same cost fields, then exit 0
+  sampler_end    on SIGTERM/SIGINT, or once the run's tasks have been gone for
+                 orphan_after_s (the control side died without stopping us): the same
+                 cost fields, then exit 0
 
 Budget: <= 0.1 % of one core at a 1 s interval. On a cold cache (one wake-up a second)
 psutil's readings cost about 1 ms a sample here, the whole budget, so the same /proc files
@@ -26,6 +28,7 @@ from harness.worker import nvml
 DEFAULT_INTERVAL_S = 1.0
 TASK_SCAN_S = 5.0        # how often /proc is searched for new task processes
 COST_EVERY_S = 10.0      # how often a sampler_cost record is written
+ORPHAN_AFTER_S = 300.0   # exit once the run's tasks have all been gone this long
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 SECTOR = 512             # /proc/diskstats counts 512-byte sectors whatever the device's
@@ -52,6 +55,8 @@ def run_sampler(spec: dict) -> int:
                  gpus=[nvml.gpu_name(nv, h) for h in handles])
         cost = _Cost()
         cost_every = float(spec.get("cost_every_s") or COST_EVERY_S)
+        orphan_after = float(spec.get("orphan_after_s", ORPHAN_AFTER_S) or 0)
+        reason = "signal"
         next_cost = time.monotonic() + cost_every
         # Drift-free: tick k is due at t0 + k * interval, whatever sampling took.
         t0 = time.monotonic()
@@ -67,7 +72,13 @@ def run_sampler(spec: dict) -> int:
             if time.monotonic() >= next_cost:
                 log.emit("sampler_cost", **cost.fields(sampler.count))
                 next_cost += cost_every
-        log.emit("sampler_end", signal=stop.signum, **cost.fields(sampler.count))
+            # Normally the launcher stops us right after the tasks end. If it died instead
+            # (killed, SSH cut), nobody will: don't sample an empty host forever.
+            gone = sampler.tasks_gone_s()
+            if orphan_after and gone is not None and gone >= orphan_after:
+                reason = "no_tasks"
+                break
+        log.emit("sampler_end", reason=reason, signal=stop.signum, **cost.fields(sampler.count))
     finally:
         nvml.shutdown(nv)
         log.close()
@@ -262,6 +273,7 @@ def _proc_ticks(stat: bytes) -> int:
 class _Sampler:
     def __init__(self, run_id: str, task_scan_s: float, nv: Any | None, handles: list) -> None:
         self.count = 0
+        self._tasks_seen: float | None = None
         self._nv, self._handles = nv, handles
         self._stat = _open("/proc/stat")
         self._meminfo = _open("/proc/meminfo")
@@ -275,6 +287,10 @@ class _Sampler:
         self._net = _safe(self._net_bytes)
         self._disk = _safe(self._disk_bytes)
         self._t = time.monotonic()
+
+    def tasks_gone_s(self) -> float | None:
+        """Seconds since the last sample that saw a task process, once one was seen."""
+        return None if self._tasks_seen is None else time.monotonic() - self._tasks_seen
 
     def sample(self, due: float) -> dict:
         now = time.monotonic()
@@ -299,6 +315,8 @@ class _Sampler:
             "disk_write_bytes_per_s": _rate(disk, self._disk, 1, dt),
             "tasks": _safe(self._tasks.read) or {"cpu_percent": None, "rss_bytes": None, "processes": None},
         }
+        if rec["tasks"]["processes"]:
+            self._tasks_seen = now
         if self._nv is not None:
             rec["gpus"] = _safe(lambda: nvml.gpu_readings(self._nv, self._handles))
         self.count += 1
