@@ -91,16 +91,16 @@ case "${1:-}" in
     test)
         shift
         ensure_system_packages
-        ensure_python_env "train,dev"
+        ensure_python_env "train,aws,dev"
         ensure_horovod "train,dev"
         exec "$VENV/bin/python" -m pytest -q tests "$@"
         ;;
     report|check|compare|hosts|sandbox|--help|-h|--version)
-        ensure_python_env "train"
+        ensure_python_env "train,aws"
         exec "$VENV/bin/harness" "$@"
         ;;
     *)
-        ensure_python_env "train"
+        ensure_python_env "train,aws"
         if uses_horovod "$@"; then ensure_horovod "train"; fi
         exec "$VENV/bin/harness" run "$@"
         ;;

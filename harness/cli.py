@@ -8,7 +8,7 @@ import sys
 import threading
 from pathlib import Path
 
-from harness import __version__
+from harness import __version__, cli_hosts
 from harness.errors import HarnessError, Interrupted, RunFailed, report_error
 
 DEFAULT_EXPERIMENT = "experiments/default.yaml"
@@ -35,6 +35,14 @@ def _parser() -> argparse.ArgumentParser:
     chk.add_argument("--hosts", default=DEFAULT_HOSTS, help=f"inventory YAML (default {DEFAULT_HOSTS})")
     chk.add_argument("--experiment", "-e", help="also check what this experiment needs (frameworks, ports)")
     _ssh_flags(chk)
+
+    hosts_cmds = cli_hosts.register(sub)
+    setup = hosts_cmds.add_parser("setup", help="only when asked: create a venv on every host and install the "
+                                  "pinned training packages into it (never into the host's own Python)")
+    setup.add_argument("--hosts", required=True, help="inventory YAML")
+    setup.add_argument("--base-python", default="python3", help="interpreter on the hosts that creates the venv")
+    _ssh_flags(setup)
+    setup.set_defaults(hosts_handler=_cmd_hosts_setup)
 
     rep = sub.add_parser("report", help="rebuild the report of a run directory from its raw files")
     rep.add_argument("run_dir", type=Path)
@@ -145,6 +153,34 @@ def _cmd_check(args) -> int:
     return 0
 
 
+def _cmd_hosts_setup(args) -> int:
+    from harness.config import load_inventory
+    from harness.hostsetup import setup_host
+    from harness.requirements import TRAIN
+    from harness.transport import open_transports
+    from harness.transport.fanout import fan_out
+
+    inv = load_inventory(args.hosts)
+    hosts = [h for h in inv.hosts if not h.is_local]
+    if not hosts:
+        raise HarnessError(f"{args.hosts}: no SSH hosts to set up (local hosts use this checkout's .venv)")
+    transports = open_transports(hosts, _ssh_options(args))
+    try:
+        print(f"installing {' '.join(TRAIN)} into a venv under each host's workdir …", flush=True)
+        results = fan_out({h.name: h for h in hosts}, lambda h: setup_host(transports[h.name], h))
+    finally:
+        for tr in transports.values():
+            tr.close()
+    failed = 0
+    for name, o in results.items():
+        if o.ok:
+            print(f"{name}: ready; set `python: {o.value}` for this host in {args.hosts}")
+        else:
+            failed += 1
+            print(f"harness: error: {o.error}", file=sys.stderr)
+    return 1 if failed else 0
+
+
 def _cmd_report(args) -> int:
     from harness.report.render import write_report
 
@@ -173,7 +209,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("paramiko").setLevel(logging.CRITICAL)
     args = _parser().parse_args(argv)
     try:
-        return {"run": _cmd_run, "check": _cmd_check, "report": _cmd_report, "compare": _cmd_compare}[args.command](args)
+        commands = {"run": _cmd_run, "check": _cmd_check, "report": _cmd_report, "compare": _cmd_compare,
+                    "hosts": cli_hosts.run}
+        return commands[args.command](args)
     except HarnessError as e:
         return report_error(e)
     except KeyboardInterrupt:
