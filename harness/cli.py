@@ -29,6 +29,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--keep-going", action="store_true", help="run the remaining configurations after one fails")
     run.add_argument("--grace", type=float, default=10.0, help="seconds between SIGTERM and SIGKILL when stopping tasks")
     run.add_argument("--dry-run", action="store_true", help="validate and print the plan; start nothing")
+    run.add_argument("--live-prices", choices=("auto", "on", "off"), default="auto",
+                     help="fetch on-demand/spot prices from AWS into the run (auto: when hosts came from EC2 discovery)")
     _ssh_flags(run)
 
     chk = sub.add_parser("check", help="pre-flight check of every host of an inventory, in parallel")
@@ -102,7 +104,8 @@ def _cmd_run(args) -> int:
     try:
         result = pipeline.run_experiment(args.experiment, args.hosts, runs_root=args.runs_dir, run_id=args.run_id,
                                          stop=stop, progress=progress, ssh_options=_ssh_options(args),
-                                         grace_s=args.grace, keep_going=args.keep_going)
+                                         grace_s=args.grace, keep_going=args.keep_going,
+                                         live_prices=args.live_prices)
     finally:
         progress.close()
         for s, h in old.items():

@@ -19,6 +19,7 @@ from harness.config.inventory import Host
 from harness.errors import HarnessError, UsageError
 from harness.events import EventLog
 from harness.launch import Supervisor
+from harness.live_prices import fetch_for_run, wants_live_prices
 from harness.plan import Plan, build_plan
 from harness.bundle import build_bundle
 from harness.sync import needs_sync, sync_host
@@ -49,7 +50,8 @@ def new_run_id(name: str) -> str:
 
 def run_experiment(experiment: str, hosts: str, *, runs_root: str = "runs", run_id: str | None = None,
                    stop: threading.Event | None = None, progress: Callable | None = None,
-                   ssh_options=None, grace_s: float = 10.0, keep_going: bool = False) -> RunResult:
+                   ssh_options=None, grace_s: float = 10.0, keep_going: bool = False,
+                   live_prices: str = "auto") -> RunResult:
     stop = stop or threading.Event()
     exp = load_experiment(experiment)
     run_id = run_id or new_run_id(exp.name)
@@ -74,6 +76,8 @@ def run_experiment(experiment: str, hosts: str, *, runs_root: str = "runs", run_
         with EventLog(run_dir / "control.jsonl") as control:
             control.emit("run_start", run_id=plan.run_id, experiment=plan.experiment, harness_version=__version__)
             control.emit("connect", hosts=[h.name for h in used], seconds=connect_s)
+            if wants_live_prices(live_prices, used):
+                control.emit("prices", **fetch_for_run(run_dir, used))
             env, datasets = _sync(used, transports, exp.workload.dataset.path, control)
             return _execute(plan, inv, transports, run_dir, stop, progress, grace_s, keep_going, control, env, datasets)
     finally:
