@@ -39,7 +39,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     dn = sub.add_parser("down", help="remove every namespace, link, process and file the sandbox made (idempotent)")
     dn.add_argument("--dir", help=_DIR_HELP)
 
-    ft = sub.add_parser("fault", help="inject a fault into one host: cut | restore | slow RATE | kill-tasks | kill-sshd")
+    ft = sub.add_parser("fault", help="inject a fault into one host: "
+                        "cut | restore | slow RATE | kill-tasks | kill-sshd")
     ft.add_argument("host")
     ft.add_argument("fault", choices=["cut", "restore", "slow", "kill-tasks", "kill-sshd"])
     ft.add_argument("rate", nargs="?", help="for slow: the new rate, e.g. 10mbit")

@@ -27,7 +27,8 @@ import yaml
 from harness.errors import HarnessError, UsageError
 from harness.sandbox import faults, netns, shaping, sshd
 from harness.sandbox.state import (CLAIMS_DIR, PREFIX, HostState, SandboxState, claim, load, new_tag,
-                                   release, remove, sandbox_dir, save, stale_claims, state_path, tag_is_live)
+                                   pid_alive, release, remove, sandbox_dir, save, stale_claims, state_path,
+                                   tag_is_live)
 
 __all__ = ["up", "down", "status", "fault", "measure", "load_state", "SandboxState", "HostState", "UpRequest"]
 
@@ -103,13 +104,14 @@ def up(req: UpRequest | int, **kw) -> SandboxState:
         what = "is already up" if existing.complete else "was left half-made by an earlier `up`"
         raise UsageError(f"a sandbox ({existing.tag}, {len(existing.hosts)} hosts) {what} in {d}; "
                          f"run `harness sandbox down` first, or pass another --dir")
+    files = _output_paths(req, d)
     if os.geteuid() == 0:
         _sweep_stale(req.prefix)
     d.mkdir(parents=True, exist_ok=True, mode=0o700)
     st = SandboxState(tag=new_tag(req.prefix), mode="loopback" if req.loopback else "netns", dir=str(d),
                       user=getpass.getuser() if req.loopback else "root",
                       client_key=str(d / "client_ed25519"), python=req.python or sys.executable,
-                      rate_bits=rate, delay_ms=delay, loss_percent=loss)
+                      rate_bits=rate, delay_ms=delay, loss_percent=loss, files=files)
     try:
         if req.loopback:
             _up_loopback(st, req.hosts)
@@ -118,6 +120,8 @@ def up(req: UpRequest | int, **kw) -> SandboxState:
         _write_outputs(st, req)
         st.complete = True
         save(st)
+        if st.mode == "netns":
+            claim(st.tag, state_path(d), creating=False)
     except BaseException:
         _teardown(st)
         raise
@@ -177,15 +181,7 @@ def _start_sshds(st: SandboxState) -> None:
 
 
 def _write_outputs(st: SandboxState, req: UpRequest) -> None:
-    d = Path(st.dir)
-    kh = Path(req.known_hosts).expanduser() if req.known_hosts else d / "known_hosts"
-    inv = Path(req.out).expanduser()
-    for p in (kh, inv):
-        if p.exists() and not _ours(p, st.tag) and not _from_a_gone_sandbox(p):
-            raise UsageError(f"{p} exists and was not written by a sandbox; choose another path with "
-                             f"{'--out' if p == inv else '--known-hosts'} or remove it")
-    st.files = [str(kh.resolve()), str(inv.resolve())]
-    save(st)
+    kh, inv = (Path(f) for f in st.files)
     kh.parent.mkdir(parents=True, exist_ok=True)
     kh.write_text(_header(st) + "".join(sshd.known_hosts_line(h.address, h.port, h.host_key) + "\n"
                                         for h in st.hosts))
@@ -198,6 +194,18 @@ def _header(st: SandboxState) -> str:
             f"`harness sandbox down` removes it\n")
 
 
+def _output_paths(req: UpRequest, d: Path) -> list[str]:
+    """[known_hosts, inventory], checked before anything is made: never overwrite a file
+    that is not from a sandbox, or that belongs to a sandbox that is still up."""
+    kh = Path(req.known_hosts).expanduser() if req.known_hosts else d / "known_hosts"
+    inv = Path(req.out).expanduser()
+    for p, flag in ((kh, "--known-hosts"), (inv, "--out")):
+        if p.exists() and not _from_a_gone_sandbox(p):
+            raise UsageError(f"{p} exists and is not from a sandbox that is gone; choose another path with "
+                             f"{flag}, or run `harness sandbox down` for the sandbox that wrote it")
+    return [str(kh.resolve()), str(inv.resolve())]
+
+
 def _ours(p: Path, tag: str) -> bool:
     try:
         return f"(sandbox {tag}," in p.read_text(errors="replace").split("\n", 1)[0]
@@ -206,7 +214,8 @@ def _ours(p: Path, tag: str) -> bool:
 
 
 def _from_a_gone_sandbox(p: Path) -> bool:
-    """An inventory/known_hosts written by a sandbox that no longer exists may be overwritten."""
+    """An inventory/known_hosts written by a sandbox that no longer exists may be overwritten
+    (its `down` was skipped, or its directory removed by hand)."""
     try:
         first = p.read_text(errors="replace").split("\n", 1)[0]
     except OSError:
@@ -219,10 +228,12 @@ def _from_a_gone_sandbox(p: Path) -> bool:
 
 def inventory_dict(st: SandboxState) -> dict:
     """PURE: the inventory of a sandbox (harness.config.inventory.Inventory's shape)."""
+    # network_interface: the device ranks talk over (Horovod's HOROVOD_GLOO_IFACE).
+    labels = {"sandbox": "1", "network_interface": "eth0" if st.mode == "netns" else "lo"}
     return {
-        "defaults": {"user": st.user, "key": st.client_key, "python": st.python, "labels": {"sandbox": "1"}},
+        "defaults": {"user": st.user, "key": st.client_key, "python": st.python, "labels": labels},
         "hosts": [{"name": h.name, "address": h.address, "port": h.port, "workdir": h.workdir,
-                   **({"labels": {"sandbox": "1", "rate": shaping.format_rate(h.rate_bits)}} if h.rate_bits else {})}
+                   **({"labels": {**labels, "rate": shaping.format_rate(h.rate_bits)}} if h.rate_bits else {})}
                   for h in st.hosts],
     }
 
@@ -261,12 +272,13 @@ def _teardown(st: SandboxState) -> list[str]:
     if st.mode == "netns" and os.geteuid() == 0:
         existing_ns, existing_links = set(netns.namespaces()), set(netns.links())
         for h in st.hosts:
-            if h.netns in existing_ns:
-                killed = sshd.kill_all(netns.namespace_pids(h.netns), grace=1.0)
-                netns.delete_namespace(h.netns)
-                removed.append(f"namespace {h.netns}" + (f" ({len(killed)} process(es) killed)" if killed else ""))
-            if h.veth in existing_links and netns.delete_link(h.veth):  # normally gone with its peer
+            killed = sshd.kill_all(netns.namespace_pids(h.netns), grace=1.0) if h.netns in existing_ns else []
+            # The veth first: deleting it removes both ends at once, whereas a deleted
+            # namespace lets the kernel remove its veth later, in the background.
+            if h.veth in existing_links and netns.delete_link(h.veth):
                 removed.append(f"veth {h.veth}")
+            if h.netns in existing_ns and netns.delete_namespace(h.netns):
+                removed.append(f"namespace {h.netns}" + (f" ({len(killed)} process(es) killed)" if killed else ""))
         if st.bridge in existing_links and netns.delete_link(st.bridge):
             removed.append(f"bridge {st.bridge}")
         release(st.tag)
@@ -294,16 +306,22 @@ def _sweep_stale(prefix: str) -> list[str]:
     """Namespaces and links named with the prefix whose sandbox is gone (a crash, a
     deleted state file): their processes are killed, then they are deleted."""
     removed = []
-    for ns in netns.namespaces():
-        tag = netns.tag_of(ns, prefix)
-        if tag and not tag_is_live(tag):
-            killed = sshd.kill_all(netns.namespace_pids(ns), grace=1.0)
-            if netns.delete_namespace(ns):
-                removed.append(f"stale namespace {ns}" + (f" ({len(killed)} process(es) killed)" if killed else ""))
-    for link in netns.links():
+    stale_ns = [ns for ns in netns.namespaces() if (t := netns.tag_of(ns, prefix)) and not tag_is_live(t)]
+    for ns in stale_ns:
+        killed = sshd.kill_all(netns.namespace_pids(ns), grace=1.0)
+        if killed:
+            removed.append(f"{len(killed)} process(es) in stale namespace {ns}")
+    for link in netns.links():  # links before namespaces: see _teardown
         tag = netns.tag_of(link, prefix)
         if tag and not tag_is_live(tag) and netns.delete_link(link):
             removed.append(f"stale link {link}")
+    for ns in stale_ns:
+        if netns.delete_namespace(ns):
+            removed.append(f"stale namespace {ns}")
+    for ns in netns.namespaces():  # netem probes of an `up` that died mid-probe
+        pid = netns.probe_owner(ns, prefix)
+        if pid and not pid_alive(pid) and netns.delete_namespace(ns):
+            removed.append(f"stale namespace {ns}")
     for tag in stale_claims():
         if tag.startswith(prefix):
             release(tag)
@@ -335,6 +353,7 @@ def status(directory: str | Path | None = None) -> tuple[SandboxState, list[Host
             there = h.netns in present
             qd = (f"{shaping.describe(h.veth)} | {shaping.describe(h.veth_inside, h.netns) if there else '?'}")
             link = netns.link_state(h.veth) or "missing"
+            link += " (cut)" if h.cut else ""
             rows.append(HostStatus(h.name, h.address, h.port, h.sshd_pid, alive, qd, link,
                                    "present" if there else "MISSING"))
         else:

@@ -106,6 +106,16 @@ def tag_of(name: str, prefix: str) -> str | None:
     return m.group(1) if m else None
 
 
+def probe_name(prefix: str, pid: int) -> str:
+    return f"{prefix}probe{pid:x}"
+
+
+def probe_owner(name: str, prefix: str) -> int | None:
+    """The pid that made scratch namespace `name`, or None if it is not one."""
+    m = re.fullmatch(rf"{re.escape(prefix)}probe([0-9a-f]+)", name)
+    return int(m.group(1), 16) if m else None
+
+
 # --- running ---
 
 def run(argv: list[str], *, check: bool = True) -> subprocess.CompletedProcess:
@@ -192,7 +202,7 @@ class ScratchNamespace:
     """A throw-away namespace (for probing the kernel), removed on exit."""
 
     def __init__(self, prefix: str):
-        self.name = f"{prefix}probe{os.getpid():x}"
+        self.name = probe_name(prefix, os.getpid())
 
     def __enter__(self) -> str:
         delete_namespace(self.name)

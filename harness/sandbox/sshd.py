@@ -70,7 +70,7 @@ def config_text(host_dir: Path, address: str, port: int) -> str:
         "LogLevel VERBOSE",
         # Launching many tasks opens many channels at once.
         "MaxStartups 200:30:400", "MaxSessions 64",
-        # The supervisor notices a dead control side too (a cut link) after ~30 s.
+        # Sessions of a control side that vanished (a cut link) end after ~30 s instead of lingering.
         "ClientAliveInterval 10", "ClientAliveCountMax 3",
     ]) + "\n"
 

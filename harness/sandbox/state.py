@@ -123,15 +123,25 @@ def remove(directory: Path) -> None:
 def new_tag(prefix: str = PREFIX) -> str:
     while True:
         tag = f"{prefix}{secrets.token_hex(3)[:5]}"
-        if not (CLAIMS_DIR / f"{tag}.json").exists():
+        try:
+            taken = (CLAIMS_DIR / f"{tag}.json").exists()
+        except PermissionError:  # not root: a loopback sandbox, which makes no kernel objects
+            taken = False
+        if not taken:
             return tag
 
 
 # --- claims: which state file owns a tag (root only; namespaces are root only) ---
 
-def claim(tag: str, state_file: Path) -> None:
+def claim(tag: str, state_file: Path, creating: bool = True) -> None:
+    """Record that `state_file` owns `tag`. While `creating`, the claim also names this
+    process, so a concurrent `down` leaves the half-made sandbox alone; once `up` is done
+    only the state file counts (the creator may live on, e.g. a test process)."""
     CLAIMS_DIR.mkdir(parents=True, exist_ok=True, mode=0o700)
-    (CLAIMS_DIR / f"{tag}.json").write_text(json.dumps({"state": str(state_file), "pid": os.getpid()}))
+    data = {"state": str(state_file), "pid": os.getpid() if creating else None}
+    tmp = CLAIMS_DIR / f".{tag}.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, CLAIMS_DIR / f"{tag}.json")
 
 
 def release(tag: str) -> None:
