@@ -92,7 +92,7 @@ case "${1:-}" in
         shift
         ensure_system_packages
         ensure_python_env "train,aws,dev"
-        ensure_horovod "train,dev"
+        ensure_horovod "train,aws,dev"
         exec "$VENV/bin/python" -m pytest -q tests "$@"
         ;;
     report|check|compare|hosts|sandbox|--help|-h|--version)
@@ -101,7 +101,7 @@ case "${1:-}" in
         ;;
     *)
         ensure_python_env "train,aws"
-        if uses_horovod "$@"; then ensure_horovod "train"; fi
+        if uses_horovod "$@"; then ensure_horovod "train,aws"; fi
         exec "$VENV/bin/harness" run "$@"
         ;;
 esac

@@ -8,7 +8,7 @@ import sys
 import threading
 from pathlib import Path
 
-from harness import __version__, cli_hosts
+from harness import __version__, cli_hosts, cli_sandbox
 from harness.errors import HarnessError, Interrupted, RunFailed, report_error
 
 DEFAULT_EXPERIMENT = "experiments/default.yaml"
@@ -28,6 +28,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--run-id", help="name of the run directory (default: experiment name + UTC time + random)")
     run.add_argument("--keep-going", action="store_true", help="run the remaining configurations after one fails")
     run.add_argument("--grace", type=float, default=10.0, help="seconds between SIGTERM and SIGKILL when stopping tasks")
+    run.add_argument("--lease", type=float, default=60.0,
+                     help="seconds a task keeps running on a host the control side can no longer reach (default 60)")
     run.add_argument("--dry-run", action="store_true", help="validate and print the plan; start nothing")
     run.add_argument("--live-prices", choices=("auto", "on", "off"), default="auto",
                      help="fetch on-demand/spot prices from AWS into the run (auto: when hosts came from EC2 discovery)")
@@ -45,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     setup.add_argument("--base-python", default="python3", help="interpreter on the hosts that creates the venv")
     _ssh_flags(setup)
     setup.set_defaults(hosts_handler=_cmd_hosts_setup)
+
+    cli_sandbox.register(sub)
 
     rep = sub.add_parser("report", help="rebuild the report of a run directory from its raw files")
     rep.add_argument("run_dir", type=Path)
@@ -105,7 +109,7 @@ def _cmd_run(args) -> int:
         result = pipeline.run_experiment(args.experiment, args.hosts, runs_root=args.runs_dir, run_id=args.run_id,
                                          stop=stop, progress=progress, ssh_options=_ssh_options(args),
                                          grace_s=args.grace, keep_going=args.keep_going,
-                                         live_prices=args.live_prices)
+                                         live_prices=args.live_prices, lease_s=args.lease)
     finally:
         progress.close()
         for s, h in old.items():
@@ -213,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         commands = {"run": _cmd_run, "check": _cmd_check, "report": _cmd_report, "compare": _cmd_compare,
-                    "hosts": cli_hosts.run}
+                    "hosts": cli_hosts.run, "sandbox": cli_sandbox.cmd_sandbox}
         return commands[args.command](args)
     except HarnessError as e:
         return report_error(e)

@@ -28,10 +28,14 @@ def local_task_dir(run_dir: Path, host: str, config: str, task_id: str) -> Path:
     return Path(run_dir) / "hosts" / host / config / task_id
 
 
-def collect_config(cp: ConfigPlan, transports: dict[str, Transport], run_dir: Path) -> CollectResult:
+def collect_config(cp: ConfigPlan, transports: dict[str, Transport], run_dir: Path,
+                   unreachable: set[str] = frozenset()) -> CollectResult:
     result = CollectResult()
     for t in cp.tasks:
         key = f"{t.host}/{t.config}/{t.task_id}"
+        if t.host in unreachable:
+            result.errors[key] = f"host {t.host} stopped answering; its files stay in {t.task_dir} there"
+            continue
         tr = transports[t.host]
         dest = local_task_dir(run_dir, t.host, t.config, t.task_id)
         try:

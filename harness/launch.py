@@ -65,7 +65,7 @@ class Supervisor:
                  control: EventLog, stop: threading.Event, *, extra_env: dict[str, dict] | None = None,
                  dataset_paths: dict[str, str] | None = None,
                  progress: Callable[[ConfigPlan, list[TaskState]], None] | None = None,
-                 poll_interval: float = 0.5, grace_s: float = 10.0):
+                 poll_interval: float = 0.5, grace_s: float = 10.0, lease_s: float = shell.LEASE_S):
         self.cp = cp
         self.transports = transports
         self.hosts = hosts
@@ -76,8 +76,10 @@ class Supervisor:
         self.progress = progress or (lambda cp, states: None)
         self.poll_interval = poll_interval
         self.grace_s = grace_s
+        self.lease_s = lease_s
         self.states = [TaskState(t) for t in cp.tasks]
         self._stopping = False   # once we signal the tasks, their ending is 'stopped', not a failure
+        self.unreachable: set[str] = set()   # hosts that stopped answering: not asked again
 
     # -- start -------------------------------------------------------------------------
     def _prepare(self, host: str) -> None:
@@ -103,7 +105,8 @@ class Supervisor:
             t = st.task
             self.control.emit("task_launch", config=t.config, task_id=t.task_id, host=host, role=t.role, rank=t.rank)
         res = self.transports[host].exec(
-            shell.start_many_command([(st.task.task_id, st.task.task_dir, argv) for st in todo]), timeout=60)
+            shell.start_many_command([(st.task.task_id, st.task.task_dir, argv) for st in todo], self.lease_s),
+            timeout=60)
         pids = shell.parse_started(res.stdout)
         for st in todo:
             t = st.task
@@ -171,9 +174,10 @@ class Supervisor:
                                       for s in live])
             return shell.parse_poll(self.transports[host].exec(cmd, timeout=30).stdout)
 
-        for host, result in _per_host(poll, hosts).items():
+        for host, result in _per_host(poll, [h for h in hosts if h not in self.unreachable]).items():
             if isinstance(result, Exception):
                 # An unreachable host fails the run: its tasks cannot be supervised.
+                self.unreachable.add(host)
                 for s in self._on(host):
                     if s.state == "running":
                         s.state, s.error = "lost", f"host unreachable: {result}"
@@ -221,6 +225,7 @@ class Supervisor:
                 self.transports[host].exec(shell.signal_command(pids, "TERM"), timeout=30)
 
         self._stopping = True
+        hosts = [h for h in hosts if h not in self.unreachable]
         _per_host(term, hosts)
         deadline = time.monotonic() + self.grace_s
         while time.monotonic() < deadline and any(live_pids(h) for h in hosts):
@@ -247,7 +252,8 @@ class Supervisor:
                 found = shell.parse_pids(tr.exec(shell.leftovers_command(run_id, pids), timeout=30).stdout)
             return found
 
-        leftovers = {}
+        # A host that stopped answering cannot be checked: its tasks may still run there.
+        leftovers = {h: [-1] for h in sorted(self.unreachable)}
         for host, r in _per_host(sweep, hosts).items():
             if isinstance(r, Exception):
                 leftovers[host] = [-1]  # unknown: the host could not be checked

@@ -51,7 +51,7 @@ def new_run_id(name: str) -> str:
 def run_experiment(experiment: str, hosts: str, *, runs_root: str = "runs", run_id: str | None = None,
                    stop: threading.Event | None = None, progress: Callable | None = None,
                    ssh_options=None, grace_s: float = 10.0, keep_going: bool = False,
-                   live_prices: str = "auto") -> RunResult:
+                   live_prices: str = "auto", lease_s: float = 60.0) -> RunResult:
     stop = stop or threading.Event()
     exp = load_experiment(experiment)
     run_id = run_id or new_run_id(exp.name)
@@ -79,7 +79,8 @@ def run_experiment(experiment: str, hosts: str, *, runs_root: str = "runs", run_
             if wants_live_prices(live_prices, used):
                 control.emit("prices", **fetch_for_run(run_dir, used))
             env, datasets = _sync(used, transports, exp.workload.dataset.path, control)
-            return _execute(plan, inv, transports, run_dir, stop, progress, grace_s, keep_going, control, env, datasets)
+            return _execute(plan, inv, transports, run_dir, stop, progress, grace_s, keep_going, control, env,
+                            datasets, lease_s)
     finally:
         for tr in transports.values():
             tr.close()
@@ -132,7 +133,7 @@ def _sync(used: list[Host], transports, dataset: str | None, control: EventLog):
 
 
 def _execute(plan: Plan, inv, transports, run_dir: Path, stop, progress, grace_s, keep_going, control,
-             env, datasets) -> RunResult:
+             env, datasets, lease_s) -> RunResult:
     hosts = {h.name: h for h in inv.hosts}
     status, reason, leftovers = "succeeded", "", {}
     for cp in plan.configs:
@@ -142,11 +143,12 @@ def _execute(plan: Plan, inv, transports, run_dir: Path, stop, progress, grace_s
                      workers=sum(1 for t in cp.tasks if t.rank is not None),
                      ps=sum(1 for t in cp.tasks if t.role == "ps"), hosts=list(cp.hosts),
                      instance_types={h: hosts[h].instance_type for h in cp.hosts})
-        outcome = Supervisor(cp, transports, hosts, control, stop, extra_env=env, dataset_paths=datasets,
-                             progress=progress, grace_s=grace_s).run()
+        sup = Supervisor(cp, transports, hosts, control, stop, extra_env=env, dataset_paths=datasets,
+                         progress=progress, grace_s=grace_s, lease_s=lease_s)
+        outcome = sup.run()
         control.emit("config_end", config=cp.name, status=outcome.status, reason=outcome.reason,
                      leftovers=outcome.leftovers)
-        collected = collect_config(cp, transports, run_dir)
+        collected = collect_config(cp, transports, run_dir, sup.unreachable)
         for key, why in collected.errors.items():
             control.emit("collect_error", config=cp.name, task=key, error=why)
         for h, pids in outcome.leftovers.items():

@@ -22,14 +22,28 @@ def env_file(env: dict[str, str]) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def start_command(task_dir: str, argv: list[str]) -> str:
+LEASE_S = 60.0
+
+
+def start_command(task_dir: str, argv: list[str], lease_s: float = LEASE_S) -> str:
     """Start `argv` detached in its own session (so one signal reaches its whole process
     tree), with output to files in task_dir, and print its pid (= its session id).
 
     The inner shell records the exit code when the process ends; a process killed with
-    its shell leaves no exit_code, which the supervisor reports as 'lost'."""
+    its shell leaves no exit_code, which the supervisor reports as 'lost'. A watchdog in
+    the same session kills it when the supervisor has not renewed the `lease` file for
+    `lease_s` seconds: a host cut off from the control side does not keep training."""
+    lease = int(max(lease_s, 1))
+    period = max(1, min(5, lease // 3))
+    watchdog = (
+        f"( while sleep {period}; do [ -f exit_code ] && exit 0; "
+        f"age=$(( $(date +%s) - $(stat -c %Y lease 2>/dev/null || echo 0) )); "
+        f"if [ \"$age\" -gt {lease} ]; then echo \"no lease renewal for $age s\" > lease_expired; "
+        "kill -KILL -$$; fi; done ) & "
+    )
     inner = (
-        "echo $$ > pid.tmp && mv pid.tmp pid; . ./env.sh; "
+        "echo $$ > pid.tmp && mv pid.tmp pid; touch lease; "
+        f"{watchdog}. ./env.sh; "
         f"{' '.join(q(a) for a in argv)}; "
         "echo $? > exit_code.tmp && mv exit_code.tmp exit_code"
     )
@@ -60,9 +74,9 @@ def files_tar(files: list[tuple[str, bytes, int]]) -> bytes:
 UNPACK_COMMAND = "umask 077 && tar -xf - -C / --no-same-owner"
 
 
-def start_many_command(tasks: list[tuple[str, str, list[str]]]) -> str:
+def start_many_command(tasks: list[tuple[str, str, list[str]]], lease_s: float = LEASE_S) -> str:
     """Start several tasks of one host in one round trip; prints `task_id<TAB>pid` lines."""
-    return "; ".join(f"printf '%s\\t' {q(tid)}; ({start_command(d, argv)})" for tid, d, argv in tasks)
+    return "; ".join(f"printf '%s\\t' {q(tid)}; ({start_command(d, argv, lease_s)})" for tid, d, argv in tasks)
 
 
 def parse_started(output: str) -> dict[str, int]:
@@ -90,6 +104,7 @@ def poll_command(tasks: list[tuple]) -> str:
         events = q(rest[0] if rest else "events.jsonl")
         d = q(task_dir)
         parts.append(
+            f"touch {d}/lease 2>/dev/null; "   # renews the task's lease (see start_command)
             f"if [ -f {d}/exit_code ]; then s=\"exited $(cat {d}/exit_code)\"; "
             # A zombie counts as gone: some inits (containers, microVMs) never reap orphans.
             # Gone is checked against exit_code once more: the task may have ended between

@@ -92,7 +92,9 @@ def test_kill_minus_9_of_a_worker_is_a_failure(tmp_path):
         time.sleep(0.5)
         leader = int(pidfile.read_text())
         # The python child of the task's shell: kill -9 it, as an OOM killer would.
+        # The task's process, not the lease watchdog (a subshell, also a child of the leader).
         kids = [int(p) for p in os.popen(f"pgrep -P {leader}").read().split()]
+        kids = [k for k in kids if not open(f"/proc/{k}/cmdline", "rb").read().startswith(b"/bin/sh")]
         os.kill(kids[0], signal.SIGKILL)
 
     threading.Thread(target=assassin, daemon=True).start()

@@ -127,8 +127,9 @@ def test_kill_9_on_one_host_stops_every_task_on_every_host(sshd_hosts, tmp_path)
             time.sleep(0.05)
         time.sleep(1.0)
         leader = int(pidfile.read_text())
-        child = int(subprocess.run(["pgrep", "-P", str(leader), "-f", "harness.worker"], capture_output=True,
-                                   text=True).stdout.split()[0])
+        kids = subprocess.run(["pgrep", "-P", str(leader)], capture_output=True, text=True).stdout.split()
+        # The task's process, not the lease watchdog (a subshell, also a child of the leader).
+        child = next(int(k) for k in kids if not open(f"/proc/{k}/cmdline", "rb").read().startswith(b"/bin/sh"))
         killed_at.append(time.monotonic())
         os.kill(child, 9)
 

@@ -23,6 +23,7 @@ from harness.cli_sandbox import main as sandbox_cli
 from harness.config import load_inventory
 from harness.pipeline import run_experiment
 from harness.sandbox import netns, shaping, sshd
+from harness.sandbox.state import pid_alive
 from harness.transport.ssh import SSHOptions, SSHTransport
 
 
@@ -167,7 +168,7 @@ def _fault_mid_run(sb, tmp_path, host: str, inject, unstick) -> tuple[object, fl
 
     def run():
         result["r"] = run_experiment(exp, sb.files[1], runs_root=str(tmp_path / "runs"), run_id=run_id,
-                                     ssh_options=sb.opts, stop=stop, grace_s=3)
+                                     ssh_options=sb.opts, stop=stop, grace_s=3, lease_s=LEASE_S)
 
     th = threading.Thread(target=run, daemon=True)
     th.start()
@@ -187,9 +188,13 @@ def _fault_mid_run(sb, tmp_path, host: str, inject, unstick) -> tuple[object, fl
             th.join(30)
     assert not th.is_alive(), "the run did not end even after its connections were reset"
     res = result["r"]
-    if _run_pids(sb, run_id):
+    # The cut-off task's watchdog kills it once its lease is not renewed.
+    if not netns.wait_for(lambda: not _run_pids(sb, run_id), LEASE_S + 15):
         gaps.append(GAPS["orphan"])
     return res, took, gaps, run_id
+
+
+LEASE_S = 8.0
 
 
 def _recover_and_rerun(sb, tmp_path, host: str, run_id: str) -> None:
@@ -198,7 +203,8 @@ def _recover_and_rerun(sb, tmp_path, host: str, run_id: str) -> None:
     rc, out, err = cli("fault", host, "kill-tasks", "--dir", sb.dir)
     assert rc == 0, err
     assert _run_pids(sb, run_id) == {}
-    assert all(sshd.is_sshd(p) for p in netns.namespace_pids(sb.host(host).netns))  # only sshd is left
+    # Only sshd is left (a session of the dead connection may be exiting meanwhile: skip the gone).
+    assert [p for p in netns.namespace_pids(sb.host(host).netns) if not sshd.is_sshd(p) and pid_alive(p)] == []
     tiny = {**TINY, "configurations": [{**TINY["configurations"][0], "hosts": [host]}]}
     res = run_experiment(_write(tmp_path / "tiny.yaml", tiny), sb.files[1], runs_root=str(tmp_path / "runs"),
                          run_id=f"{run_id}-again", ssh_options=sb.opts)

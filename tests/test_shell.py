@@ -76,3 +76,25 @@ def test_parse_poll_reads_last_step_record():
     st = shell.parse_poll(line)["w"]
     assert st.state == "running" and st.last_step["step"] == 7
     assert shell.parse_poll("w\texited \t\n")["w"].returncode is None
+
+
+def test_watchdog_kills_a_task_whose_lease_is_not_renewed(tmp_path):
+    (tmp_path / "env.sh").write_bytes(b"")
+    pid = int(sh(shell.start_command(str(tmp_path), ["sleep", "60"], lease_s=2)).stdout)
+    for _ in range(200):   # lease 2 s, checked every second: gone within a few seconds
+        if not shell.parse_pids(sh(shell.leftovers_command("no-such-run", [pid])).stdout):
+            break
+        time.sleep(0.05)
+    assert shell.parse_pids(sh(shell.leftovers_command("no-such-run", [pid])).stdout) == []
+    assert "no lease renewal" in (tmp_path / "lease_expired").read_text()
+
+
+def test_polling_renews_the_lease(tmp_path):
+    (tmp_path / "env.sh").write_bytes(b"")
+    pid = int(sh(shell.start_command(str(tmp_path), ["sleep", "60"], lease_s=2)).stdout)
+    try:
+        for _ in range(8):
+            assert shell.parse_poll(sh(shell.poll_command([("t", str(tmp_path), pid)])).stdout)["t"].state == "running"
+            time.sleep(0.5)
+    finally:
+        sh(shell.signal_command([pid], "KILL"))

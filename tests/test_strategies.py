@@ -242,6 +242,7 @@ def test_sweep_errors_name_the_field_the_user_wrote(tmp_path):
     ({"strategy": "single", "horovod_timeline": True}, "horovod_timeline: only for strategy horovod"),
     ({"strategy": "horovod", "launcher": "ssh"}, "launcher"),
     ({"strategy": "ring"}, "unknown strategy"),
+    ({"strategy": "parameter_server", "ps": 1, "threads": {"inter_op": [2, 1]}}, "inter_op: 1 deadlocks"),
 ])
 def test_strategy_settings_are_validated_per_strategy(tmp_path, conf, message):
     p = write_exp(tmp_path, [{"name": "c", **conf}])
@@ -354,7 +355,9 @@ def test_a_process_mpirun_started_is_a_training_rank_with_its_own_events_file(mo
     monkeypatch.setenv("OMPI_COMM_WORLD_RANK", "3")
     rank = distribute.as_mpi_rank(spec)
     assert rank["role"] == "worker" and rank["rank"] == 3 and rank["events"] == "events-rank3.jsonl"
-    assert rank["checkpoint_dir"] is None and not distribute.is_server(rank)
+    assert rank["checkpoint_dir"] == "checkpoints" and not distribute.is_server(rank)
     ps = {"role": "ps", "strategy": "parameter_server", "workload": {"model": "mlp"}}
     assert distribute.is_server(ps)
     assert not distribute.is_server({**ps, "workload": {"script": "x.py"}})   # the script plays the ps
+    assert distribute.is_server({**ps, "role": "evaluator"})
+    assert not distribute.is_server({**ps, "role": "evaluator", "workload": {"script": "x.py"}})

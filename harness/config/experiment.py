@@ -172,6 +172,11 @@ class Configuration(_Strict):
             raise ValueError("strategy 'single' runs exactly one worker and no ps; set workers: 1, ps: 0")
         if s == "parameter_server" and self.ps < 1:
             raise ValueError("ps: strategy 'parameter_server' needs at least one ps task (ps: 1)")
+        if s == "parameter_server" and self.threads.inter_op == 1:
+            # Measured: with one inter-op thread a step blocks it waiting for remote
+            # variables, and the cluster never makes progress.
+            raise ValueError("threads.inter_op: 1 deadlocks a parameter-server cluster; use 2 or more "
+                             "(or 0 / leave it out for TensorFlow's choice)")
         if s in ("horovod", "mirrored") and self.ps != 0:
             raise ValueError(f"ps: strategy {s!r} has no parameter servers; remove 'ps' or use parameter_server")
         only = {"launcher": ("horovod",), "horovod_timeline": ("horovod",), "network_interface": ("horovod",),

@@ -65,7 +65,7 @@ class SSHOptions:
     trust_on_first_use: bool = False
     insecure_no_host_key_check: bool = False
     connect_timeout: float = 10.0
-    keepalive: int = 15
+    keepalive: int = 5
     ssh_config: Path | None = Path("~/.ssh/config")
     allow_agent: bool = True
 
@@ -357,6 +357,12 @@ class SSHTransport(Transport):
             # Small request/reply messages (channel open, exec): without this, Nagle and
             # delayed ACKs add ~40 ms to every command.
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            # paramiko's keepalive only sends; it never notices a peer that stopped
+            # answering. With TCP_USER_TIMEOUT the kernel fails the socket once those
+            # keepalives stay unacknowledged, so a cut host is an error in seconds, not 15 min.
+            if hasattr(socket, "TCP_USER_TIMEOUT"):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT,
+                                int((2 * self.options.keepalive + 5) * 1000))
             return sock
         except socket.gaierror as e:
             raise self._fail(HostNotFound, label, f"host name {hop.hostname!r} does not resolve ({e.strerror}); "
@@ -587,6 +593,8 @@ class SSHTransport(Transport):
             if self._sftp is None or self._sftp.get_channel().get_transport() is not t or self._sftp.get_channel().closed:
                 try:
                     self._sftp = paramiko.SFTPClient.from_transport(t)
+                    # Without a timeout one SFTP request to a vanished host waits forever.
+                    self._sftp.get_channel().settimeout(max(30.0, 3 * self.options.connect_timeout))
                 except (paramiko.SSHException, EOFError, OSError) as e:
                     raise TransportError(self.name, f"cannot start SFTP: {e or type(e).__name__}") from None
             return self._sftp

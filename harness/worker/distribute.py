@@ -64,19 +64,19 @@ def as_mpi_rank(spec: dict) -> dict:
     rank = mpi_rank()
     if rank is None or spec.get("role") not in ("launcher", "mpi_host"):
         return spec
-    return {**spec, "role": "worker", "rank": rank, "events": f"events-rank{rank}.jsonl",
-            "checkpoint_dir": spec.get("checkpoint_dir") if rank == 0 else None}
+    # checkpoint_dir stays: only rank 0 saves, but every rank takes part in the wait for it.
+    return {**spec, "role": "worker", "rank": rank, "events": f"events-rank{rank}.jsonl"}
 
 
-SERVER_ROLES = ("rendezvous", "launcher", "mpi_host", "evaluator")
+SERVER_ROLES = ("rendezvous", "launcher", "mpi_host")
 
 
 def is_server(spec: dict) -> bool:
     if spec.get("role") in SERVER_ROLES:
         return True
-    # A parameter-server cluster's ps and workers are servers, unless the user's own
-    # script plays those roles itself.
-    return (spec.get("strategy") == "parameter_server" and spec.get("role") in ("ps", "worker")
+    # A parameter-server cluster's ps, workers and evaluator are servers, unless the
+    # user's own script plays those roles itself (it sees TF_CONFIG).
+    return (spec.get("strategy") == "parameter_server" and spec.get("role") in ("ps", "worker", "evaluator")
             and not (spec.get("workload") or {}).get("script"))
 
 
@@ -231,6 +231,7 @@ class Local:
     """The single-process baseline; the other strategies override what differs."""
     name = "single"
     sync = True          # synchronous data parallelism: learning rate may scale with size
+    _eval_step = None    # traced once, on the first evaluation
 
     def __init__(self, tf, spec: dict):
         self.tf = tf
@@ -275,18 +276,22 @@ class Local:
         None where this task does not evaluate."""
         if not self.is_chief:
             return None
-        tf = self.tf
+        return self._evaluate_here(model, per_example_loss, score_fn, x_val, y_val)
 
-        @tf.function
-        def eval_step(x, y):
-            pred = model(x, training=False)
-            return tf.reduce_sum(per_example_loss(y, pred)), score_fn(pred, y)
+    def _evaluate_here(self, model, per_example_loss, score_fn, x_val, y_val):
+        tf = self.tf
+        if self._eval_step is None:
+            @tf.function
+            def eval_step(x, y):
+                pred = model(x, training=False)
+                return tf.reduce_sum(per_example_loss(y, pred)), score_fn(pred, y)
+            self._eval_step = eval_step
 
         ds = tf.data.Dataset.from_tensor_slices((x_val, y_val)).batch(256).prefetch(tf.data.AUTOTUNE)
         vl = vs = 0.0
         vn = 0
         for x, y in ds:
-            l, s = eval_step(x, y)
+            l, s = self._eval_step(x, y)
             vl, vs, vn = vl + float(l), vs + float(s), vn + int(x.shape[0])
         return vl, vs, vn
 
@@ -321,6 +326,32 @@ class Horovod(Local):
         # Every rank starts from rank 0's weights (and optimizer slots, created by step 1).
         self.hvd.broadcast_variables(model.variables, root_rank=0)
         self.hvd.broadcast_variables(opt.variables, root_rank=0)
+
+    def _allreduce_sum(self, values: list[float], name: str) -> list[float]:
+        tf = self.tf
+        out = self.hvd.allreduce(tf.constant(values, dtype=tf.float64), op=self.hvd.Sum, name=name)
+        return [float(v) for v in out.numpy()]
+
+    def evaluate(self, model, per_example_loss, score_fn, x_val, y_val):
+        """Every rank evaluates its shard and one all-reduce adds the sums; rank 0 records
+        them. (Rank 0 evaluating alone would leave the others waiting inside their next
+        step's all-reduce, and that wait would show up as step time.)"""
+        local = self._evaluate_here(model, per_example_loss, score_fn,
+                                    x_val[self.rank::self.size], y_val[self.rank::self.size])
+        vl, vs, vn = self._allreduce_sum(list(local), "harness_eval")
+        return (vl, vs, int(vn)) if self.is_chief else None
+
+    def checkpoint(self, model, opt, ckpt_dir: str | None):
+        if not ckpt_dir:
+            return None
+        save = Local.checkpoint(self, model, opt, ckpt_dir)   # rank 0 only
+
+        def save_then_wait():
+            path = save() if save else None
+            # The others wait here, not inside their next step, while rank 0 writes.
+            self._allreduce_sum([0.0], "harness_checkpoint_barrier")
+            return path
+        return save_then_wait
 
 
 class Mirrored(Local):
@@ -376,20 +407,21 @@ class Mirrored(Local):
         part: reading some variables, e.g. batch-norm statistics, is itself a collective.)"""
         tf, strategy = self.tf, self.strategy
         x_val, y_val = x_val[self.rank::self.size], y_val[self.rank::self.size]
-
-        @tf.function
-        def eval_step(x, y):
-            def fn(x, y):
-                pred = model(x, training=False)
-                return tf.reduce_sum(per_example_loss(y, pred)), score_fn(pred, y)
-            l, s = strategy.run(fn, args=(x, y))
-            return (tf.add_n(strategy.experimental_local_results(l)),
-                    tf.add_n(strategy.experimental_local_results(s)))
+        if self._eval_step is None:
+            @tf.function
+            def eval_step(x, y):
+                def fn(x, y):
+                    pred = model(x, training=False)
+                    return tf.reduce_sum(per_example_loss(y, pred)), score_fn(pred, y)
+                l, s = strategy.run(fn, args=(x, y))
+                return (tf.add_n(strategy.experimental_local_results(l)),
+                        tf.add_n(strategy.experimental_local_results(s)))
+            self._eval_step = eval_step
 
         vl = vs = 0.0
         vn = 0
         for x, y in tf.data.Dataset.from_tensor_slices((x_val, y_val)).batch(256):
-            l, s = eval_step(x, y)
+            l, s = self._eval_step(x, y)
             vl, vs, vn = vl + float(l), vs + float(s), vn + int(x.shape[0])
         totals = strategy.run(lambda: tf.constant([vl, vs, float(vn)]))
         vl, vs, vn = (float(v) for v in strategy.reduce(tf.distribute.ReduceOp.SUM, totals, axis=None))

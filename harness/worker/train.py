@@ -16,6 +16,7 @@ import platform
 import sys
 import time
 import traceback
+from collections import deque
 
 from harness.events import EventLog
 from harness.worker import distribute
@@ -228,12 +229,15 @@ def _loop_sync(spec, log, dist, model, opt, loss_fn, score_fn, step_fn, it, data
 
 def _loop_ps(spec, log, dist, model, opt, loss_fn, score_fn, step_fn, it, data, steps_per_epoch,
              classification) -> dict:
-    """The parameter-server chief schedules an epoch's steps at once; the workers run them
-    concurrently (asynchronous updates). Results are fetched in scheduling order, and a
-    step's `seconds` is the time from the previous step's result (or the epoch's start) to
-    its own: the coordinator's view, where throughput = images / seconds holds exactly.
+    """The parameter-server chief keeps 2 steps per worker scheduled (one running, one
+    queued: no worker waits for the coordinator); workers run them concurrently with
+    asynchronous updates. Results are fetched in scheduling order, and a step's `seconds`
+    is the time from the previous step's result (or the epoch's start) to its own: the
+    coordinator's view, where throughput = images / seconds holds. Bounding what is in
+    flight keeps that true across the warm-up cut too: with everything scheduled at once,
+    later steps would finish while the first (warm-up) one is awaited and look free.
     A step's time on its worker, and its wait for data there, are not visible from here:
-    `data_wait_s` is null, and `workers` says how many steps were in flight at once."""
+    `data_wait_s` is null; `workers` and `in_flight` say how many ran at once."""
     work = spec["workload"]
     log_every = work["log_every"]
     batch = int(work["batch_size"])
@@ -245,11 +249,16 @@ def _loop_ps(spec, log, dist, model, opt, loss_fn, score_fn, step_fn, it, data, 
         ep_loss = ep_score = 0.0
         prev = time.monotonic()
         first_start = prev if first_start is None else first_start
-        pending = [dist.schedule(step_fn, it) for _ in range(steps_per_epoch)]
+        in_flight = 2 * max(1, dist.workers)
+        pending = deque(dist.schedule(step_fn, it) for _ in range(min(in_flight, steps_per_epoch)))
+        scheduled = len(pending)
         win = _Window()
-        for i, rv in enumerate(pending):
-            loss, score = rv.fetch()
+        for i in range(steps_per_epoch):
+            loss, score = pending.popleft().fetch()
             now = time.monotonic()
+            if scheduled < steps_per_epoch:
+                pending.append(dist.schedule(step_fn, it))
+                scheduled += 1
             loss = float(loss)
             step += 1
             images += batch
@@ -258,7 +267,8 @@ def _loop_ps(spec, log, dist, model, opt, loss_fn, score_fn, step_fn, it, data, 
             win.add(batch, now - prev, None, loss)
             prev = last_end = now
             if win.steps == log_every or i == steps_per_epoch - 1:
-                log.emit("step", **win.record(step, epoch), workers=dist.workers, timing="completion_interval")
+                log.emit("step", **win.record(step, epoch), workers=dist.workers, in_flight=in_flight,
+                         timing="completion_interval")
                 win = _Window()
         dist.join()
         ep_images = steps_per_epoch * batch
