@@ -78,7 +78,7 @@ def run_experiment(experiment: str, hosts: str, *, runs_root: str = "runs", run_
             control.emit("connect", hosts=[h.name for h in used], seconds=connect_s)
             if wants_live_prices(live_prices, used):
                 control.emit("prices", **fetch_for_run(run_dir, used))
-            env, datasets = _sync(used, transports, exp.workload.dataset.path, control)
+            env, datasets = _sync(used, transports, exp.workload.dataset.path if exp.workload.dataset else None, control)
             return _execute(plan, inv, transports, run_dir, stop, progress, grace_s, keep_going, control, env,
                             datasets, lease_s)
     finally:
