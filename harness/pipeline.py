@@ -140,7 +140,9 @@ def _execute(plan: Plan, inv, transports, run_dir: Path, stop, progress, grace_s
         if stop.is_set():
             break
         control.emit("config_start", config=cp.name, strategy=cp.strategy,
-                     workers=sum(1 for t in cp.tasks if t.rank is not None),
+                     # The ranks' world size; under MPI one launcher task holds them all.
+                     workers=max([t.spec.get("size") or 0 for t in cp.tasks if t.role != "sampler"]
+                                 + [sum(1 for t in cp.tasks if t.rank is not None)]),
                      ps=sum(1 for t in cp.tasks if t.role == "ps"), hosts=list(cp.hosts),
                      instance_types={h: hosts[h].instance_type for h in cp.hosts})
         sup = Supervisor(cp, transports, hosts, control, stop, extra_env=env, dataset_paths=datasets,

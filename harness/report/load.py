@@ -304,6 +304,33 @@ def _on_disk(run_dir: Path) -> list[tuple[str, str, str]]:
     return found
 
 
+def _mpi_ranks(run_dir: Path, launcher: TaskData) -> list[TaskData]:
+    """Under `launcher: mpi` one task (mpirun, or an idle mpi-host task) holds the event
+    files of the MPI ranks on its host, `events-rank<k>.jsonl`: one training task each,
+    ending as the task that holds them ended."""
+    out = []
+    tdir = run_dir / launcher.rel_dir
+    if not tdir.is_dir():
+        return out
+    for path in sorted(tdir.glob("events-rank*.jsonl")):
+        k = path.stem[len("events-rank"):]
+        if not k.isdigit():
+            continue
+        rel = f"{launcher.rel_dir}/{path.name}"
+        t = TaskData(config=launcher.config, task_id=f"{launcher.task_id}/rank{k}", host=launcher.host,
+                     role="worker", rank=int(k), rel_dir=launcher.rel_dir, spec=launcher.spec,
+                     spec_source=launcher.spec_source, exit_code=launcher.exit_code)
+        try:
+            t.events, t.bad_lines = read_jsonl(path)
+            t.events_found = True
+        except OSError as e:
+            t.problems.append(Problem(rel, f"cannot read: {e.strerror}"))
+        if t.bad_lines:
+            t.problems.append(_bad_lines_problem(rel, t.bad_lines, _count_lines(path)))
+        out.append(t)
+    return out
+
+
 def load_run(run_dir: str | Path) -> RunData:
     """Everything the report needs from a run directory; never raises for missing files."""
     run_dir = Path(run_dir)
@@ -333,7 +360,9 @@ def load_run(run_dir: str | Path) -> RunData:
         if is_sampler(role, task_id):
             run.samplers.append(_load_sampler(run_dir, config, task_id, host))
         else:
-            run.tasks.append(_load_task(run_dir, *entry))
+            task = _load_task(run_dir, *entry)
+            run.tasks.append(task)
+            run.tasks.extend(_mpi_ranks(run_dir, task))
     # Stable order: configuration order of the run, then rank, then task id.
     order = {name: i for i, name in enumerate(run.config_names())}
     run.tasks.sort(key=lambda t: (order.get(t.config, len(order)),
