@@ -137,8 +137,52 @@ def comm_from_step_times(run: RunData, m: ConfigMetrics,
 # CommShare or None when its data is absent; the first answer wins. A Horovod-timeline
 # estimator (time in allreduce / step time, from rank 0's horovod_timeline.json, e.g. via
 # harness.report.horovod_timeline) goes before the step-time one and needs no baseline.
+def comm_from_horovod_timeline(run: RunData, m: ConfigMetrics,
+                               base: Optional[ConfigMetrics]) -> Optional[CommShare]:
+    """Horovod's own account: time inside allreduce/negotiation per step (union of the
+    timeline's communication activities) over the mean distributed step time."""
+    from harness.report.horovod_timeline import timeline_summary
+
+    if not m.step_time_mean_s:
+        return None
+    for t in run.tasks_of(m.config):
+        path = run.run_dir / t.rel_dir / "horovod_timeline.json"
+        if t.rank == 0 and path.is_file():
+            summary = timeline_summary(path)
+            per_step = summary.get("communication_per_step_s")
+            if per_step is None:
+                return None
+            return CommShare(min(1.0, per_step / m.step_time_mean_s), "Horovod timeline",
+                             f"{_s(per_step)} s in allreduce/negotiation per step ÷ {_s(m.step_time_mean_s)} s "
+                             f"per step ({t.rel_dir}/horovod_timeline.json)")
+    return None
+
+
+def comm_from_ps_intervals(run: RunData, m: ConfigMetrics,
+                           base: Optional[ConfigMetrics]) -> Optional[CommShare]:
+    """Parameter server: the chief logs the interval between step completions of the whole
+    cluster, so one worker's own step takes that × the workers in flight."""
+    if base is None or not base.step_time_mean_s:
+        return None
+    per_worker = []
+    for t in run.tasks_of(m.config):
+        warmup = ((t.spec or {}).get("workload") or {}).get("warmup_steps", 5)
+        for r in t.of("step"):
+            if r.get("step", 0) - r.get("steps", 1) + 1 <= warmup:
+                continue
+            if r.get("timing") == "completion_interval" and r.get("steps") and r.get("workers"):
+                per_worker.append(r["seconds"] / r["steps"] * r["workers"])
+    if not per_worker:
+        return None
+    worker_step = sum(per_worker) / len(per_worker)
+    return CommShare(1.0 - base.step_time_mean_s / worker_step, "PS completion intervals vs baseline",
+                     f"1 − {_s(base.step_time_mean_s)} s ({base.config}) ÷ {_s(worker_step)} s "
+                     f"(mean completion interval × workers, after warm-up)")
+
+
 Estimator = Callable[[RunData, ConfigMetrics, Optional[ConfigMetrics]], Optional[CommShare]]
-COMMUNICATION_ESTIMATORS: tuple[Estimator, ...] = (comm_from_step_times,)
+COMMUNICATION_ESTIMATORS: tuple[Estimator, ...] = (comm_from_horovod_timeline, comm_from_ps_intervals,
+                                                   comm_from_step_times)
 
 
 # --- model-FLOP utilization --------------------------------------------------------------
