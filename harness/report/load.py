@@ -223,14 +223,7 @@ def _load_task(run_dir: Path, config: str, task_id: str, host: str, role: Option
         task.spec, task.spec_source = spec, "task.json"
     events_path = tdir / "events.jsonl"
     if events_path.is_file():
-        try:
-            task.events, task.bad_lines = read_jsonl(events_path)
-            task.events_found = True
-        except OSError as e:
-            task.problems.append(Problem(f"{rel}/events.jsonl", f"cannot read: {e.strerror}"))
-        if task.bad_lines:
-            task.problems.append(_bad_lines_problem(f"{rel}/events.jsonl", task.bad_lines,
-                                                    _count_lines(events_path)))
+        _read_task_events(task, events_path, f"{rel}/events.jsonl")
     else:
         task.problems.append(Problem(f"{rel}/events.jsonl", "missing; the task left no records"))
     exit_path = tdir / "exit_code"
@@ -304,6 +297,16 @@ def _on_disk(run_dir: Path) -> list[tuple[str, str, str]]:
     return found
 
 
+def _read_task_events(task: TaskData, path: Path, rel: str) -> None:
+    try:
+        task.events, task.bad_lines = read_jsonl(path)
+        task.events_found = True
+    except OSError as e:
+        task.problems.append(Problem(rel, f"cannot read: {e.strerror}"))
+    if task.bad_lines:
+        task.problems.append(_bad_lines_problem(rel, task.bad_lines, _count_lines(path)))
+
+
 def _mpi_ranks(run_dir: Path, launcher: TaskData) -> list[TaskData]:
     """Under `launcher: mpi` one task (mpirun, or an idle mpi-host task) holds the event
     files of the MPI ranks on its host, `events-rank<k>.jsonl`: one training task each,
@@ -320,13 +323,7 @@ def _mpi_ranks(run_dir: Path, launcher: TaskData) -> list[TaskData]:
         t = TaskData(config=launcher.config, task_id=f"{launcher.task_id}/rank{k}", host=launcher.host,
                      role="worker", rank=int(k), rel_dir=launcher.rel_dir, spec=launcher.spec,
                      spec_source=launcher.spec_source, exit_code=launcher.exit_code)
-        try:
-            t.events, t.bad_lines = read_jsonl(path)
-            t.events_found = True
-        except OSError as e:
-            t.problems.append(Problem(rel, f"cannot read: {e.strerror}"))
-        if t.bad_lines:
-            t.problems.append(_bad_lines_problem(rel, t.bad_lines, _count_lines(path)))
+        _read_task_events(t, path, rel)
         out.append(t)
     return out
 
