@@ -156,6 +156,35 @@ def test_harness_run_works_with_the_printed_command(sb, tmp_path):
     assert (_host_dir(sb, "sb0") / "runs" / "tiny" / "one" / "worker-0" / "exit_code").read_text().strip() == "0"
 
 
+def test_hosts_have_their_own_hostnames_that_resolve_to_their_addresses(sb):
+    inv = load_inventory(sb.files[1])
+    h = inv.hosts[1]
+    tr = SSHTransport(h, sb.opts)
+    try:
+        out = tr.exec("hostname; getent hosts sb0 sb1 sb2 localhost | awk '{print $1}' | tr '\\n' ' '").stdout.split()
+    finally:
+        tr.close()
+    assert out[0] == "sb1" and out[1:4] == [x.address for x in inv.hosts] and out[4] in ("127.0.0.1", "::1")
+    assert Path(netns.etc_dir(sb.host("sb1").netns), "hosts").exists()
+
+
+def test_horovod_gloo_trains_across_two_sandbox_hosts(sb, tmp_path):
+    # Gloo's process sets find a rank's address through its hostname: with one hostname
+    # for every namespace, ranks would dial 127.0.0.1 and be refused.
+    exp = {**TINY, "name": "hvd2",
+           "configurations": [{"name": "hvd", "strategy": "horovod", "workers": 2, "hosts": ["sb0", "sb1"],
+                               "threads": {"intra_op": 1, "inter_op": 2}}]}
+    t0 = time.monotonic()
+    res = run_experiment(_write(tmp_path / "hvd.yaml", exp), sb.files[1], runs_root=str(tmp_path / "runs"),
+                         run_id="hvd2", ssh_options=sb.opts)
+    print(f"horovod 2 ranks on sb0+sb1: {res.status} in {time.monotonic() - t0:.1f} s")
+    assert res.status == "succeeded", res.reason
+    for host, rank in (("sb0", 0), ("sb1", 1)):
+        d = _host_dir(sb, host) / "runs" / "hvd2" / "hvd" / f"worker-{rank}"
+        assert (d / "exit_code").read_text().strip() == "0"
+        assert '"event": "step"' in (d / "events.jsonl").read_text()
+
+
 def _fault_mid_run(sb, tmp_path, host: str, inject, unstick) -> tuple[object, float, list[str], str]:
     """Start a long run on `host`, inject the fault once steps appear, and wait up to 30 s
     for the run to end; if it has not, `unstick` it. Returns (result, seconds from fault

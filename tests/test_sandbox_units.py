@@ -191,6 +191,17 @@ def test_inventory_validates_and_gives_each_host_its_workdir(tmp_path):
     assert len({h.workdir for h in inv.hosts}) == 2
     assert inv.hosts[0].labels == {"sandbox": "1", "network_interface": "eth0", "rate": "100mbit"}
     assert [h.name for h in inv.select(["sandbox=1"])] == ["sb0", "sb1"]
+    assert {h.instance_type for h in inv.hosts} == {"sandbox"}  # one type: the report finds a baseline
+
+
+def test_each_host_gets_its_own_hostname_and_a_hosts_file_naming_every_host(tmp_path):
+    text = netns.hosts_text([("sb0", "198.18.7.10"), ("sb1", "198.18.7.11")])
+    lines = [line.split() for line in text.splitlines() if not line.startswith("#")]
+    assert ["127.0.0.1", "localhost"] in lines and ["198.18.7.10", "sb0"] in lines and ["198.18.7.11", "sb1"] in lines
+    argv = sshd.spawn_argv(tmp_path / "sb1", "hsbabcde-1", "sb1")
+    assert argv[:2] == ["unshare", "--uts"] and "sb1" in argv and argv[-4:] == [
+        sshd.SSHD, "-D", "-e", "-f", str(tmp_path / "sb1" / "sshd_config")][-4:]
+    assert sshd.spawn_argv(tmp_path / "sb1", None, "sb1")[0] == sshd.SSHD  # loopback: this machine's hostname
 
 
 def test_sshd_config_and_known_hosts_line(tmp_path):

@@ -181,8 +181,11 @@ def comm_from_ps_intervals(run: RunData, m: ConfigMetrics,
 
 
 Estimator = Callable[[RunData, ConfigMetrics, Optional[ConfigMetrics]], Optional[CommShare]]
-COMMUNICATION_ESTIMATORS: tuple[Estimator, ...] = (comm_from_horovod_timeline, comm_from_ps_intervals,
-                                                   comm_from_step_times)
+# The timeline comes last: its allreduce spans include waiting for the slowest rank, so on
+# shared or uneven hosts it exceeds the step itself (measured in the sandbox rehearsal);
+# it answers only when the run has no single-process baseline.
+COMMUNICATION_ESTIMATORS: tuple[Estimator, ...] = (comm_from_ps_intervals, comm_from_step_times,
+                                                   comm_from_horovod_timeline)
 
 
 # --- model-FLOP utilization --------------------------------------------------------------

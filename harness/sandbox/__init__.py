@@ -34,6 +34,7 @@ __all__ = ["up", "down", "status", "fault", "measure", "load_state", "SandboxSta
 
 DEFAULT_BANDWIDTH = "1gbit"
 HOST_NAME = "sb{}"
+SANDBOX_TYPE = "sandbox"   # the inventory's instance_type of every sandbox host (no price)
 ROOT_HINT = ("`harness sandbox up` makes network namespaces, a bridge and tc qdiscs, which needs root: "
              "run it with sudo, or use --loopback for hosts on 127.0.0.1 ports (no root, no link shaping)")
 
@@ -148,6 +149,10 @@ def _up_netns(st: SandboxState, n: int) -> None:
         netns.run_all(netns.host_commands(st.tag, i, st.bridge, subnet))
         if st.rate_bits or st.delay_ms or st.loss_percent:
             faults.shape_host(st, h)
+    # Every host resolves every host's name (its own hostname included) to its address.
+    hosts_file = netns.hosts_text([(h.name, h.address) for h in st.hosts])
+    for h in st.hosts:
+        netns.write_hosts_file(h.netns, hosts_file)
     _start_sshds(st)
 
 
@@ -164,7 +169,7 @@ def _start_sshds(st: SandboxState) -> None:
     for h in st.hosts:
         h.host_key = sshd.prepare(Path(h.dir), h.address, h.port, client_pub)
     for h in st.hosts:  # all at once, then wait: starting is the slow part
-        h.sshd_pid = sshd.spawn(Path(h.dir), h.netns)
+        h.sshd_pid = sshd.spawn(Path(h.dir), h.netns, h.name)
     save(st)
     for h in st.hosts:
         for _ in range(5):
@@ -231,7 +236,10 @@ def inventory_dict(st: SandboxState) -> dict:
     # network_interface: the device ranks talk over (Horovod's HOROVOD_GLOO_IFACE).
     labels = {"sandbox": "1", "network_interface": "eth0" if st.mode == "netns" else "lo"}
     return {
-        "defaults": {"user": st.user, "key": st.client_key, "python": st.python, "labels": labels},
+        # instance_type: every sandbox host is the same (a share of this machine), so the
+        # report can pair a distributed configuration with its single-process baseline.
+        "defaults": {"user": st.user, "key": st.client_key, "python": st.python, "instance_type": SANDBOX_TYPE,
+                     "labels": labels},
         "hosts": [{"name": h.name, "address": h.address, "port": h.port, "workdir": h.workdir,
                    **({"labels": {**labels, "rate": shaping.format_rate(h.rate_bits)}} if h.rate_bits else {})}
                   for h in st.hosts],
@@ -279,6 +287,8 @@ def _teardown(st: SandboxState) -> list[str]:
                 removed.append(f"veth {h.veth}")
             if h.netns in existing_ns and netns.delete_namespace(h.netns):
                 removed.append(f"namespace {h.netns}" + (f" ({len(killed)} process(es) killed)" if killed else ""))
+            if h.netns and netns.remove_etc(h.netns):
+                removed.append(f"hosts file {netns.etc_dir(h.netns)}")
         if st.bridge in existing_links and netns.delete_link(st.bridge):
             removed.append(f"bridge {st.bridge}")
         release(st.tag)
@@ -318,6 +328,9 @@ def _sweep_stale(prefix: str) -> list[str]:
     for ns in stale_ns:
         if netns.delete_namespace(ns):
             removed.append(f"stale namespace {ns}")
+    for ns in netns.etc_namespaces():  # /etc/netns/<ns>/hosts of a gone sandbox
+        if (t := netns.tag_of(ns, prefix)) and not tag_is_live(t) and netns.remove_etc(ns):
+            removed.append(f"stale hosts file {netns.etc_dir(ns)}")
     for ns in netns.namespaces():  # netem probes of an `up` that died mid-probe
         pid = netns.probe_owner(ns, prefix)
         if pid and not pid_alive(pid) and netns.delete_namespace(ns):

@@ -8,6 +8,12 @@ Layout of one sandbox (tag `hsb1a2b3`, subnet 198.18.7.0/24):
       …
 Namespaces get no default route: a sandbox host can reach the other hosts and the
 control side, nothing else. Address allocation and the command lists are PURE.
+
+Each host also has its own hostname (its inventory name, sb0 …): its sshd runs in its own
+UTS namespace, and /etc/netns/<namespace>/hosts (which `ip netns exec` mounts over
+/etc/hosts) maps every host's name to its address. Software that finds a host's address
+through its hostname (Horovod's gloo process sets do) then gets the host's own address
+instead of this machine's name resolving to 127.0.0.1 everywhere.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ BENCH_NET = ipaddress.ip_network("198.18.0.0/15")  # RFC 2544 benchmarking range
 FIRST_HOST_OFFSET = 10                              # .1 is the bridge, hosts from .10
 MAX_HOSTS = 240
 IFNAMSIZ = 15
+NETNS_ETC = "/etc/netns"                           # `ip netns exec NS` bind-mounts NETNS_ETC/NS/* over /etc/*
 
 
 # --- PURE: names, addresses, commands ---
@@ -86,6 +93,14 @@ def host_commands(tag: str, index: int, bridge: str, subnet: ipaddress.IPv4Netwo
         ["ip", "-n", ns, "addr", "add", addr, "dev", "eth0"],
         ["ip", "-n", ns, "link", "set", "eth0", "up"],
     ]
+
+
+def hosts_text(names_addresses: list[tuple[str, str]]) -> str:
+    """PURE: the /etc/hosts of a sandbox host: localhost and every sandbox host by name."""
+    lines = ["# written by `harness sandbox up`; `harness sandbox down` removes it",
+             "127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
+    lines += [f"{addr}\t{name}" for name, addr in names_addresses]
+    return "\n".join(lines) + "\n"
 
 
 def parse_networks(addr_output: str) -> list[ipaddress.IPv4Network]:
@@ -172,6 +187,42 @@ def delete_link(dev: str) -> bool:
 
 def delete_namespace(ns: str) -> bool:
     return run(["ip", "netns", "del", ns], check=False).returncode == 0
+
+
+def etc_dir(ns: str) -> str:
+    return os.path.join(NETNS_ETC, ns)
+
+
+def write_hosts_file(ns: str, text: str) -> None:
+    d = etc_dir(ns)
+    os.makedirs(d, mode=0o755, exist_ok=True)
+    with open(os.path.join(d, "hosts"), "w") as f:
+        f.write(text)
+
+
+def remove_etc(ns: str) -> bool:
+    """Remove /etc/netns/<ns> (and /etc/netns when that leaves it empty); False if absent."""
+    d = etc_dir(ns)
+    if not os.path.isdir(d):
+        return False
+    for name in os.listdir(d):
+        try:
+            os.unlink(os.path.join(d, name))
+        except OSError:
+            pass
+    try:
+        os.rmdir(d)
+        os.rmdir(NETNS_ETC)   # only succeeds when empty
+    except OSError:
+        pass
+    return not os.path.isdir(d)
+
+
+def etc_namespaces() -> list[str]:
+    try:
+        return sorted(os.listdir(NETNS_ETC))
+    except OSError:
+        return []
 
 
 def namespace_pids(ns: str) -> list[int]:

@@ -90,8 +90,19 @@ def rewrite_port(host_dir: Path, address: str, port: int) -> None:
     (Path(host_dir) / "sshd_config").write_text(config_text(Path(host_dir), address, port))
 
 
-def spawn(host_dir: Path, ns: str | None) -> int:
-    """Start sshd (in `ns` when given) without waiting for it; returns its pid."""
+def spawn_argv(host_dir: Path, ns: str | None, hostname: str | None = None) -> list[str]:
+    """PURE: sshd's command line; in a namespace with a hostname, sshd (and so every
+    session and task) runs in its own UTS namespace under that hostname. unshare and sh
+    exec, so the pid stays sshd's."""
+    argv = [SSHD, "-D", "-e", "-f", str(Path(host_dir) / "sshd_config")]
+    if ns and hostname:
+        argv = ["unshare", "--uts", "sh", "-c", 'hostname "$0" && exec "$@"', hostname, *argv]
+    return argv
+
+
+def spawn(host_dir: Path, ns: str | None, hostname: str | None = None) -> int:
+    """Start sshd (in `ns` when given, with its own `hostname` there) without waiting for
+    it; returns its pid."""
     d = Path(host_dir)
     if os.geteuid() == 0:
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # privilege-separation directory
@@ -99,7 +110,7 @@ def spawn(host_dir: Path, ns: str | None) -> int:
     log = open(d / "sshd.log", "ab")
     try:
         # Own session: a Ctrl-C in the terminal that ran `up` does not reach it.
-        p = netns_mod.spawn(ns, [SSHD, "-D", "-e", "-f", str(d / "sshd_config")], stdin=subprocess.DEVNULL,
+        p = netns_mod.spawn(ns, spawn_argv(d, ns, hostname), stdin=subprocess.DEVNULL,
                             stdout=log, stderr=log, start_new_session=True)
     finally:
         log.close()
