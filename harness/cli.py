@@ -22,8 +22,12 @@ def _parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run an experiment on an inventory of hosts and write the report")
-    run.add_argument("--experiment", "-e", default=DEFAULT_EXPERIMENT, help=f"experiment YAML (default {DEFAULT_EXPERIMENT})")
-    run.add_argument("--hosts", default=DEFAULT_HOSTS, help=f"inventory YAML (default {DEFAULT_HOSTS})")
+    run.add_argument("--experiment", "-e", help=f"experiment YAML (default {DEFAULT_EXPERIMENT}; with --resume, "
+                     "the resumed run's copy)")
+    run.add_argument("--hosts", help=f"inventory YAML (default {DEFAULT_HOSTS}; with --resume, the resumed run's copy)")
+    run.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                     help="run again, as a new run, the configurations of RUN_DIR that did not succeed, each "
+                          "from its latest checkpoint (e.g. after a spot interruption)")
     run.add_argument("--runs-dir", default="runs", help="where run directories are created (default runs/)")
     run.add_argument("--run-id", help="name of the run directory (default: experiment name + UTC time + random)")
     run.add_argument("--keep-going", action="store_true", help="run the remaining configurations after one fails")
@@ -82,6 +86,12 @@ def _cmd_run(args) -> int:
     from harness import pipeline
     from harness.progress import make_progress
 
+    if args.resume is not None:
+        args.experiment = args.experiment or str(args.resume / "experiment.yaml")
+        args.hosts = args.hosts or str(args.resume / "inventory.yaml")
+    args.experiment = args.experiment or DEFAULT_EXPERIMENT
+    args.hosts = args.hosts or DEFAULT_HOSTS
+
     if args.dry_run:
         from pathlib import Path as P
 
@@ -109,7 +119,7 @@ def _cmd_run(args) -> int:
         result = pipeline.run_experiment(args.experiment, args.hosts, runs_root=args.runs_dir, run_id=args.run_id,
                                          stop=stop, progress=progress, ssh_options=_ssh_options(args),
                                          grace_s=args.grace, keep_going=args.keep_going,
-                                         live_prices=args.live_prices, lease_s=args.lease)
+                                         live_prices=args.live_prices, lease_s=args.lease, resume=args.resume)
     finally:
         progress.close()
         for s, h in old.items():

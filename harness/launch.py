@@ -18,14 +18,17 @@ from harness.plan import ConfigPlan, Task
 from harness import shell
 from harness.transport.base import Transport
 
-FINAL = ("succeeded", "failed", "stopped", "lost")
+FINAL = ("succeeded", "failed", "stopped", "lost", "interrupted")
+# A training task's exit code after it checkpointed on a spot interruption notice
+# (harness/worker/train.py EXIT_INTERRUPTED): its host is reported interrupted.
+EXIT_INTERRUPTED = 75
 
 
 @dataclass
 class TaskState:
     task: Task
     pid: int | None = None
-    state: str = "pending"      # pending | running | succeeded | failed | stopped | lost
+    state: str = "pending"      # pending | running | succeeded | failed | stopped | lost | interrupted
     returncode: int | None = None
     last_step: dict | None = None
     error: str = ""
@@ -34,7 +37,7 @@ class TaskState:
 @dataclass
 class ConfigOutcome:
     config: str
-    status: str                 # succeeded | failed | stopped | timeout
+    status: str                 # succeeded | failed | stopped | timeout | interrupted
     reason: str
     tasks: list[TaskState]
     leftovers: dict[str, list[int]] = field(default_factory=dict)
@@ -155,6 +158,11 @@ class Supervisor:
                 return "timeout", f"time limit of {self.cp.time_limit_s:g} s reached"
             self._poll(hosts)
             self.progress(self.cp, self.states)
+            hit = [s for s in self.states if s.state == "interrupted"]
+            if hit:
+                s = hit[0]
+                return "interrupted", (f"host {s.task.host} got a spot interruption notice; task {s.task.task_id} "
+                                       f"checkpointed and exited {s.returncode} (resume with --resume)")
             bad = [s for s in self.states if s.state in ("failed", "lost") and s.task.critical]
             if bad:
                 s = bad[0]
@@ -191,6 +199,8 @@ class Supervisor:
                     s.returncode = st.returncode
                     if st.returncode == 0:
                         s.state = "succeeded"
+                    elif st.returncode == EXIT_INTERRUPTED and s.task.role != "sampler":
+                        s.state = "interrupted"
                     elif self._stopping:
                         s.state = "stopped"
                     else:

@@ -4,6 +4,8 @@ collect) per configuration → report. Everything already written is kept on fai
 from __future__ import annotations
 
 import json
+import os
+import posixpath
 import secrets
 import shutil
 import threading
@@ -20,11 +22,12 @@ from harness.errors import HarnessError, UsageError
 from harness.events import EventLog
 from harness.launch import Supervisor
 from harness.live_prices import fetch_for_run, wants_live_prices
-from harness.plan import Plan, build_plan
+from harness.plan import ConfigPlan, Plan, build_plan
 from harness.bundle import build_bundle
 from harness.sync import needs_sync, sync_host
 from harness.transport import open_transports
 from harness.transport.fanout import fan_out
+from harness.worker.spot_watch import IMDS_ENV
 
 
 @dataclass
@@ -51,7 +54,9 @@ def new_run_id(name: str) -> str:
 def run_experiment(experiment: str, hosts: str, *, runs_root: str = "runs", run_id: str | None = None,
                    stop: threading.Event | None = None, progress: Callable | None = None,
                    ssh_options=None, grace_s: float = 10.0, keep_going: bool = False,
-                   live_prices: str = "auto", lease_s: float = 60.0) -> RunResult:
+                   live_prices: str = "auto", lease_s: float = 60.0, resume: str | Path | None = None) -> RunResult:
+    """`resume`: an earlier run directory; only its configurations that did not succeed
+    run again (in this new run directory), each from its latest checkpoint."""
     stop = stop or threading.Event()
     exp = load_experiment(experiment)
     run_id = run_id or new_run_id(exp.name)
@@ -59,6 +64,10 @@ def run_experiment(experiment: str, hosts: str, *, runs_root: str = "runs", run_
     if run_dir.exists():
         raise UsageError(f"{run_dir}: run directory already exists; choose another --run-id")
     exp, inv, plan = load_and_plan(experiment, hosts, run_id, run_dir)
+    resumed = None
+    if resume is not None:
+        resumed = resume_points(Path(resume))
+        plan = _resume_plan(plan, resumed, Path(resume))
 
     used = _used_hosts(plan, inv)
     # Connect to every host before anything is written or started: an unreachable host
@@ -74,16 +83,102 @@ def run_experiment(experiment: str, hosts: str, *, runs_root: str = "runs", run_
             {"experiment": exp.model_dump(), "inventory": inv.model_dump()}, indent=1))
         (run_dir / "plan.json").write_text(json.dumps(_public_plan(plan), indent=1))
         with EventLog(run_dir / "control.jsonl") as control:
-            control.emit("run_start", run_id=plan.run_id, experiment=plan.experiment, harness_version=__version__)
+            control.emit("run_start", run_id=plan.run_id, experiment=plan.experiment, harness_version=__version__,
+                         **({"resumed_from": resumed["run_id"]} if resumed else {}))
+            if resumed:
+                control.emit("resume", from_run=resumed["run_id"], from_dir=str(resume),
+                             configs={c: {k: r[k] for k in ("status", "from_step", "remaining_steps", "planned_steps",
+                                                             "checkpoint_path", "checkpoint_host", "reason")}
+                                      for c, r in resumed["configs"].items()})
             control.emit("connect", hosts=[h.name for h in used], seconds=connect_s)
             if wants_live_prices(live_prices, used):
                 control.emit("prices", **fetch_for_run(run_dir, used))
             env, datasets = _sync(used, transports, exp.workload.dataset.path if exp.workload.dataset else None, control)
+            if exp.spot_watch and os.environ.get(IMDS_ENV):
+                # A testing/override knob: the IMDS address the control process was given
+                # (HARNESS_IMDS_URL) is passed to every task; normally unset (169.254.169.254).
+                for h in env:
+                    env[h] = {**env[h], IMDS_ENV: os.environ[IMDS_ENV]}
             return _execute(plan, inv, transports, run_dir, stop, progress, grace_s, keep_going, control, env,
                             datasets, lease_s)
     finally:
         for tr in transports.values():
             tr.close()
+
+
+def resume_points(old_run: Path) -> dict:
+    """What `--resume` needs from an earlier run: {"run_id", "configs": {name: {"status",
+    "from_step", "remaining_steps", "planned_steps", "checkpoint_path" (on its host, absolute),
+    "checkpoint_host", "reason"}}} for every configuration that did not succeed (failed,
+    interrupted, stopped or never run). Checkpoints come from the collected `checkpoint`
+    events; a relative path is under the task's directory on its host (old plan.json)."""
+    from harness.aws.resume import resume_plan
+    from harness.report.load import read_jsonl
+
+    if not (old_run / "control.jsonl").is_file() or not (old_run / "plan.json").is_file():
+        raise UsageError(f"{old_run}: not a run directory (needs control.jsonl and plan.json)")
+    control, _ = read_jsonl(old_run / "control.jsonl")
+    old_plan = json.loads((old_run / "plan.json").read_text())
+    resolved = json.loads((old_run / "resolved.json").read_text()) if (old_run / "resolved.json").is_file() else {}
+    epochs = ((resolved.get("experiment") or {}).get("workload") or {}).get("epochs")
+    status = {r.get("config"): r.get("status") for r in control if r.get("event") == "config_end"}
+    # A resumed run that is resumed again: its own starting point still counts.
+    earlier = next((r.get("configs") or {} for r in control if r.get("event") == "resume"), {})
+    out = {}
+    for cp in old_plan.get("configs", []):
+        name = cp["name"]
+        if status.get(name) == "succeeded":
+            continue
+        ckpts, steps_per_epoch = [], None
+        before = earlier.get(name) or {}
+        if before.get("checkpoint_path"):
+            ckpts.append({"step": before.get("from_step"), "path": before["checkpoint_path"],
+                          "host": before.get("checkpoint_host")})
+        for t in cp["tasks"]:
+            if t.get("role") == "sampler":
+                continue
+            f = old_run / "hosts" / t["host"] / name / t["task_id"] / "events.jsonl"
+            for e in (read_jsonl(f)[0] if f.is_file() else []):
+                if e.get("event") == "phase" and e.get("name") == "data_ready" and steps_per_epoch is None:
+                    steps_per_epoch = e.get("steps_per_epoch")
+                if e.get("event") == "checkpoint" and e.get("path"):
+                    path = str(e["path"])
+                    ckpts.append({**e, "host": t["host"],
+                                  "path": path if posixpath.isabs(path) else posixpath.join(t["task_dir"], path)})
+        info = {"status": status.get(name, "not run"), "checkpoint_path": None, "checkpoint_host": None,
+                "from_step": 0, "remaining_steps": None, "planned_steps": None}
+        planned = int(epochs) * int(steps_per_epoch) if epochs and steps_per_epoch else before.get("planned_steps")
+        if planned:
+            rp = resume_plan(int(planned), ckpts)
+            hosts = {c["path"]: c["host"] for c in ckpts}
+            info.update(checkpoint_path=rp["from_checkpoint"], checkpoint_host=hosts.get(rp["from_checkpoint"]),
+                        from_step=rp["from_step"], remaining_steps=rp["remaining_steps"],
+                        planned_steps=rp["planned_steps"], reason=rp["reason"])
+        else:
+            info["reason"] = "the run never reached training: start again from step 0"
+        out[name] = info
+    return {"run_id": old_plan.get("run_id") or old_run.name, "configs": out}
+
+
+def _resume_plan(plan: Plan, resumed: dict, old_run: Path) -> Plan:
+    """Only the configurations to resume; their training tasks get `resume_from`."""
+    todo = resumed["configs"]
+    if not todo:
+        raise UsageError(f"{old_run}: every configuration succeeded; nothing to resume")
+    missing = sorted(set(todo) - {cp.name for cp in plan.configs})
+    if missing:
+        raise UsageError(f"--resume {old_run}: configuration(s) {', '.join(missing)} are not in this experiment")
+    configs: list[ConfigPlan] = []
+    for cp in plan.configs:
+        if cp.name not in todo:
+            continue
+        r = todo[cp.name]
+        for t in cp.tasks:
+            if t.role != "sampler" and "workload" in t.spec:
+                t.spec["resume_from"] = {"run_id": resumed["run_id"], "checkpoint_path": r["checkpoint_path"],
+                                         "step": r["from_step"]}
+        configs.append(cp)
+    return Plan(plan.run_id, plan.experiment, tuple(configs))
 
 
 def _used_hosts(plan: Plan, inv) -> list[Host]:

@@ -119,6 +119,8 @@ def build_plan(exp: Experiment, inv: Inventory, run_id: str, run_dir: Path) -> P
                 "cluster": p.cluster,
                 "ports": list(p.ports),
             }
+            if exp.spot_watch:
+                spec["spot_watch"] = {"interval_s": exp.spot_watch_interval_s}
             env = {**BASE_ENV, **thread_env(cfg), **p.env,
                    "HARNESS_RUN_ID": run_id, "HARNESS_TASK": f"{cfg.name}/{p.task_id}"}
             tasks.append(Task(

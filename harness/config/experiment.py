@@ -198,6 +198,11 @@ class Experiment(_Strict):
     # First port of the servers distributed strategies start (rendezvous, TF servers),
     # counted up per machine without collisions (harness/strategies/ports.py).
     base_port: int = Field(default=29500, ge=1024, le=65000)
+    # Watch the instance metadata service for a spot interruption notice in every training
+    # task; on a notice the task checkpoints at the next step and exits 75 ("interrupted"),
+    # and `harness run --resume` continues from that checkpoint (docs/aws.md).
+    spot_watch: bool = False
+    spot_watch_interval_s: float = Field(default=5.0, gt=0, le=60)
 
     @model_validator(mode="before")
     @classmethod

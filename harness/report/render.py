@@ -155,6 +155,7 @@ def report_blocks(a: RunAnalysis, run_plots: Sequence[Image] = (),
         *sections.cost_summary_blocks(a),
         *sections.scaling_summary_blocks(a),
         *sections.diagnosis_summary_blocks(a),
+        *sections.interruption_blocks(a),
     ]
     if run_plots:
         blocks += [Heading(2, "Plots"), *run_plots]

@@ -109,6 +109,28 @@ def diagnosis_summary_blocks(a: RunAnalysis) -> list[Block]:
     return blocks
 
 
+def interruption_blocks(a: RunAnalysis) -> list[Block]:
+    """Spot interruptions of this run (lost seconds and their cost), and where a resumed
+    run continued from."""
+    blocks: list[Block] = []
+    resumed = a.run.control_first("resume")
+    if a.interruptions or resumed:
+        blocks.append(Heading(2, "Spot interruptions"))
+    if resumed:
+        blocks.append(Bullets([f"{name}: resumed from run {resumed.get('from_run')} at step {r.get('from_step')} "
+                               f"of {r.get('planned_steps') or NONE} ({r.get('reason') or r.get('status')})"
+                               for name, r in (resumed.get("configs") or {}).items()]))
+    if a.interruptions:
+        rows = [[i["config"], f"{i['task']} ({i['host']})", str(i["step"]), f"{i['action']} at {i['time']}",
+                 i["checkpoint"] or "none (the last earlier checkpoint counts)",
+                 NONE if i["lost_seconds"] is None else f"{i['lost_seconds']:.2f} s",
+                 f"{fmt_usd(i['usd'])} = {i['inputs']}" if i["usd"] is not None else f"n/a ({i['reason']})"]
+                for i in a.interruptions]
+        blocks.append(Table(["Configuration", "Task", "Step", "Notice", "Checkpoint on notice", "Work lost",
+                             "Cost of the lost work (spot)"], rows))
+    return blocks
+
+
 # --- per-configuration sections ------------------------------------------------------------
 
 def _ms(s: Stat, fmt=fmt_num) -> str:

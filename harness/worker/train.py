@@ -14,6 +14,7 @@ import math
 import os
 import platform
 import sys
+import threading
 import time
 import traceback
 from collections import deque
@@ -21,6 +22,18 @@ from collections import deque
 from harness.events import EventLog
 from harness.worker import distribute
 from harness.worker.hostinfo import host_facts, process_start_wall
+
+# The exit code of a task that stopped on a spot interruption notice (EX_TEMPFAIL: try
+# again later); the supervisor reports its host as interrupted, not failed.
+EXIT_INTERRUPTED = 75
+
+
+class SpotInterrupted(Exception):
+    """Raised at a step boundary after the task checkpointed on a spot notice."""
+
+    def __init__(self, notice: dict, step: int):
+        super().__init__(f"spot interruption notice ({notice.get('action')} at {notice.get('time')}) at step {step}")
+        self.notice, self.step = notice, step
 
 
 def run_task(spec: dict) -> int:
@@ -33,7 +46,8 @@ def run_task(spec: dict) -> int:
 
     log.emit("run_start", pid=os.getpid(), process_start_wall=process_start_wall(),
              versions={"python": platform.python_version(), "numpy": np.__version__},
-             host_facts=host_facts(), threads=spec.get("threads", {}), strategy=spec.get("strategy"))
+             host_facts=host_facts(), threads=spec.get("threads", {}), strategy=spec.get("strategy"),
+             **({"resumed_from": spec["resume_from"]} if spec.get("resume_from") else {}))
     try:
         if server:
             summary = distribute.run_server(spec, log)
@@ -43,6 +57,11 @@ def run_task(spec: dict) -> int:
             summary = run_script(spec, log)
         else:
             summary = _train(spec, log)
+    except SpotInterrupted as e:
+        log.emit("run_end", status="interrupted", error=str(e), step=e.step, seconds=time.monotonic() - started)
+        log.close()
+        print(f"harness.worker: {e}; checkpointed, exiting {EXIT_INTERRUPTED}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except BaseException as e:  # record why, then let the exit code say it failed
         log.emit("run_end", status="error", error=f"{type(e).__name__}: {e}",
                  traceback=traceback.format_exc(limit=5), seconds=time.monotonic() - started)
@@ -146,8 +165,77 @@ def _train(spec: dict, log: EventLog) -> dict:
     log.emit("phase", name="model_built", seconds=time.monotonic() - t, model=work["model"],
              parameters=int(model.count_params()), learning_rate=lr)
 
+    start_step = _restore(spec, log, tf, dist, model, opt, work["epochs"] * steps_per_epoch)
     loop = _loop_ps if isinstance(dist, distribute.ParameterServer) else _loop_sync
-    return loop(spec, log, dist, model, opt, loss_fn, score_fn, step_fn, it, data, steps_per_epoch, classification)
+    spot = _SpotWatch(spec)
+    try:
+        return loop(spec, log, dist, model, opt, loss_fn, score_fn, step_fn, it, data, steps_per_epoch,
+                    classification, start_step, spot)
+    finally:
+        spot.stop()
+
+
+def _restore(spec, log, tf, dist, model, opt, planned_steps: int) -> int:
+    """Load `resume_from` ({checkpoint_path, step}) into the model and optimizer; the step
+    the loop continues after (0 without one). Steps count over the whole planned run."""
+    rf = spec.get("resume_from")
+    if not rf:
+        return 0
+    t = time.monotonic()
+    path, step = rf.get("checkpoint_path"), int(rf.get("step") or 0)
+    if step > planned_steps:
+        raise ValueError(f"resume_from: step {step} is beyond the {planned_steps} planned steps")
+    if path:
+        if not tf.io.gfile.exists(path + ".index"):
+            raise FileNotFoundError(f"resume_from: no checkpoint {path}(.index) on host {spec.get('host')}")
+        with dist.scope():
+            tf.train.Checkpoint(model=model, optimizer=opt).restore(path).expect_partial()
+    log.emit("phase", name="checkpoint_restored", seconds=time.monotonic() - t, resumed_from=rf,
+             planned_steps=planned_steps, remaining_steps=planned_steps - step)
+    return step
+
+
+class _SpotWatch:
+    """The IMDS watcher (harness/worker/spot_watch.py) when the spec asks for it; the loops
+    ask `pending()` at each step boundary."""
+
+    def __init__(self, spec: dict):
+        self.notice, self.noticed_wall, self.watcher = None, None, None
+        self._seen = threading.Event()
+        cfg = spec.get("spot_watch")
+        if cfg:
+            from harness.worker.spot_watch import start_watcher
+
+            interval = float(cfg.get("interval_s", 5.0)) if isinstance(cfg, dict) else 5.0
+            self.watcher = start_watcher(self._on_notice, interval_s=interval)
+
+    def _on_notice(self, notice: dict) -> None:
+        self.notice, self.noticed_wall = notice, time.time()
+        self._seen.set()
+
+    def pending(self):
+        return self.notice if self._seen.is_set() else None
+
+    def stop(self) -> None:
+        if self.watcher is not None:
+            self.watcher.stop()
+
+
+def _on_notice(spec, log, dist, model, opt, spot: _SpotWatch, step: int):
+    """Checkpoint now (chief only; not under `mirrored`, where saving is a collective the
+    other workers would not join), record the interruption, and end the task."""
+    path = None
+    ckpt_dir = spec.get("checkpoint_dir")
+    if ckpt_dir and dist.is_chief and not isinstance(dist, distribute.Mirrored):
+        import tensorflow as tf
+
+        # write(), not save(): a name of its own, so the epoch checkpoints' counter is untouched.
+        path = tf.train.Checkpoint(model=model, optimizer=opt).write(os.path.join(ckpt_dir, f"spot-step{step}"))
+        log.emit("checkpoint", path=path, step=step, reason="spot_interruption")
+    if dist.is_chief or spec.get("rank") in (None, 0):
+        log.emit("spot_interruption", action=spot.notice.get("action"), time=spot.notice.get("time"), step=step,
+                 noticed_wall=spot.noticed_wall, checkpoint=path)
+    raise SpotInterrupted(spot.notice, step)
 
 
 class _Window:
@@ -184,27 +272,29 @@ def _epoch_end(log, dist, model, opt, loss_fn, score_fn, save, data, record: dic
 
 
 def _loop_sync(spec, log, dist, model, opt, loss_fn, score_fn, step_fn, it, data, steps_per_epoch,
-               classification) -> dict:
+               classification, start_step=0, spot=None) -> dict:
     """Synchronous steps (single, horovod, mirrored): each step's seconds run from asking
     for its batch to its loss being on the host, which waits for the whole step (its
     all-reduce included), so the time is honest; data_wait_s is the part spent on the batch."""
     work = spec["workload"]
     log_every = work["log_every"]
     save = dist.checkpoint(model, opt, spec.get("checkpoint_dir"))
-    step = images = 0
+    step, images = start_step, 0
+    first_epoch, skip = start_step // steps_per_epoch + 1, start_step % steps_per_epoch
     first_start = last_end = None
-    for epoch in range(1, work["epochs"] + 1):
+    for epoch in range(first_epoch, work["epochs"] + 1):
         ep_t0 = time.monotonic()
         ep_loss = ep_score = 0.0
         ep_images = 0
         win = _Window()
-        for i in range(steps_per_epoch):
+        begin = skip if epoch == first_epoch else 0   # a resumed run continues mid-epoch
+        for i in range(begin, steps_per_epoch):
             t0 = time.monotonic()
             batch_xy = next(it)
             t1 = time.monotonic()
             loss, score = step_fn(batch_xy)
             loss = float(loss)  # waits for the step to finish, so the timing is honest
-            if step == 0:
+            if first_start is None:
                 dist.after_first_step(model, opt)  # e.g. Horovod's broadcast: counted in step 1
             t2 = time.monotonic()
             first_start = t0 if first_start is None else first_start
@@ -216,19 +306,22 @@ def _loop_sync(spec, log, dist, model, opt, loss_fn, score_fn, step_fn, it, data
             ep_loss += loss * n
             ep_score += float(score)
             win.add(n, t2 - t0, t1 - t0, loss)
-            if win.steps == log_every or i == steps_per_epoch - 1:
+            notice = spot.pending() if spot is not None else None
+            if win.steps == log_every or i == steps_per_epoch - 1 or (notice and win.steps):
                 log.emit("step", **win.record(step, epoch))
                 win = _Window()
-        record = {"epoch": epoch, "steps": steps_per_epoch, "images": ep_images,
+            if notice:
+                _on_notice(spec, log, dist, model, opt, spot, step)
+        record = {"epoch": epoch, "steps": steps_per_epoch - begin, "images": ep_images,
                   "seconds": time.monotonic() - ep_t0, "train_loss": ep_loss / ep_images}
         record.update(_metric_fields("train", ep_score, ep_images, ep_loss / ep_images, classification))
         _epoch_end(log, dist, model, opt, loss_fn, score_fn, save, data, record, step, classification)
     seconds = (last_end - first_start) if first_start is not None else 0.0
-    return {"steps": step, "images": images, "seconds": seconds}
+    return {"steps": step - start_step, "images": images, "seconds": seconds, "last_step": step}
 
 
 def _loop_ps(spec, log, dist, model, opt, loss_fn, score_fn, step_fn, it, data, steps_per_epoch,
-             classification) -> dict:
+             classification, start_step=0, spot=None) -> dict:
     """The parameter-server chief keeps 2 steps per worker scheduled (one running, one
     queued: no worker waits for the coordinator); workers run them concurrently with
     asynchronous updates. Results are fetched in scheduling order, and a step's `seconds`
@@ -242,21 +335,26 @@ def _loop_ps(spec, log, dist, model, opt, loss_fn, score_fn, step_fn, it, data, 
     log_every = work["log_every"]
     batch = int(work["batch_size"])
     save = dist.checkpoint(model, opt, spec.get("checkpoint_dir"))
-    step = images = 0
+    step, images = start_step, 0
+    first_epoch, skip = start_step // steps_per_epoch + 1, start_step % steps_per_epoch
     first_start = last_end = None
-    for epoch in range(1, work["epochs"] + 1):
+    notice = None
+    for epoch in range(first_epoch, work["epochs"] + 1):
         ep_t0 = time.monotonic()
         ep_loss = ep_score = 0.0
         prev = time.monotonic()
         first_start = prev if first_start is None else first_start
         in_flight = 2 * max(1, dist.workers)
-        pending = deque(dist.schedule(step_fn, it) for _ in range(min(in_flight, steps_per_epoch)))
+        todo = steps_per_epoch - (skip if epoch == first_epoch else 0)   # a resumed run continues mid-epoch
+        pending = deque(dist.schedule(step_fn, it) for _ in range(min(in_flight, todo)))
         scheduled = len(pending)
         win = _Window()
-        for i in range(steps_per_epoch):
+        while pending:
             loss, score = pending.popleft().fetch()
             now = time.monotonic()
-            if scheduled < steps_per_epoch:
+            # On a spot notice nothing new is scheduled; the steps in flight finish and count.
+            notice = notice or (spot.pending() if spot is not None else None)
+            if scheduled < todo and not notice:
                 pending.append(dist.schedule(step_fn, it))
                 scheduled += 1
             loss = float(loss)
@@ -266,18 +364,20 @@ def _loop_ps(spec, log, dist, model, opt, loss_fn, score_fn, step_fn, it, data, 
             ep_score += float(score)
             win.add(batch, now - prev, None, loss)
             prev = last_end = now
-            if win.steps == log_every or i == steps_per_epoch - 1:
+            if win.steps == log_every or not pending:
                 log.emit("step", **win.record(step, epoch), workers=dist.workers, in_flight=in_flight,
                          timing="completion_interval")
                 win = _Window()
         dist.join()
-        ep_images = steps_per_epoch * batch
-        record = {"epoch": epoch, "steps": steps_per_epoch, "images": ep_images,
+        if notice:
+            _on_notice(spec, log, dist, model, opt, spot, step)
+        ep_images = todo * batch
+        record = {"epoch": epoch, "steps": todo, "images": ep_images,
                   "seconds": time.monotonic() - ep_t0, "train_loss": ep_loss / ep_images}
         record.update(_metric_fields("train", ep_score, ep_images, ep_loss / ep_images, classification))
         _epoch_end(log, dist, model, opt, loss_fn, score_fn, save, data, record, step, classification)
     seconds = (last_end - first_start) if first_start is not None else 0.0
-    return {"steps": step, "images": images, "seconds": seconds}
+    return {"steps": step - start_step, "images": images, "seconds": seconds, "last_step": step}
 
 
 def _score(tf, pred, y, classification: bool):
