@@ -32,6 +32,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--run-id", help="name of the run directory (default: experiment name + UTC time + random)")
     run.add_argument("--keep-going", action="store_true", help="run the remaining configurations after one fails")
     run.add_argument("--grace", type=float, default=10.0, help="seconds between SIGTERM and SIGKILL when stopping tasks")
+    run.add_argument("--upload-to", metavar="s3://BUCKET/PREFIX",
+                     help="after the run (also a failed or stopped one), upload its directory to S3")
     run.add_argument("--lease", type=float, default=60.0,
                      help="seconds a task keeps running on a host the control side can no longer reach (default 60)")
     run.add_argument("--dry-run", action="store_true", help="validate and print the plan; start nothing")
@@ -125,6 +127,12 @@ def _cmd_run(args) -> int:
         for s, h in old.items():
             signal.signal(s, h)
     print(f"run directory: {result.run_dir}")
+    if args.upload_to:
+        from harness.aws.s3 import s3_client, upload_run_dir
+        from harness.aws.session import AwsSettings
+
+        up = upload_run_dir(s3_client(AwsSettings()), result.run_dir, args.upload_to)
+        print(f"uploaded {up.files} files ({up.bytes} bytes) to {up.uri}")
     for f in result.report_files:
         print(f"  {f}")
     if result.leftovers:

@@ -201,8 +201,49 @@ def _sync(used: list[Host], transports, dataset: str | None, control: EventLog):
     env = {h.name: {"PYTHONPATH": checkout} for h in used if not needs_sync(h)}
     datasets: dict[str, str] = {}
     remote = [h for h in used if needs_sync(h)]
-    if not remote:
-        return env, datasets
+    s3_uri = dataset if dataset and dataset.startswith("s3://") else None
+    if s3_uri:
+        dataset = None   # not a local path to upload: each host downloads it itself, below
+    if remote:
+        _sync_code(remote, transports, dataset, control, env, datasets)
+    if s3_uri:
+        _fetch_s3_dataset(used, transports, s3_uri, control, env, datasets)
+    return env, datasets
+
+
+def _fetch_s3_dataset(used: list[Host], transports, uri: str, control: EventLog, env, datasets) -> None:
+    """Every host downloads the dataset once into its own cache (keyed by ETag, size
+    verified) with its own AWS credentials (e.g. an instance profile)."""
+    import sys
+
+    from harness import shell
+    from harness.aws.s3 import fetch_command, local_path_from_output
+
+    def one(h: Host):
+        t = time.monotonic()
+        python = h.python or (sys.executable if h.is_local else "python3")
+        cache = f"{h.workdir}/s3-cache" if h.workdir else None
+        argv = fetch_command(python, uri, cache)
+        cmd = f"PYTHONPATH={shell.q(env[h.name]['PYTHONPATH'])} " + " ".join(shell.q(a) for a in argv)
+        res = transports[h.name].exec(cmd, timeout=3600)
+        if not res.ok:
+            tail = (res.stderr.strip().splitlines() or ["no output"])[-1]
+            raise HarnessError(f"host {h.name}: could not fetch {uri}: {tail}")
+        return local_path_from_output(res.stdout), time.monotonic() - t
+
+    failed = []
+    for name, o in fan_out({h.name: h for h in used}, one).items():
+        if o.error is not None:
+            failed.append(str(o.error))
+            continue
+        path, seconds = o.value
+        datasets[name] = path
+        control.emit("dataset_fetch", host=name, uri=uri, path=path, seconds=seconds)
+    if failed:
+        raise HarnessError("; ".join(failed))
+
+
+def _sync_code(remote: list[Host], transports, dataset: str | None, control: EventLog, env, datasets) -> None:
     bundle = build_bundle()
 
     def one(h: Host):
@@ -224,7 +265,6 @@ def _sync(used: list[Host], transports, dataset: str | None, control: EventLog):
             datasets[name] = r.dataset_path
     if failed:
         raise HarnessError("; ".join(failed))
-    return env, datasets
 
 
 def _execute(plan: Plan, inv, transports, run_dir: Path, stop, progress, grace_s, keep_going, control,

@@ -293,7 +293,12 @@ def load_experiment(path: str | Path) -> Experiment:
     work = exp.workload
     updates = {}
     # Dataset and script paths are relative to the experiment file, and must exist before we start.
-    if work.dataset is not None and work.dataset.path:
+    if work.dataset is not None and work.dataset.path and work.dataset.path.startswith("s3://"):
+        # Fetched on each host at run start (harness.worker.s3_fetch); checked there.
+        if not work.dataset.path[len("s3://"):].split("/", 1)[0]:
+            raise ConfigError([f"{path}: workload.dataset.path: {work.dataset.path!r} has no bucket; "
+                               "use s3://BUCKET/KEY-OR-PREFIX"])
+    elif work.dataset is not None and work.dataset.path:
         p = _resolve(work.dataset.path, base)
         if not p.exists():
             raise ConfigError([f"{path}: workload.dataset.path: {str(p)!r} does not exist; "
