@@ -1,6 +1,7 @@
 """At the start of a run on EC2 hosts, fetch live prices into the run's prices.json (the
-report prefers them to the bundled catalog). Never fails a run: without credentials or
-network the report says it used the catalog, and why."""
+report prefers them to the bundled catalog) and the instance types' facts into
+instance_facts.json. Never fails a run: without credentials or network the report says it
+used the catalog, and why."""
 
 from __future__ import annotations
 
@@ -41,3 +42,21 @@ def fetch_for_run(run_dir: Path, hosts: list[Host]) -> dict:
         return {"source": "catalog", "reason": result.reason}
     return {"source": result.prices.get("source"), "as_of": result.prices.get("as_of"), "cached": result.cached,
             "notes": list(result.notes)}
+
+
+def fetch_facts_for_run(run_dir: Path, hosts: list[Host]) -> dict:
+    """DescribeInstanceTypes for the hosts' types → instance_facts.json; the control log's
+    `instance_facts` event fields."""
+    try:
+        from harness.aws.instance_types import describe_instance_types, write_instance_facts
+        from harness.aws.session import AwsError, AwsSettings, client
+    except ImportError as e:
+        return {"stored": False, "reason": f"AWS support not installed ({e.name})"}
+    types = sorted({h.instance_type for h in hosts if h.instance_type})
+    region = region_of_hosts(hosts)
+    try:
+        facts, notes = describe_instance_types(client("ec2", AwsSettings(region=region)), types)
+    except AwsError as e:
+        return {"stored": False, "reason": str(e)}
+    write_instance_facts(run_dir, facts, region)
+    return {"stored": True, "instance_types": sorted(facts), "notes": list(notes)}

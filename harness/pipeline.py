@@ -21,7 +21,7 @@ from harness.config.inventory import Host
 from harness.errors import HarnessError, UsageError
 from harness.events import EventLog
 from harness.launch import Supervisor
-from harness.live_prices import fetch_for_run, wants_live_prices
+from harness.live_prices import fetch_facts_for_run, fetch_for_run, wants_live_prices
 from harness.plan import ConfigPlan, Plan, build_plan
 from harness.bundle import build_bundle
 from harness.sync import needs_sync, sync_host
@@ -93,6 +93,7 @@ def run_experiment(experiment: str, hosts: str, *, runs_root: str = "runs", run_
             control.emit("connect", hosts=[h.name for h in used], seconds=connect_s)
             if wants_live_prices(live_prices, used):
                 control.emit("prices", **fetch_for_run(run_dir, used))
+                control.emit("instance_facts", **fetch_facts_for_run(run_dir, used))
             env, datasets = _sync(used, transports, exp.workload.dataset.path if exp.workload.dataset else None, control)
             if exp.spot_watch and os.environ.get(IMDS_ENV):
                 # A testing/override knob: the IMDS address the control process was given

@@ -25,3 +25,24 @@ def test_no_aws_means_catalog_with_a_reason(tmp_path, monkeypatch):
     out = fetch_for_run(tmp_path, [EC2])
     assert out["source"] == "catalog" and out["reason"]
     assert not (tmp_path / "prices.json").exists()
+
+
+def test_instance_facts_stored_with_the_run_and_shown_in_the_report(aws_env, tmp_path):
+    from harness.live_prices import fetch_facts_for_run
+    from harness.report.sections import instance_facts_blocks
+
+    out = fetch_facts_for_run(tmp_path, [EC2, EC2.model_copy(update={"name": "b", "instance_type": "c5.xlarge"})])
+    assert out["stored"] and out["instance_types"] == ["c5.xlarge", "g4dn.xlarge"]
+    blocks = instance_facts_blocks(tmp_path)
+    table = blocks[-1]
+    g4 = next(r for r in table.rows if r[0] == "g4dn.xlarge")
+    assert g4[1] == "4" and g4[3] == "1" and "T4" in g4[4]
+
+
+def test_instance_facts_without_aws_is_a_reason(no_credentials, tmp_path, monkeypatch):
+    from harness.live_prices import fetch_facts_for_run
+
+    monkeypatch.setenv("HARNESS_AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    out = fetch_facts_for_run(tmp_path, [EC2])
+    assert out["stored"] is False and out["reason"]
+    assert not (tmp_path / "instance_facts.json").exists()

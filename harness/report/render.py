@@ -156,6 +156,7 @@ def report_blocks(a: RunAnalysis, run_plots: Sequence[Image] = (),
         *sections.scaling_summary_blocks(a),
         *sections.diagnosis_summary_blocks(a),
         *sections.interruption_blocks(a),
+        *sections.instance_facts_blocks(run.run_dir),
     ]
     if run_plots:
         blocks += [Heading(2, "Plots"), *run_plots]
