@@ -7,7 +7,6 @@ import json
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -17,6 +16,7 @@ from harness.events import EventLog
 from harness.plan import ConfigPlan, Task
 from harness import shell
 from harness.transport.base import Transport
+from harness.transport.fanout import fan_out
 
 FINAL = ("succeeded", "failed", "stopped", "lost", "interrupted")
 # A training task's exit code after it checkpointed on a spot interruption notice
@@ -48,19 +48,9 @@ def worker_argv(host: Host) -> list[str]:
     return [python, "-m", "harness.worker", "--task", "task.json"]
 
 
-def _per_host(fn: Callable[[str], object], hosts: list[str]) -> dict[str, object]:
-    """Run fn for every host in parallel; an exception is that host's result, not ours."""
-    results: dict[str, object] = {}
-    if not hosts:
-        return results
-    with ThreadPoolExecutor(max_workers=min(32, len(hosts))) as pool:
-        futures = {h: pool.submit(fn, h) for h in hosts}
-        for h, fut in futures.items():
-            try:
-                results[h] = fut.result()
-            except Exception as e:  # a dead host is data: keep the others' results
-                results[h] = e
-    return results
+def _per_host(fn: Callable[[str], object], hosts: list[str]) -> dict:
+    """fn for every host in parallel; {host: Outcome}, a failing host is data."""
+    return fan_out({h: h for h in hosts}, fn, max_workers=32)
 
 
 class Supervisor:
@@ -143,12 +133,10 @@ class Supervisor:
         return ConfigOutcome(self.cp.name, status, reason, self.states, leftovers)
 
     @staticmethod
-    def _raise_first(results: dict[str, object]) -> None:
-        for host, r in results.items():
-            if isinstance(r, HarnessError):
-                raise r
-            if isinstance(r, Exception):
-                raise HarnessError(f"host {host}: {type(r).__name__}: {r}")
+    def _raise_first(results: dict) -> None:
+        for outcome in results.values():
+            if outcome.error is not None:
+                raise outcome.error
 
     def _watch(self, t0: float, hosts: list[str]) -> tuple[str, str]:
         while True:
@@ -182,14 +170,15 @@ class Supervisor:
                                       for s in live])
             return shell.parse_poll(self.transports[host].exec(cmd, timeout=30).stdout)
 
-        for host, result in _per_host(poll, [h for h in hosts if h not in self.unreachable]).items():
-            if isinstance(result, Exception):
+        for host, outcome in _per_host(poll, [h for h in hosts if h not in self.unreachable]).items():
+            if outcome.error is not None:
                 # An unreachable host fails the run: its tasks cannot be supervised.
                 self.unreachable.add(host)
                 for s in self._on(host):
                     if s.state == "running":
-                        s.state, s.error = "lost", f"host unreachable: {result}"
+                        s.state, s.error = "lost", f"host unreachable: {outcome.error}"
                 continue
+            result = outcome.value
             for s in self._on(host):
                 st = result.get(s.task.task_id)
                 if st is None:
@@ -264,9 +253,9 @@ class Supervisor:
 
         # A host that stopped answering cannot be checked: its tasks may still run there.
         leftovers = {h: [-1] for h in sorted(self.unreachable)}
-        for host, r in _per_host(sweep, hosts).items():
-            if isinstance(r, Exception):
+        for host, outcome in _per_host(sweep, hosts).items():
+            if outcome.error is not None:
                 leftovers[host] = [-1]  # unknown: the host could not be checked
-            elif r:
-                leftovers[host] = r
+            elif outcome.value:
+                leftovers[host] = outcome.value
         return leftovers

@@ -31,6 +31,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.sandbox.sshd import descendants
+
 SSHD = "/usr/sbin/sshd"  # sshd refuses to re-exec unless started by absolute path
 START_TIMEOUT = 10.0
 BENCH_NET = ipaddress.ip_network("198.18.0.0/15")
@@ -174,7 +176,7 @@ class TestHost:
         if self.proc is None:
             return []
         # Per-connection sshd processes start their own sessions, so signal the whole tree.
-        pids = _descendants(self.proc.pid) + [self.proc.pid]
+        pids = descendants(self.proc.pid) + [self.proc.pid]
         return pids + (_netns_pids(self.netns) if self.netns else [])
 
     def _reap(self) -> None:
@@ -207,29 +209,6 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
     except Exception:
         pass
-
-
-def _children_map() -> dict[int, list[int]]:
-    kids: dict[int, list[int]] = {}
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        kids.setdefault(ppid, []).append(int(d))
-    return kids
-
-
-def _descendants(pid: int) -> list[int]:
-    kids, out, todo = _children_map(), [], [pid]
-    while todo:
-        for c in kids.get(todo.pop(), []):
-            out.append(c)
-            todo.append(c)
-    return out
 
 
 def _kill_all(pids: list[int], grace: float = 3.0) -> None:

@@ -21,8 +21,9 @@ from harness.transport.ssh import (
     AuthFailed, ConnectRefused, ConnectTimedOut, HostNotFound, SSHOptions, SSHTransport, Target,
     load_ssh_config, resolve_target,
 )
+from harness.sandbox.sshd import descendants
 from tests.sshd_hosts import (
-    _alive, _descendants, _keygen, ssh_config_entry, start_hosts, stop_hosts, write_known_hosts,
+    _alive, _keygen, ssh_config_entry, start_hosts, stop_hosts, write_known_hosts,
 )
 
 HOSTILE = [
@@ -190,7 +191,7 @@ def test_proxy_jump_from_ssh_config_goes_through_the_jump_host(sshd_hosts, known
         # The target's peer socket belongs to the jump host's sshd, not to this process.
         owners = _socket_owners(int(client_port))
         assert owners and os.getpid() not in owners
-        assert owners <= set(_descendants(jump.proc.pid))
+        assert owners <= set(descendants(jump.proc.pid))
         assert int(server_port) == target.port
 
 
