@@ -1,5 +1,5 @@
 """Reading OpenSSH known_hosts files: hashed entries, wildcards, negation, @revoked.
-PURE apart from reading the files; which keys to trust is decided in ssh.py."""
+PURE apart from reading the files; which keys to trust is decided in ssh_hostkeys.py."""
 
 from __future__ import annotations
 
