@@ -205,3 +205,114 @@ def interval95(xs: Sequence[float]) -> Optional[Interval]:
     sd = sample_sd(xs)
     hw = None if sd is None else t975(n - 1) * sd / math.sqrt(n)
     return Interval(mean=m, half_width=hw, n=n, sd=sd)
+
+
+def coefficient_of_variation(xs: Sequence[float]) -> Optional[float]:
+    """sd / |mean| (sample sd); None when n < 2 or the mean is 0."""
+    m, sd = mean(xs), sample_sd(xs)
+    if m is None or sd is None or m == 0:
+        return None
+    return sd / abs(m)
+
+
+# --- estimates: a mean, its standard error and degrees of freedom, and how ----------------
+
+@dataclass(frozen=True)
+class Estimate:
+    """A mean with its standard error `se` and the degrees of freedom of its t-interval.
+    `se` is None when there is no interval (one run, or too few steps); `n` is how many
+    independent values the interval is over (repeats, or batches inside one run) and
+    `method` says which, in words a report can print beside the interval."""
+    mean: float
+    se: Optional[float]
+    df: Optional[float]
+    n: int
+    method: str
+
+    @property
+    def half_width(self) -> Optional[float]:
+        if self.se is None or self.df is None or self.df <= 0:
+            return None
+        return t975(self.df) * self.se
+
+    @property
+    def low(self) -> Optional[float]:
+        hw = self.half_width
+        return None if hw is None else self.mean - hw
+
+    @property
+    def high(self) -> Optional[float]:
+        hw = self.half_width
+        return None if hw is None else self.mean + hw
+
+    def scaled(self, factor: float, method: Optional[str] = None) -> "Estimate":
+        """The same estimate times a constant (e.g. per-step seconds → images/s via a
+        known ratio)."""
+        return Estimate(self.mean * factor, None if self.se is None else self.se * abs(factor),
+                        self.df, self.n, method or self.method)
+
+
+NO_RUNS_INTERVAL = "1 run: no interval between runs"
+
+
+def between_runs(values: Sequence[float], what: str = "run") -> Optional[Estimate]:
+    """Mean over independent runs (one value per repeat) with its t-interval over n =
+    len(values) values; one value gives the mean and no interval, and says so."""
+    m = mean(values)
+    if m is None:
+        return None
+    n = len(values)
+    if n < 2:
+        return Estimate(m, None, None, 1, NO_RUNS_INTERVAL)
+    sd = sample_sd(values)
+    return Estimate(m, sd / math.sqrt(n), n - 1, n, f"t-interval over {n} {what} means (df {n - 1})")
+
+
+def lag1_autocorrelation(xs: Sequence[float]) -> Optional[float]:
+    """Sample lag-1 autocorrelation sum((x_i - m)(x_{i+1} - m)) / sum((x_i - m)^2); None for
+    n < 3 or a constant series."""
+    n = len(xs)
+    if n < 3:
+        return None
+    m = math.fsum(xs) / n
+    den = math.fsum((x - m) ** 2 for x in xs)
+    if den == 0:
+        return None
+    return math.fsum((xs[i] - m) * (xs[i + 1] - m) for i in range(n - 1)) / den
+
+
+def effective_sample_size(xs: Sequence[float]) -> Optional[float]:
+    """n (1 - r) / (1 + r) with r the lag-1 autocorrelation (an AR(1) approximation),
+    capped to [1, n]; None when r is undefined."""
+    r = lag1_autocorrelation(xs)
+    if r is None:
+        return None
+    r = max(min(r, 0.99), -0.99)
+    return max(1.0, min(float(len(xs)), len(xs) * (1 - r) / (1 + r)))
+
+
+def batch_count(n: int) -> int:
+    """How many batches batch means uses for n values: about sqrt(n), between 2 and 30, and
+    at least 2 values per batch; 0 when n < 4 (too few for any interval)."""
+    if n < 4:
+        return 0
+    return max(2, min(30, int(math.sqrt(n)), n // 2))
+
+
+def batch_means(xs: Sequence[float], batches: Optional[int] = None) -> Optional[Estimate]:
+    """Mean of a time series with a t-interval over the means of `batches` consecutive,
+    equal-sized batches (the first n mod k values are dropped so all batches are equal).
+    Consecutive steps are correlated; means of long enough batches nearly are not, so the
+    interval does not pretend every step is an independent sample."""
+    m = mean(xs)
+    if m is None:
+        return None
+    k = batches if batches is not None else batch_count(len(xs))
+    if k < 2 or len(xs) < 2 * k:
+        return Estimate(m, None, None, len(xs), f"{len(xs)} step value(s): too few for batch means")
+    size = len(xs) // k
+    tail = list(xs)[len(xs) - size * k:]
+    bm = [math.fsum(tail[i * size:(i + 1) * size]) / size for i in range(k)]
+    sd = sample_sd(bm)
+    return Estimate(m, sd / math.sqrt(k), k - 1, k,
+                    f"batch means: t-interval over {k} batches of {size} consecutive steps (df {k - 1})")
