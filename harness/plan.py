@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from harness.config import Experiment, Inventory
+from harness.config.envvars import merged
 from harness.config.experiment import Configuration
 from harness.config.inventory import Host
 from harness.errors import ConfigError
@@ -121,7 +122,10 @@ def build_plan(exp: Experiment, inv: Inventory, run_id: str, run_dir: Path) -> P
             }
             if exp.spot_watch:
                 spec["spot_watch"] = {"interval_s": exp.spot_watch_interval_s}
-            env = {**BASE_ENV, **thread_env(cfg), **p.env,
+            # The user's env (inventory < workload < configuration) never overrides what the
+            # harness sets: config validation refuses those names (harness/config/envvars.py).
+            user_env = merged(host.env, exp.workload.env, cfg.env)
+            env = {**BASE_ENV, **user_env, **thread_env(cfg), **p.env,
                    "HARNESS_RUN_ID": run_id, "HARNESS_TASK": f"{cfg.name}/{p.task_id}"}
             tasks.append(Task(
                 config=cfg.name, task_id=p.task_id, role=p.role, index=p.index, rank=p.rank,

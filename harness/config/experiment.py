@@ -9,6 +9,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from harness.config.envvars import THREAD_NAMES, validate_env
 from harness.config.loading import _describe, field_path, read_yaml
 from harness.errors import ConfigError
 from models import MODEL_NAMES
@@ -83,6 +84,13 @@ class Workload(_Strict):
     warmup_steps: int = Field(default=5, ge=0, description="steps left out of throughput figures")
     log_every: int = Field(default=1, ge=1, description="steps per step record")
     seed: int = 0
+    # Environment variables for every task (NCCL_DEBUG, HOROVOD_LOG_LEVEL, TF_XLA_FLAGS, ...).
+    env: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("env", mode="before")
+    @classmethod
+    def _env_names(cls, v):
+        return validate_env(v)
 
     @field_validator("model")
     @classmethod
@@ -157,6 +165,13 @@ class Configuration(_Strict):
     # parameter_server: where the ps tasks go (selectors); workers go on the other hosts.
     ps_hosts: Optional[list[str]] = None
     evaluator: bool = False
+    # Environment variables for this configuration's tasks; over the workload's and the inventory's.
+    env: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("env", mode="before")
+    @classmethod
+    def _env_names(cls, v):
+        return validate_env(v)
 
     @field_validator("strategy")
     @classmethod
@@ -179,6 +194,9 @@ class Configuration(_Strict):
                              "(or 0 / leave it out for TensorFlow's choice)")
         if s in ("horovod", "mirrored") and self.ps != 0:
             raise ValueError(f"ps: strategy {s!r} has no parameter servers; remove 'ps' or use parameter_server")
+        for var, field_name in THREAD_NAMES.items():
+            if var in self.env and getattr(self.threads, field_name) is not None:
+                raise ValueError(f"env.{var} and threads.{field_name} both set it; keep one")
         only = {"launcher": ("horovod",), "horovod_timeline": ("horovod",), "network_interface": ("horovod",),
                 "ps_hosts": ("parameter_server",), "evaluator": ("parameter_server",)}
         for key, allowed in only.items():

@@ -7,12 +7,13 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from harness.config.envvars import validate_env, why_refused
 from harness.config.loading import parse_model, read_yaml
 from harness.errors import ConfigError
 
 _HOST_FIELDS_WITH_DEFAULTS = (
     "user", "port", "key", "python", "workdir", "transport", "instance_type", "slots", "gpus",
-    "labels", "price_per_hour", "spot_price_per_hour", "proxy_jump",
+    "labels", "price_per_hour", "spot_price_per_hour", "proxy_jump", "env",
 )
 
 
@@ -34,6 +35,13 @@ class HostDefaults(_Strict):
     price_per_hour: Optional[float] = Field(default=None, ge=0)
     spot_price_per_hour: Optional[float] = Field(default=None, ge=0)
     proxy_jump: Optional[str] = None
+    # Environment for every task on the host (e.g. NCCL_SOCKET_IFNAME); merged with a host's own.
+    env: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("env", mode="before")
+    @classmethod
+    def _env_names(cls, v):
+        return validate_env(v)
 
 
 class Host(_Strict):
@@ -55,6 +63,13 @@ class Host(_Strict):
     price_per_hour: Optional[float] = Field(default=None, ge=0)
     spot_price_per_hour: Optional[float] = Field(default=None, ge=0)
     proxy_jump: Optional[str] = None
+    # Environment variables for every task on this host (docs/strategies.md, "Environment").
+    env: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("env", mode="before")
+    @classmethod
+    def _env_names(cls, v):
+        return validate_env(v)
 
     @field_validator("name")
     @classmethod
@@ -100,9 +115,13 @@ class Inventory(_Strict):
         for h in hosts:
             if isinstance(h, dict):
                 m = {k: v for k, v in defaults.items() if k in _HOST_FIELDS_WITH_DEFAULTS}
+                if isinstance(m.get("env"), dict):  # a refused name is reported once, at defaults.env
+                    m["env"] = {k: v for k, v in m["env"].items() if not why_refused(str(k))}
+                base = dict(m)
                 m.update(h)
-                if isinstance(defaults.get("labels"), dict) and isinstance(h.get("labels"), dict):
-                    m["labels"] = {**defaults["labels"], **h["labels"]}
+                for key in ("labels", "env"):
+                    if isinstance(base.get(key), dict) and isinstance(h.get(key), dict):
+                        m[key] = {**base[key], **h[key]}
                 merged.append(m)
             else:
                 merged.append(h)
