@@ -20,7 +20,7 @@ def catalog():
 
 def test_catalog_is_package_data_with_source_and_date(catalog):
     assert resources.files("harness.prices").joinpath(CATALOG_FILE).is_file()
-    assert catalog.name == CATALOG_FILE and len(catalog.entries) == 25
+    assert catalog.name == CATALOG_FILE and len(catalog.entries) >= 25
     t4 = catalog.get("g4dn.xlarge")
     assert (t4.vcpus, t4.gpus, t4.gpu_model, t4.on_demand_usd_per_hour) == (4, 1, "Tesla T4", 0.526)
     assert (t4.source, t4.as_of) == ("public price tables", "2026-11")
@@ -35,7 +35,7 @@ def test_catalog_is_package_data_with_source_and_date(catalog):
 @pytest.mark.skipif(not SHARED.is_file(), reason="the shared reference data is not on this machine")
 def test_catalog_matches_the_reference_data(catalog):
     rows = list(csv.DictReader(SHARED.open()))
-    assert sorted(catalog.entries) == sorted(r["instance_type"] for r in rows)
+    assert set(r["instance_type"] for r in rows) <= set(catalog.entries)
     for r in rows:
         e = catalog.get(r["instance_type"])
         assert e.on_demand_usd_per_hour == float(r["on_demand_usd_per_hour"])
@@ -103,8 +103,9 @@ def test_spot_only_from_inventory_or_live_prices(catalog):
 def test_unknown_on_demand_price_says_why(catalog):
     p = resolve_host_price("h", "x9.weird", {}, None, catalog)
     assert p.on_demand.usd_per_hour is None
-    assert p.on_demand.reason == "host h: no price_per_hour in the inventory and instance type x9.weird is not in the catalog"
+    assert p.on_demand.reason == "host h: x9.weird: no catalog price; pass price_per_hour or use live prices"
     p = resolve_host_price("h", "x9.weird", {}, LIVE, catalog)
-    assert p.on_demand.reason.endswith("is not in the catalog or prices.json")
+    assert p.on_demand.reason == ("host h: x9.weird: no catalog price (prices.json has none either); "
+                                  "pass price_per_hour or use live prices")
     p = resolve_host_price("h", None, None, None, catalog)
     assert p.on_demand.reason == "host h: no price_per_hour and no instance_type in the inventory"

@@ -74,8 +74,8 @@ def test_two_hosts_with_different_spot_sources(gpu):
 def test_missing_prices_give_na_with_reasons(gpu, std):
     odd = gpu[0]["odd"]
     assert odd.on_demand.rate.usd_per_hour is None
-    assert odd.on_demand.rate.reason == ("host g3: no price_per_hour in the inventory and instance "
-                                         "type x9.weird is not in the catalog or prices.json")
+    assert odd.on_demand.rate.reason == ("host g3: x9.weird: no catalog price (prices.json has none "
+                                         "either); pass price_per_hour or use live prices")
     assert odd.on_demand.training.usd is None
     assert odd.on_demand.training.text.startswith("n/a (no on-demand price: host g3: ")
     assert odd.spot.rate.reason == ("host g3: no spot_price_per_hour in the inventory and prices.json "

@@ -157,9 +157,9 @@ def resolve_host_price(host: str, instance_type: Optional[str],
         on_demand = Price(e.on_demand_usd_per_hour,
                           f"catalog {catalog.name}: {itype}, {e.source}, as of {e.as_of}")
     elif itype:
-        lists = "the catalog" if live is None else "the catalog or prices.json"
-        on_demand = Price(None, reason=f"host {host}: no price_per_hour in the inventory and "
-                                       f"instance type {itype} is not in {lists}")
+        where = "" if live is None else " (prices.json has none either)"
+        on_demand = Price(None, reason=f"host {host}: {itype}: no catalog price{where}; pass "
+                                       f"price_per_hour or use live prices")
     else:
         on_demand = Price(None, reason=f"host {host}: no price_per_hour and no instance_type "
                                        f"in the inventory")

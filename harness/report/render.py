@@ -156,7 +156,8 @@ def report_blocks(a: RunAnalysis, run_plots: Sequence[Image] = (),
         *sections.scaling_summary_blocks(a),
         *sections.diagnosis_summary_blocks(a),
         *sections.interruption_blocks(a),
-        *sections.instance_facts_blocks(run.run_dir),
+        *sections.instance_facts_blocks(
+            run.run_dir, sorted({t for m in a.metrics for t in m.instance_types.values() if t})),
     ]
     if run_plots:
         blocks += [Heading(2, "Plots"), *run_plots]

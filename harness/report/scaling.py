@@ -212,6 +212,11 @@ def _gpu_name(run: RunData, config: str, host: str, itype: Optional[str],
     entry = catalog.get(itype)
     if entry and entry.gpu_model:
         return entry.gpu_model, f"catalog ({itype})"
+    from harness.prices.facts import load_facts
+
+    facts = load_facts().get(itype)
+    if facts and facts.gpu_name:
+        return facts.gpu_name, f"instance facts ({itype})"
     return None, ""
 
 

@@ -231,23 +231,36 @@ def check_blocks(checks: Sequence[Check]) -> list[Block]:
                   [[c.name, c.host or NONE, c.status, c.evidence, c.threshold] for c in checks])]
 
 
-def instance_facts_blocks(run_dir) -> list[Block]:
-    """instance_facts.json (DescribeInstanceTypes, stored at run start for EC2 hosts)."""
+def instance_facts_blocks(run_dir, instance_types: Sequence[str] = ()) -> list[Block]:
+    """instance_facts.json (DescribeInstanceTypes, stored at run start for EC2 hosts); without
+    it, the bundled facts (harness/prices/instance-facts.csv) of the inventory's types."""
     import json
     from pathlib import Path
 
     path = Path(run_dir) / "instance_facts.json"
-    if not path.is_file():
-        return []
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
+    doc = None
+    if path.is_file():
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            doc = None
+    if doc is not None:
+        items = sorted((doc.get("instance_types") or {}).items())
+        where = (f"From {doc.get('source', 'DescribeInstanceTypes')} in {doc.get('region') or NONE}, "
+                 f"as of {doc.get('as_of') or NONE} (instance_facts.json).")
+    else:
+        from harness.prices.facts import load_facts
+
+        table = load_facts()
+        known = sorted(t for t in set(instance_types) if table.get(t))
+        if not known:
+            return []
+        items = [(t, table.get(t).to_dict()) for t in known]
+        where = ("Instance types as declared in the inventory; facts from the bundled "
+                 + "; ".join(sorted({table.source_of(t) for t in known})) + ".")
     rows = [[t, str(f.get("vcpus", NONE)), fmt_num((f.get("memory_mib") or 0) / 1024), str(f.get("gpus", 0)),
              f.get("gpu_name") or NONE, fmt_num(f["gpu_memory_mib"] / 1024) if f.get("gpu_memory_mib") else NONE,
              f.get("network_performance") or NONE]
-            for t, f in sorted((doc.get("instance_types") or {}).items())]
-    return [Heading(2, "Instance types"),
-            Para(f"From {doc.get('source', 'DescribeInstanceTypes')} in {doc.get('region') or NONE}, "
-                 f"as of {doc.get('as_of') or NONE} (instance_facts.json)."),
+            for t, f in items]
+    return [Heading(2, "Instance types"), Para(where),
             Table(["Instance type", "vCPUs", "Memory (GiB)", "GPUs", "GPU", "GPU memory (GiB)", "Network"], rows)]
