@@ -83,6 +83,9 @@ class Workload(_Strict):
     target_rmse: Optional[float] = Field(default=None, gt=0)
     warmup_steps: int = Field(default=5, ge=0, description="steps left out of throughput figures")
     log_every: int = Field(default=1, ge=1, description="steps per step record")
+    # Distributed ranks first time this many local steps without communication (discarded,
+    # not training) so the report can tell communication from CPU contention (docs/metrics.md).
+    calibration_steps: int = Field(default=10, ge=0, description="calibration steps per distributed rank (0: none)")
     seed: int = 0
     # Environment variables for every task (NCCL_DEBUG, HOROVOD_LOG_LEVEL, TF_XLA_FLAGS, ...).
     env: dict[str, str] = Field(default_factory=dict)

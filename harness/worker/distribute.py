@@ -178,6 +178,10 @@ def serve_tf(spec: dict, log) -> dict:
     log.emit("phase", name="framework_import", seconds=time.monotonic() - t, versions={"tensorflow": tf.__version__})
     resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
     threads = spec.get("threads") or {}
+    if resolver.task_type == "worker" and (spec.get("workload") or {}).get("calibration_steps"):
+        # Before the server starts: the chief cannot schedule steps here while we calibrate
+        # (it waits for every worker), and all workers calibrate at once, as they train.
+        calibrate_ps_worker(tf, spec, log)
     config = None
     if threads.get("intra_op") is not None or threads.get("inter_op") is not None:
         config = tf.compat.v1.ConfigProto(intra_op_parallelism_threads=threads.get("intra_op") or 0,
@@ -187,6 +191,38 @@ def serve_tf(spec: dict, log) -> dict:
     log.emit("server_start", kind=f"tf_{resolver.task_type}", target=server.target)
     stop.wait()  # not server.join(): it blocks in C++, where no Python signal handler runs
     return {"stopped_by": stop.signum}
+
+
+def calibrate_ps_worker(tf, spec: dict, log) -> None:
+    """A parameter-server worker's calibration (harness/worker/calibrate.py): the chief's
+    step (same model, batch, optimizer and loss) with variables local to this process."""
+    import tf_keras as keras
+
+    import models
+    from harness.worker.calibrate import calibrate, gradient_bytes
+    from harness.worker.datasets import load_dataset
+    from harness.worker.train import _optimizer, _score
+
+    threads = spec.get("threads") or {}
+    if threads.get("intra_op") is not None:
+        tf.config.threading.set_intra_op_parallelism_threads(threads["intra_op"])
+    if threads.get("inter_op") is not None:
+        tf.config.threading.set_inter_op_parallelism_threads(threads["inter_op"])
+    work = spec["workload"]
+    data = load_dataset(work["dataset"], seed=work["seed"])
+    keras.utils.set_random_seed(work["seed"])
+    model = models.build(work["model"], data.input_shape, data.outputs, data.task)
+    classification = data.task == "classification"
+    loss_fn = (keras.losses.SparseCategoricalCrossentropy(reduction="none") if classification
+               else keras.losses.MeanSquaredError(reduction="none"))
+    local = Local(tf, spec)
+    step = local.train_step(model, _optimizer(keras, work["optimizer"], work["learning_rate"]), loss_fn,
+                            lambda pred, y: _score(tf, pred, y, classification), int(work["batch_size"]))
+    it = local.dataset(data.x_train, data.y_train, int(work["batch_size"]), int(work["seed"]))
+    _, grad_bytes = gradient_bytes(model)
+    calibrate(log, step, it, model, int(work["calibration_steps"]), strategy="parameter_server",
+              size=len(((spec.get("cluster") or {}).get("cluster") or {}).get("worker") or []) or None,
+              gradient_bytes=grad_bytes)
 
 
 def run_evaluator(spec: dict, log) -> dict:
@@ -231,6 +267,7 @@ class Local:
     """The single-process baseline; the other strategies override what differs."""
     name = "single"
     sync = True          # synchronous data parallelism: learning rate may scale with size
+    calibrates = False   # runs local calibration steps before training (calibrate.py)
     _eval_step = None    # traced once, on the first evaluation
 
     def __init__(self, tf, spec: dict):
@@ -254,7 +291,8 @@ class Local:
     def tape(self, tape):
         return tape
 
-    def train_step(self, model, opt, per_example_loss, score_fn, batch: int):
+    def train_step(self, model, opt, per_example_loss, score_fn, batch: int, exchange: bool = True):
+        """One training step; exchange=False skips the gradient exchange (calibration)."""
         tf = self.tf
 
         @tf.function
@@ -263,12 +301,15 @@ class Local:
             with tf.GradientTape() as tape:
                 pred = model(x, training=True)
                 loss = tf.reduce_mean(per_example_loss(y, pred))
-            grads = self.tape(tape).gradient(loss, model.trainable_variables)
+            grads = (self.tape(tape) if exchange else tape).gradient(loss, model.trainable_variables)
             opt.apply_gradients(zip(grads, model.trainable_variables))
             return loss, score_fn(pred, y)
         return step
 
     def after_first_step(self, model, opt) -> None:
+        pass
+
+    def barrier(self) -> None:
         pass
 
     def evaluate(self, model, per_example_loss, score_fn, x_val, y_val):
@@ -306,6 +347,7 @@ class Local:
 
 class Horovod(Local):
     name = "horovod"
+    calibrates = True
 
     def __init__(self, tf, spec: dict):
         super().__init__(tf, spec)
@@ -326,6 +368,9 @@ class Horovod(Local):
         # Every rank starts from rank 0's weights (and optimizer slots, created by step 1).
         self.hvd.broadcast_variables(model.variables, root_rank=0)
         self.hvd.broadcast_variables(opt.variables, root_rank=0)
+
+    def barrier(self) -> None:
+        self._allreduce_sum([0.0], "harness_barrier")
 
     def _allreduce_sum(self, values: list[float], name: str) -> list[float]:
         tf = self.tf

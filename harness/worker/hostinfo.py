@@ -29,6 +29,9 @@ def host_facts() -> dict:
         "cores_physical": None,
         "memory_bytes": None,
         "gpus": nvml.gpu_names(),
+        # Same boot id = same kernel: hosts that share one machine's cores (containers,
+        # network namespaces such as the sandbox's). The report's oversubscription check.
+        "boot_id": _read("/proc/sys/kernel/random/boot_id"),
     }
     try:
         import psutil
@@ -38,6 +41,14 @@ def host_facts() -> dict:
     except ImportError:
         pass
     return facts
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read().strip() or None
+    except OSError:
+        return None
 
 
 def process_start_wall() -> float | None:

@@ -21,6 +21,7 @@ from collections import deque
 
 from harness.events import EventLog
 from harness.worker import distribute
+from harness.worker.calibrate import calibrate, gradient_bytes, horovod_settings
 from harness.worker.hostinfo import host_facts, process_start_wall
 
 # The exit code of a task that stopped on a spot interruption notice (EX_TEMPFAIL: try
@@ -162,10 +163,18 @@ def _train(spec: dict, log: EventLog) -> dict:
         return _score(tf, pred, y, classification)
 
     step_fn = dist.train_step(model, opt, loss_fn, score_fn, batch)
+    params, grad_bytes = gradient_bytes(model)
     log.emit("phase", name="model_built", seconds=time.monotonic() - t, model=work["model"],
-             parameters=int(model.count_params()), learning_rate=lr)
+             parameters=int(model.count_params()), trainable_parameters=params, gradient_bytes=grad_bytes,
+             learning_rate=lr)
 
     start_step = _restore(spec, log, tf, dist, model, opt, work["epochs"] * steps_per_epoch)
+    if dist.calibrates and work.get("calibration_steps"):
+        # A throw-away optimizer of the same kind: the real one's state stays untouched.
+        local_step = dist.train_step(model, _optimizer(keras, work["optimizer"], lr), loss_fn, score_fn, batch,
+                                     exchange=False)
+        calibrate(log, local_step, it, model, int(work["calibration_steps"]), barrier=dist.barrier,
+                  strategy=strategy, size=size, gradient_bytes=grad_bytes, horovod=horovod_settings())
     loop = _loop_ps if isinstance(dist, distribute.ParameterServer) else _loop_sync
     spot = _SpotWatch(spec)
     try:
