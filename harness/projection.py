@@ -1,0 +1,164 @@
+"""PURE projection of a measured distributed configuration to other cluster sizes and
+link rates (`harness project`; docs/metrics.md, "Projection").
+
+Inputs, all from one run: t_compute (the ranks' calibration steps: a step without
+communication), the measured step time, gradient bytes G, the wire overhead (sampler bytes ÷
+model bytes) and the link rate of the measured run.
+
+Ring all-reduce (Horovod), α–β with the fusion buffer:
+    t_comm(N, B) = 2(N−1)·⌈G / F⌉·α + w·2(N−1)/N·G / B
+where F is the fusion buffer, B the link rate in bytes/s, w the wire overhead, and α the
+per-message latency fitted to the measured run: the measured communication time
+t_step − t_compute minus its bandwidth term, over its 2(N₀−1)·⌈G/F⌉ messages (≥ 0).
+    t_step = t_compute + t_comm (no overlap of compute and communication)
+
+Parameter server (the ps's link is the bottleneck), W workers, a fraction r of them on
+other hosts than the ps:
+    one worker's step alone  t_w = t_compute + λ + 2·w·G / B   (pull + push through its link)
+    the ps link's limit      W·r·w·G / B per round of one step per worker
+    t_step = max(t_w, W·r·w·G / B); λ fitted to the measured run as α above.
+
+Throughput = N·batch / t_step; communication share = 1 − t_compute / t_step; scaling
+efficiency = t_compute / t_step (N workers against N × one worker without communication);
+$ per 10⁶ images = hosts × $/h ÷ 3600 × 10⁶ ÷ throughput."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+
+@dataclass(frozen=True)
+class Measured:
+    config: str
+    strategy: str                 # "horovod" (ring) or "parameter_server"
+    workers: int
+    ps: int
+    batch: int                    # per worker
+    t_compute_s: float
+    t_step_s: float               # per worker step (PS: completion interval × workers)
+    gradient_bytes: float
+    wire_overhead: float          # measured ÷ model bytes (1.0 when not measured)
+    link_bits_per_s: Optional[float]
+    fusion_bytes: float = 64 * 1024 * 1024
+    remote_fraction: float = 1.0  # PS: share of workers not on a ps host
+    sources: dict = field(default_factory=dict)   # figure -> where it came from
+
+
+@dataclass(frozen=True)
+class Point:
+    workers: int
+    bits_per_s: float
+    hosts: int
+    t_step_s: float
+    t_comm_s: float
+    throughput: float
+    comm_share: float
+    efficiency: float
+    usd_per_1m_images: Optional[float]
+
+
+@dataclass(frozen=True)
+class Fit:
+    latency_s: float              # α per message (ring) or λ per step (PS)
+    latency_kind: str
+    achieved_bits_per_s: Optional[float]
+    notes: tuple[str, ...]
+
+
+def _messages(workers: int, grad_bytes: float, fusion_bytes: float) -> int:
+    return 2 * (workers - 1) * max(1, math.ceil(grad_bytes / fusion_bytes))
+
+
+def _ring_volume(m: Measured, workers: int) -> float:
+    return m.wire_overhead * 2.0 * (workers - 1) / workers * m.gradient_bytes
+
+
+def fit(m: Measured) -> Fit:
+    notes = []
+    comm = m.t_step_s - m.t_compute_s
+    if comm < 0:
+        notes.append(f"measured step {m.t_step_s:.4g} s is shorter than t_compute {m.t_compute_s:.4g} s: "
+                     "communication time taken as 0")
+        comm = 0.0
+    if m.strategy == "parameter_server":
+        volume = 2.0 * m.wire_overhead * m.gradient_bytes
+        kind = "λ, per worker step"
+    else:
+        volume = _ring_volume(m, m.workers)
+        kind = "α, per message"
+    achieved = 8.0 * volume / comm if comm > 0 else None
+    if m.link_bits_per_s is None:
+        notes.append("link rate of the measured run unknown: its achieved bandwidth is taken as the link "
+                     "rate, and latency as 0")
+        return Fit(0.0, kind, achieved, tuple(notes))
+    beta_term = 8.0 * volume / m.link_bits_per_s
+    rest = comm - beta_term
+    if m.strategy == "parameter_server":
+        ps_bound = 8.0 * m.workers * m.remote_fraction * m.wire_overhead * m.gradient_bytes / m.link_bits_per_s
+        if ps_bound >= m.t_step_s:
+            notes.append("the measured run was limited by the ps link: λ taken as 0")
+            rest = 0.0
+        lat = max(0.0, rest)
+    else:
+        lat = max(0.0, rest) / _messages(m.workers, m.gradient_bytes, m.fusion_bytes)
+    if rest < 0:
+        notes.append(f"communication took {comm:.4g} s, less than the bytes at the link rate ({beta_term:.4g} s; "
+                     "compute and transfer overlap): latency taken as 0")
+    return Fit(lat, kind, achieved, tuple(notes))
+
+
+def predict(m: Measured, f: Fit, workers: int, bits_per_s: Optional[float],
+            usd_per_host_hour: Optional[float] = None) -> Point:
+    bps = bits_per_s or m.link_bits_per_s or f.achieved_bits_per_s
+    if not bps:
+        raise ValueError("no link rate: give --bandwidth (the measured run's link rate is unknown and it "
+                         "measured no communication time)")
+    if m.strategy == "parameter_server":
+        own = m.t_compute_s + f.latency_s + 8.0 * 2.0 * m.wire_overhead * m.gradient_bytes / bps
+        ps_link = 8.0 * workers * m.remote_fraction * m.wire_overhead * m.gradient_bytes / bps
+        t_step = max(own, ps_link)
+        hosts = workers + m.ps
+    else:
+        comm = (_messages(workers, m.gradient_bytes, m.fusion_bytes) * f.latency_s
+                + 8.0 * _ring_volume(m, workers) / bps) if workers > 1 else 0.0
+        t_step = m.t_compute_s + comm
+        hosts = workers
+    thr = workers * m.batch / t_step
+    usd = hosts * usd_per_host_hour / 3600.0 * 1e6 / thr if usd_per_host_hour is not None else None
+    return Point(workers, bps, hosts, t_step, t_step - m.t_compute_s, thr, 1.0 - m.t_compute_s / t_step,
+                 m.t_compute_s / t_step, usd)
+
+
+def project(m: Measured, workers: Sequence[int], rates: Sequence[Optional[float]],
+            usd_per_host_hour: Optional[float] = None) -> tuple[Fit, list[Point]]:
+    f = fit(m)
+    return f, [predict(m, f, n, b, usd_per_host_hour) for n in workers for b in rates]
+
+
+def assumptions(m: Measured, f: Fit) -> list[str]:
+    out = [
+        f"measured: {m.config} ({m.strategy}, {m.workers} workers"
+        + (f", {m.ps} ps" if m.strategy == "parameter_server" else "") + f", batch {m.batch} per worker)",
+        f"t_compute = {m.t_compute_s:.4g} s per step, the same on every host and at every size "
+        f"({m.sources.get('t_compute', 'calibration steps')})",
+        f"measured step = {m.t_step_s:.4g} s ({m.sources.get('t_step', 'training steps after warm-up')})",
+        f"gradient bytes G = {m.gradient_bytes:.6g} ({m.sources.get('gradient_bytes', 'trainable variables')}), "
+        f"wire overhead w = {m.wire_overhead:.3g} ({m.sources.get('wire_overhead', 'assumed')})",
+        "measured link rate: " + (f"{m.link_bits_per_s / 1e6:.6g} Mbit/s ({m.sources.get('link', '')})"
+                                  if m.link_bits_per_s else "unknown"),
+        f"fitted latency {f.latency_kind}: {f.latency_s * 1e3:.4g} ms"
+        + (f"; achieved bandwidth in the measured run {f.achieved_bits_per_s / 1e6:.4g} Mbit/s"
+           if f.achieved_bits_per_s else ""),
+    ]
+    if m.strategy == "parameter_server":
+        out += ["parameter server: t_step = max(t_compute + λ + 2wG/B, W·r·wG/B), the ps link the shared "
+                f"bottleneck; r = {m.remote_fraction:.3g} of the workers on other hosts than the ps; "
+                "one host per worker plus one per ps"]
+    else:
+        out += [f"ring all-reduce: t_comm = 2(N−1)·⌈G/F⌉·α + w·2(N−1)/N·G/B, fusion buffer F = "
+                f"{m.fusion_bytes:.6g} bytes; t_step = t_compute + t_comm (no overlap); one worker per host"]
+    out += ["links full duplex at the stated rate, no other traffic; compute unchanged by the link",
+            *f.notes]
+    return out

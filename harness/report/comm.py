@@ -1,0 +1,342 @@
+"""PURE communication analysis of a distributed configuration (docs/metrics.md,
+"Communication: direct share, bytes, oversubscription"):
+
+- direct share per rank, 1 − t_compute / t_step, t_compute from the rank's own
+  `calibration` record (local steps, no exchange, same host and load), t_step from its
+  training steps after warm-up; the configuration's is the mean over ranks;
+- the baseline estimator (1 − t_single / t_step) beside it, its difference from the direct
+  share (the CPU-contention part) and, when they disagree, why;
+- bytes per step from the byte model (commbytes.py) against the sampler's network bytes;
+- achieved bandwidth = wire bytes per step ÷ communication time per step, against the link
+  rate when known (sandbox `rate` label, EC2 instance facts);
+- oversubscription: training processes per machine (hosts with one kernel boot id are one
+  machine) against its cores."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+from harness.report import stats
+from harness.report.commbytes import HostByteCheck, bytes_in_window, check_host, ps_host_bytes, ring_host_bytes
+from harness.report.load import RunData, TaskData
+from harness.report.metrics import ConfigMetrics, _num
+
+NOT_TRAINING_ROLES = ("rendezvous", "launcher", "mpi_host", "sampler")
+# Direct and baseline shares "disagree" when they differ by more than both intervals and this.
+DISAGREE_MARGIN = 0.05
+
+
+@dataclass(frozen=True)
+class Share:
+    value: float
+    half_width: Optional[float]   # 95 %, from both means' intervals (delta method)
+    t_compute_s: float
+    t_step_s: float
+    n_compute: int
+    n_step: int
+
+
+def share_from_samples(compute: Sequence[float], step: Sequence[float]) -> Optional[Share]:
+    """1 − mean(compute) / mean(step); the ratio's relative half-width is the root sum of
+    squares of the two means' (independent samples)."""
+    c, s = stats.interval95(list(compute)), stats.interval95(list(step))
+    if c is None or s is None or s.mean <= 0:
+        return None
+    ratio = c.mean / s.mean
+    hw = None
+    if c.relative_half_width is not None and s.relative_half_width is not None:
+        hw = ratio * (c.relative_half_width ** 2 + s.relative_half_width ** 2) ** 0.5
+    return Share(1.0 - ratio, hw, c.mean, s.mean, c.n, s.n)
+
+
+@dataclass
+class RankShare:
+    task_id: str
+    host: str
+    rank: Optional[int]
+    share: Share
+
+
+@dataclass
+class Machine:
+    key: str                 # boot id, or the host name when unknown
+    hosts: list[str]
+    processes: int           # training processes of the configuration on it
+    cores: Optional[int]
+
+    @property
+    def oversubscribed(self) -> bool:
+        return self.cores is not None and self.processes > self.cores
+
+
+@dataclass
+class CommAnalysis:
+    config: str
+    strategy: Optional[str]
+    ranks: list[RankShare] = field(default_factory=list)
+    direct: Optional[Share] = None            # mean over ranks
+    direct_reason: str = ""
+    baseline_share: Optional[float] = None
+    baseline_config: Optional[str] = None
+    baseline_step_s: Optional[float] = None
+    contention_share: Optional[float] = None  # (t_compute − t_single) / t_step
+    disagreement: str = ""
+    straggler: str = ""                       # from rank 0's Horovod timeline
+    negotiation_per_step_s: Optional[float] = None
+    allreduce_per_step_s: Optional[float] = None
+    gradient_bytes: Optional[int] = None
+    wire_bytes_per_step: Optional[float] = None   # model bytes sent per rank per step
+    byte_checks: list[HostByteCheck] = field(default_factory=list)
+    byte_ratio: Optional[float] = None            # Σ measured ÷ Σ predicted over hosts
+    comm_s_per_step: Optional[float] = None
+    achieved_bits_per_s: Optional[float] = None
+    link_bits_per_s: Optional[float] = None
+    link_source: str = ""
+    machines: list[Machine] = field(default_factory=list)
+    oversubscription: str = ""
+    baseline_alone: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def shares_cores(self) -> bool:
+        return any(m.oversubscribed for m in self.machines)
+
+
+# --- per task --------------------------------------------------------------------------------
+
+def _warmup(task: TaskData) -> int:
+    w = ((task.spec or {}).get("workload") or {}).get("warmup_steps")
+    return int(w) if isinstance(w, int) else 5
+
+
+def kept_step_times(task: TaskData) -> list[float]:
+    out = []
+    w = _warmup(task)
+    for r in task.of("step"):
+        step, steps, secs = r.get("step"), r.get("steps"), _num(r.get("seconds"))
+        if isinstance(step, int) and isinstance(steps, int) and steps >= 1 and secs and step - steps + 1 > w:
+            out.append(secs / steps)
+    return out
+
+
+def calibration_times(task: TaskData) -> list[float]:
+    rec = task.first("calibration")
+    vals = rec.get("step_seconds") if rec else None
+    return [float(v) for v in vals if isinstance(v, (int, float)) and v > 0] if isinstance(vals, list) else []
+
+
+def gradient_bytes_of(run: RunData, config: str) -> Optional[int]:
+    for t in run.tasks_of(config):
+        for r in [*t.of("phase"), *t.of("calibration")]:
+            v = r.get("gradient_bytes")
+            if isinstance(v, int) and v > 0:
+                return v
+    return None
+
+
+def _training_tasks(run: RunData, config: str) -> list[TaskData]:
+    return [t for t in run.tasks_of(config) if t.role not in NOT_TRAINING_ROLES]
+
+
+# --- oversubscription --------------------------------------------------------------------------
+
+def machines(run: RunData, config: str) -> list[Machine]:
+    by_key: dict[str, Machine] = {}
+    for t in _training_tasks(run, config):
+        start = t.first("run_start") or {}
+        facts = start.get("host_facts") or {}
+        key = facts.get("boot_id") or f"host {t.host}"
+        m = by_key.setdefault(key, Machine(key, [], 0, None))
+        if t.host not in m.hosts:
+            m.hosts.append(t.host)
+        m.processes += 1
+        cores = facts.get("cores_logical")
+        if isinstance(cores, int):
+            m.cores = cores if m.cores is None else min(m.cores, cores)
+    return list(by_key.values())
+
+
+def _machines_text(ms: list[Machine]) -> str:
+    parts = []
+    for m in ms:
+        where = f"hosts {', '.join(m.hosts)} (one machine: same kernel boot id)" if len(m.hosts) > 1 \
+            else f"host {m.hosts[0]}"
+        parts.append(f"{m.processes} training processes on {m.cores if m.cores is not None else '?'} cores, {where}")
+    return "; ".join(parts)
+
+
+# --- link rate ------------------------------------------------------------------------------
+
+_GBIT = re.compile(r"(\d+(?:\.\d+)?)\s*Gigabit", re.I)
+_RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(bit|kbit|mbit|gbit|tbit)?\s*$", re.I)
+_UNIT = {"bit": 1, "kbit": 1e3, "mbit": 1e6, "gbit": 1e9, "tbit": 1e12}
+
+
+def parse_bits(text: str) -> Optional[float]:
+    """'10gbit' / '100mbit' (tc units) or 'Up to 10 Gigabit' (EC2) → bits per second."""
+    m = _RATE.match(str(text))
+    if m:
+        return float(m.group(1)) * _UNIT[(m.group(2) or "bit").lower()]
+    g = _GBIT.search(str(text))
+    return float(g.group(1)) * 1e9 if g else None
+
+
+def link_rate(run: RunData, hosts: Sequence[str]) -> tuple[Optional[float], str]:
+    """The slowest known link of the hosts, from the inventory's `rate` label (the sandbox
+    writes it) or the EC2 instance facts stored with the run."""
+    rates = []
+    for h in hosts:
+        inv = run.inventory_host(h) or {}
+        label = (inv.get("labels") or {}).get("rate")
+        bits = parse_bits(label) if label else None
+        if bits:
+            rates.append((bits, f"inventory label rate={label} (host {h})"))
+            continue
+        facts = _instance_facts(run).get(inv.get("instance_type"))
+        perf = getattr(facts, "network_performance", None) if facts else None
+        bits = parse_bits(perf) if perf else None
+        if bits:
+            rates.append((bits, f"instance facts: {inv.get('instance_type')} network '{perf}'"))
+    if not rates or len(rates) < len(set(hosts)):
+        return None, "link rate unknown (no `rate` label or instance facts for every host)"
+    return min(rates)
+
+
+def _instance_facts(run: RunData) -> dict:
+    try:
+        from harness.aws.instance_types import read_instance_facts
+
+        return read_instance_facts(run.run_dir)
+    except Exception:   # absent or unreadable: the rate is simply unknown
+        return {}
+
+
+# --- analysis ---------------------------------------------------------------------------------
+
+def analyse(run: RunData, m: ConfigMetrics, base: Optional[ConfigMetrics]) -> CommAnalysis:
+    a = CommAnalysis(m.config, m.strategy)
+    tasks = _training_tasks(run, m.config)
+    a.machines = machines(run, m.config)
+    over = [x for x in a.machines if x.oversubscribed]
+    if over:
+        a.oversubscription = f"workers share cores: {_machines_text(over)}"
+    if base is not None:
+        bm = machines(run, base.config)
+        alone = all(x.processes == 1 for x in bm)
+        a.baseline_alone = (f"baseline {base.config} ran alone ({_machines_text(bm)})" if alone
+                            else f"baseline {base.config} did not run alone ({_machines_text(bm)})")
+    _direct(a, run, m, tasks)
+    _baseline(a, m, base)
+    _timeline(a, run, m)
+    _bytes(a, run, m, tasks)
+    return a
+
+
+def _direct(a: CommAnalysis, run: RunData, m: ConfigMetrics, tasks: list[TaskData]) -> None:
+    if m.strategy == "parameter_server":
+        chief = next((t for t in tasks if t.role == "chief"), None)
+        workers = [t for t in tasks if t.role == "worker" and t.of("calibration")]
+        if chief is None or not workers:
+            a.direct_reason = "no calibration records from the parameter-server workers"
+            return
+        # The chief's completion intervals × workers in flight = one worker's own step.
+        w = m.workers or len(workers)
+        step = [x * w for x in kept_step_times(chief)]
+        compute = [x for t in workers for x in calibration_times(t)]
+        sh = share_from_samples(compute, step)
+        if sh:
+            a.ranks = [RankShare(t.task_id, t.host, t.rank, s) for t in workers
+                       if (s := share_from_samples(calibration_times(t), step))]
+            a.direct = sh
+        return
+    for t in tasks:
+        sh = share_from_samples(calibration_times(t), kept_step_times(t))
+        if sh:
+            a.ranks.append(RankShare(t.task_id, t.host, t.rank, sh))
+    if not a.ranks:
+        a.direct_reason = "no calibration records (workload.calibration_steps 0, or a strategy without it)"
+        return
+    n = len(a.ranks)
+    hws = [r.share.half_width for r in a.ranks]
+    a.direct = Share(sum(r.share.value for r in a.ranks) / n,
+                     # ranks move together (synchronous steps): half-widths averaged, not shrunk
+                     sum(hws) / n if None not in hws else None,
+                     sum(r.share.t_compute_s for r in a.ranks) / n, sum(r.share.t_step_s for r in a.ranks) / n,
+                     sum(r.share.n_compute for r in a.ranks), sum(r.share.n_step for r in a.ranks))
+
+
+def _baseline(a: CommAnalysis, m: ConfigMetrics, base: Optional[ConfigMetrics]) -> None:
+    if base is None or not base.step_time_mean_s:
+        return
+    a.baseline_config, a.baseline_step_s = base.config, base.step_time_mean_s
+    if a.direct is None:
+        return
+    t_step = a.direct.t_step_s
+    a.baseline_share = 1.0 - base.step_time_mean_s / t_step
+    a.contention_share = (a.direct.t_compute_s - base.step_time_mean_s) / t_step
+    gap = a.baseline_share - a.direct.value
+    tol = (a.direct.half_width or 0.0) + DISAGREE_MARGIN
+    if abs(gap) > tol:
+        why = (a.oversubscription + "; " + a.baseline_alone) if a.oversubscription else \
+            (f"the ranks' own steps without communication take {a.direct.t_compute_s:.4g} s against "
+             f"{base.step_time_mean_s:.4g} s for {base.config}: different load or hardware")
+        a.disagreement = (f"baseline share {a.baseline_share:.1%} vs direct {a.direct.value:.1%}: the "
+                          f"{gap:+.1%} are CPU contention, not communication ({why})")
+
+
+def _timeline(a: CommAnalysis, run: RunData, m: ConfigMetrics) -> None:
+    from harness.report.horovod_timeline import timeline_summary
+
+    for t in run.tasks_of(m.config):
+        path = run.run_dir / t.rel_dir / "horovod_timeline.json"
+        if t.rank == 0 and path.is_file():
+            s = timeline_summary(path)
+            a.negotiation_per_step_s, a.allreduce_per_step_s = s.get("negotiation_per_step_s"), \
+                s.get("allreduce_per_step_s")
+            if a.negotiation_per_step_s is not None and a.allreduce_per_step_s is not None:
+                a.straggler = (f"rank 0's timeline per step: {a.negotiation_per_step_s:.4g} s negotiating "
+                               f"(waiting until every rank has its gradients: the slowest rank's lag) and "
+                               f"{a.allreduce_per_step_s:.4g} s in allreduce (the transfer itself)")
+            return
+
+
+def _bytes(a: CommAnalysis, run: RunData, m: ConfigMetrics, tasks: list[TaskData]) -> None:
+    g = a.gradient_bytes = gradient_bytes_of(run, m.config)
+    if g is None:
+        a.notes.append("no gradient_bytes in the tasks' model_built phase records: no byte model")
+        return
+    if m.strategy == "parameter_server":
+        workers = sorted((t for t in tasks if t.role == "worker"), key=lambda t: t.task_id)
+        ps = [t.host for t in tasks if t.role == "ps"]
+        per_step = ps_host_bytes(g, [t.host for t in workers], ps)
+        a.wire_bytes_per_step = 2.0 * g   # per worker step: push + pull through its link
+        steps_total = sum(r.get("steps", 0) for t in tasks if t.role == "chief" for r in t.of("step"))
+    else:
+        ranked = sorted((t for t in tasks if isinstance(t.rank, int)), key=lambda t: t.rank)
+        if len(ranked) < 2:
+            return
+        per_step = ring_host_bytes(g, [t.host for t in ranked])
+        from harness.report.commbytes import ring_allreduce_bytes
+        a.wire_bytes_per_step = ring_allreduce_bytes(g, len(ranked))
+        steps_total = max((sum(r.get("steps", 0) for r in t.of("step")) for t in ranked), default=0)
+    start, end = m.training_start_t_wall, m.training_end_t_wall
+    if start is None or end is None or end <= start or not steps_total:
+        return
+    rate = steps_total / (end - start)   # steps per second over the training window
+    for s in run.samplers_of(m.config):
+        if s.host not in per_step:
+            continue
+        w = bytes_in_window(s.samples, start, end)
+        if w is not None:
+            a.byte_checks.append(check_host(s.host, per_step[s.host], rate, w))
+    pred = sum(c.predicted_sent_bytes_per_s + c.predicted_recv_bytes_per_s for c in a.byte_checks)
+    meas = sum(c.measured_sent_bytes_per_s + c.measured_recv_bytes_per_s for c in a.byte_checks)
+    a.byte_ratio = meas / pred if pred > 0 else None
+    if a.direct is not None:
+        a.comm_s_per_step = a.direct.t_step_s - a.direct.t_compute_s
+        if a.comm_s_per_step > 0:
+            wire = a.wire_bytes_per_step * (a.byte_ratio or 1.0)
+            a.achieved_bits_per_s = 8.0 * wire / a.comm_s_per_step
+    a.link_bits_per_s, a.link_source = link_rate(run, sorted({t.host for t in tasks}))
