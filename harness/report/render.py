@@ -154,6 +154,7 @@ def report_blocks(a: RunAnalysis, run_plots: Sequence[Image] = (),
         *sections.recommendation_blocks(a),
         *sections.cost_summary_blocks(a),
         *sections.scaling_summary_blocks(a),
+        *sections.communication_blocks(a),
         *sections.diagnosis_summary_blocks(a),
         *sections.interruption_blocks(a),
         *sections.instance_facts_blocks(

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
 from harness.prices import Catalog
+from harness.report.comm import CommAnalysis, analyse
 from harness.report.load import RunData, resolved_configurations
 from harness.report.metrics import ConfigMetrics, _num, _setting
 
@@ -59,6 +60,7 @@ class Scaling:
     mfu: Optional[float] = None
     mfu_inputs: str = ""
     mfu_reason: str = ""
+    comm: Optional["CommAnalysis"] = None  # direct share, bytes, oversubscription (report/comm.py)
 
     @property
     def communication_share(self) -> Optional[float]:
@@ -180,11 +182,28 @@ def comm_from_ps_intervals(run: RunData, m: ConfigMetrics,
                      f"(mean completion interval × workers, after warm-up)")
 
 
+def comm_from_calibration(run: RunData, m: ConfigMetrics,
+                          base: Optional[ConfigMetrics]) -> Optional[CommShare]:
+    """Direct: 1 − t_compute / t_step per rank, t_compute from the rank's own calibration
+    steps (no exchange, same host and load); needs no baseline (report/comm.py)."""
+    a = analyse(run, m, base)
+    d = a.direct
+    if d is None:
+        return None
+    hw = f" ± {d.half_width:.1%}" if d.half_width is not None else ""
+    who = f"mean over {len(a.ranks)} ranks" if m.strategy != "parameter_server" else \
+        f"workers' calibration vs the chief's completion interval × {m.workers} workers"
+    return CommShare(d.value, "direct: calibration steps without communication",
+                     f"1 − {_s(d.t_compute_s)} s (t_compute) ÷ {_s(d.t_step_s)} s (t_step), {who}{hw} (95 %)")
+
+
 Estimator = Callable[[RunData, ConfigMetrics, Optional[ConfigMetrics]], Optional[CommShare]]
 # The timeline comes last: its allreduce spans include waiting for the slowest rank, so on
 # shared or uneven hosts it exceeds the step itself (measured in the sandbox rehearsal);
 # it answers only when the run has no single-process baseline.
-COMMUNICATION_ESTIMATORS: tuple[Estimator, ...] = (comm_from_ps_intervals, comm_from_step_times,
+# The direct estimator comes first: the baseline ones count CPU contention as communication
+# whenever the distributed processes do not run alone (the report shows both, comm.py).
+COMMUNICATION_ESTIMATORS: tuple[Estimator, ...] = (comm_from_calibration, comm_from_ps_intervals, comm_from_step_times,
                                                    comm_from_horovod_timeline)
 
 
@@ -269,6 +288,7 @@ def config_scaling(run: RunData, m: ConfigMetrics, metrics: Sequence[ConfigMetri
                                     f"{_s(base.throughput_images_per_s)} images/s of {base.config})")
         else:
             sc.efficiency_inputs = "no steady-state throughput"
+    sc.comm = analyse(run, m, base)
     for estimate in COMMUNICATION_ESTIMATORS:
         sc.communication = estimate(run, m, base)
         if sc.communication is not None:
