@@ -8,7 +8,7 @@ import sys
 import threading
 from pathlib import Path
 
-from harness import __version__, cli_hosts, cli_sandbox
+from harness import __version__, cli_hosts, cli_project, cli_sandbox
 from harness.errors import HarnessError, Interrupted, RunFailed, report_error
 
 DEFAULT_EXPERIMENT = "experiments/default.yaml"
@@ -58,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("report", help="rebuild the report of a run directory from its raw files")
     rep.add_argument("run_dir", type=Path)
+
+    cli_project.register(sub)
 
     cmp_ = sub.add_parser("compare", help="put the configurations of several runs side by side (Markdown)")
     cmp_.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
@@ -235,7 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         commands = {"run": _cmd_run, "check": _cmd_check, "report": _cmd_report, "compare": _cmd_compare,
-                    "hosts": cli_hosts.run, "sandbox": cli_sandbox.cmd_sandbox}
+                    "hosts": cli_hosts.run, "sandbox": cli_sandbox.cmd_sandbox,
+                    "project": cli_project.cmd_project}
         return commands[args.command](args)
     except HarnessError as e:
         return report_error(e)
