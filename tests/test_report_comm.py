@@ -46,16 +46,16 @@ def make_run(root, *, rate="100mbit", calib=True, net=None):
     run.control("config_end", 120.0, config="single", status="succeeded", reason="")
     run.control("config_start", 200.0, config="hvd", strategy="horovod", workers=4, ps=0, hosts=HOSTS,
                 instance_types={h: "sandbox" for h in HOSTS})
-    steps = [0.2, 0.2, 0.19, 0.21, 0.2, 0.2]
-    calib_s = [0.1, 0.11, 0.09, 0.1] if calib else None
+    steps = [0.2, 0.2, 0.19, 0.21] * 3
+    calib_s = [0.1, 0.11, 0.09, 0.1] * 2 if calib else None
     end = None
     for r, h in enumerate(HOSTS):
         end = training_task(run, "hvd", f"rank-{r}", h, r, steps, calib_s, 201.0)
-    # 12 steps in the window [204, 206.4]: 5 steps/s; model: 1.5 × G per step each way per host
-    per_s = 1.5 * G * 12 / (end - 204.0) if net is None else net
+    # 24 steps in the window [204, end]; model: 1.5 × G per step each way per host
+    per_s = 1.5 * G * 24 / (end - 204.0) if net is None else net
     for h in HOSTS:
         s = run.sampler("hvd", h).start(201.0)
-        for t in (204.5, 205.0, 205.5, 206.0, 206.5):
+        for t in (204.5, 205.0, 205.5, 206.0, 206.5, 207.0, 207.5, 208.0, 208.5, 209.0):
             s.record("sample", t, dt_s=0.5, net_sent_bytes_per_s=per_s * 1.05, net_recv_bytes_per_s=per_s * 1.05)
     run.control("config_end", 210.0, config="hvd", status="succeeded", reason="")
     run.write_plan()
@@ -63,10 +63,12 @@ def make_run(root, *, rate="100mbit", calib=True, net=None):
 
 
 def test_share_interval_from_both_means():
-    s = share_from_samples([0.1, 0.1, 0.1], [0.2, 0.2, 0.2])
+    s = share_from_samples([0.1] * 8, [0.2] * 8)
     assert s.value == pytest.approx(0.5) and s.half_width == pytest.approx(0.0)
-    s = share_from_samples([0.09, 0.11], [0.19, 0.21])
-    assert s.value == pytest.approx(0.5) and s.half_width > 0
+    s = share_from_samples([0.09, 0.11] * 4, [0.19, 0.22, 0.2, 0.21, 0.18, 0.2, 0.2, 0.2])
+    assert s.value == pytest.approx(1 - 0.1 / 0.2) and s.half_width > 0
+    # too few steps for batch means: a share, but no interval
+    assert share_from_samples([0.1, 0.1], [0.2, 0.2]).half_width is None
     assert share_from_samples([], [0.2]) is None
 
 
@@ -80,7 +82,7 @@ def test_direct_share_contention_and_shared_cores(tmp_path):
     a = analyze_dir(make_run(tmp_path))
     sc = next(s for s in a.scaling if s.config == "hvd")
     c = sc.comm
-    # kept: records whose first step > 3 → steps 5-12, 4 records per rank
+    # kept: records whose first step > 3 → steps 5-24, 10 records per rank
     assert c.direct.t_compute_s == pytest.approx(0.1)
     assert c.direct.t_step_s == pytest.approx(0.2)
     assert c.direct.value == pytest.approx(0.5)

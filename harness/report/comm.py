@@ -39,16 +39,20 @@ class Share:
 
 
 def share_from_samples(compute: Sequence[float], step: Sequence[float]) -> Optional[Share]:
-    """1 − mean(compute) / mean(step); the ratio's relative half-width is the root sum of
-    squares of the two means' (independent samples)."""
-    c, s = stats.interval95(list(compute)), stats.interval95(list(step))
+    """1 − mean(compute) / mean(step). Each mean's standard error is from batch means
+    (consecutive steps are autocorrelated, stats.batch_means); the ratio's relative error is
+    the root sum of squares of the two (independent phases), with Welch–Satterthwaite df."""
+    c, s = stats.batch_means(list(compute)), stats.batch_means(list(step))
     if c is None or s is None or s.mean <= 0:
         return None
     ratio = c.mean / s.mean
     hw = None
-    if c.relative_half_width is not None and s.relative_half_width is not None:
-        hw = ratio * (c.relative_half_width ** 2 + s.relative_half_width ** 2) ** 0.5
-    return Share(1.0 - ratio, hw, c.mean, s.mean, c.n, s.n)
+    if c.se is not None and s.se is not None and c.df and s.df and c.mean > 0:
+        rc, rs = c.se / c.mean, s.se / s.mean
+        se = (rc ** 2 + rs ** 2) ** 0.5
+        df = se ** 4 / ((rc ** 4 / c.df) + (rs ** 4 / s.df)) if se > 0 else float("inf")
+        hw = ratio * stats.t975(df) * se if se > 0 else 0.0
+    return Share(1.0 - ratio, hw, c.mean, s.mean, len(compute), len(step))
 
 
 @dataclass
@@ -205,12 +209,22 @@ def link_rate(run: RunData, hosts: Sequence[str]) -> tuple[Optional[float], str]
 
 
 def _instance_facts(run: RunData) -> dict:
+    """Instance facts stored with the run (EC2), else the bundled table (harness/prices/facts.py)."""
     try:
         from harness.aws.instance_types import read_instance_facts
 
-        return read_instance_facts(run.run_dir)
-    except Exception:   # absent or unreadable: the rate is simply unknown
-        return {}
+        stored = read_instance_facts(run.run_dir)
+    except Exception:   # absent or unreadable: fall back to the bundled facts
+        stored = {}
+
+    class _Facts(dict):
+        def get(self, key, default=None):
+            if key in stored:
+                return stored[key]
+            from harness.prices.facts import load_facts
+
+            return load_facts().get(key) if key else default
+    return _Facts()
 
 
 # --- analysis ---------------------------------------------------------------------------------
