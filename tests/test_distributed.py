@@ -17,6 +17,8 @@ from harness.events import read_events
 from harness.pipeline import run_experiment
 from harness.report.horovod_timeline import timeline_summary
 
+pytestmark = [pytest.mark.slow]
+
 WORKLOAD = {"model": "mlp", "dataset": {"name": "digits", "validation_split": 0.25}, "batch_size": 32,
             "epochs": 2, "steps_per_epoch": 10, "learning_rate": 0.1, "optimizer": "momentum",
             "warmup_steps": 2, "log_every": 1}
@@ -92,6 +94,7 @@ def run_leftovers(run_id: str) -> list[int]:
     return [int(p) for p in out.split() if int(p) != os.getpid()]
 
 
+@pytest.mark.horovod
 def test_horovod_gloo_two_ranks_on_two_hosts_with_timeline(tmp_path):
     res = run(tmp_path, [{"name": "hvd", "strategy": "horovod", "workers": 2, "hosts": ["h1", "h2"],
                           "horovod_timeline": True}], run_id="gloo")
@@ -115,6 +118,7 @@ def test_horovod_gloo_two_ranks_on_two_hosts_with_timeline(tmp_path):
     assert not run_leftovers("gloo")
 
 
+@pytest.mark.horovod
 def test_horovod_mpi_two_ranks_on_the_local_host(tmp_path):
     res = run(tmp_path, [{"name": "mpi", "strategy": "horovod", "launcher": "mpi", "workers": 2,
                           "hosts": ["local"]}], run_id="mpi")

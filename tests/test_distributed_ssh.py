@@ -8,12 +8,15 @@ machine's hostname, which resolves to loopback (docs/strategies.md, "Known limit
 
 import sys
 
+import pytest
 import yaml
 
 from harness.pipeline import run_experiment
 from harness.transport.ssh import SSHOptions
 from tests.sshd_hosts import inventory_dict, write_known_hosts
 from tests.test_distributed import WORKLOAD, assert_trained, free_base_port, records, run_leftovers
+
+pytestmark = [pytest.mark.slow, pytest.mark.horovod]
 
 
 def test_horovod_gloo_over_two_ssh_hosts(sshd_hosts, tmp_path):

@@ -12,7 +12,8 @@ from harness.errors import ConfigError
 keras = pytest.importorskip("tf_keras")
 
 # tf_keras itself calls random.randint with a float bound on every layer; not ours to fix.
-pytestmark = pytest.mark.filterwarnings("ignore:non-integer arguments to randrange:DeprecationWarning")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.filterwarnings("ignore:non-integer arguments to randrange:DeprecationWarning")]
 
 
 @pytest.fixture(autouse=True)

@@ -13,6 +13,8 @@ import pytest
 
 from harness.cli import main
 
+pytestmark = [pytest.mark.slow]
+
 ROOT = Path(__file__).resolve().parent.parent
 
 EXPERIMENT = """

@@ -22,6 +22,8 @@ from harness.plan import ConfigPlan, Task
 from harness.transport.ssh import SSHOptions, SSHTransport
 from tests.sshd_hosts import inventory_dict, write_known_hosts
 
+pytestmark = [pytest.mark.slow]
+
 HOSTILE = ['gpu "a"; echo pwned', "cpu 'b' $(x)"]
 
 EXPERIMENT = {

@@ -22,8 +22,9 @@ from harness.report.render import write_report
 from tests.runfixtures import gpu_run
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed "
-                                "(apt-get install -y chromium); the browser check needs it")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed "
+                                "(apt-get install -y chromium); the browser check needs it")]
 Image = pytest.importorskip("PIL.Image", reason="Pillow (a matplotlib dependency) decodes the PNGs")
 from PIL import ImageChops, ImageStat  # noqa: E402
 

@@ -3,11 +3,14 @@ goes to an S3 prefix at the end; against moto's real HTTP server."""
 
 import sys
 
+import pytest
 import yaml
 
 from harness.cli import main
 from tests.aws_fixtures import boto_client
 from tests.test_datasets import write_cifar_batch
+
+pytestmark = [pytest.mark.slow]
 
 
 def test_s3_dataset_and_run_upload(aws_env, tmp_path, capsys):

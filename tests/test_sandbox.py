@@ -33,7 +33,8 @@ def _unavailable() -> str | None:
     return netns.netns_unavailable_reason() or sshd.available()
 
 
-pytestmark = pytest.mark.skipif(_unavailable() is not None, reason=str(_unavailable()))
+pytestmark = [pytest.mark.slow, pytest.mark.root, pytest.mark.netns,
+              pytest.mark.skipif(_unavailable() is not None, reason=str(_unavailable()))]
 
 RATE = "50mbit"
 TINY = {
@@ -168,6 +169,7 @@ def test_hosts_have_their_own_hostnames_that_resolve_to_their_addresses(sb):
     assert Path(netns.etc_dir(sb.host("sb1").netns), "hosts").exists()
 
 
+@pytest.mark.horovod
 def test_horovod_gloo_trains_across_two_sandbox_hosts(sb, tmp_path):
     # Gloo's process sets find a rank's address through its hostname: with one hostname
     # for every namespace, ranks would dial 127.0.0.1 and be refused.

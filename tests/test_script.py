@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from harness.callback import Recorder
 from harness.events import read_events
 from harness.worker.script import compile_metrics, match_line, script_env
@@ -21,6 +23,7 @@ def test_callback_module_does_not_import_tensorflow():
     assert out.split() == ["False", "False"]   # and without HARNESS_EVENTS it writes nothing
 
 
+@pytest.mark.slow
 def test_recorder_writes_standard_records(tmp_path, monkeypatch):
     monkeypatch.setenv("HARNESS_EVENTS", str(tmp_path / "events.jsonl"))
     monkeypatch.setenv("HARNESS_RANK", "3")
@@ -56,6 +59,8 @@ def test_script_environment_names_the_task_and_its_threads(tmp_path, monkeypatch
     assert str(ROOT) in env["PYTHONPATH"].split(":")
 
 
+@pytest.mark.slow
+@pytest.mark.horovod
 def test_own_keras_script_with_the_callback_under_horovod(tmp_path):
     workload = {"script": str(SCRIPTS / "fit_with_callback.py"), "args": ["3"], "batch_size": 32,
                 "warmup_steps": 2, "dataset": {"name": "digits"}}

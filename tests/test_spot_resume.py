@@ -7,6 +7,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from harness.cli import main
 from harness.pipeline import run_experiment
 from harness.report.load import read_jsonl
@@ -48,6 +50,7 @@ def _steps(events):
     return [e["step"] for e in events if e["event"] == "step"]
 
 
+@pytest.mark.slow
 def test_interruption_checkpoints_and_resume_reaches_the_planned_steps(tmp_path, monkeypatch):
     (tmp_path / "e.yaml").write_text(EXPERIMENT)
     (tmp_path / "h.yaml").write_text(HOSTS)

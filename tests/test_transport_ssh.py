@@ -495,6 +495,8 @@ def test_load_ssh_config_missing_file_is_empty(tmp_path):
 
 # --- hosts in network namespaces (root only) ---
 
+@pytest.mark.root
+@pytest.mark.netns
 def test_namespace_hosts_have_their_own_addresses(netns_lab, tmp_path):
     from harness.transport.fanout import fan_out
     kh = write_known_hosts(netns_lab.hosts, tmp_path / "kh")  # port 22: plain "198.18.x.y" names
@@ -513,6 +515,8 @@ def test_namespace_hosts_have_their_own_addresses(netns_lab, tmp_path):
     assert netns_lab.subnet.subnet_of(ipaddress.ip_network("198.18.0.0/15"))
 
 
+@pytest.mark.root
+@pytest.mark.netns
 def test_private_namespace_host_is_reachable_only_through_its_jump(netns_lab, tmp_path):
     jump = netns_lab.hosts[0]
     private = netns_lab.add_private_host(jump)
@@ -524,6 +528,8 @@ def test_private_namespace_host_is_reachable_only_through_its_jump(netns_lab, tm
         assert (client_ip, server_ip) == (jump.address, private.address)
 
 
+@pytest.mark.root
+@pytest.mark.netns
 def test_stale_namespaces_of_a_dead_run_are_removed():
     from tests.sshd_hosts import NETNS_PREFIX, netns_unavailable_reason, remove_stale_netns
     reason = netns_unavailable_reason()
