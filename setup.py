@@ -23,6 +23,7 @@ HOROVOD = [
 AWS = ["boto3>=1.34"]
 DEV = [
     "pytest>=8",
+    "pytest-timeout>=2.2",  # per-test timeout (pytest.ini)
     "moto[server]>=5",
     "boto3>=1.34",
 ]

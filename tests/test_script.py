@@ -83,6 +83,7 @@ def test_own_keras_script_with_the_callback_under_horovod(tmp_path):
     assert not run_leftovers("cb")
 
 
+@pytest.mark.slow
 def test_own_script_read_through_regular_expressions(tmp_path):
     workload = {"script": str(SCRIPTS / "prints_metrics.py"), "args": ["3"],
                 "metrics": {"images_per_s": r"([0-9.]+) images/sec", "loss": r"loss=([0-9.]+)",
