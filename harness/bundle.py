@@ -3,6 +3,7 @@ versioned tarball. PURE apart from reading the package files; uploading is sync.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import tarfile
@@ -37,8 +38,10 @@ def build_bundle(roots=PACKAGES) -> Bundle:
     for name, p in files:
         h.update(name.encode() + b"\0" + p.read_bytes() + b"\0")
     buf = io.BytesIO()
-    # Fixed mtimes and owners: the same sources give the same bytes.
-    with tarfile.open(fileobj=buf, mode="w:gz", compresslevel=6) as tar:
+    # Fixed mtimes and owners, and a gzip header without a timestamp (tarfile's "w:gz"
+    # writes the current time there): the same sources give the same bytes.
+    with gzip.GzipFile(fileobj=buf, mode="wb", compresslevel=6, mtime=0) as gz, \
+            tarfile.open(fileobj=gz, mode="w") as tar:
         for name, p in files:
             data = p.read_bytes()
             info = tarfile.TarInfo(name)
