@@ -18,7 +18,7 @@ from harness import __version__
 from harness.collect import collect_config
 from harness.config import check_experiment_against_inventory, load_experiment, load_inventory
 from harness.config.inventory import Host
-from harness.errors import HarnessError, UsageError
+from harness.errors import ConfigError, HarnessError, UsageError
 from harness.events import EventLog
 from harness.launch import Supervisor
 from harness.live_prices import fetch_facts_for_run, fetch_for_run, wants_live_prices
@@ -43,7 +43,10 @@ def load_and_plan(experiment: str, hosts: str, run_id: str, run_dir: Path):
     exp = load_experiment(experiment)
     inv = load_inventory(hosts)
     check_experiment_against_inventory(exp, inv, experiment, hosts)
-    return exp, inv, build_plan(exp, inv, run_id, run_dir)
+    try:
+        return exp, inv, build_plan(exp, inv, run_id, run_dir)
+    except ConfigError as e:  # the planner knows fields, not files: name the experiment
+        raise ConfigError([f"{experiment}: {p}" for p in e.problems]) from None
 
 
 def new_run_id(name: str) -> str:

@@ -7,6 +7,7 @@ import pytest
 from harness.cli import main
 from harness.config import check_experiment_against_inventory, load_experiment, load_inventory
 from harness.errors import ConfigError
+from tests.test_datasets import write_cifar_batch
 
 GOOD_EXP = """
 name: t
@@ -25,6 +26,15 @@ hosts:
   - {name: local, transport: local, slots: 2, labels: {role: worker}}
   - {name: gpu1, address: 10.0.0.5, instance_type: g4dn.xlarge, slots: 1}
 """
+
+
+def write_private_key(path: Path) -> Path:
+    """A real private key (0600, as ssh-keygen writes it) for inventory `key:` fields."""
+    import paramiko
+
+    paramiko.RSAKey.generate(1024).write_private_key_file(str(path))
+    path.chmod(0o600)
+    return path
 
 
 def write(tmp_path: Path, name: str, text: str) -> str:
@@ -126,8 +136,9 @@ def test_workers_beyond_slots(tmp_path):
 
 def test_relative_paths_resolve_against_their_file(tmp_path):
     (tmp_path / "data").mkdir()
+    write_cifar_batch(tmp_path / "data" / "data_batch_1", 2, 0)
     (tmp_path / "keys").mkdir()
-    (tmp_path / "keys" / "id").write_text("k")
+    write_private_key(tmp_path / "keys" / "id")
     exp = load_experiment(write(tmp_path, "e.yaml", GOOD_EXP.replace("name: digits}", "name: cifar10, path: data}")))
     inv = load_inventory(write(tmp_path, "h.yaml", GOOD_HOSTS.replace("slots: 1}", "slots: 1, key: keys/id}")))
     assert exp.workload.dataset.path == str(tmp_path / "data")

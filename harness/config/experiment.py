@@ -10,7 +10,12 @@ from typing import Any, Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harness.config.envvars import THREAD_NAMES, validate_env
-from harness.config.loading import _describe, field_path, read_yaml
+from harness.config.fields import (
+    MAX_BATCH, MAX_CONFIGURATIONS, MAX_DIM, MAX_ELEMENTS, MAX_PS, MAX_SAMPLES, MAX_SECONDS, MAX_STEPS,
+    MAX_THREADS, MAX_WORKERS, PATH_MAX, Name, PathText, Text,
+)
+from harness.config.dataset_check import dataset_problem
+from harness.config.loading import _describe, clip, field_path, read_yaml
 from harness.errors import ConfigError
 from models import MODEL_NAMES
 
@@ -23,6 +28,13 @@ REGEX_METRICS = ("images_per_s", "step_time_s", "loss", "accuracy", "val_loss", 
 THREAD_FIELDS = ("intra_op", "inter_op", "omp", "kmp_affinity", "kmp_blocktime")
 
 
+def _product(v: list[int]) -> int:
+    out = 1
+    for d in v:
+        out *= d
+    return out
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -30,24 +42,28 @@ class _Strict(BaseModel):
 class DatasetSpec(_Strict):
     name: Literal["synthetic", "digits", "cifar10", "facial_keypoints", "image_folder"]
     # File datasets: a directory (cifar10, image_folder) or a CSV file (facial_keypoints).
-    path: Optional[str] = None
+    path: Optional[PathText] = None
     # synthetic: per-example shape (e.g. [32, 32, 3]), classes, examples.
-    shape: Optional[list[int]] = None
-    classes: Optional[int] = Field(default=None, ge=2)
-    samples: int = Field(default=1024, ge=1)
+    shape: Optional[list[int]] = Field(default=None, max_length=4)
+    classes: Optional[int] = Field(default=None, ge=2, le=100_000)
+    samples: int = Field(default=1024, ge=1, le=MAX_SAMPLES)
     # image_folder: decoded images are resized to this [height, width].
-    image_size: Optional[list[int]] = None
+    image_size: Optional[list[int]] = Field(default=None, max_length=2)
     grayscale: bool = False
     # facial_keypoints: rows with missing coordinates are dropped or filled forward.
     missing_labels: Literal["drop", "ffill"] = "drop"
     validation_split: float = Field(default=0.2, ge=0.0, lt=1.0)
-    limit: Optional[int] = Field(default=None, ge=1, description="use at most this many training examples")
+    limit: Optional[int] = Field(default=None, ge=1, le=MAX_SAMPLES, description="use at most this many training examples")
 
     @field_validator("shape", "image_size")
     @classmethod
     def _positive_dims(cls, v):
         if v is not None and (not v or any(d < 1 for d in v)):
             raise ValueError("dimensions must be a non-empty list of positive integers")
+        if v is not None and any(d > MAX_DIM for d in v):
+            raise ValueError(f"each dimension must be at most {MAX_DIM}")
+        if v is not None and _product(v) > MAX_ELEMENTS:
+            raise ValueError(f"{_product(v)} values per example; at most {MAX_ELEMENTS}")
         return v
 
     @model_validator(mode="after")
@@ -66,27 +82,29 @@ class Workload(_Strict):
     # training script, run with the strategy's environment (docs/strategies.md).
     model: Optional[str] = None
     dataset: Optional[DatasetSpec] = None
-    script: Optional[str] = None
-    args: list[str] = Field(default_factory=list, description="the script's command-line arguments")
+    script: Optional[PathText] = None
+    args: list[Text(PATH_MAX)] = Field(default_factory=list, max_length=256, description="the script's command-line arguments")
     # Regular expressions (one group each) applied to the script's output as it runs.
-    metrics: dict[Literal["images_per_s", "step_time_s", "loss", "accuracy", "val_loss", "val_accuracy"], str] = \
+    metrics: dict[Literal["images_per_s", "step_time_s", "loss", "accuracy", "val_loss", "val_accuracy"],
+                  Text(1000)] = \
         Field(default_factory=dict)
-    batch_size: Optional[int] = Field(default=None, ge=1, description="per worker")
-    epochs: Optional[int] = Field(default=None, ge=1)
-    steps_per_epoch: Optional[int] = Field(default=None, ge=1)
-    learning_rate: float = Field(default=0.01, gt=0)
+    batch_size: Optional[int] = Field(default=None, ge=1, le=MAX_BATCH, description="per worker")
+    epochs: Optional[int] = Field(default=None, ge=1, le=100_000)
+    steps_per_epoch: Optional[int] = Field(default=None, ge=1, le=MAX_STEPS)
+    learning_rate: float = Field(default=0.01, gt=0, le=100)
     # Synchronous data-parallel strategies (horovod, mirrored) multiply the learning rate
     # by the number of workers: the global batch is that many times larger.
     scale_lr: bool = False
     optimizer: Literal["sgd", "momentum", "adam", "rmsprop"] = "sgd"
     target_accuracy: Optional[float] = Field(default=None, gt=0, le=1)
-    target_rmse: Optional[float] = Field(default=None, gt=0)
-    warmup_steps: int = Field(default=5, ge=0, description="steps left out of throughput figures")
-    log_every: int = Field(default=1, ge=1, description="steps per step record")
+    target_rmse: Optional[float] = Field(default=None, gt=0, le=1e6)
+    warmup_steps: int = Field(default=5, ge=0, le=MAX_STEPS, description="steps left out of throughput figures")
+    log_every: int = Field(default=1, ge=1, le=MAX_STEPS, description="steps per step record")
     # Distributed ranks first time this many local steps without communication (discarded,
     # not training) so the report can tell communication from CPU contention (docs/metrics.md).
-    calibration_steps: int = Field(default=10, ge=0, description="calibration steps per distributed rank (0: none)")
-    seed: int = 0
+    calibration_steps: int = Field(default=10, ge=0, le=MAX_STEPS,
+                                   description="calibration steps per distributed rank (0: none)")
+    seed: int = Field(default=0, ge=0, le=2**32 - 1, description="numpy's seed range")
     # Environment variables for every task (NCCL_DEBUG, HOROVOD_LOG_LEVEL, TF_XLA_FLAGS, ...).
     env: dict[str, str] = Field(default_factory=dict)
 
@@ -137,11 +155,11 @@ class Workload(_Strict):
 
 
 class Threads(_Strict):
-    intra_op: Optional[int] = Field(default=None, ge=0, description="0 = TensorFlow's choice")
-    inter_op: Optional[int] = Field(default=None, ge=0)
-    omp: Optional[int] = Field(default=None, ge=1, description="OMP_NUM_THREADS")
-    kmp_affinity: Optional[str] = None
-    kmp_blocktime: Optional[int] = Field(default=None, ge=0)
+    intra_op: Optional[int] = Field(default=None, ge=0, le=MAX_THREADS, description="0 = TensorFlow's choice")
+    inter_op: Optional[int] = Field(default=None, ge=0, le=MAX_THREADS)
+    omp: Optional[int] = Field(default=None, ge=1, le=MAX_THREADS, description="OMP_NUM_THREADS")
+    kmp_affinity: Optional[Text(200)] = None
+    kmp_blocktime: Optional[int] = Field(default=None, ge=0, le=2**31 - 1, description="ms; the maximum means never sleep")
 
     @field_validator(*THREAD_FIELDS, mode="before")
     @classmethod
@@ -155,18 +173,20 @@ class Threads(_Strict):
 class Configuration(_Strict):
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     strategy: str = "single"
-    workers: int = Field(default=1, ge=1)
-    ps: int = Field(default=0, ge=0)
-    hosts: Optional[list[str]] = Field(default=None, description="host names or label selectors key=value")
+    workers: int = Field(default=1, ge=1, le=MAX_WORKERS)
+    ps: int = Field(default=0, ge=0, le=MAX_PS)
+    hosts: Optional[list[Name]] = Field(default=None, max_length=1024,
+                                        description="host names or label selectors key=value")
     threads: Threads = Field(default_factory=Threads)
     # horovod: who starts the ranks. gloo = the harness, one task per rank; mpi = one
     # mpirun on the first host (needs SSH between the hosts).
     launcher: Optional[Literal["gloo", "mpi"]] = None
     horovod_timeline: bool = False
     # horovod gloo: the network interface the ranks talk over (HOROVOD_GLOO_IFACE).
-    network_interface: Optional[str] = None
+    network_interface: Optional[str] = Field(default=None, max_length=15, pattern=r"^[A-Za-z0-9._-]+$",
+                                             description="a Linux interface name (IFNAMSIZ)")
     # parameter_server: where the ps tasks go (selectors); workers go on the other hosts.
-    ps_hosts: Optional[list[str]] = None
+    ps_hosts: Optional[list[Name]] = Field(default=None, max_length=1024)
     evaluator: bool = False
     # Environment variables for this configuration's tasks; over the workload's and the inventory's.
     env: dict[str, str] = Field(default_factory=dict)
@@ -210,10 +230,10 @@ class Configuration(_Strict):
 
 class Experiment(_Strict):
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-    description: str = ""
+    description: str = Field(default="", max_length=10_000)
     workload: Workload
-    configurations: list[Configuration] = Field(min_length=1)
-    time_limit_s: float = Field(default=3600, gt=0, description="per configuration")
+    configurations: list[Configuration] = Field(min_length=1, max_length=MAX_CONFIGURATIONS)
+    time_limit_s: float = Field(default=3600, gt=0, le=MAX_SECONDS, description="per configuration")
     # Utilization sampling on every host of a configuration; 0 turns it off.
     sample_interval_s: float = Field(default=1.0, ge=0, le=60)
     # First port of the servers distributed strategies start (rendezvous, TF servers),
@@ -250,23 +270,55 @@ def _sweep_value_name(value: Any) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", str(value))
 
 
+def _swept(conf: Any) -> list[tuple[str, list]]:
+    threads = conf.get("threads") if isinstance(conf, dict) else None
+    if not isinstance(threads, dict):
+        return []
+    return [(k, v) for k, v in threads.items() if k in THREAD_FIELDS and isinstance(v, list) and v]
+
+
+def sweep_problems(data: Any) -> list[str]:
+    """What is wrong with the sweeps as written, checked before anything is expanded: a
+    swept value that is not a single number or string, and more configurations in all
+    than MAX_CONFIGURATIONS. Each problem is '<field path>: <what>'."""
+    if not isinstance(data, dict) or not isinstance(data.get("configurations"), list):
+        return []
+    problems, total, swept = [], 0, False
+    for i, conf in enumerate(data["configurations"]):
+        count = 1
+        for k, values in _swept(conf):
+            swept = True
+            for j, v in enumerate(values):
+                if isinstance(v, (list, dict)) or v is None:
+                    problems.append(f"configurations[{i}].threads.{k}[{j}]: a sweep lists single values "
+                                    f"(numbers or strings), got {'null' if v is None else type(v).__name__}")
+            count *= len(values)
+        total += count
+    if swept and not problems and total > MAX_CONFIGURATIONS:
+        problems.append(f"configurations: the sweeps expand to {total} configurations, more than "
+                        f"{MAX_CONFIGURATIONS}; sweep fewer values or split the experiment")
+    return problems
+
+
 def expand_sweeps(data: Any) -> tuple[Any, list[tuple[int, dict[str, int], str]]]:
     """The thread sweep shorthand: a configuration whose thread fields are lists becomes
     one configuration per value (the cartesian product when several are lists), named
     `<name>-<field><value>`. Returns the expanded data and, per resulting configuration,
     (index of the original, {swept field: index in its list}, resulting name), so errors
-    can name the field the user wrote."""
+    can name the field the user wrote. Refuses (ValueError) what sweep_problems finds."""
     if not isinstance(data, dict) or not isinstance(data.get("configurations"), list):
         return data, []
+    problems = sweep_problems(data)
+    if problems:
+        raise ValueError(problems[0])
     out, origin = [], []
     for i, conf in enumerate(data["configurations"]):
-        threads = conf.get("threads") if isinstance(conf, dict) else None
-        swept = [(k, v) for k, v in threads.items() if k in THREAD_FIELDS and isinstance(v, list) and v] \
-            if isinstance(threads, dict) else []
+        swept = _swept(conf)
         if not swept:
             out.append(conf)
             origin.append((i, {}, str(conf.get("name", "")) if isinstance(conf, dict) else ""))
             continue
+        threads = conf["threads"]
         for combo in itertools.product(*(list(enumerate(v)) for _, v in swept)):
             name = str(conf.get("name", "")) + "".join(
                 f"-{k}{_sweep_value_name(val)}" for (k, _), (_, val) in zip(swept, combo))
@@ -305,6 +357,9 @@ def load_experiment(path: str | Path) -> Experiment:
         raise ConfigError([f"{path}: file is empty; see README.md for the expected keys"])
     if not isinstance(data, dict):
         raise ConfigError([f"{path}: top level must be a mapping of keys, got {type(data).__name__}"])
+    problems = sweep_problems(data)
+    if problems:
+        raise ConfigError([f"{path}: {p}" for p in problems])
     data, origin = expand_sweeps(data)
     try:
         exp = Experiment.model_validate(data)
@@ -317,18 +372,21 @@ def load_experiment(path: str | Path) -> Experiment:
     if work.dataset is not None and work.dataset.path and work.dataset.path.startswith("s3://"):
         # Fetched on each host at run start (harness.worker.s3_fetch); checked there.
         if not work.dataset.path[len("s3://"):].split("/", 1)[0]:
-            raise ConfigError([f"{path}: workload.dataset.path: {work.dataset.path!r} has no bucket; "
+            raise ConfigError([f"{path}: workload.dataset.path: {clip(work.dataset.path)} has no bucket; "
                                "use s3://BUCKET/KEY-OR-PREFIX"])
     elif work.dataset is not None and work.dataset.path:
         p = _resolve(work.dataset.path, base)
         if not p.exists():
-            raise ConfigError([f"{path}: workload.dataset.path: {str(p)!r} does not exist; "
+            raise ConfigError([f"{path}: workload.dataset.path: {clip(str(p), 300)} does not exist; "
                                f"point it at the {work.dataset.name} data"])
+        problem = dataset_problem(work.dataset.name, p)
+        if problem:
+            raise ConfigError([f"{path}: workload.dataset.path: {clip(str(p), 300)} {problem}"])
         updates["dataset"] = work.dataset.model_copy(update={"path": str(p)})
     if work.script is not None:
         p = _resolve(work.script, base)
         if not p.is_file():
-            raise ConfigError([f"{path}: workload.script: {str(p)!r} is not a file; give the path of "
+            raise ConfigError([f"{path}: workload.script: {clip(str(p), 300)} is not a file; give the path of "
                                f"your training script (relative to the experiment file)"])
         updates["script"] = str(p)
     if updates:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Annotated, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from harness.config.envvars import validate_env, why_refused
+from harness.config.fields import MAX_HOSTS, MAX_PRICE_PER_HOUR, MAX_THREADS, Name, PathText, Text
+from harness.config.keyfile import key_file_problem, key_file_warning
 from harness.config.loading import parse_model, read_yaml
 from harness.errors import ConfigError
 
@@ -21,20 +24,30 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+User = Text(64, min_length=1)
+InstanceType = Text(64, min_length=1)
+Address = Text(253, min_length=1)     # a DNS name's limit
+JumpSpec = Text(1024, min_length=1)
+Labels = Annotated[dict[Name, Text(256)], Field(max_length=64)]
+Slots = Annotated[int, Field(ge=1, le=MAX_THREADS)]
+Gpus = Annotated[int, Field(ge=0, le=64)]
+Price = Annotated[float, Field(ge=0, le=MAX_PRICE_PER_HOUR, description="USD per hour")]
+
+
 class HostDefaults(_Strict):
-    user: Optional[str] = None
+    user: Optional[User] = None
     port: Optional[int] = Field(default=None, ge=1, le=65535)
-    key: Optional[str] = None
-    python: Optional[str] = None
-    workdir: Optional[str] = None
+    key: Optional[PathText] = None
+    python: Optional[PathText] = None
+    workdir: Optional[PathText] = None
     transport: Optional[Literal["ssh", "local"]] = None
-    instance_type: Optional[str] = None
-    slots: Optional[int] = Field(default=None, ge=1)
-    gpus: Optional[int] = Field(default=None, ge=0)
-    labels: dict[str, str] = Field(default_factory=dict)
-    price_per_hour: Optional[float] = Field(default=None, ge=0)
-    spot_price_per_hour: Optional[float] = Field(default=None, ge=0)
-    proxy_jump: Optional[str] = None
+    instance_type: Optional[InstanceType] = None
+    slots: Optional[Slots] = None
+    gpus: Optional[Gpus] = None
+    labels: Labels = Field(default_factory=dict)
+    price_per_hour: Optional[Price] = None
+    spot_price_per_hour: Optional[Price] = None
+    proxy_jump: Optional[JumpSpec] = None
     # Environment for every task on the host (e.g. NCCL_SOCKET_IFNAME); merged with a host's own.
     env: dict[str, str] = Field(default_factory=dict)
 
@@ -45,24 +58,24 @@ class HostDefaults(_Strict):
 
 
 class Host(_Strict):
-    name: str = Field(min_length=1, max_length=128)
+    name: Name
     # For ssh hosts: an IP, a DNS name or a Host alias from ~/.ssh/config.
-    address: Optional[str] = None
+    address: Optional[Address] = None
     port: Optional[int] = Field(default=None, ge=1, le=65535)
-    user: Optional[str] = None
-    key: Optional[str] = None
+    user: Optional[User] = None
+    key: Optional[PathText] = None
     transport: Literal["ssh", "local"] = "ssh"
-    instance_type: Optional[str] = None
-    slots: int = Field(default=1, ge=1, description="GPUs, or worker processes on a CPU host")
-    gpus: int = Field(default=0, ge=0)
+    instance_type: Optional[InstanceType] = None
+    slots: Slots = Field(default=1, description="GPUs, or worker processes on a CPU host")
+    gpus: Gpus = 0
     # None: the control side's own interpreter on a local host, `python3` over SSH.
-    python: Optional[str] = None
+    python: Optional[PathText] = None
     # Local hosts with no workdir write straight into the run directory.
-    workdir: Optional[str] = None
-    labels: dict[str, str] = Field(default_factory=dict)
-    price_per_hour: Optional[float] = Field(default=None, ge=0)
-    spot_price_per_hour: Optional[float] = Field(default=None, ge=0)
-    proxy_jump: Optional[str] = None
+    workdir: Optional[PathText] = None
+    labels: Labels = Field(default_factory=dict)
+    price_per_hour: Optional[Price] = None
+    spot_price_per_hour: Optional[Price] = None
+    proxy_jump: Optional[JumpSpec] = None
     # Environment variables for every task on this host (docs/strategies.md, "Environment").
     env: dict[str, str] = Field(default_factory=dict)
 
@@ -100,7 +113,7 @@ class Host(_Strict):
 
 class Inventory(_Strict):
     defaults: HostDefaults = Field(default_factory=HostDefaults)
-    hosts: list[Host] = Field(min_length=1)
+    hosts: list[Host] = Field(min_length=1, max_length=MAX_HOSTS)
 
     @model_validator(mode="before")
     @classmethod
@@ -159,13 +172,23 @@ def load_inventory(path: str | Path) -> Inventory:
     inv = parse_model(Inventory, read_yaml(path), path)
     base = Path(path).resolve().parent
     problems, hosts = [], []
+    checked: dict[Path, str | None] = {}
+    reported: set[Path] = set()
     for i, h in enumerate(inv.hosts):
         if h.key:
             # Relative key paths are relative to the inventory file, like every other path.
             key = Path(h.key).expanduser()
             key = key if key.is_absolute() else base / key
-            if not key.is_file():
-                problems.append(f"{path}: hosts[{i}].key: file {str(key)!r} not found; give the path of the host's private key")
+            if key not in checked:  # hosts usually share one key: load it once
+                checked[key] = key_file_problem(key)
+                warning = None if checked[key] else key_file_warning(key)
+                if warning:
+                    where = "defaults.key" if h.key == inv.defaults.key else f"hosts[{i}].key"
+                    print(f"harness: warning: {path}: {where}: {warning}", file=sys.stderr)
+            if checked[key] and key not in reported:  # once per file, at its first host
+                reported.add(key)
+                where = "defaults.key" if h.key == inv.defaults.key else f"hosts[{i}].key"
+                problems.append(f"{path}: {where}: {checked[key]}")
             h = h.model_copy(update={"key": str(key)})
         hosts.append(h)
     if problems:

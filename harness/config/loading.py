@@ -1,4 +1,8 @@
-"""YAML loading and turning pydantic errors into one line per problem (file, field, what)."""
+"""YAML loading and turning pydantic errors into one line per problem (file, field, what).
+
+Reading refuses what could hurt before anything is built from it: files too large to be
+a configuration, duplicate keys (YAML would silently keep the last), and alias bombs
+(a few lines whose aliases expand to billions of nodes once anything walks them)."""
 
 from __future__ import annotations
 
@@ -12,24 +16,123 @@ from harness.errors import ConfigError
 
 M = TypeVar("M", bound=BaseModel)
 
+MAX_FILE_BYTES = 1 << 20       # an experiment or inventory is a few KB; a CSV passed by mistake is not
+MAX_EXPANDED_NODES = 100_000   # YAML nodes after every alias is expanded
+MAX_DEPTH = 50                 # nesting levels; a configuration has fewer than 10
+SHOWN_VALUE_CHARS = 60         # how much of a bad value an error line repeats
+
+
+def clip(value: Any, limit: int = SHOWN_VALUE_CHARS) -> str:
+    """repr(value), cut at a word boundary when long, saying how long it was: an error
+    line repeats enough of a value to find it, never a whole pasted blob."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return f"{cut}… ({len(text)} characters)"
+
+
+def _where(path: Path, mark) -> str:
+    return f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            # Only the keys written in this mapping: a key that overrides one merged in
+            # with `<<: *base` is how merges are meant to be used.
+            seen: dict[Any, yaml.Node] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.get(key)
+                except TypeError:  # an unhashable key: SafeLoader reports it itself
+                    continue
+                if first is not None:
+                    raise _Duplicate(key, key_node.start_mark, first.start_mark)
+                seen[key] = key_node
+        return super().construct_mapping(node, deep=deep)
+
+
+class _TooDeep(Exception):
+    pass
+
+
+class _Duplicate(Exception):
+    def __init__(self, key, mark, first_mark):
+        self.key, self.mark, self.first_mark = key, mark, first_mark
+
+
+def _expanded_size(node: yaml.Node, limit: int) -> int:
+    """How many nodes `node` stands for once every alias is expanded (stops counting past
+    `limit`). Aliases share node objects, so sizes are memoized per node: linear time."""
+    sizes: dict[int, int] = {}
+
+    def size(n: yaml.Node, depth: int) -> int:
+        if id(n) in sizes:
+            return sizes[id(n)]
+        if depth > MAX_DEPTH:
+            raise _TooDeep()
+        total = 1
+        if isinstance(n, yaml.SequenceNode):
+            for child in n.value:
+                total += size(child, depth + 1)
+                if total > limit:
+                    break
+        elif isinstance(n, yaml.MappingNode):
+            for k, v in n.value:
+                total += size(k, depth + 1) + size(v, depth + 1)
+                if total > limit:
+                    break
+        sizes[id(n)] = total
+        return total
+
+    return size(node, 0)
+
 
 def read_yaml(path: str | Path) -> Any:
     p = Path(path)
     try:
+        if p.is_file() and p.stat().st_size > MAX_FILE_BYTES:
+            raise ConfigError([f"{p}: {p.stat().st_size} bytes, more than a configuration file can be "
+                               f"({MAX_FILE_BYTES} bytes); pass the experiment or inventory YAML"])
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError([f"{p}: file not found; pass an existing YAML file"]) from None
     except IsADirectoryError:
         raise ConfigError([f"{p}: is a directory; pass a YAML file"]) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError([f"{p}: cannot read: {e}"]) from None
+    except UnicodeDecodeError:
+        raise ConfigError([f"{p}: not UTF-8 text; pass a YAML file"]) from None
+    except OSError as e:
+        raise ConfigError([f"{p}: cannot read: {e.strerror or e}"]) from None
+    loader = _Loader(text)
     try:
-        return yaml.safe_load(text)
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if _expanded_size(node, MAX_EXPANDED_NODES) > MAX_EXPANDED_NODES:
+            raise ConfigError([f"{_where(p, node.start_mark)}: the YAML expands to more than "
+                               f"{MAX_EXPANDED_NODES} values once its aliases (*name) are expanded; "
+                               "write the values out or use fewer nested aliases"])
+        return loader.construct_document(node)
+    except _Duplicate as d:
+        raise ConfigError([f"{_where(p, d.mark)}: duplicate key {clip(d.key)} (first at line "
+                           f"{d.first_mark.line + 1}); YAML would silently keep only the last, remove one"]) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
-        where = f"{p}:{mark.line + 1}:{mark.column + 1}" if mark else str(p)
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise ConfigError([f"{where}: YAML syntax error: {problem}"]) from None
+        raise ConfigError([f"{_where(p, mark)}: YAML syntax error: {problem}"]) from None
+    except (_TooDeep, RecursionError):
+        raise ConfigError([f"{p}: nested more than {MAX_DEPTH} levels deep, more than a configuration can be"]) from None
+    finally:
+        loader.dispose()
 
 
 def field_path(loc: tuple) -> str:
@@ -38,7 +141,7 @@ def field_path(loc: tuple) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + str(part)
+            out += ("." if out else "") + clip(part, 40).strip("'\"")
     return out or "(top level)"
 
 
@@ -53,7 +156,7 @@ def _describe(err: dict) -> str:
         msg = msg[len("Value error, "):]
     got = err.get("input")
     if kind not in ("missing",) and not isinstance(got, (dict, list)) and got is not None:
-        return f"{msg} (got {got!r})"
+        return f"{msg} (got {clip(got)})"
     return msg
 
 
