@@ -5,9 +5,6 @@ With --check RUN_DIR…, the projection is compared with runs measured at those 
 from __future__ import annotations
 
 import argparse
-import gzip
-import json
-import os
 from pathlib import Path
 from typing import Optional
 
@@ -56,29 +53,19 @@ def _csv_rates(text: str) -> list[float]:
     return out
 
 
-def instance_baseline_bits(instance_type: str) -> tuple[Optional[float], str]:
-    """Sustained network bandwidth of an EC2 instance type from the DescribeInstanceTypes data
-    moto ships (NetworkCards[0].BaselineBandwidthInGbps), else its 'Up to N Gigabit' label."""
-    try:
-        import moto
-
-        path = os.path.join(os.path.dirname(moto.__file__), "ec2", "resources", "instance_types.json.gz")
-        with gzip.open(path) as fh:
-            entry = json.load(fh).get(instance_type)
-    except (ImportError, OSError, ValueError):
-        return None, "instance facts unavailable (moto's DescribeInstanceTypes data not installed)"
-    if not entry:
-        return None, f"{instance_type}: not in EC2's instance type data"
-    net = entry.get("NetworkInfo") or {}
-    cards = net.get("NetworkCards") or [{}]
-    base = cards[0].get("BaselineBandwidthInGbps")
-    if isinstance(base, (int, float)) and base > 0:
-        return base * 1e9, (f"{instance_type} baseline {base:g} Gbit/s (network '{net.get('NetworkPerformance')}', "
-                            f"DescribeInstanceTypes)")
+def instance_network_bits(instance_type: str) -> tuple[Optional[float], str]:
+    """An EC2 instance type's network rate from the bundled instance facts
+    (harness/prices/instance-facts.csv: DescribeInstanceTypes' NetworkPerformance)."""
+    from harness.prices.facts import load_facts
     from harness.report.comm import parse_bits
 
-    bits = parse_bits(net.get("NetworkPerformance") or "")
-    return bits, f"{instance_type} network '{net.get('NetworkPerformance')}'"
+    facts = load_facts().get(instance_type)
+    perf = facts.network_performance if facts else None
+    if not perf:
+        return None, f"{instance_type}: no network performance in the instance facts"
+    bits = parse_bits(perf)
+    note = " (a burst rate: the sustained baseline of smaller sizes is lower)" if "up to" in perf.lower() else ""
+    return bits, f"{instance_type} network '{perf}' (instance facts){note}"
 
 
 def measured_configs(run_dir: Path, compute: str = "calibration", only: Optional[list[str]] = None):
@@ -181,7 +168,7 @@ def cmd_project(args) -> int:
     if args.bandwidth:
         rates, rate_source = _csv_rates(args.bandwidth), "--bandwidth"
     elif args.instance_type:
-        bits, rate_source = instance_baseline_bits(args.instance_type)
+        bits, rate_source = instance_network_bits(args.instance_type)
         if not bits:
             raise UsageError(f"--instance-type {args.instance_type}: {rate_source}; give --bandwidth")
         rates = [bits]
