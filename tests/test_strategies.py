@@ -332,6 +332,18 @@ def test_timeline_summary_counts_steps_and_unions_fused_tensors(tmp_path):
     assert s["unfinished_activities"] == 0 and "union" in s["method"]
 
 
+def test_timeline_per_step_and_only_some_tensors(tmp_path):
+    from harness.report.horovod_timeline import timeline_summary
+
+    p = tmp_path / "horovod_timeline.json"
+    p.write_text(json.dumps(_timeline(3)))
+    s = timeline_summary(p, only="grad")       # the broadcast tensor is left out
+    assert s["tensors"] == 3 and s["communication_s"] == pytest.approx(3 * 300e-6)
+    assert s["negotiation_by_step_s"] == pytest.approx([100e-6] * 3)
+    assert s["allreduce_by_step_s"] == pytest.approx([200e-6] * 3)
+    assert timeline_summary(p, only="grad_b")["allreduce_s"] == pytest.approx(3 * 200e-6)
+
+
 def test_timeline_cut_off_by_a_killed_process_is_read_to_its_last_record(tmp_path):
     from harness.report.horovod_timeline import timeline_summary
 

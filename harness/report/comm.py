@@ -306,11 +306,14 @@ def _timeline(a: CommAnalysis, run: RunData, m: ConfigMetrics) -> None:
     for t in run.tasks_of(m.config):
         path = run.run_dir / t.rel_dir / "horovod_timeline.json"
         if t.rank == 0 and path.is_file():
-            s = timeline_summary(path)
-            a.negotiation_per_step_s, a.allreduce_per_step_s = s.get("negotiation_per_step_s"), \
-                s.get("allreduce_per_step_s")
-            if a.negotiation_per_step_s is not None and a.allreduce_per_step_s is not None:
-                a.straggler = (f"rank 0's timeline per step: {a.negotiation_per_step_s:.4g} s negotiating "
+            s = timeline_summary(path, only="gradient_tape")   # gradients only: no barriers, broadcast
+            w = _warmup(t)
+            neg, red = s.get("negotiation_by_step_s") or [], s.get("allreduce_by_step_s") or []
+            neg, red = neg[w:], red[w:]
+            if neg and red:
+                a.negotiation_per_step_s, a.allreduce_per_step_s = sum(neg) / len(neg), sum(red) / len(red)
+                a.straggler = (f"rank 0's timeline, gradient tensors, mean of {len(neg)} steps after warm-up: "
+                               f"{a.negotiation_per_step_s:.4g} s negotiating "
                                f"(waiting until every rank has its gradients: the slowest rank's lag) and "
                                f"{a.allreduce_per_step_s:.4g} s in allreduce (the transfer itself)")
             return
@@ -350,7 +353,11 @@ def _bytes(a: CommAnalysis, run: RunData, m: ConfigMetrics, tasks: list[TaskData
     a.byte_ratio = meas / pred if pred > 0 else None
     if a.direct is not None:
         a.comm_s_per_step = a.direct.t_step_s - a.direct.t_compute_s
-        if a.comm_s_per_step > 0:
+        noise = (a.direct.half_width or 0.0) * a.direct.t_step_s
+        if a.comm_s_per_step <= noise:
+            a.notes.append(f"communication time per step {a.comm_s_per_step:.4g} s is within the noise "
+                           f"(± {noise:.4g} s): no achieved bandwidth")
+        elif a.comm_s_per_step > 0:
             wire = a.wire_bytes_per_step * (a.byte_ratio or 1.0)
             a.achieved_bits_per_s = 8.0 * wire / a.comm_s_per_step
     a.link_bits_per_s, a.link_source = link_rate(run, sorted({t.host for t in tasks}))

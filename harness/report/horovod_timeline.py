@@ -56,8 +56,10 @@ def _union_s(intervals: list[tuple[float, float]]) -> float:
     return total / 1e6
 
 
-def timeline_summary(path: str | Path) -> dict[str, Any]:
-    """Totals and per-step figures of a Horovod timeline; see the module docstring."""
+def timeline_summary(path: str | Path, only: str | None = None) -> dict[str, Any]:
+    """Totals and per-step figures of a Horovod timeline; see the module docstring.
+    `only`: count only tensors whose name contains it (e.g. "gradient_tape": the gradient
+    all-reduces, not the harness's barriers, evaluation sums or the initial broadcast)."""
     p = Path(path)
     try:
         records = _records(p.read_text(encoding="utf-8", errors="replace"))
@@ -70,6 +72,8 @@ def timeline_summary(path: str | Path) -> dict[str, Any]:
     per_tensor_allreduce: dict[Any, int] = {}
     first = last = None
     open_at_end = 0
+    seen: dict[tuple, int] = {}
+    by_step: dict[str, dict[int, list[tuple[float, float]]]] = {}
     for r in records:
         ph, pid, ts = r.get("ph"), r.get("pid"), r.get("ts")
         if ph == "M":
@@ -77,6 +81,8 @@ def timeline_summary(path: str | Path) -> dict[str, Any]:
                 names[pid] = str(r["args"]["name"])
             continue
         if not isinstance(ts, (int, float)):
+            continue
+        if only is not None and only not in names.get(pid, ""):
             continue
         first = ts if first is None else min(first, ts)
         last = ts if last is None else max(last, ts)
@@ -89,6 +95,11 @@ def timeline_summary(path: str | Path) -> dict[str, Any]:
             a["total_s"] += (ts - start) / 1e6
             if not stacks[pid]:  # a top-level activity of this tensor
                 top.setdefault(name, []).append((start, float(ts)))
+                # The k-th top-level activity of a kind of every tensor belongs to step k.
+                kind = "negotiation" if name.startswith("NEGOTIATE_") else name.lower()
+                k = seen.get((pid, kind), 0)
+                seen[(pid, kind)] = k + 1
+                by_step.setdefault(kind, {}).setdefault(k, []).append((start, float(ts)))
                 if name == "ALLREDUCE":
                     per_tensor_allreduce[pid] = per_tensor_allreduce.get(pid, 0) + 1
     open_at_end = sum(len(s) for s in stacks.values())
@@ -114,6 +125,11 @@ def timeline_summary(path: str | Path) -> dict[str, Any]:
                    "top-level activities for communication_s), rank 0's view; steps = most ALLREDUCEs of "
                    "any one tensor; per-step = total / steps"),
     }
+    # Per step (k-th activity of each tensor): union over tensors, in step order; a
+    # caller can leave out warm-up steps (step 1 waits for every rank's tracing).
+    for kind in ("negotiation", "allreduce"):
+        steps_of = by_step.get(kind, {})
+        out[f"{kind}_by_step_s"] = [_union_s(steps_of[k]) for k in sorted(steps_of)]
     for key in ("allreduce_s", "negotiation_s", "communication_s"):
         out[f"{key[:-2]}_per_step_s"] = out[key] / steps if steps else None
     return out
