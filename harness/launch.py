@@ -205,7 +205,7 @@ class Supervisor:
         except HarnessError:
             return ""
         lines = [l for l in res.stdout.strip().splitlines() if l.strip()]
-        return lines[-1].strip()[:300] if lines else ""
+        return _shorten(lines[-1].strip()) if lines else ""
 
     def _emit_exit(self, s: TaskState) -> None:
         self.control.emit("task_exit", config=s.task.config, task_id=s.task.task_id, host=s.task.host,
@@ -259,3 +259,16 @@ class Supervisor:
             elif outcome.value:
                 leftovers[host] = outcome.value
         return leftovers
+
+
+def _shorten(line: str, limit: int = 500) -> str:
+    """A task's last stderr line for the control log: cut at a word boundary (or, for one
+    long path, at a '/'), never mid-word, and marked as cut."""
+    if len(line) <= limit:
+        return line
+    head = line[:limit]
+    for sep in (" ", "/"):
+        i = head.rfind(sep)
+        if i > limit // 2:
+            return head[:i].rstrip(" ;,:") + " …"
+    return head + "…"

@@ -27,6 +27,8 @@ if b.get("spawn"):
     import subprocess
     subprocess.Popen(["sleep", "300"])
 time.sleep(b.get("sleep", 0))
+if b.get("stderr"):
+    sys.stderr.write(b["stderr"] + "\\n")
 sys.exit(b.get("exit", 0))
 """
 
@@ -135,3 +137,30 @@ def test_unstartable_task_fails_cleanly(tmp_path):
     sup.hosts["local"] = Host(name="local", transport="local", python="/nonexistent/python")
     out = sup.run()
     assert out.status == "failed" and "exited 127" in out.reason
+
+
+def _host_dataset_error(tmp_path) -> str:
+    """The line the worker prints when the host's dataset is wrong, for a long path."""
+    from harness.worker.datasets import load_dataset
+
+    deep = tmp_path.joinpath(*["a-rather-long-folder-name"] * 20)
+    deep.mkdir(parents=True)
+    try:
+        load_dataset({"name": "cifar10", "path": str(deep)}, 0)
+    except Exception as e:  # what harness.worker.train prints on stderr
+        return f"harness.worker: {type(e).__name__}: {e}"
+    raise AssertionError("an empty folder loaded as CIFAR-10")
+
+
+def test_a_long_host_error_is_cut_at_a_word_never_mid_word(tmp_path):
+    line = _host_dataset_error(tmp_path)
+    assert len(line) > 600 and "data_batch_1 not found" in line
+    sup, _, control = make(tmp_path, {"a": {"exit": 1, "stderr": line}, "b": {"exit": 1, "stderr": "short: kept whole"}})
+    sup.run()
+    control.close()
+    errors = {e["task_id"]: e["error"] for e in read_events(tmp_path / "control.jsonl") if e["event"] == "task_exit"}
+    assert errors["b"] == "short: kept whole"
+    cut = errors["a"]
+    assert cut.endswith(" …") and len(cut) <= 502
+    kept = cut[:-2]
+    assert line.startswith(kept) and line[len(kept)] in " /;,:"
