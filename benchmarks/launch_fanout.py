@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from harness.bundle import build_bundle  # noqa: E402
 from harness.config.inventory import Host  # noqa: E402
-from harness.events import EventLog  # noqa: E402
+from harness.protocol.events import EventLog  # noqa: E402
 from harness.launch import Supervisor  # noqa: E402
 from harness.plan import ConfigPlan, Task  # noqa: E402
 from harness.sync import sync_host  # noqa: E402

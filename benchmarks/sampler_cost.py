@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from harness.config import load_experiment, load_inventory  # noqa: E402
-from harness.events import read_events  # noqa: E402
+from harness.protocol.events import read_events  # noqa: E402
 from harness.plan import Task, build_plan  # noqa: E402
 
 

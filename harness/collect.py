@@ -11,10 +11,11 @@ from pathlib import Path
 from harness import shell
 from harness.errors import HarnessError
 from harness.plan import ConfigPlan
+from harness.protocol.layout import CHECKPOINT_DIR, ENV_FILE, local_task_dir
 from harness.transport.base import Transport
 
-SKIP_TOP = ("env.sh",)
-SKIP_DIRS = ("checkpoints/",)   # can be large; they stay on the host, listed in task_files
+SKIP_TOP = (ENV_FILE,)
+SKIP_DIRS = (CHECKPOINT_DIR + "/",)   # can be large; they stay on the host
 
 
 @dataclass
@@ -22,10 +23,6 @@ class CollectResult:
     files: int = 0
     bytes: int = 0
     errors: dict[str, str] = field(default_factory=dict)   # "host/config/task" -> why
-
-
-def local_task_dir(run_dir: Path, host: str, config: str, task_id: str) -> Path:
-    return Path(run_dir) / "hosts" / host / config / task_id
 
 
 def collect_config(cp: ConfigPlan, transports: dict[str, Transport], run_dir: Path,
@@ -45,7 +42,7 @@ def collect_config(cp: ConfigPlan, transports: dict[str, Transport], run_dir: Pa
                 tr.get(f"{t.task_dir}/{rel}", dest / rel)
                 result.files += 1
                 result.bytes += size
-            tr.exec(f"rm -f {shell.q(t.task_dir + '/env.sh')}", timeout=30)
+            tr.exec(f"rm -f {shell.q(t.task_dir + '/' + ENV_FILE)}", timeout=30)
         except HarnessError as e:
             result.errors[key] = str(e)
         except OSError as e:

@@ -12,16 +12,15 @@ from typing import Callable
 
 from harness.config.inventory import Host
 from harness.errors import HarnessError
-from harness.events import EventLog
+from harness.protocol.events import EventLog
 from harness.plan import ConfigPlan, Task
 from harness import shell
+from harness.protocol import exits, layout
+from harness.protocol.constants import worker_argv as _worker_argv
 from harness.transport.base import Transport
 from harness.transport.fanout import fan_out
 
 FINAL = ("succeeded", "failed", "stopped", "lost", "interrupted")
-# A training task's exit code after it checkpointed on a spot interruption notice
-# (harness/worker/train.py EXIT_INTERRUPTED): its host is reported interrupted.
-EXIT_INTERRUPTED = 75
 
 
 @dataclass
@@ -45,7 +44,7 @@ class ConfigOutcome:
 
 def worker_argv(host: Host) -> list[str]:
     python = host.python or (sys.executable if host.is_local else "python3")
-    return [python, "-m", "harness.worker", "--task", "task.json"]
+    return _worker_argv(python)
 
 
 def _per_host(fn: Callable[[str], object], hosts: list[str]) -> dict:
@@ -85,8 +84,8 @@ class Supervisor:
             if host in self.dataset_paths and "workload" in spec:
                 ds = {**spec["workload"]["dataset"], "path": self.dataset_paths[host]}
                 spec = {**spec, "workload": {**spec["workload"], "dataset": ds}}
-            files.append((f"{t.task_dir}/task.json", json.dumps(spec, indent=1).encode(), 0o644))
-            files.append((f"{t.task_dir}/env.sh", shell.env_file(env), 0o600))
+            files.append((f"{t.task_dir}/{layout.TASK_FILE}", json.dumps(spec, indent=1).encode(), 0o644))
+            files.append((f"{t.task_dir}/{layout.ENV_FILE}", shell.env_file(env), 0o600))
         res = self.transports[host].exec(shell.UNPACK_COMMAND, stdin=shell.files_tar(files), timeout=60)
         if not res.ok:
             raise HarnessError(f"host {host}: could not write the task files: {res.stderr.strip()}")
@@ -166,7 +165,7 @@ class Supervisor:
             live = [s for s in self._on(host) if s.state == "running"]
             if not live:
                 return {}
-            cmd = shell.poll_command([(s.task.task_id, s.task.task_dir, s.pid, s.task.spec.get("events", "events.jsonl"))
+            cmd = shell.poll_command([(s.task.task_id, s.task.task_dir, s.pid, s.task.spec.get("events", layout.EVENTS_FILE))
                                       for s in live])
             return shell.parse_poll(self.transports[host].exec(cmd, timeout=30).stdout)
 
@@ -188,7 +187,7 @@ class Supervisor:
                     s.returncode = st.returncode
                     if st.returncode == 0:
                         s.state = "succeeded"
-                    elif st.returncode == EXIT_INTERRUPTED and s.task.role != "sampler":
+                    elif st.returncode == exits.INTERRUPTED and s.task.role != "sampler":
                         s.state = "interrupted"
                     elif self._stopping:
                         s.state = "stopped"
@@ -201,7 +200,7 @@ class Supervisor:
 
     def _stderr_tail(self, host: str, task: Task) -> str:
         try:
-            res = self.transports[host].exec(f"tail -n 3 {shell.q(task.task_dir + '/stderr.log')}", timeout=15)
+            res = self.transports[host].exec(f"tail -n 3 {shell.q(task.task_dir + '/' + layout.STDERR_FILE)}", timeout=15)
         except HarnessError:
             return ""
         lines = [l for l in res.stdout.strip().splitlines() if l.strip()]

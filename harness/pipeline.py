@@ -19,7 +19,7 @@ from harness.collect import collect_config
 from harness.config import check_experiment_against_inventory, load_experiment, load_inventory
 from harness.config.inventory import Host
 from harness.errors import ConfigError, HarnessError, UsageError
-from harness.events import EventLog
+from harness.protocol.events import EventLog, read_jsonl
 from harness.launch import Supervisor
 from harness.live_prices import fetch_facts_for_run, fetch_for_run, wants_live_prices
 from harness.plan import ConfigPlan, Plan, build_plan
@@ -27,7 +27,8 @@ from harness.bundle import build_bundle
 from harness.sync import needs_sync, sync_host
 from harness.transport import open_transports
 from harness.transport.fanout import fan_out
-from harness.worker.spot_watch import IMDS_ENV
+from harness.protocol import layout
+from harness.protocol.constants import IMDS_ENV
 
 
 @dataclass
@@ -117,13 +118,13 @@ def resume_points(old_run: Path) -> dict:
     interrupted, stopped or never run). Checkpoints come from the collected `checkpoint`
     events; a relative path is under the task's directory on its host (old plan.json)."""
     from harness.aws.resume import resume_plan
-    from harness.report.load import read_jsonl
 
-    if not (old_run / "control.jsonl").is_file() or not (old_run / "plan.json").is_file():
-        raise UsageError(f"{old_run}: not a run directory (needs control.jsonl and plan.json)")
-    control, _ = read_jsonl(old_run / "control.jsonl")
-    old_plan = json.loads((old_run / "plan.json").read_text())
-    resolved = json.loads((old_run / "resolved.json").read_text()) if (old_run / "resolved.json").is_file() else {}
+    if not (old_run / layout.CONTROL_FILE).is_file() or not (old_run / layout.PLAN_FILE).is_file():
+        raise UsageError(f"{old_run}: not a run directory (needs {layout.CONTROL_FILE} and {layout.PLAN_FILE})")
+    control, _ = read_jsonl(old_run / layout.CONTROL_FILE)
+    old_plan = json.loads((old_run / layout.PLAN_FILE).read_text())
+    resolved_file = old_run / layout.RESOLVED_FILE
+    resolved = json.loads(resolved_file.read_text()) if resolved_file.is_file() else {}
     epochs = ((resolved.get("experiment") or {}).get("workload") or {}).get("epochs")
     status = {r.get("config"): r.get("status") for r in control if r.get("event") == "config_end"}
     # A resumed run that is resumed again: its own starting point still counts.
@@ -141,8 +142,7 @@ def resume_points(old_run: Path) -> dict:
         for t in cp["tasks"]:
             if t.get("role") == "sampler":
                 continue
-            f = old_run / "hosts" / t["host"] / name / t["task_id"] / "events.jsonl"
-            for e in (read_jsonl(f)[0] if f.is_file() else []):
+            for e in _task_records(old_run, t["host"], name, t["task_id"]):
                 if e.get("event") == "phase" and e.get("name") == "data_ready" and steps_per_epoch is None:
                     steps_per_epoch = e.get("steps_per_epoch")
                 if e.get("event") == "checkpoint" and e.get("path"):
@@ -162,6 +162,14 @@ def resume_points(old_run: Path) -> dict:
             info["reason"] = "the run never reached training: start again from step 0"
         out[name] = info
     return {"run_id": old_plan.get("run_id") or old_run.name, "configs": out}
+
+
+def _task_records(run_dir: Path, host: str, config: str, task_id: str) -> list[dict]:
+    """A task's events, and under `launcher: mpi` those of the MPI ranks whose files are
+    in its directory (events-rank<k>.jsonl): rank 0 writes the checkpoint records there."""
+    tdir = layout.local_task_dir(run_dir, host, config, task_id)
+    files = [tdir / layout.EVENTS_FILE] + [p for _, p in layout.rank_events_files(tdir)]
+    return [e for f in files if f.is_file() for e in read_jsonl(f)[0]]
 
 
 def _resume_plan(plan: Plan, resumed: dict, old_run: Path) -> Plan:

@@ -7,6 +7,8 @@ import re
 import shlex
 from dataclasses import dataclass
 
+from harness.protocol import constants
+
 q = shlex.quote
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -22,7 +24,7 @@ def env_file(env: dict[str, str]) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-LEASE_S = 60.0
+LEASE_S = constants.LEASE_S
 
 
 def start_command(task_dir: str, argv: list[str], lease_s: float = LEASE_S) -> str:

@@ -15,9 +15,9 @@ from harness import shell
 from harness.bundle import Bundle
 from harness.config.inventory import Host
 from harness.errors import HarnessError
+from harness.protocol import layout
+from harness.protocol.constants import DEFAULT_WORKDIR
 from harness.transport.base import Transport
-
-DEFAULT_WORKDIR = "/tmp/harness"
 
 
 @dataclass
@@ -56,7 +56,7 @@ def _unpack_once(tr: Transport, target: str, make_data, what: str) -> int:
 
 def sync_host(tr: Transport, host: Host, bundle: Bundle, dataset: str | None) -> HostSync:
     base = host.workdir or DEFAULT_WORKDIR
-    code_dir = posixpath.join(base, "bundles", bundle.digest)
+    code_dir = layout.bundle_dir(base, bundle.digest)
     out = HostSync(pythonpath=code_dir)
     sent = _unpack_once(tr, code_dir, lambda: bundle.data, "harness code bundle")
     out.uploaded_bytes += sent
@@ -65,7 +65,7 @@ def sync_host(tr: Transport, host: Host, bundle: Bundle, dataset: str | None) ->
     if dataset:
         path = Path(dataset)
         files = _dataset_files(path)
-        ddir = posixpath.join(base, "data", _dataset_digest(path, files))
+        ddir = layout.dataset_dir(base, _dataset_digest(path, files))
         sent = _unpack_once(tr, ddir, lambda: _pack_dataset(path, files), f"dataset {dataset}")
         out.uploaded_bytes += sent
         if not sent:

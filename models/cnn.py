@@ -6,7 +6,6 @@ from __future__ import annotations
 import tf_keras as keras
 from tf_keras import layers
 
-from harness.errors import ConfigError
 
 TASKS = ("classification", "regression")
 
@@ -15,8 +14,9 @@ def image_input(input_shape: tuple, model: str):
     """Input layer plus the tensor convolutions start from; (H, W) gets a channel axis."""
     shape = tuple(int(d) for d in input_shape)
     if len(shape) not in (2, 3):
-        raise ConfigError([f"model {model}: input shape {list(shape)} is not an image (H, W[, C]); "
-                           f"use model mlp for flat inputs"])
+        # Built on the host: a plain ValueError (models import nothing of the control side).
+        raise ValueError(f"model {model}: input shape {list(shape)} is not an image (H, W[, C]); "
+                         f"use model mlp for flat inputs")
     inputs = keras.Input(shape=shape)
     x = layers.Reshape((*shape, 1))(inputs) if len(shape) == 2 else inputs
     return inputs, x

@@ -11,8 +11,7 @@ import pytest
 from PIL import Image
 
 from harness.config.experiment import DatasetSpec
-from harness.errors import ConfigError
-from harness.worker.datasets import KEYPOINT_COLUMNS, KEYPOINT_SCALE, ArrayDataset, load_dataset
+from harness.worker.datasets import DatasetError, KEYPOINT_COLUMNS, KEYPOINT_SCALE, ArrayDataset, load_dataset
 
 
 def spec(**kw) -> dict:
@@ -21,7 +20,7 @@ def spec(**kw) -> dict:
 
 
 def one_line_error(s: dict, needle: str) -> str:
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(DatasetError) as info:
         load_dataset(s, seed=0)
     lines = info.value.lines()
     assert len(lines) == 1 and "\n" not in lines[0], lines

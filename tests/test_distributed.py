@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.events import read_events
+from harness.protocol.events import read_events
 from harness.pipeline import run_experiment
 from harness.report.horovod_timeline import timeline_summary
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from harness.config.inventory import Host
-from harness.events import EventLog, read_events
+from harness.protocol.events import EventLog, read_events
 from harness.launch import Supervisor
 from harness.plan import ConfigPlan, Task
 

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 import models
-from harness.errors import ConfigError
 
 keras = pytest.importorskip("tf_keras")
 
@@ -51,7 +50,7 @@ def test_regression_output_is_linear_for_every_model():
 def test_grayscale_without_channel_axis_and_flat_inputs():
     assert models.build("cifar10_cnn", (8, 8), 4, "classification").output_shape == (None, 4)
     assert models.build("mlp", (20,), 4, "classification").output_shape == (None, 4)
-    with pytest.raises(ConfigError, match="mlp"):
+    with pytest.raises(ValueError, match="mlp"):
         models.build("resnet20", (20,), 4, "classification")
 
 

@@ -15,7 +15,7 @@ import yaml
 
 from harness.config.inventory import Host
 from harness.errors import HarnessError
-from harness.events import EventLog, read_events
+from harness.protocol.events import EventLog, read_events
 from harness.launch import Supervisor
 from harness.pipeline import run_experiment
 from harness.plan import ConfigPlan, Task

@@ -45,9 +45,9 @@ def test_load_torn_last_line_is_skipped_and_reported(run):
 def test_load_missing_task_directory_is_a_problem_not_an_error(run):
     gone = run.tasks[3]
     assert gone.events == [] and not gone.events_found
-    # its task.json never came back; the plan's copy stands in for it
+    # plan.json holds the spec every task was shipped (task.json is the same): read from there
     assert gone.spec_source == "plan.json" and gone.spec["workload"]["warmup_steps"] == 3
-    assert run.tasks[0].spec_source == "task.json"
+    assert run.tasks[0].spec_source == "plan.json"
     assert [str(p) for p in gone.problems] == [
         "hosts/h3/gone/w0: task directory is missing (nothing was pulled back from the host)"]
 

@@ -17,7 +17,7 @@ from statistics import median
 
 import pytest
 
-from harness.events import read_events
+from harness.protocol.events import read_events
 from harness.worker import nvml
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.callback import Recorder
-from harness.events import read_events
+from harness.protocol.events import read_events
 from harness.worker.script import compile_metrics, match_line, script_env
 from tests.test_distributed import records, run, run_leftovers, task_dir
 

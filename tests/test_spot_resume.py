@@ -11,7 +11,7 @@ import pytest
 
 from harness.cli import main
 from harness.pipeline import run_experiment
-from harness.report.load import read_jsonl
+from harness.protocol.events import read_jsonl
 from tests.aws_fixtures import FakeImds
 
 EPOCHS, STEPS_PER_EPOCH = 8, 25

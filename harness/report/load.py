@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from harness.protocol import layout
+from harness.protocol.events import read_jsonl
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -33,8 +36,8 @@ class TaskData:
     rank: Optional[int] = None
     rel_dir: str = ""  # hosts/<host>/<config>/<task_id>, relative to the run directory
     events: list[dict] = field(default_factory=list)
-    spec: Optional[dict] = None  # task.json, else the plan's copy of it
-    spec_source: str = ""  # "task.json" or "plan.json"
+    spec: Optional[dict] = None  # the task's spec: plan.json's copy (= task.json), else task.json
+    spec_source: str = ""  # "plan.json" or "task.json"
     exit_code: Optional[int] = None  # the exit_code file, when present and readable
     events_found: bool = False
     bad_lines: list[int] = field(default_factory=list)  # 1-based lines that did not parse
@@ -47,8 +50,8 @@ class TaskData:
         return next((r for r in self.events if r.get("event") == event), None)
 
 
-SAMPLER_ROLE = "sampler"
-SAMPLES_FILE = "samples.jsonl"
+SAMPLER_ROLE = layout.SAMPLER_ROLE
+SAMPLES_FILE = layout.SAMPLES_FILE
 
 
 @dataclass
@@ -161,28 +164,6 @@ def resolved_configurations(resolved: Any) -> list[dict]:
     return [c for c in confs if isinstance(c, dict)] if isinstance(confs, list) else []
 
 
-def read_jsonl(path: Path) -> tuple[list[dict], list[int]]:
-    """Records of a JSONL file and the 1-based numbers of lines that did not parse.
-    Like harness.events.read_events, but the damaged lines are reported, not only skipped."""
-    records: list[dict] = []
-    bad: list[int] = []
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        for number, line in enumerate(fh, start=1):
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                bad.append(number)
-                continue
-            if isinstance(rec, dict):
-                records.append(rec)
-            else:
-                bad.append(number)
-    return records, bad
-
-
 def _read_json(path: Path, rel: str, problems: list[Problem]) -> Optional[Any]:
     if not path.is_file():
         return None
@@ -209,30 +190,32 @@ def _count_lines(path: Path) -> int:
 
 def _load_task(run_dir: Path, config: str, task_id: str, host: str, role: Optional[str],
                rank: Optional[int], plan_spec: Optional[dict]) -> TaskData:
-    rel = f"hosts/{host}/{config}/{task_id}"
+    rel = layout.task_rel(host, config, task_id)
     task = TaskData(config=config, task_id=task_id, host=host, role=role, rank=rank, rel_dir=rel)
+    # plan.json holds each task's final spec, shipped unchanged as task.json: no reconciling.
     if isinstance(plan_spec, dict):
-        task.spec, task.spec_source = plan_spec, "plan.json"
+        task.spec, task.spec_source = plan_spec, layout.PLAN_FILE
     tdir = run_dir / rel
     if not tdir.is_dir():
         task.problems.append(Problem(rel, "task directory is missing (nothing was pulled back "
                                           "from the host)"))
         return task
-    spec = _read_json(tdir / "task.json", f"{rel}/task.json", task.problems)
-    if isinstance(spec, dict):  # what the worker was actually given wins over the plan
-        task.spec, task.spec_source = spec, "task.json"
-    events_path = tdir / "events.jsonl"
+    if task.spec is None:  # a run whose plan.json is lost: the host's copy says
+        spec = _read_json(tdir / layout.TASK_FILE, f"{rel}/{layout.TASK_FILE}", task.problems)
+        if isinstance(spec, dict):
+            task.spec, task.spec_source = spec, layout.TASK_FILE
+    events_path = tdir / layout.EVENTS_FILE
     if events_path.is_file():
-        _read_task_events(task, events_path, f"{rel}/events.jsonl")
+        _read_task_events(task, events_path, f"{rel}/{layout.EVENTS_FILE}")
     else:
-        task.problems.append(Problem(f"{rel}/events.jsonl", "missing; the task left no records"))
-    exit_path = tdir / "exit_code"
+        task.problems.append(Problem(f"{rel}/{layout.EVENTS_FILE}", "missing; the task left no records"))
+    exit_path = tdir / layout.EXIT_CODE_FILE
     if exit_path.is_file():
         text = exit_path.read_text(encoding="utf-8", errors="replace").strip()
         try:
             task.exit_code = int(text)
         except ValueError:
-            task.problems.append(Problem(f"{rel}/exit_code", f"not an integer: {text[:40]!r}"))
+            task.problems.append(Problem(f"{rel}/{layout.EXIT_CODE_FILE}", f"not an integer: {text[:40]!r}"))
     # Role and rank: the plan or launch record wins; else the worker's own records say.
     first = task.events[0] if task.events else {}
     if task.role is None:
@@ -250,7 +233,7 @@ def is_sampler(role: Any, task_id: str) -> bool:
 
 
 def _load_sampler(run_dir: Path, config: str, task_id: str, host: str) -> SamplerData:
-    rel = f"hosts/{host}/{config}/{task_id}"
+    rel = layout.task_rel(host, config, task_id)
     s = SamplerData(config=config, host=host, task_id=task_id, rel_dir=rel)
     path = run_dir / rel / SAMPLES_FILE
     if not path.is_file():
@@ -286,7 +269,7 @@ def _expected_tasks(run: RunData) -> list[tuple]:
 
 
 def _on_disk(run_dir: Path) -> list[tuple[str, str, str]]:
-    hosts_dir = run_dir / "hosts"
+    hosts_dir = run_dir / layout.HOSTS_DIR
     if not hosts_dir.is_dir():
         return []
     found = []
@@ -315,13 +298,10 @@ def _mpi_ranks(run_dir: Path, launcher: TaskData) -> list[TaskData]:
     tdir = run_dir / launcher.rel_dir
     if not tdir.is_dir():
         return out
-    for path in sorted(tdir.glob("events-rank*.jsonl")):
-        k = path.stem[len("events-rank"):]
-        if not k.isdigit():
-            continue
+    for k, path in layout.rank_events_files(tdir):
         rel = f"{launcher.rel_dir}/{path.name}"
         t = TaskData(config=launcher.config, task_id=f"{launcher.task_id}/rank{k}", host=launcher.host,
-                     role="worker", rank=int(k), rel_dir=launcher.rel_dir, spec=launcher.spec,
+                     role="worker", rank=k, rel_dir=launcher.rel_dir, spec=launcher.spec,
                      spec_source=launcher.spec_source, exit_code=launcher.exit_code)
         _read_task_events(t, path, rel)
         out.append(t)
@@ -335,18 +315,18 @@ def load_run(run_dir: str | Path) -> RunData:
     if not run_dir.is_dir():
         run.problems.append(Problem(str(run_dir), "run directory does not exist"))
         return run
-    control = run_dir / "control.jsonl"
+    control = run_dir / layout.CONTROL_FILE
     if control.is_file():
         run.control, bad = read_jsonl(control)
         if bad:
-            run.problems.append(_bad_lines_problem("control.jsonl", bad, _count_lines(control)))
+            run.problems.append(_bad_lines_problem(layout.CONTROL_FILE, bad, _count_lines(control)))
     else:
-        run.problems.append(Problem("control.jsonl", "missing; launch times and task exit "
+        run.problems.append(Problem(layout.CONTROL_FILE, "missing; launch times and task exit "
                                                      "states are unknown"))
-    run.plan = _read_json(run_dir / "plan.json", "plan.json", run.problems)
-    resolved = _read_json(run_dir / "resolved.json", "resolved.json", run.problems)
+    run.plan = _read_json(run_dir / layout.PLAN_FILE, layout.PLAN_FILE, run.problems)
+    resolved = _read_json(run_dir / layout.RESOLVED_FILE, layout.RESOLVED_FILE, run.problems)
     run.resolved = resolved if isinstance(resolved, dict) else None
-    run.prices = _read_json(run_dir / "prices.json", "prices.json", run.problems)
+    run.prices = _read_json(run_dir / layout.PRICES_FILE, layout.PRICES_FILE, run.problems)
 
     expected = _expected_tasks(run)
     known = {e[:3] for e in expected}

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 
 from harness.config.experiment import Configuration
 from harness.config.inventory import Host
+from harness.protocol.layout import HOROVOD_TIMELINE_FILE
 from harness.strategies.base import Placement, PlacementContext, spread_over_slots
 
 name = "horovod"
 
-TIMELINE_FILE = "horovod_timeline.json"   # relative: lands in rank 0's task directory
-ENTRY = ["-m", "harness.worker", "--task", "task.json"]
+TIMELINE_FILE = HOROVOD_TIMELINE_FILE   # relative: lands in rank 0's task directory
 
 
 @dataclass(frozen=True)
@@ -152,37 +152,3 @@ def finish(cfg: Configuration, tasks: list, hosts: dict[str, Host]) -> list:
                "env_names": sorted(launcher.env)}
     done = dataclasses.replace(launcher, spec={**launcher.spec, "cluster": cluster})
     return [done if t is launcher else t for t in tasks]
-
-
-def mpirun_argv(mpirun: str, contexts: list[dict], env_names: list[str], ssh: dict,
-                prefix: str | None = None, hostfile_path: str | None = None) -> list[str]:
-    """An mpirun command line OpenMPI 4 and 5 both accept (5's prterun rejects some of
-    what horovodrun passes): one app context per host, each with its own working
-    directory, every variable forwarded by name (values never on the command line)."""
-    argv = [mpirun, "--allow-run-as-root", "--oversubscribe",
-            # TF sizes its thread pools to the cores it may use: do not pin a rank to one.
-            "--bind-to", "none", "--map-by", "slot", "--tag-output"]
-    if hostfile_path:
-        argv += ["--hostfile", hostfile_path]
-    if prefix:  # remote hosts find the same OpenMPI (prted/orted, libs) under this prefix
-        argv += ["--prefix", prefix]
-    rsh = []
-    if ssh.get("port"):
-        rsh += ["-p", str(ssh["port"])]
-    if ssh.get("user"):
-        rsh += ["-l", ssh["user"]]
-    if rsh:
-        argv += ["--mca", "plm_rsh_args", " ".join(rsh)]
-    for n in env_names:
-        argv += ["-x", n]
-    for i, c in enumerate(contexts):
-        if i:
-            argv.append(":")
-        argv += ["-np", str(c["ranks"]), "-H", f"{c['address']}:{c['ranks']}", "-wdir", c["wdir"],
-                 c["python"], *ENTRY]
-    return argv
-
-
-def hostfile(contexts: list[dict]) -> str:
-    """The same layout as an OpenMPI hostfile, kept beside the task for reference."""
-    return "".join(f"{c['address']} slots={c['ranks']}\n" for c in contexts)

@@ -1,7 +1,7 @@
 """Training datasets as in-memory numpy arrays, loaded on the host from a DatasetSpec dict.
 
 Every loader returns x as float32 in [0, 1] (images as H x W x C) and y as int64 class ids
-(classification) or float32 targets (regression). Bad input raises ConfigError with one
+(classification) or float32 targets (regression). Bad input raises DatasetError with one
 line naming the dataset, the path, what is wrong and what to do.
 
 No TensorFlow here: the worker wraps these arrays in tf.data itself, and the loaders stay
@@ -18,7 +18,19 @@ from typing import Callable, NoReturn
 
 import numpy as np
 
-from harness.errors import ConfigError
+
+class DatasetError(ValueError):
+    """A dataset that cannot be used, one line per problem naming the dataset, the path and
+    what to do. Host-side (no harness.errors): the control side wraps it when it checks a
+    local dataset before a run."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        super().__init__("; ".join(self.problems))
+
+    def lines(self) -> list[str]:
+        return list(self.problems)
+
 
 # facial_keypoints targets are stored as (pixel - 48) / 48, so coordinates lie in [-1, 1]
 # and an RMSE on them is in those units: multiply by KEYPOINT_SCALE to get pixels.
@@ -63,7 +75,7 @@ def load_dataset(spec: dict, seed: int) -> ArrayDataset:
     name = spec.get("name")
     loader = _LOADERS.get(name)
     if loader is None:
-        raise ConfigError([f"dataset {name!r}: unknown; expected one of {', '.join(sorted(_LOADERS))}"])
+        raise DatasetError([f"dataset {name!r}: unknown; expected one of {', '.join(sorted(_LOADERS))}"])
     return loader(spec, seed)
 
 
@@ -95,7 +107,7 @@ def _finish(spec: dict, seed: int, task: str, outputs: int, x, y, x_val=None, y_
 
 
 def _fail(spec: dict, path, problem: str, todo: str) -> NoReturn:
-    raise ConfigError([f"{spec['name']}: {path}: {problem}; {todo}"])
+    raise DatasetError([f"{spec['name']}: {path}: {problem}; {todo}"])
 
 
 # --- synthetic ------------------------------------------------------------------------
@@ -103,7 +115,7 @@ def _fail(spec: dict, path, problem: str, todo: str) -> NoReturn:
 def _synthetic(spec: dict, seed: int) -> ArrayDataset:
     shape = tuple(int(d) for d in spec.get("shape") or ())
     if not shape:
-        raise ConfigError(["synthetic: workload.dataset.shape is missing; set it, e.g. [32, 32, 3]"])
+        raise DatasetError(["synthetic: workload.dataset.shape is missing; set it, e.g. [32, 32, 3]"])
     classes = int(spec.get("classes") or 10)
     samples = int(spec.get("samples") or 1024)
     rng = np.random.default_rng(seed)

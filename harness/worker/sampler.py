@@ -17,13 +17,13 @@ One failing reading is a null field, never a dead sampler."""
 from __future__ import annotations
 
 import os
-import select
-import signal
 import time
 from typing import Any, Callable
 
-from harness.events import EventLog
+from harness.protocol.events import EventLog
+from harness.protocol.layout import SAMPLES_FILE
 from harness.worker import nvml
+from harness.worker.stopping import StopOnSignal
 
 DEFAULT_INTERVAL_S = 1.0
 TASK_SCAN_S = 5.0        # how often /proc is searched for new task processes
@@ -37,8 +37,8 @@ SECTOR = 512             # /proc/diskstats counts 512-byte sectors whatever the 
 def run_sampler(spec: dict) -> int:
     interval = float(spec.get("interval_s") or DEFAULT_INTERVAL_S)
     run_id = os.environ.get("HARNESS_RUN_ID") or spec.get("run_id") or ""
-    stop = _StopOnSignal()
-    log = EventLog(spec.get("events", "samples.jsonl"), config=spec.get("config"),
+    stop = StopOnSignal()
+    log = EventLog(spec.get("events", SAMPLES_FILE), config=spec.get("config"),
                    task_id=spec.get("task_id", "sampler"), role="sampler", host=spec.get("host"))
     nv, reason = nvml.load_with_reason()
     handles: list = []
@@ -91,42 +91,6 @@ def _safe(fn: Callable[[], Any]) -> Any:
         return fn()
     except Exception:
         return None
-
-
-class _StopOnSignal:
-    """SIGTERM/SIGINT set a flag and write to a pipe that the sleep selects on, so the
-    sleep ends at once. (Not threading.Event: set() from a handler can deadlock when the
-    signal lands while the main thread holds the event's lock inside wait().)"""
-
-    def __init__(self) -> None:
-        self.signum: int | None = None
-        self._r, self._w = os.pipe()
-        os.set_blocking(self._w, False)
-        self._previous = {}
-        for s in (signal.SIGTERM, signal.SIGINT):
-            try:
-                self._previous[s] = signal.signal(s, self._handle)
-            except ValueError:  # not the main thread (called in-process): no handlers
-                pass
-
-    def _handle(self, signum, frame) -> None:
-        self.signum = signum
-        try:
-            os.write(self._w, b"x")
-        except OSError:  # pipe full: a wake-up is already pending
-            pass
-
-    def wait(self, timeout: float) -> bool:
-        """Sleep up to timeout seconds; True once a stop signal has arrived."""
-        if self.signum is None and timeout > 0:
-            select.select([self._r], [], [], timeout)
-        return self.signum is not None
-
-    def restore(self) -> None:
-        for s, h in self._previous.items():
-            signal.signal(s, h)
-        os.close(self._r)
-        os.close(self._w)
 
 
 class _Cost:

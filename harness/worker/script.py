@@ -18,6 +18,8 @@ import threading
 import time
 
 import harness
+from harness.protocol.constants import EVENTS_ENV
+from harness.protocol.layout import EVENTS_FILE
 
 
 def script_env(spec: dict) -> dict[str, str]:
@@ -25,7 +27,7 @@ def script_env(spec: dict) -> dict[str, str]:
     work = spec["workload"]
     threads = spec.get("threads") or {}
     env = {
-        "HARNESS_EVENTS": os.path.abspath(spec.get("events", "events.jsonl")),
+        EVENTS_ENV: os.path.abspath(spec.get("events", EVENTS_FILE)),
         "HARNESS_CONFIG": str(spec["config"]), "HARNESS_TASK_ID": str(spec["task_id"]),
         "HARNESS_ROLE": str(spec["role"]), "HARNESS_HOST": str(spec["host"]),
         "HARNESS_RANK": "" if spec.get("rank") is None else str(spec["rank"]),

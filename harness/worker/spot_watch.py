@@ -18,8 +18,7 @@ import urllib.error
 import urllib.request
 from typing import Callable, Optional
 
-IMDS_ENV = "HARNESS_IMDS_URL"
-DEFAULT_IMDS = "http://169.254.169.254"
+from harness.protocol.constants import IMDS_ENV, IMDS_URL as DEFAULT_IMDS
 TOKEN_PATH = "/latest/api/token"
 NOTICE_PATH = "/latest/meta-data/spot/instance-action"
 TOKEN_TTL_S = 21600  # the maximum IMDS allows; the token is refreshed before it ends

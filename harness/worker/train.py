@@ -6,7 +6,7 @@ What differs between strategies (single, horovod, mirrored, parameter_server) li
 harness/worker/distribute.py; a parameter-server chief has its own loop (_loop_ps).
 
 `run_task` is also the entry of the tasks that are not training loops: the servers of
-distributed strategies (distribute.run_server) and the user's own script (script.py)."""
+distributed strategies (servers.run_server) and the user's own script (script.py)."""
 
 from __future__ import annotations
 
@@ -19,14 +19,15 @@ import time
 import traceback
 from collections import deque
 
-from harness.events import EventLog
-from harness.worker import distribute
+from harness.protocol import exits
+from harness.protocol.events import EventLog
+from harness.protocol.layout import EVENTS_FILE
+from harness.worker import distribute, servers
 from harness.worker.calibrate import calibrate, gradient_bytes, horovod_settings
 from harness.worker.hostinfo import host_facts, process_start_wall
+from harness.worker.mpi import as_mpi_rank
 
-# The exit code of a task that stopped on a spot interruption notice (EX_TEMPFAIL: try
-# again later); the supervisor reports its host as interrupted, not failed.
-EXIT_INTERRUPTED = 75
+EXIT_INTERRUPTED = exits.INTERRUPTED   # after a checkpoint on a spot notice: 'interrupted', not failed
 
 
 class SpotInterrupted(Exception):
@@ -38,9 +39,9 @@ class SpotInterrupted(Exception):
 
 
 def run_task(spec: dict) -> int:
-    spec = distribute.as_mpi_rank(spec)   # a process mpirun started is one training rank
-    server = distribute.is_server(spec)
-    log = EventLog(spec.get("events", "events.jsonl"), config=spec["config"], task_id=spec["task_id"],
+    spec = as_mpi_rank(spec)   # a process mpirun started is one training rank
+    server = servers.is_server(spec)
+    log = EventLog(spec.get("events", EVENTS_FILE), config=spec["config"], task_id=spec["task_id"],
                    role=spec["role"], rank=spec.get("rank"), host=spec["host"])
     started = time.monotonic()
     import numpy as np
@@ -51,7 +52,7 @@ def run_task(spec: dict) -> int:
              **({"resumed_from": spec["resume_from"]} if spec.get("resume_from") else {}))
     try:
         if server:
-            summary = distribute.run_server(spec, log)
+            summary = servers.run_server(spec, log)
         elif (spec.get("workload") or {}).get("script"):
             from harness.worker.script import run_script
 
@@ -68,9 +69,9 @@ def run_task(spec: dict) -> int:
                  traceback=traceback.format_exc(limit=5), seconds=time.monotonic() - started)
         log.close()
         if isinstance(e, KeyboardInterrupt):
-            return 130
+            return exits.SIGINT
         print(f"harness.worker: {type(e).__name__}: {e}", file=sys.stderr)
-        return 1
+        return exits.FAILED
     log.emit("run_end", status="ok", **summary)
     log.close()
     if server and spec.get("role") in ("ps", "worker"):

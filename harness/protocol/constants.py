@@ -1,0 +1,38 @@
+"""Values both sides must agree on."""
+
+from __future__ import annotations
+
+# The supervisor renews each task's lease file; a task whose lease is older than this many
+# seconds is killed by its own watchdog (a host cut off from the control side stops).
+LEASE_S = 60.0
+
+# Where a host keeps bundles, datasets and task directories when its inventory entry has no workdir.
+DEFAULT_WORKDIR = "/tmp/harness"
+
+# The interpreter a task runs with over SSH when the inventory names none.
+DEFAULT_REMOTE_PYTHON = "python3"
+
+# How every task process is started, in its task directory.
+WORKER_MODULE = "harness.worker"
+
+
+def worker_argv(python: str) -> list[str]:
+    return [python, "-m", WORKER_MODULE, "--task", "task.json"]
+
+
+# Environment every task gets. TF_USE_LEGACY_KERAS: Horovod and ParameterServerStrategy need Keras 2.
+BASE_ENV = {
+    "TF_USE_LEGACY_KERAS": "1",
+    "PYTHONUNBUFFERED": "1",
+    "TF_CPP_MIN_LOG_LEVEL": "1",
+}
+RUN_ID_ENV = "HARNESS_RUN_ID"        # finds a run's processes on a host (sampler, leftover sweep)
+TASK_ENV = "HARNESS_TASK"            # "<config>/<task_id>"
+EVENTS_ENV = "HARNESS_EVENTS"        # a user script's path to append records to
+
+# The EC2 instance metadata service, and the variable that overrides its address (tests).
+IMDS_URL = "http://169.254.169.254"
+IMDS_ENV = "HARNESS_IMDS_URL"
+
+# Roles of tasks that are not training loops.
+SERVER_ROLES = ("rendezvous", "launcher", "mpi_host")

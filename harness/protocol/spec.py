@@ -1,0 +1,171 @@
+"""The task spec: everything a process on a host is told, typed, versioned and immutable.
+
+The control side builds one per task (plan, then bind fills what only the run knows),
+writes them all to plan.json and ships each unchanged to its host as task.json; the
+worker reads it back with `TaskSpec.from_dict`. A spec is also a read-only mapping of its
+JSON form (`spec["workload"]["batch_size"]`), and every value read from it is a copy."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Iterator, Optional
+
+from harness.protocol.layout import EVENTS_FILE
+
+# Bump when a field changes meaning or a required field is added; a worker refuses a spec
+# of another version (an old bundle on a host would misread it).
+SPEC_VERSION = 1
+
+
+class SpecError(ValueError):
+    """A task spec that does not hold: names the field and what is wrong."""
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return MappingProxyType({str(k): _freeze(v) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def _thaw(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _thaw(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [_thaw(v) for v in value]
+    return copy.copy(value)
+
+
+
+
+@dataclass(frozen=True)
+class TaskSpec(Mapping):
+    # who
+    run_id: str
+    experiment: str
+    config: str
+    strategy: str                      # single | horovod | parameter_server | mirrored | sampler
+    task_id: str                       # unique within the configuration
+    role: str                          # worker | chief | ps | evaluator | rendezvous | launcher | mpi_host | sampler
+    host: str                          # inventory name
+    index: int = 0                     # index within the role
+    rank: Optional[int] = None         # data-parallel rank; None for servers
+    size: int = 0                      # data-parallel workers of the configuration
+    repeat: Optional[int] = None       # repeat index of a configuration run several times
+    # what
+    workload: Optional[Mapping] = None   # the experiment's workload (dataset.path bound per host)
+    threads: Mapping = field(default_factory=dict)
+    cluster: Mapping = field(default_factory=dict)          # strategy-specific facts (rank layout, TF cluster, mpirun contexts)
+    ports: tuple = ()                    # ports this task listens on
+    interval_s: Optional[float] = None   # sampler period
+    spot_watch: Optional[Mapping] = None  # {"interval_s"} when the task watches for spot notices
+    resume_from: Optional[Mapping] = None  # {"run_id", "checkpoint_path", "step"}
+    # where (bound after sync)
+    task_dir: Optional[str] = None       # the task's directory on its host
+    events: str = EVENTS_FILE            # its events file, relative to task_dir
+    checkpoint_dir: Optional[str] = None  # relative to task_dir
+    imds_url: Optional[str] = None       # instance metadata service, when not the default
+    spec_version: int = SPEC_VERSION
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, (Mapping, list, tuple)) and not isinstance(v, TaskSpec):
+                object.__setattr__(self, f.name, _freeze(v))
+        self._check()
+
+    def _check(self) -> None:
+        where = f"task {self.config}/{self.task_id}" if isinstance(self.task_id, str) else "task"
+        for name in ("run_id", "experiment", "config", "strategy", "task_id", "role", "host", "events"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                raise SpecError(f"{where}: {name} must be a non-empty string, got {getattr(self, name)!r}")
+        for name in ("index", "size", "spec_version"):
+            if type(getattr(self, name)) is not int:
+                raise SpecError(f"{where}: {name} must be an integer, got {getattr(self, name)!r}")
+        for name in ("rank", "repeat"):
+            v = getattr(self, name)
+            if v is not None and type(v) is not int:
+                raise SpecError(f"{where}: {name} must be an integer or null, got {v!r}")
+        for name in ("workload", "spot_watch", "resume_from"):
+            v = getattr(self, name)
+            if v is not None and not isinstance(v, Mapping):
+                raise SpecError(f"{where}: {name} must be a mapping or null")
+        for name in ("threads", "cluster"):
+            if not isinstance(getattr(self, name), Mapping):
+                raise SpecError(f"{where}: {name} must be a mapping")
+        for name in ("task_dir", "checkpoint_dir", "imds_url"):
+            v = getattr(self, name)
+            if v is not None and not isinstance(v, str):
+                raise SpecError(f"{where}: {name} must be a string or null, got {v!r}")
+        if not all(type(p) is int for p in self.ports):
+            raise SpecError(f"{where}: ports must be integers, got {list(self.ports)!r}")
+        if self.spec_version != SPEC_VERSION:
+            raise SpecError(f"{where}: task spec version {self.spec_version}, this harness reads version "
+                            f"{SPEC_VERSION}; run the same harness version on the control side and the hosts")
+
+    # -- JSON form ----------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        """The JSON form (plan.json's entry, task.json): plain values, null fields left out."""
+        out = {}
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if v is not None:
+                out[f.name] = _thaw(v)
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=1)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "TaskSpec":
+        if not isinstance(data, Mapping):
+            raise SpecError(f"task spec must be a JSON object, got {type(data).__name__}")
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise SpecError(f"task spec has unknown field(s) {', '.join(unknown)} (spec version "
+                            f"{data.get('spec_version')!r}; this harness reads version {SPEC_VERSION})")
+        if "spec_version" not in data:
+            raise SpecError(f"task spec has no spec_version; this harness reads version {SPEC_VERSION}")
+        missing = sorted(f.name for f in dataclasses.fields(cls)
+                         if f.default is dataclasses.MISSING and f.name not in data)
+        if missing:
+            raise SpecError(f"task spec is missing field(s) {', '.join(missing)}")
+        return cls(**dict(data))
+
+    @classmethod
+    def read(cls, path) -> "TaskSpec":
+        with open(path, encoding="utf-8") as fh:
+            try:
+                data = json.load(fh)
+            except json.JSONDecodeError as e:
+                raise SpecError(f"{path}: not valid JSON ({e})") from None
+        return cls.from_dict(data)
+
+    def replace(self, **changes: Any) -> "TaskSpec":
+        return dataclasses.replace(self, **changes)
+
+    # -- read-only mapping of the JSON form ----------------------------------------------
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._names():
+            raise KeyError(key)
+        v = getattr(self, key)
+        if v is None:
+            raise KeyError(key)
+        return _thaw(v)
+
+    def __iter__(self) -> Iterator[str]:
+        return (k for k in self._names() if getattr(self, k) is not None)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    @classmethod
+    def _names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(cls))
