@@ -32,6 +32,12 @@ def register(subparsers) -> argparse.ArgumentParser:
     up.add_argument("--loopback", action="store_true",
                     help="no root: sshd on 127.0.0.1 ports instead of namespaces (no shaping, no faults on links)")
     up.add_argument("--dir", help=_DIR_HELP)
+    up.add_argument("--private-dirs", action="store_true",
+                    help="each host sees an empty /tmp, /root, /home and none of the control side's checkout or "
+                         "cwd (its own mount namespace), like a separate machine")
+    up.add_argument("--unresolvable-names", action="store_true",
+                    help="leave host names out of the hosts' /etc/hosts (rehearse hosts whose names no DNS knows; "
+                         "Horovod's Gloo then fails and `harness check -e` says how to fix it)")
 
     st = sub.add_parser("status", help="one row per host: address, sshd, qdisc and rate, link, namespace")
     st.add_argument("--dir", help=_DIR_HELP)
@@ -64,7 +70,9 @@ def cmd_sandbox(args) -> int:
             bandwidth = sandbox.DEFAULT_BANDWIDTH
         st = sandbox.up(sandbox.UpRequest(hosts=args.hosts, bandwidth=bandwidth, delay=args.delay, loss=args.loss,
                                           python=args.python, out=args.out, known_hosts=args.known_hosts,
-                                          loopback=args.loopback, directory=args.dir))
+                                          loopback=args.loopback, directory=args.dir,
+                                          private_dirs=args.private_dirs,
+                                          resolve_names=not args.unresolvable_names))
         if st.mode == "netns":
             shaped = f"{sandbox.shaping.format_rate(st.rate_bits)} each direction" if st.rate_bits else "unshaped"
             print(f"sandbox {st.tag}: {len(st.hosts)} hosts on {st.subnet} (bridge {st.bridge}), links {shaped}")
@@ -72,6 +80,10 @@ def cmd_sandbox(args) -> int:
             print(f"sandbox {st.tag}: {len(st.hosts)} loopback hosts (127.0.0.1 ports; links not shaped)")
         for h in st.hosts:
             print(f"  {h.name:<6} {h.address}:{h.port}  sshd pid {h.sshd_pid}  workdir {h.workdir}")
+        if args.private_dirs:
+            print("private folders: each host sees an empty " + ", ".join(st.hosts[0].private[0][:6]) + " …")
+        if args.unresolvable_names:
+            print("host names do not resolve on the hosts (/etc/netns/<namespace>/hosts has only localhost)")
         print(f"inventory:   {st.files[1]}\nknown_hosts: {st.files[0]}")
         print("run an experiment on it:")
         print(f"  {sandbox.run_command(st)}")

@@ -55,7 +55,7 @@ def _per_host(fn: Callable[[str], object], hosts: list[str]) -> dict:
 class Supervisor:
     def __init__(self, cp: ConfigPlan, transports: dict[str, Transport], hosts: dict[str, Host],
                  control: EventLog, stop: threading.Event, *, extra_env: dict[str, dict] | None = None,
-                 dataset_paths: dict[str, str] | None = None,
+                 dataset_paths: dict[str, str] | None = None, script_paths: dict[str, str] | None = None,
                  progress: Callable[[ConfigPlan, list[TaskState]], None] | None = None,
                  poll_interval: float = 0.5, grace_s: float = 10.0, lease_s: float = shell.LEASE_S):
         self.cp = cp
@@ -65,6 +65,7 @@ class Supervisor:
         self.stop = stop
         self.extra_env = extra_env or {}
         self.dataset_paths = dataset_paths or {}   # host -> where sync put the dataset there
+        self.script_paths = script_paths or {}     # host -> where sync put the user's script there
         self.progress = progress or (lambda cp, states: None)
         self.poll_interval = poll_interval
         self.grace_s = grace_s
@@ -84,6 +85,8 @@ class Supervisor:
             if host in self.dataset_paths and "workload" in spec:
                 ds = {**spec["workload"]["dataset"], "path": self.dataset_paths[host]}
                 spec = {**spec, "workload": {**spec["workload"], "dataset": ds}}
+            if host in self.script_paths and (spec.get("workload") or {}).get("script"):
+                spec = {**spec, "workload": {**spec["workload"], "script": self.script_paths[host]}}
             files.append((f"{t.task_dir}/{layout.TASK_FILE}", json.dumps(spec, indent=1).encode(), 0o644))
             files.append((f"{t.task_dir}/{layout.ENV_FILE}", shell.env_file(env), 0o600))
         res = self.transports[host].exec(shell.UNPACK_COMMAND, stdin=shell.files_tar(files), timeout=60)

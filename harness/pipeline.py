@@ -98,14 +98,15 @@ def run_experiment(experiment: str, hosts: str, *, runs_root: str = "runs", run_
             if wants_live_prices(live_prices, used):
                 control.emit("prices", **fetch_for_run(run_dir, used))
                 control.emit("instance_facts", **fetch_facts_for_run(run_dir, used))
-            env, datasets = _sync(used, transports, exp.workload.dataset.path if exp.workload.dataset else None, control)
+            env, datasets, scripts = _sync(used, transports, exp.workload.dataset.path if exp.workload.dataset else None,
+                                           control, exp.workload)
             if exp.spot_watch and os.environ.get(IMDS_ENV):
                 # A testing/override knob: the IMDS address the control process was given
                 # (HARNESS_IMDS_URL) is passed to every task; normally unset (169.254.169.254).
                 for h in env:
                     env[h] = {**env[h], IMDS_ENV: os.environ[IMDS_ENV]}
             return _execute(plan, inv, transports, run_dir, stop, progress, grace_s, keep_going, control, env,
-                            datasets, lease_s)
+                            datasets, lease_s, scripts)
     finally:
         for tr in transports.values():
             tr.close()
@@ -207,20 +208,27 @@ def _public_plan(plan: Plan) -> dict:
     return data
 
 
-def _sync(used: list[Host], transports, dataset: str | None, control: EventLog):
-    """Code and data onto every SSH host, in parallel; per-host PYTHONPATH and dataset path."""
+def _sync(used: list[Host], transports, dataset: str | None, control: EventLog, workload=None):
+    """Code, script and data onto every SSH host, in parallel; per-host PYTHONPATH, dataset
+    and script paths."""
     checkout = str(Path(__file__).resolve().parent.parent)
     env = {h.name: {"PYTHONPATH": checkout} for h in used if not needs_sync(h)}
     datasets: dict[str, str] = {}
+    scripts: dict[str, str] = {}
     remote = [h for h in used if needs_sync(h)]
     s3_uri = dataset if dataset and dataset.startswith("s3://") else None
     if s3_uri:
         dataset = None   # not a local path to upload: each host downloads it itself, below
+    script = None
+    if remote and workload is not None and workload.script:
+        from harness.script_bundle import build_script_bundle
+
+        script = build_script_bundle(workload.script, workload.files)
     if remote:
-        _sync_code(remote, transports, dataset, control, env, datasets)
+        _sync_code(remote, transports, dataset, control, env, datasets, script, scripts)
     if s3_uri:
         _fetch_s3_dataset(used, transports, s3_uri, control, env, datasets)
-    return env, datasets
+    return env, datasets, scripts
 
 
 def _fetch_s3_dataset(used: list[Host], transports, uri: str, control: EventLog, env, datasets) -> None:
@@ -255,12 +263,13 @@ def _fetch_s3_dataset(used: list[Host], transports, uri: str, control: EventLog,
         raise HarnessError("; ".join(failed))
 
 
-def _sync_code(remote: list[Host], transports, dataset: str | None, control: EventLog, env, datasets) -> None:
+def _sync_code(remote: list[Host], transports, dataset: str | None, control: EventLog, env, datasets,
+               script=None, scripts=None) -> None:
     bundle = build_bundle()
 
     def one(h: Host):
         t = time.monotonic()
-        r = sync_host(transports[h.name], h, bundle, dataset)
+        r = sync_host(transports[h.name], h, bundle, dataset, script)
         return r, time.monotonic() - t
 
     results = fan_out({h.name: h for h in remote}, one)
@@ -271,8 +280,11 @@ def _sync_code(remote: list[Host], transports, dataset: str | None, control: Eve
             continue
         r, seconds = o.value
         control.emit("sync", host=name, seconds=seconds, uploaded_bytes=r.uploaded_bytes, reused=r.reused,
-                     bundle=bundle.digest)
+                     bundle=bundle.digest, **({"script_bundle": script.digest, "script_path": r.script_path,
+                                              "script_files": script.files} if script else {}))
         env[name] = {"PYTHONPATH": r.pythonpath}
+        if r.script_path and scripts is not None:
+            scripts[name] = r.script_path
         if r.dataset_path:
             datasets[name] = r.dataset_path
     if failed:
@@ -280,7 +292,7 @@ def _sync_code(remote: list[Host], transports, dataset: str | None, control: Eve
 
 
 def _execute(plan: Plan, inv, transports, run_dir: Path, stop, progress, grace_s, keep_going, control,
-             env, datasets, lease_s) -> RunResult:
+             env, datasets, lease_s, scripts=None) -> RunResult:
     hosts = {h.name: h for h in inv.hosts}
     status, reason, leftovers = "succeeded", "", {}
     for cp in plan.configs:
@@ -293,6 +305,7 @@ def _execute(plan: Plan, inv, transports, run_dir: Path, stop, progress, grace_s
                      ps=sum(1 for t in cp.tasks if t.role == "ps"), hosts=list(cp.hosts),
                      instance_types={h: hosts[h].instance_type for h in cp.hosts})
         sup = Supervisor(cp, transports, hosts, control, stop, extra_env=env, dataset_paths=datasets,
+                         script_paths=scripts,
                          progress=progress, grace_s=grace_s, lease_s=lease_s)
         outcome = sup.run()
         control.emit("config_end", config=cp.name, status=outcome.status, reason=outcome.reason,

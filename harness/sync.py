@@ -1,5 +1,6 @@
 """Put on each host what its tasks need before they start: the code bundle (uploaded once
-per version and reused), and the dataset when it is a local file or folder."""
+per version and reused), the user's script bundle, and the dataset when it is a local file
+or folder."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from harness.config.inventory import Host
 from harness.errors import HarnessError
 from harness.protocol import layout
 from harness.protocol.constants import DEFAULT_WORKDIR
+from harness.script_bundle import ScriptBundle
 from harness.transport.base import Transport
 
 
@@ -24,6 +26,7 @@ from harness.transport.base import Transport
 class HostSync:
     pythonpath: str                     # where `harness` and `models` import from on the host
     dataset_path: str | None = None     # the dataset's path on the host, when it was copied
+    script_path: str | None = None      # the user's script on the host, when one was shipped
     uploaded_bytes: int = 0
     reused: list[str] = field(default_factory=list)
 
@@ -54,7 +57,8 @@ def _unpack_once(tr: Transport, target: str, make_data, what: str) -> int:
     return len(data)
 
 
-def sync_host(tr: Transport, host: Host, bundle: Bundle, dataset: str | None) -> HostSync:
+def sync_host(tr: Transport, host: Host, bundle: Bundle, dataset: str | None,
+              script: ScriptBundle | None = None) -> HostSync:
     base = host.workdir or DEFAULT_WORKDIR
     code_dir = layout.bundle_dir(base, bundle.digest)
     out = HostSync(pythonpath=code_dir)
@@ -62,6 +66,13 @@ def sync_host(tr: Transport, host: Host, bundle: Bundle, dataset: str | None) ->
     out.uploaded_bytes += sent
     if not sent:
         out.reused.append("code")
+    if script is not None:
+        sdir = layout.script_dir(base, script.digest)
+        sent = _unpack_once(tr, sdir, lambda: script.data, f"script bundle of {script.script}")
+        out.uploaded_bytes += sent
+        if not sent:
+            out.reused.append("script")
+        out.script_path = posixpath.join(sdir, script.script)
     if dataset:
         path = Path(dataset)
         files = _dataset_files(path)

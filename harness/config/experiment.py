@@ -84,6 +84,9 @@ class Workload(_Strict):
     dataset: Optional[DatasetSpec] = None
     script: Optional[PathText] = None
     args: list[Text(PATH_MAX)] = Field(default_factory=list, max_length=256, description="the script's command-line arguments")
+    # What travels with the script to SSH hosts (harness/script_bundle.py): these files or
+    # folders (under the script's folder), or by default the script's whole folder.
+    files: Optional[list[PathText]] = Field(default=None, max_length=1000)
     # Regular expressions (one group each) applied to the script's output as it runs.
     metrics: dict[Literal["images_per_s", "step_time_s", "loss", "accuracy", "val_loss", "val_accuracy"],
                   Text(1000)] = \
@@ -141,8 +144,8 @@ class Workload(_Strict):
             # A script reads its own data; a `dataset` is optional: shipped to SSH hosts like
             # a built-in model's, its path on the host is given to the script (HARNESS_DATASET).
             return self
-        if self.args or self.metrics:
-            raise ValueError("'args' and 'metrics' belong to a 'script' workload, not to a built-in model")
+        if self.args or self.metrics or self.files is not None:
+            raise ValueError("'args', 'metrics' and 'files' belong to a 'script' workload, not to a built-in model")
         if self.dataset is None:
             raise ValueError("a 'model' workload needs 'dataset'")
         if self.batch_size is None:
@@ -389,6 +392,14 @@ def load_experiment(path: str | Path) -> Experiment:
             raise ConfigError([f"{path}: workload.script: {clip(str(p), 300)} is not a file; give the path of "
                                f"your training script (relative to the experiment file)"])
         updates["script"] = str(p)
+        files = [str(_resolve(f, base)) for f in work.files] if work.files is not None else None
+        if files is not None:
+            updates["files"] = files
+        from harness.script_bundle import ScriptFilesError, script_files
+        try:
+            script_files(p, files)
+        except ScriptFilesError as e:
+            raise ConfigError([f"{path}: workload.{'files' if files is not None else 'script'}: {e}"]) from None
     if updates:
         exp = exp.model_copy(update={"workload": work.model_copy(update=updates)})
     return exp

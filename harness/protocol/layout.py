@@ -103,6 +103,11 @@ def bundle_dir(workdir: str, digest: str) -> str:
     return posixpath.join(workdir, "bundles", digest)
 
 
+def script_dir(workdir: str, digest: str) -> str:
+    """Where a version of the user's script bundle (harness/script_bundle.py) is unpacked."""
+    return posixpath.join(workdir, "scripts", digest)
+
+
 def dataset_dir(workdir: str, digest: str) -> str:
     """Where a copy of a local dataset is unpacked on a host."""
     return posixpath.join(workdir, "data", digest)

@@ -51,6 +51,12 @@ class UpRequest:
     loopback: bool = False
     directory: str | None = None
     prefix: str = PREFIX
+    # Each host in its own mount namespace where /tmp, home folders and the control side's
+    # checkout and cwd are empty: nothing of the control side's files is visible there.
+    private_dirs: bool = False
+    # False: a host's own name is left out of its /etc/hosts (as on hosts whose names no
+    # DNS knows), so Horovod's Gloo cannot find its address and `harness check` says so.
+    resolve_names: bool = True
 
 
 def load_state(directory: str | Path | None = None) -> SandboxState:
@@ -93,6 +99,8 @@ def up(req: UpRequest | int, **kw) -> SandboxState:
     why = sshd.available()
     if why:
         raise UsageError(why)
+    if req.loopback and (req.private_dirs or not req.resolve_names):
+        raise UsageError("--private-dirs and --unresolvable-names need the network-namespace sandbox, not --loopback")
     if (delay or loss) and not req.loopback:
         with netns.ScratchNamespace(req.prefix) as scratch:
             ok, detail = shaping.netem_available("lo", scratch)
@@ -117,7 +125,7 @@ def up(req: UpRequest | int, **kw) -> SandboxState:
         if req.loopback:
             _up_loopback(st, req.hosts)
         else:
-            _up_netns(st, req.hosts)
+            _up_netns(st, req.hosts, req)
         _write_outputs(st, req)
         st.complete = True
         save(st)
@@ -129,7 +137,7 @@ def up(req: UpRequest | int, **kw) -> SandboxState:
     return st
 
 
-def _up_netns(st: SandboxState, n: int) -> None:
+def _up_netns(st: SandboxState, n: int, req: UpRequest | None = None) -> None:
     claim(st.tag, state_path(Path(st.dir)))
     save(st)
     # Two `up`s at once must not pick the same subnet: allocate and take it under a lock.
@@ -149,10 +157,19 @@ def _up_netns(st: SandboxState, n: int) -> None:
         netns.run_all(netns.host_commands(st.tag, i, st.bridge, subnet))
         if st.rate_bits or st.delay_ms or st.loss_percent:
             faults.shape_host(st, h)
-    # Every host resolves every host's name (its own hostname included) to its address.
-    hosts_file = netns.hosts_text([(h.name, h.address) for h in st.hosts])
+    # Every host resolves every host's name (its own hostname included) to its address;
+    # unless asked not to, to rehearse hosts whose names resolve nowhere.
+    resolve = req is None or req.resolve_names
+    hosts_file = netns.hosts_text([(h.name, h.address) for h in st.hosts] if resolve else [])
     for h in st.hosts:
         netns.write_hosts_file(h.netns, hosts_file)
+    if req is not None and req.private_dirs:
+        from harness.sandbox import private_fs
+
+        python = private_fs.python_prefixes(st.python)
+        hidden = [*private_fs.control_side_dirs(), *private_fs.checkouts_around(python), st.dir]
+        for h in st.hosts:
+            h.private = [hidden, [h.dir, *python]]
     _start_sshds(st)
 
 
@@ -169,7 +186,7 @@ def _start_sshds(st: SandboxState) -> None:
     for h in st.hosts:
         h.host_key = sshd.prepare(Path(h.dir), h.address, h.port, client_pub)
     for h in st.hosts:  # all at once, then wait: starting is the slow part
-        h.sshd_pid = sshd.spawn(Path(h.dir), h.netns, h.name)
+        h.sshd_pid = sshd.spawn(Path(h.dir), h.netns, h.name, h.private)
     save(st)
     for h in st.hosts:
         for _ in range(5):

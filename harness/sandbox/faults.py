@@ -54,7 +54,7 @@ def restore(state: SandboxState, host: HostState) -> str:
 def start_sshd(host: HostState) -> int:
     from harness.errors import HarnessError
 
-    pid = sshd.spawn(host.dir, host.netns, host.name)
+    pid = sshd.spawn(host.dir, host.netns, host.name, host.private)
     if not sshd.wait_ready(host.dir, pid, host.address, host.port):
         raise HarnessError(f"{host.name}: sshd exited at start: {sshd.log_tail(host.dir)}")
     return pid

@@ -90,17 +90,27 @@ def rewrite_port(host_dir: Path, address: str, port: int) -> None:
     (Path(host_dir) / "sshd_config").write_text(config_text(Path(host_dir), address, port))
 
 
-def spawn_argv(host_dir: Path, ns: str | None, hostname: str | None = None) -> list[str]:
+def spawn_argv(host_dir: Path, ns: str | None, hostname: str | None = None,
+               private: list[list[str]] | None = None) -> list[str]:
     """PURE: sshd's command line; in a namespace with a hostname, sshd (and so every
-    session and task) runs in its own UTS namespace under that hostname. unshare and sh
-    exec, so the pid stays sshd's."""
+    session and task) runs in its own UTS namespace under that hostname, and with
+    `private` ([hide, keep], harness/sandbox/private_fs.py) in its own mount namespace
+    where the control side's files are not visible. unshare and sh exec, so the pid
+    stays sshd's."""
     argv = [SSHD, "-D", "-e", "-f", str(Path(host_dir) / "sshd_config")]
     if ns and hostname:
-        argv = ["unshare", "--uts", "sh", "-c", 'hostname "$0" && exec "$@"', hostname, *argv]
+        flags, setup = ["--uts"], ""
+        if private:
+            from harness.sandbox.private_fs import mount_script
+
+            flags.append("--mount")
+            setup = mount_script(private[0], private[1]) + " && "
+        argv = ["unshare", *flags, "sh", "-c", setup + 'hostname "$0" && exec "$@"', hostname, *argv]
     return argv
 
 
-def spawn(host_dir: Path, ns: str | None, hostname: str | None = None) -> int:
+def spawn(host_dir: Path, ns: str | None, hostname: str | None = None,
+          private: list[list[str]] | None = None) -> int:
     """Start sshd (in `ns` when given, with its own `hostname` there) without waiting for
     it; returns its pid."""
     d = Path(host_dir)
@@ -110,7 +120,7 @@ def spawn(host_dir: Path, ns: str | None, hostname: str | None = None) -> int:
     log = open(d / "sshd.log", "ab")
     try:
         # Own session: a Ctrl-C in the terminal that ran `up` does not reach it.
-        p = netns_mod.spawn(ns, spawn_argv(d, ns, hostname), stdin=subprocess.DEVNULL,
+        p = netns_mod.spawn(ns, spawn_argv(d, ns, hostname, private), stdin=subprocess.DEVNULL,
                             stdout=log, stderr=log, start_new_session=True)
     finally:
         log.close()

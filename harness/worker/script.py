@@ -75,8 +75,8 @@ def run_script(spec: dict, log) -> dict:
     work = spec["workload"]
     script = work["script"]
     if not os.path.isfile(script):
-        raise FileNotFoundError(f"script {script} not found on host {spec['host']}; it must exist at the "
-                                f"same path on every host")
+        raise FileNotFoundError(f"script {script} not found on host {spec['host']} (the harness ships it to "
+                                f"SSH hosts; on a local host it is read where the experiment names it)")
     patterns = compile_metrics(work.get("metrics") or {})
     argv = [sys.executable, "-u", script, *[str(a) for a in work.get("args") or []]]
     lock = threading.Lock()
