@@ -87,6 +87,11 @@ class Workload(_Strict):
     # What travels with the script to SSH hosts (harness/script_bundle.py): these files or
     # folders (under the script's folder), or by default the script's whole folder.
     files: Optional[list[PathText]] = Field(default=None, max_length=1000)
+    # A regex images_per_s reading is one rank's rate (per_rank: summed over the ranks that
+    # print; per_rank_equal: ranks that print nothing count as the printing ones' mean) or
+    # the whole job's (total). The first warmup_readings readings of each task are left out.
+    throughput_scope: Literal["per_rank", "per_rank_equal", "total"] = "per_rank"
+    warmup_readings: int = Field(default=1, ge=0, le=1_000_000, description="regex readings left out of throughput figures")
     # Regular expressions (one group each) applied to the script's output as it runs.
     metrics: dict[Literal["images_per_s", "step_time_s", "loss", "accuracy", "val_loss", "val_accuracy"],
                   Text(1000)] = \

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from harness.report import stats
+from harness.report import script_metrics, stats
 from harness.report.load import RunData, TaskData, resolved_configurations, resolved_experiment
 
 # The experiment's own default (harness.config.experiment.Workload.warmup_steps); used only
@@ -454,6 +454,13 @@ def config_metrics(run: RunData, name: str) -> ConfigMetrics:
     _final_and_target(run, m, tasks)
     m.images_total = int(sum(s.images for ss in steps_by_task.values() for s in ss))
     m.images_method = "sum of images over all step records of all tasks, warm-up included"
+    if not any(steps_by_task.values()):
+        # The user's own script reporting through regular expressions: the same figures
+        # from its readings (harness/report/script_metrics.py).
+        start = run.control_first("config_start", name)
+        if script_metrics.apply(m, tasks, lambda t, key: _setting(run, t, key),
+                                _num(start.get("t_wall")) if start else None):
+            m.problems = [p for p in m.problems if "warmup_steps not found" not in p]
     return m
 
 
