@@ -70,7 +70,7 @@ def test_two_host_run_with_hostile_names_syncs_once_and_collects(sshd_hosts, tmp
     assert {e["host"] for e in syncs} == set(HOSTILE[:2]) and all(e["uploaded_bytes"] > 0 for e in syncs)
     # A second run reuses the bundle already on the hosts.
     res2 = run_experiment(exp, inv, runs_root=str(tmp_path / "runs"), run_id="r2", ssh_options=opts)
-    assert res2.status == "succeeded"
+    assert res2.status == "succeeded", res2.reason
     syncs2 = [e for e in read_events(tmp_path / "runs" / "r2" / "control.jsonl") if e["event"] == "sync"]
     assert all(e["uploaded_bytes"] == 0 and e["reused"] == ["code"] for e in syncs2)
     assert "succeeded" in (run / "results.csv").read_text()
