@@ -11,7 +11,7 @@ RATES0 = [50.0, 100.0, 110.0, 90.0, 100.0]   # rank 0's readings; the first is w
 
 
 def _run(tmp_path, scope=None, warm=None, rank1_prints=False, workers=2):
-    work = {"script": "/x/bench.py", "batch_size": 10, "target_accuracy": 0.8, "warmup_steps": 5}
+    work = {"script": "/x/bench.py", "batch_size": 32, "target_accuracy": 0.8, "warmup_steps": 5}
     if scope:
         work["throughput_scope"] = scope
     if warm is not None:
@@ -44,7 +44,7 @@ def test_per_rank_equal_scales_rank0s_mean_to_every_rank(tmp_path):
     assert m.throughput_ci95_half_width_images_per_s == pytest.approx(2 * 3.1824 * 8.1650 / 2, rel=1e-3)
     assert "1 of 2 rank(s) printed" in m.throughput_method and "after the first 1" in m.throughput_method
     assert m.training_time_s == pytest.approx(4.6) and m.training_start_t_wall == 1010.0
-    assert m.step_time_n == 4 and m.step_time_mean_s == pytest.approx(sum(10 / v for v in RATES0[1:]) / 4)
+    assert m.step_time_n == 4 and m.step_time_mean_s == pytest.approx(sum(32 / v for v in RATES0[1:]) / 4)
     assert m.final_train_accuracy == 0.85 and m.final_train_loss == 0.3
     assert m.time_to_target_s == pytest.approx(14.5) and "accuracy regex reading" in m.time_to_target_method
     assert not [p for p in m.problems if "warm" in p]

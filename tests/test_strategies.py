@@ -260,7 +260,7 @@ def test_strategy_settings_are_validated_per_strategy(tmp_path, conf, message):
     ({"script": "s.py", "metrics": {"loss": "loss ([0-9"}}, "not a valid regular expression"),
     ({"script": "s.py", "metrics": {"speed": "(\\d+)"}}, "metrics.speed"),
     ({"model": "mlp", "dataset": {"name": "digits"}, "batch_size": 8, "epochs": 1, "args": ["x"]},
-     "'args' and 'metrics' belong to a 'script'"),
+     "'args', 'metrics' and 'files' belong to a 'script'"),
     ({"model": "mlp", "dataset": {"name": "digits"}, "epochs": 1}, "needs 'batch_size'"),
     ({"script": "missing.py"}, "workload.script"),
 ])
