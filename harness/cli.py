@@ -37,6 +37,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--lease", type=float, default=60.0,
                      help="seconds a task keeps running on a host the control side can no longer reach (default 60)")
     run.add_argument("--dry-run", action="store_true", help="validate and print the plan; start nothing")
+    order = run.add_mutually_exclusive_group()
+    order.add_argument("--parallel", action="store_true", default=None,
+                       help="run configurations whose hosts do not overlap at the same time, in waves "
+                            "(as `parallel: true` in the experiment)")
+    order.add_argument("--sequential", action="store_true",
+                       help="one configuration after another, even if the experiment says parallel: true")
+    run.add_argument("--fail-fast", action="store_true",
+                     help="in parallel: the first failed configuration stops every other one")
     run.add_argument("--live-prices", choices=("auto", "on", "off"), default="auto",
                      help="fetch on-demand/spot prices from AWS into the run (auto: when hosts came from EC2 discovery)")
     _ssh_flags(run)
@@ -100,7 +108,11 @@ def _cmd_run(args) -> int:
         from pathlib import Path as P
 
         run_id = args.run_id or "dry-run"
-        _, _, plan = pipeline.load_and_plan(args.experiment, args.hosts, run_id, P(args.runs_dir) / run_id)
+        _, _, plan = pipeline.load_and_plan(args.experiment, args.hosts, run_id, P(args.runs_dir) / run_id,
+                                            _parallel(args))
+        waves = plan.wave_list()
+        print(f"schedule: {'parallel' if plan.parallel else 'sequential'}, {len(waves)} wave(s): "
+              + " | ".join(", ".join(w) for w in waves))
         for cp in plan.configs:
             print(f"{cp.name}: strategy {cp.strategy}, hosts {', '.join(cp.hosts)}")
             for t in cp.tasks:
@@ -123,7 +135,8 @@ def _cmd_run(args) -> int:
         result = pipeline.run_experiment(args.experiment, args.hosts, runs_root=args.runs_dir, run_id=args.run_id,
                                          stop=stop, progress=progress, ssh_options=_ssh_options(args),
                                          grace_s=args.grace, keep_going=args.keep_going,
-                                         live_prices=args.live_prices, lease_s=args.lease, resume=args.resume)
+                                         live_prices=args.live_prices, lease_s=args.lease, resume=args.resume,
+                                         parallel=_parallel(args), fail_fast=args.fail_fast)
     finally:
         progress.close()
         for s, h in old.items():
@@ -145,6 +158,11 @@ def _cmd_run(args) -> int:
     if result.status != "succeeded":
         raise RunFailed(f"run {result.status}: {result.reason}; partial results kept in {result.run_dir}")
     return 0
+
+
+def _parallel(args) -> bool | None:
+    """--parallel → True, --sequential → False, neither → the experiment's `parallel`."""
+    return True if args.parallel else (False if args.sequential else None)
 
 
 def _cmd_check(args) -> int:

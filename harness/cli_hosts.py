@@ -32,6 +32,8 @@ def register(subparsers):
     d.add_argument("--user", default="ubuntu", help="SSH user of every host (default ubuntu; Amazon Linux: ec2-user)")
     d.add_argument("--key-dir", help="folder of private keys: key pair NAME → DIR/NAME.pem")
     d.add_argument("--out", type=Path, help="write the YAML to this file instead of stdout")
+    d.add_argument("--fill", metavar="EXAMPLE", help="fill this example inventory's placeholder hosts (e.g. "
+                   "hosts/examples/*.yaml) from the instances found, matched by Name tag, else by instance type")
     d.set_defaults(hosts_handler=_discover)
 
     for action, text in (("start", "start"), ("stop", "stop")):
@@ -81,6 +83,15 @@ def _discover(args) -> int:
 
     found, text = discover(_settings(args), args.tag, args.filter, use_private_ip=args.use_private_ip,
                            user=args.user, key_dir=args.key_dir)
+    if args.fill:
+        from harness.aws.discover import inventory_yaml
+        from harness.aws.fill import fill_inventory
+        from harness.config.loading import read_yaml
+
+        doc, notes = fill_inventory(read_yaml(args.fill) or {}, found.inventory, args.fill)
+        found.notes.extend(notes)
+        found.inventory = doc
+        text = inventory_yaml(doc, [f"{args.fill} filled by `harness hosts discover --fill`", *(line.lstrip("# ") for line in text.splitlines()[:2])])
     for n in found.notes:
         print(f"harness: note: {n}", file=sys.stderr)
     if args.out:

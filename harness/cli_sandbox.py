@@ -52,6 +52,22 @@ def register(subparsers) -> argparse.ArgumentParser:
     ft.add_argument("rate", nargs="?", help="for slow: the new rate, e.g. 10mbit")
     ft.add_argument("--dir", help=_DIR_HELP)
 
+    rh = sub.add_parser("rehearse", help="one command: sandbox hosts standing in for an example inventory's hosts, "
+                        "the experiment on them, its tables printed, the sandbox removed")
+    rh.add_argument("--like", required=True, metavar="INVENTORY",
+                    help="the inventory to stand in for (e.g. hosts/examples/<study>.yaml): one sandbox host per host, "
+                         "with its name, instance type, slots and labels")
+    rh.add_argument("--experiment", "-e", required=True, help="experiment YAML (e.g. experiments/studies/rehearsal/…)")
+    rh.add_argument("--bandwidth", default=None, help="link rate per host (default 1gbit)")
+    rh.add_argument("--runs-dir", default="runs", help="where the run directory is created (default runs/)")
+    rh.add_argument("--run-id", help="name of the run directory")
+    order = rh.add_mutually_exclusive_group()
+    order.add_argument("--parallel", action="store_true", help="run configurations on disjoint hosts at once")
+    order.add_argument("--sequential", action="store_true", help="one configuration after another, "
+                       "even if the experiment says parallel: true")
+    rh.add_argument("--fail-fast", action="store_true", help="with --parallel: a failure stops every configuration")
+    rh.add_argument("--dir", help="sandbox directory (default: a fresh one beside the default sandbox directory)")
+
     ms = sub.add_parser("measure", help="TCP throughput from one sandbox host to another (a few seconds)")
     ms.add_argument("src")
     ms.add_argument("dst")
@@ -102,6 +118,10 @@ def cmd_sandbox(args) -> int:
     if what == "fault":
         print(sandbox.fault(args.dir, args.host, args.fault, args.rate))
         return 0
+    if what == "rehearse":
+        from harness.rehearse import rehearse
+
+        return rehearse(args)
     if what == "measure":
         t = sandbox.measure(args.dir, args.src, args.dst, args.seconds)
         print(f"{args.src} -> {args.dst}: {t.bits_per_s / 1e6:.1f} Mbit/s ({t.bytes} bytes in {t.seconds:.2f} s)")

@@ -57,8 +57,11 @@ class Supervisor:
                  control: EventLog, stop: threading.Event, *, extra_env: dict[str, dict] | None = None,
                  dataset_paths: dict[str, str] | None = None, script_paths: dict[str, str] | None = None,
                  progress: Callable[[ConfigPlan, list[TaskState]], None] | None = None,
-                 poll_interval: float = 0.5, grace_s: float = 10.0, lease_s: float = shell.LEASE_S):
+                 poll_interval: float = 0.5, grace_s: float = 10.0, lease_s: float = shell.LEASE_S,
+                 sweep_config_only: bool = False):
         self.cp = cp
+        # In a parallel wave other configurations' tasks may share these hosts' machine.
+        self.sweep_config_only = sweep_config_only
         self.transports = transports
         self.hosts = hosts
         self.control = control
@@ -240,17 +243,18 @@ class Supervisor:
                 s.state = "stopped"
 
         run_id = self.cp.tasks[0].spec["run_id"] if self.cp.tasks else ""
+        only = self.cp.name if self.sweep_config_only else None
 
         def sweep(host):
             pids = [s.pid for s in self._on(host) if s.pid]
             tr = self.transports[host]
             if pids:
                 tr.exec(shell.signal_command(pids, "KILL"), timeout=30)
-            found = shell.parse_pids(tr.exec(shell.leftovers_command(run_id, pids), timeout=30).stdout)
+            found = shell.parse_pids(tr.exec(shell.leftovers_command(run_id, pids, only), timeout=30).stdout)
             if found:
                 tr.exec("kill -KILL " + " ".join(str(p) for p in found) + " 2>/dev/null; true", timeout=30)
                 time.sleep(0.2)
-                found = shell.parse_pids(tr.exec(shell.leftovers_command(run_id, pids), timeout=30).stdout)
+                found = shell.parse_pids(tr.exec(shell.leftovers_command(run_id, pids, only), timeout=30).stdout)
             return found
 
         # A host that stopped answering cannot be checked: its tasks may still run there.

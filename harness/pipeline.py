@@ -22,7 +22,7 @@ from harness.errors import ConfigError, HarnessError, UsageError
 from harness.protocol.events import EventLog, read_jsonl
 from harness.launch import Supervisor
 from harness.live_prices import fetch_facts_for_run, fetch_for_run, wants_live_prices
-from harness.plan import ConfigPlan, Plan, build_plan
+from harness.plan import ConfigPlan, Plan, build_plan, plan_waves
 from harness.bundle import build_bundle
 from harness.sync import needs_sync, sync_host
 from harness.transport import open_transports
@@ -40,12 +40,12 @@ class RunResult:
     report_files: list[Path]
 
 
-def load_and_plan(experiment: str, hosts: str, run_id: str, run_dir: Path):
+def load_and_plan(experiment: str, hosts: str, run_id: str, run_dir: Path, parallel: bool | None = None):
     exp = load_experiment(experiment)
     inv = load_inventory(hosts)
     check_experiment_against_inventory(exp, inv, experiment, hosts)
     try:
-        return exp, inv, build_plan(exp, inv, run_id, run_dir)
+        return exp, inv, build_plan(exp, inv, run_id, run_dir, parallel=parallel)
     except ConfigError as e:  # the planner knows fields, not files: name the experiment
         raise ConfigError([f"{experiment}: {p}" for p in e.problems]) from None
 
@@ -58,7 +58,8 @@ def new_run_id(name: str) -> str:
 def run_experiment(experiment: str, hosts: str, *, runs_root: str = "runs", run_id: str | None = None,
                    stop: threading.Event | None = None, progress: Callable | None = None,
                    ssh_options=None, grace_s: float = 10.0, keep_going: bool = False,
-                   live_prices: str = "auto", lease_s: float = 60.0, resume: str | Path | None = None) -> RunResult:
+                   live_prices: str = "auto", lease_s: float = 60.0, resume: str | Path | None = None,
+                   parallel: bool | None = None, fail_fast: bool = False) -> RunResult:
     """`resume`: an earlier run directory; only its configurations that did not succeed
     run again (in this new run directory), each from its latest checkpoint."""
     stop = stop or threading.Event()
@@ -67,7 +68,7 @@ def run_experiment(experiment: str, hosts: str, *, runs_root: str = "runs", run_
     run_dir = Path(runs_root) / run_id
     if run_dir.exists():
         raise UsageError(f"{run_dir}: run directory already exists; choose another --run-id")
-    exp, inv, plan = load_and_plan(experiment, hosts, run_id, run_dir)
+    exp, inv, plan = load_and_plan(experiment, hosts, run_id, run_dir, parallel)
     resumed = None
     if resume is not None:
         resumed = resume_points(Path(resume))
@@ -106,7 +107,7 @@ def run_experiment(experiment: str, hosts: str, *, runs_root: str = "runs", run_
                 for h in env:
                     env[h] = {**env[h], IMDS_ENV: os.environ[IMDS_ENV]}
             return _execute(plan, inv, transports, run_dir, stop, progress, grace_s, keep_going, control, env,
-                            datasets, lease_s, scripts)
+                            datasets, lease_s, scripts, fail_fast)
     finally:
         for tr in transports.values():
             tr.close()
@@ -191,7 +192,7 @@ def _resume_plan(plan: Plan, resumed: dict, old_run: Path) -> Plan:
                 t.spec["resume_from"] = {"run_id": resumed["run_id"], "checkpoint_path": r["checkpoint_path"],
                                          "step": r["from_step"]}
         configs.append(cp)
-    return Plan(plan.run_id, plan.experiment, tuple(configs))
+    return Plan(plan.run_id, plan.experiment, tuple(configs), plan_waves(configs, plan.parallel), plan.parallel)
 
 
 def _used_hosts(plan: Plan, inv) -> list[Host]:
@@ -292,33 +293,48 @@ def _sync_code(remote: list[Host], transports, dataset: str | None, control: Eve
 
 
 def _execute(plan: Plan, inv, transports, run_dir: Path, stop, progress, grace_s, keep_going, control,
-             env, datasets, lease_s, scripts=None) -> RunResult:
+             env, datasets, lease_s, scripts=None, fail_fast: bool = False) -> RunResult:
+    from harness.waves import ConfigOutcome, run_waves
+
     hosts = {h.name: h for h in inv.hosts}
-    status, reason, leftovers = "succeeded", "", {}
-    for cp in plan.configs:
-        if stop.is_set():
-            break
+    by_name = {cp.name: cp for cp in plan.configs}
+    leftovers: dict[str, list[int]] = {}
+    waves = plan.wave_list()
+    control.emit("schedule", mode="parallel" if plan.parallel else "sequential", waves=[list(w) for w in waves],
+                 fail_fast=fail_fast)
+
+    def run_one(name: str, scope) -> ConfigOutcome:
+        cp = by_name[name]
         control.emit("config_start", config=cp.name, strategy=cp.strategy,
                      # The ranks' world size; under MPI one launcher task holds them all.
                      workers=max([t.spec.get("size") or 0 for t in cp.tasks if t.role != "sampler"]
                                  + [sum(1 for t in cp.tasks if t.rank is not None)]),
                      ps=sum(1 for t in cp.tasks if t.role == "ps"), hosts=list(cp.hosts),
                      instance_types={h: hosts[h].instance_type for h in cp.hosts})
-        sup = Supervisor(cp, transports, hosts, control, stop, extra_env=env, dataset_paths=datasets,
-                         script_paths=scripts,
-                         progress=progress, grace_s=grace_s, lease_s=lease_s)
+        sup = Supervisor(cp, transports, hosts, control, scope, extra_env=env, dataset_paths=datasets,
+                         script_paths=scripts, progress=progress, grace_s=grace_s, lease_s=lease_s,
+                         sweep_config_only=plan.parallel)
         outcome = sup.run()
-        control.emit("config_end", config=cp.name, status=outcome.status, reason=outcome.reason,
+        reason = outcome.reason
+        if outcome.status == "stopped" and not stop.is_set():
+            reason = "stopped because another configuration failed (--fail-fast)"
+        control.emit("config_end", config=cp.name, status=outcome.status, reason=reason,
                      leftovers=outcome.leftovers)
         collected = collect_config(cp, transports, run_dir, sup.unreachable)
         for key, why in collected.errors.items():
             control.emit("collect_error", config=cp.name, task=key, error=why)
         for h, pids in outcome.leftovers.items():
             leftovers.setdefault(h, []).extend(pids)
-        if outcome.status != "succeeded" and status == "succeeded":
-            status, reason = outcome.status, f"{cp.name}: {outcome.reason}"
-        if outcome.status in ("stopped",) or (outcome.status != "succeeded" and not keep_going):
-            break
+        return ConfigOutcome(cp.name, outcome.status, reason)
+
+    outcomes = run_waves(waves, run_one, stop, parallel=plan.parallel, keep_going=keep_going, fail_fast=fail_fast,
+                         on_wave=lambda i, names: control.emit("wave_start", wave=i, configs=list(names)))
+    status, reason = "succeeded", ""
+    for o in outcomes:
+        if o.status != "succeeded" and status == "succeeded":
+            status, reason = o.status, f"{o.name}: {o.reason}"
+    if status == "succeeded" and stop.is_set() and len(outcomes) < len(plan.configs):
+        status, reason = "stopped", "stop requested (Ctrl-C or SIGTERM)"
     control.emit("run_end", status=status, reason=reason)
     from harness.report.render import write_report
 

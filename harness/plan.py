@@ -7,6 +7,7 @@ from __future__ import annotations
 import posixpath
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Optional, Sequence
 
 from harness.config import Experiment, Inventory
 from harness.config.envvars import merged
@@ -55,6 +56,13 @@ class Plan:
     run_id: str
     experiment: str
     configs: tuple[ConfigPlan, ...]
+    # Configuration names per wave: the configurations of one wave run at the same time,
+    # waves one after another. Sequential runs have one configuration per wave.
+    waves: tuple[tuple[str, ...], ...] = ()
+    parallel: bool = False
+
+    def wave_list(self) -> tuple[tuple[str, ...], ...]:
+        return self.waves or tuple((cp.name,) for cp in self.configs)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -89,7 +97,32 @@ def config_hosts(cfg: Configuration, inv: Inventory) -> list[Host]:
     return inv.select(cfg.hosts)
 
 
-def build_plan(exp: Experiment, inv: Inventory, run_id: str, run_dir: Path) -> Plan:
+def group_waves(items: Sequence[tuple[str, set[str]]]) -> tuple[tuple[str, ...], ...]:
+    """PURE: (name, hosts) pairs, in order → waves whose host sets do not overlap. Each
+    joins the wave right after the last wave that already uses one of its hosts, so no host
+    serves two configurations at once and each host's configurations keep their order."""
+    waves: list[list[str]] = []
+    hosts_of: list[set[str]] = []
+    for name, mine in items:
+        i = 1 + max((i for i, used in enumerate(hosts_of) if used & mine), default=-1)
+        if i == len(waves):
+            waves.append([])
+            hosts_of.append(set())
+        waves[i].append(name)
+        hosts_of[i] |= set(mine)
+    return tuple(tuple(w) for w in waves)
+
+
+def plan_waves(configs: Sequence[ConfigPlan], parallel: bool) -> tuple[tuple[str, ...], ...]:
+    """PURE: the plan's waves; sequentially one configuration per wave."""
+    if not parallel:
+        return tuple((cp.name,) for cp in configs)
+    return group_waves([(cp.name, set(cp.hosts) | {t.host for t in cp.tasks}) for cp in configs])
+
+
+def build_plan(exp: Experiment, inv: Inventory, run_id: str, run_dir: Path,
+               parallel: Optional[bool] = None) -> Plan:
+    """`parallel`: None follows the experiment's `parallel`; True/False override it."""
     configs = []
     ctx = PlacementContext(PortAllocator(exp.base_port))  # one port space over the whole run
     for i, cfg in enumerate(exp.configurations):
@@ -126,7 +159,8 @@ def build_plan(exp: Experiment, inv: Inventory, run_id: str, run_dir: Path) -> P
             # harness sets: config validation refuses those names (harness/config/envvars.py).
             user_env = merged(host.env, exp.workload.env, cfg.env)
             env = {**BASE_ENV, **user_env, **thread_env(cfg), **p.env,
-                   "HARNESS_RUN_ID": run_id, "HARNESS_TASK": f"{cfg.name}/{p.task_id}"}
+                   "HARNESS_RUN_ID": run_id, "HARNESS_CONFIG": cfg.name,
+                   "HARNESS_TASK": f"{cfg.name}/{p.task_id}"}
             tasks.append(Task(
                 config=cfg.name, task_id=p.task_id, role=p.role, index=p.index, rank=p.rank,
                 host=host.name, task_dir=host_task_dir(host, run_dir, run_id, cfg.name, p.task_id),
@@ -142,7 +176,8 @@ def build_plan(exp: Experiment, inv: Inventory, run_id: str, run_dir: Path) -> P
         used = {t.host for t in tasks}
         configs.append(ConfigPlan(cfg.name, cfg.strategy, tuple(h.name for h in hosts if h.name in used),
                                   tuple(tasks), exp.time_limit_s))
-    return Plan(run_id, exp.name, tuple(configs))
+    par = exp.parallel if parallel is None else parallel
+    return Plan(run_id, exp.name, tuple(configs), plan_waves(configs, par), par)
 
 
 def _sampler_tasks(exp: Experiment, inv: Inventory, config: str, tasks: list[Task], run_id: str,
@@ -160,6 +195,7 @@ def _sampler_tasks(exp: Experiment, inv: Inventory, config: str, tasks: list[Tas
         out.append(Task(config=config, task_id="sampler", role="sampler", index=0, rank=None, host=name,
                         task_dir=host_task_dir(host, run_dir, run_id, config, "sampler"), start_group=-1,
                         finishes=False, critical=False,
-                        env={**BASE_ENV, "HARNESS_RUN_ID": run_id, "HARNESS_TASK": f"{config}/sampler"},
+                        env={**BASE_ENV, "HARNESS_RUN_ID": run_id, "HARNESS_CONFIG": config,
+                             "HARNESS_TASK": f"{config}/sampler"},
                         spec=spec))
     return out

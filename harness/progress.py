@@ -4,6 +4,7 @@ plain lines otherwise (logs, CI). Both read only the supervisor's task states.""
 from __future__ import annotations
 
 import sys
+import threading
 import time
 
 from harness.launch import TaskState
@@ -47,8 +48,13 @@ class LineProgress:
         self.every = every
         self._last_state: dict[tuple, str] = {}
         self._last_print = 0.0
+        self._lock = threading.Lock()  # configurations of a wave report from their own threads
 
     def __call__(self, cp: ConfigPlan, states: list[TaskState]) -> None:
+        with self._lock:
+            self._call(cp, states)
+
+    def _call(self, cp: ConfigPlan, states: list[TaskState]) -> None:
         now = time.monotonic()
         periodic = now - self._last_print >= self.every
         for s in states:
@@ -77,8 +83,13 @@ class LiveTable:
         self.live = Live(console=self.console, refresh_per_second=4, transient=False)
         self.live.start()
         self._tables: dict[str, object] = {}   # every configuration so far, finished ones final
+        self._lock = threading.Lock()  # every running configuration of a wave shows at once
 
     def __call__(self, cp: ConfigPlan, states: list[TaskState]) -> None:
+        with self._lock:
+            self._call(cp, states)
+
+    def _call(self, cp: ConfigPlan, states: list[TaskState]) -> None:
         from rich.console import Group
         from rich.table import Table
 

@@ -266,3 +266,10 @@ def test_image_folder_errors(tmp_path):
     (root / "set" / "c").mkdir()
     one_line_error(spec(name="image_folder", path=str(root / "set"), image_size=[4, 4]),
                    str(root / "set" / "c"))
+
+
+def test_synthetic_regression_targets_like_facial_keypoints():
+    ds = load_dataset(spec(name="synthetic", shape=[96, 96, 1], classes=8, samples=40, targets=30), 0)
+    assert ds.task == "regression" and ds.outputs == 30 and ds.input_shape == (96, 96, 1)
+    assert ds.y_train.shape[1] == 30 and ds.y_train.dtype == np.float32
+    assert float(np.abs(ds.y_train).max()) <= 1.0

@@ -98,3 +98,16 @@ def test_polling_renews_the_lease(tmp_path):
             time.sleep(0.5)
     finally:
         sh(shell.signal_command([pid], "KILL"))
+
+
+def test_leftovers_scoped_to_one_configuration(tmp_path):
+    # parallel configurations on one machine: sweeping one must not find the other's tasks
+    env = {**os.environ, "HARNESS_RUN_ID": "run-par", "HARNESS_CONFIG": "cfg-a"}
+    p = subprocess.Popen(["sleep", "30"], env=env, start_new_session=True)
+    try:
+        assert p.pid in shell.parse_pids(sh(shell.leftovers_command("run-par", [], "cfg-a")).stdout)
+        assert p.pid not in shell.parse_pids(sh(shell.leftovers_command("run-par", [], "cfg-b")).stdout)
+        assert p.pid in shell.parse_pids(sh(shell.leftovers_command("run-par", [])).stdout)
+    finally:
+        p.kill()
+        p.wait()

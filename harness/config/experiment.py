@@ -47,6 +47,8 @@ class DatasetSpec(_Strict):
     shape: Optional[list[int]] = Field(default=None, max_length=4)
     classes: Optional[int] = Field(default=None, ge=2, le=100_000)
     samples: int = Field(default=1024, ge=1, le=MAX_SAMPLES)
+    # synthetic: regression with this many targets (e.g. 30, like facial keypoints) instead of classes.
+    targets: Optional[int] = Field(default=None, ge=1, le=10_000)
     # image_folder: decoded images are resized to this [height, width].
     image_size: Optional[list[int]] = Field(default=None, max_length=2)
     grayscale: bool = False
@@ -72,6 +74,8 @@ class DatasetSpec(_Strict):
             raise ValueError(f"dataset {self.name!r} needs 'path' (a local file or directory)")
         if self.name == "synthetic" and not self.shape:
             raise ValueError("dataset 'synthetic' needs 'shape', e.g. [32, 32, 3]")
+        if self.targets is not None and self.name != "synthetic":
+            raise ValueError("'targets' is only for the synthetic dataset (regression targets)")
         if self.name == "image_folder" and (not self.image_size or len(self.image_size) != 2):
             raise ValueError("dataset 'image_folder' needs 'image_size: [height, width]'")
         return self
@@ -157,7 +161,7 @@ class Workload(_Strict):
             raise ValueError("a 'model' workload needs 'batch_size' (per worker)")
         if self.epochs is None:
             raise ValueError("set 'epochs' (optionally with 'steps_per_epoch' to cap each epoch)")
-        if self.target_accuracy is not None and self.dataset.name == "facial_keypoints":
+        if self.target_accuracy is not None and (self.dataset.name == "facial_keypoints" or self.dataset.targets):
             raise ValueError("facial_keypoints is a regression dataset: use 'target_rmse', not 'target_accuracy'")
         return self
 
@@ -251,6 +255,9 @@ class Experiment(_Strict):
     # task; on a notice the task checkpoints at the next step and exits 75 ("interrupted"),
     # and `harness run --resume` continues from that checkpoint (docs/aws.md).
     spot_watch: bool = False
+    # Configurations whose hosts do not overlap run at the same time, in waves planned by
+    # harness.plan.plan_waves (also `harness run --parallel`); each host is held once.
+    parallel: bool = False
     spot_watch_interval_s: float = Field(default=5.0, gt=0, le=60)
 
     @model_validator(mode="before")

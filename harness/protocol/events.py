@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,16 +64,18 @@ class EventLog:
         self._first = True
         # Line-buffered append: each record reaches the file when written.
         self._fh = open(self.path, "a", buffering=1, encoding="utf-8")
+        self._lock = threading.Lock()  # configurations running in parallel share the control log
 
     def emit(self, event: str, **fields: Any) -> dict:
-        record = {"event": event, "t_wall": time.time(), "t_mono": time.monotonic()}
-        if self._first:
-            record["schema_version"] = SCHEMA_VERSION
-            self._first = False
-        record.update(self._common)
-        record.update(fields)
-        self._fh.write(json.dumps(record, default=_jsonable, sort_keys=False) + "\n")
-        self._fh.flush()
+        with self._lock:
+            record = {"event": event, "t_wall": time.time(), "t_mono": time.monotonic()}
+            if self._first:
+                record["schema_version"] = SCHEMA_VERSION
+                self._first = False
+            record.update(self._common)
+            record.update(fields)
+            self._fh.write(json.dumps(record, default=_jsonable, sort_keys=False) + "\n")
+            self._fh.flush()
         return record
 
     def close(self) -> None:

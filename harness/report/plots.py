@@ -199,9 +199,32 @@ def utilization_plot(a: RunAnalysis, config: str) -> Optional[Image]:
                  f"Utilization per host, configuration {config}; shaded: training window")
 
 
+@_styled
+def type_target_plot(a: RunAnalysis) -> Optional[Image]:
+    """$ to target against time to target, one point per instance type (per_type.py)."""
+    from harness.report.per_type import type_rows
+
+    pts = [(r.time_to_target_s, r.usd_to_target, r.instance_type) for r in type_rows(a)
+           if r.time_to_target_s is not None and r.usd_to_target is not None]
+    if not pts:
+        return None
+    c = _Canvas(5.0, 3.4)
+    ax = c.fig.add_subplot()
+    ax.scatter([p[0] for p in pts], [p[1] for p in pts], color=COLORS[0], zorder=3)
+    for x, y, name in pts:
+        ax.annotate(name, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    ax.set_xlabel("time to target (s)")
+    ax.set_ylabel("USD to target (on-demand)")
+    ax.set_xlim(left=0)
+    ax.set_ylim(bottom=0)
+    ax.set_title("Cost vs time to target by instance type", fontsize=10)
+    return c.png("type_target.png", "$ to target against time to target, by instance type (on-demand)")
+
+
 def run_plots(a: RunAnalysis) -> list[Image]:
     """The run-level plots that have data, in report order."""
-    return [p for p in (throughput_plot(a), scaling_plot(a), cost_plot(a), step_time_plot(a)) if p]
+    return [p for p in (throughput_plot(a), scaling_plot(a), cost_plot(a), step_time_plot(a),
+                        type_target_plot(a)) if p]
 
 
 def config_plots(a: RunAnalysis) -> dict[str, list[Image]]:

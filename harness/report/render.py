@@ -11,6 +11,10 @@ from pathlib import Path
 from typing import Sequence
 
 from harness.errors import UsageError
+from harness.prices import load_catalog
+from harness.report import study_sections
+from harness.report.per_type import type_rows
+from harness.report.schedule import run_schedule
 from harness.report import sections
 from harness.report.analysis import RunAnalysis, analyze
 from harness.report.blocks import (  # noqa: F401  (fmt_* re-exported for callers and tests)
@@ -153,6 +157,8 @@ def report_blocks(a: RunAnalysis, run_plots: Sequence[Image] = (),
         _summary(a.metrics),
         *sections.recommendation_blocks(a),
         *sections.cost_summary_blocks(a),
+        *study_sections.per_type_blocks(type_rows(a)),
+        *study_sections.schedule_blocks(run_schedule(a.run, load_catalog())),
         *sections.scaling_summary_blocks(a),
         *sections.communication_blocks(a),
         *sections.diagnosis_summary_blocks(a),

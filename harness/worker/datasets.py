@@ -125,6 +125,13 @@ def _synthetic(spec: dict, seed: int) -> ArrayDataset:
     y = rng.integers(0, classes, size=samples, dtype=np.int64)
     noise = rng.normal(0.0, 0.15, size=(samples, *shape)).astype(np.float32)
     x = np.clip(means[y] + noise, 0.0, 1.0)
+    targets = int(spec.get("targets") or 0)
+    if targets:
+        # Regression of the same shape as facial keypoints: each latent class has its own
+        # target vector in [-1, 1] (like the keypoints' scaled coordinates), plus noise.
+        centers = rng.uniform(-0.8, 0.8, size=(classes, targets)).astype(np.float32)
+        yr = centers[y] + rng.normal(0.0, 0.02, size=(samples, targets)).astype(np.float32)
+        return _finish(spec, seed, "regression", targets, x, yr)
     return _finish(spec, seed, "classification", classes, x, y)
 
 

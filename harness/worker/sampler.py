@@ -152,8 +152,13 @@ class _TaskProcesses:
     CPU % is its tick count's change since the last sample, and an fd still refers to the
     same process after its pid is reused (reads fail with ESRCH once it is gone)."""
 
-    def __init__(self, run_id: str, scan_s: float) -> None:
+    def __init__(self, run_id: str, scan_s: float, config: str | None = None) -> None:
         self._run_id = run_id.encode()
+        # Configurations running in parallel may share a machine (sandbox hosts share one
+        # process table): count only this configuration's tasks.
+        if config is None and "/" in os.environ.get("HARNESS_TASK", ""):
+            config = os.environ["HARNESS_TASK"].rsplit("/", 1)[0]   # ours: "<config>/sampler"
+        self._config = (config + "/").encode() if config else b""
         self._scan_s = scan_s
         self._next_scan = 0.0
         self._procs: dict[int, list] = {}  # pid -> [stat, statm, cpu ticks, t_mono]
@@ -166,7 +171,9 @@ class _TaskProcesses:
         if b"HARNESS_RUN_ID=" + self._run_id not in data:  # cheap reject before parsing
             return False
         env = dict(e.split(b"=", 1) for e in data.split(b"\0") if b"=" in e)
-        return env.get(b"HARNESS_RUN_ID") == self._run_id and not env.get(b"HARNESS_TASK", b"").endswith(b"/sampler")
+        task = env.get(b"HARNESS_TASK", b"")
+        return env.get(b"HARNESS_RUN_ID") == self._run_id and not task.endswith(b"/sampler") \
+            and (not task or task.startswith(self._config))
 
     def _scan(self) -> None:
         pids = {int(n) for n in os.listdir("/proc") if n.isdigit()}
