@@ -78,7 +78,7 @@ def schedule_blocks(rs: Optional[RunSchedule]) -> list[Block]:
             Para(f"Every host the run connected to ({', '.join(rs.hosts)}) is billed for the run's whole wall "
                  f"time (connect → run_end), busy or idle: bill = Σ hosts $/h × wall s / 3600. The schedule that "
                  f"ran is measured; the other is estimated from the same records: the fixed part "
-                 f"({rs.fixed_s:.1f} s: connect, sync, report) plus the configurations' durations "
+                 f"({rs.fixed_s:.1f} s: connect, code and data sync, gaps between configurations) plus the configurations' durations "
                  f"(config_start → config_end) summed, or per wave the longest (docs/metrics.md)."),
             Table(["Schedule", "Waves", "Wall (s)", "Host-hours", "Bill on-demand", "Bill spot", "How"], rows),
             Bullets(inputs + [f"{n}: {d:.1f} s" for n, d in rs.durations.items()] + list(rs.notes))]
