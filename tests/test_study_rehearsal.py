@@ -19,6 +19,9 @@ def _unavailable():
     return netns.netns_unavailable_reason() or sshd.available()
 
 
+@pytest.mark.slow
+@pytest.mark.root
+@pytest.mark.netns
 @pytest.mark.skipif(_unavailable() is not None, reason=str(_unavailable()))
 def test_smallest_study_rehearsal_runs_end_to_end(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("HARNESS_SANDBOX_DIR", str(tmp_path / "sandbox"))

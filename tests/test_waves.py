@@ -107,6 +107,7 @@ def _window(path: Path) -> tuple[float, float]:
     return steps[0]["t_wall"] - steps[0]["seconds"], steps[-1]["t_wall"]
 
 
+@pytest.mark.slow
 def test_two_disjoint_host_groups_overlap_and_the_bill_is_recomputable(tmp_path, capsys):
     (tmp_path / "e.yaml").write_text(EXPERIMENT)
     (tmp_path / "h.yaml").write_text(HOSTS)
