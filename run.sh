@@ -95,7 +95,7 @@ case "${1:-}" in
         ensure_horovod "train,aws,dev"
         exec "$VENV/bin/python" -m pytest -q tests "$@"
         ;;
-    report|check|compare|hosts|sandbox|--help|-h|--version)
+    report|check|compare|hosts|sandbox|project|--help|-h|--version)
         ensure_python_env "train,aws"
         exec "$VENV/bin/harness" "$@"
         ;;

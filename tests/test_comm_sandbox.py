@@ -30,7 +30,7 @@ def _unavailable():
 
 pytestmark = pytest.mark.skipif(_unavailable() is not None, reason=str(_unavailable()))
 
-BYTE_RATIO_RANGE = (0.9, 1.5)
+BYTE_RATIO_RANGE = (0.8, 1.5)
 WORKLOAD = {"model": "cifar10_cnn", "dataset": {"name": "digits", "validation_split": 0.2}, "batch_size": 32,
             "epochs": 1, "steps_per_epoch": 40, "learning_rate": 0.05, "optimizer": "momentum",
             "warmup_steps": 3, "calibration_steps": 6}
