@@ -100,7 +100,9 @@ def communication_blocks(a: RunAnalysis) -> list[Block]:
         if c.baseline_share is not None:
             items.append(f"Baseline estimator: {fmt_share(c.baseline_share)} = 1 − {fmt_num(c.baseline_step_s)} s "
                          f"({c.baseline_config}) ÷ {fmt_num(c.direct.t_step_s)} s; CPU-contention part "
-                         f"(t_compute − t_single) ÷ t_step = {fmt_share(c.contention_share)}")
+                         f"(t_compute − t_single) ÷ t_step = {fmt_num(c.direct.t_compute_s - c.baseline_step_s)} s ÷ "
+                         f"{fmt_num(c.direct.t_step_s)} s = {fmt_share(c.contention_share)}; communication "
+                         f"t_step − t_compute = {fmt_num(c.direct.t_step_s - c.direct.t_compute_s)} s per step")
         if c.disagreement:
             items.append(f"The two disagree: {c.disagreement}")
         if c.straggler:
