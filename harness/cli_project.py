@@ -103,7 +103,7 @@ def measured_configs(run_dir: Path, compute: str = "calibration", only: Optional
             ps_hosts = {t.host for t in _tasks(run_dir, m.config) if t.role == "ps"}
             workers = [t for t in _tasks(run_dir, m.config) if t.role == "worker"]
             remote = sum(1 for t in workers if t.host not in ps_hosts) / len(workers) if workers else 1.0
-        ratio = c.byte_ratio if c.byte_ratio and 0.5 < c.byte_ratio < 3 else None
+        ratio = c.wire_overhead if c.wire_overhead and 0.5 < c.wire_overhead < 3 else None
         meas = Measured(
             config=m.config, strategy="parameter_server" if m.strategy == "parameter_server" else "horovod",
             workers=int(m.workers), ps=int(m.ps or 0), batch=batch, t_compute_s=t_compute,
@@ -112,7 +112,9 @@ def measured_configs(run_dir: Path, compute: str = "calibration", only: Optional
             sources={"t_compute": src, "link": c.link_source,
                      "t_step": ("chief's completion interval × workers, after warm-up"
                                 if m.strategy == "parameter_server" else "mean over ranks after warm-up"),
-                     "wire_overhead": (f"sampler bytes ÷ model bytes in the training window" if ratio
+                     "wire_overhead": (("sampler bytes minus the pre-training background ÷ model bytes"
+                                        if c.byte_ratio_net is not None else
+                                        "sampler bytes ÷ model bytes in the training window") if ratio
                                        else "not measured: 1")})
         out.append((meas, c.direct.t_step_s, notes))
     return out

@@ -94,6 +94,8 @@ class CommAnalysis:
     wire_bytes_per_step: Optional[float] = None   # model bytes sent per rank per step
     byte_checks: list[HostByteCheck] = field(default_factory=list)
     byte_ratio: Optional[float] = None            # Σ measured ÷ Σ predicted over hosts
+    background_bytes_per_s: Optional[float] = None  # Σ over hosts, handshake → first step
+    byte_ratio_net: Optional[float] = None        # (Σ measured − background) ÷ Σ predicted
     comm_s_per_step: Optional[float] = None
     achieved_bits_per_s: Optional[float] = None
     link_bits_per_s: Optional[float] = None
@@ -102,6 +104,11 @@ class CommAnalysis:
     oversubscription: str = ""
     baseline_alone: str = ""
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def wire_overhead(self) -> Optional[float]:
+        """Wire bytes per model byte: the background-corrected ratio when there is one."""
+        return self.byte_ratio_net if self.byte_ratio_net is not None else self.byte_ratio
 
     @property
     def shares_cores(self) -> bool:
@@ -342,15 +349,29 @@ def _bytes(a: CommAnalysis, run: RunData, m: ConfigMetrics, tasks: list[TaskData
     if start is None or end is None or end <= start or not steps_total:
         return
     rate = steps_total / (end - start)   # steps per second over the training window
+    ready = {t.host: r.get("t_wall") for t in tasks for r in t.of("phase") if r.get("name") == "distribution_ready"}
+    bg_total, bg_hosts = 0.0, 0
     for s in run.samplers_of(m.config):
         if s.host not in per_step:
             continue
         w = bytes_in_window(s.samples, start, end)
-        if w is not None:
-            a.byte_checks.append(check_host(s.host, per_step[s.host], rate, w))
+        if w is None:
+            continue
+        a.byte_checks.append(check_host(s.host, per_step[s.host], rate, w))
+        # Traffic between the ranks' handshake and the first step: no gradients yet, only
+        # the framework's own control messages (Horovod's coordination cycle), which go on
+        # at the same rate through training whatever the step rate.
+        t_ready = ready.get(s.host)
+        bg = bytes_in_window(s.samples, t_ready, start) if isinstance(t_ready, (int, float)) else None
+        if bg is not None and bg.covered_s > 0:
+            bg_total += (bg.sent_bytes + bg.recv_bytes) / bg.covered_s
+            bg_hosts += 1
     pred = sum(c.predicted_sent_bytes_per_s + c.predicted_recv_bytes_per_s for c in a.byte_checks)
     meas = sum(c.measured_sent_bytes_per_s + c.measured_recv_bytes_per_s for c in a.byte_checks)
     a.byte_ratio = meas / pred if pred > 0 else None
+    if pred > 0 and bg_hosts == len(a.byte_checks) and bg_hosts:
+        a.background_bytes_per_s = bg_total
+        a.byte_ratio_net = (meas - bg_total) / pred
     if a.direct is not None:
         a.comm_s_per_step = a.direct.t_step_s - a.direct.t_compute_s
         noise = (a.direct.half_width or 0.0) * a.direct.t_step_s
@@ -358,6 +379,6 @@ def _bytes(a: CommAnalysis, run: RunData, m: ConfigMetrics, tasks: list[TaskData
             a.notes.append(f"communication time per step {a.comm_s_per_step:.4g} s is within the noise "
                            f"(± {noise:.4g} s): no achieved bandwidth")
         elif a.comm_s_per_step > 0:
-            wire = a.wire_bytes_per_step * (a.byte_ratio or 1.0)
+            wire = a.wire_bytes_per_step * (a.wire_overhead or 1.0)
             a.achieved_bits_per_s = 8.0 * wire / a.comm_s_per_step
     a.link_bits_per_s, a.link_source = link_rate(run, sorted({t.host for t in tasks}))
