@@ -28,7 +28,8 @@ def training_task(run, config, task_id, host, rank, step_s, calib_s, t0):
     t.event("phase", t0 + 1, name="model_built", seconds=0.5, parameters=G // 4, trainable_parameters=G // 4,
             gradient_bytes=G)
     if calib_s is not None:
-        t.event("calibration", t0 + 2, steps=len(calib_s), step_seconds=calib_s, gradient_bytes=G,
+        t.event("calibration", t0 + 2.9, steps=len(calib_s), step_seconds=calib_s, gradient_bytes=G,
+                t_start_wall=t0 + 2, t_end_wall=t0 + 2.9,
                 horovod={"fusion_threshold_bytes": 64 * 2 ** 20, "cycle_time_ms": 1.0})
     now = t0 + 3
     for i, s in enumerate(step_s):       # log_every 2: each record covers 2 steps

@@ -96,6 +96,7 @@ class CommAnalysis:
     byte_ratio: Optional[float] = None            # Σ measured ÷ Σ predicted over hosts
     background_bytes_per_s: Optional[float] = None  # Σ over hosts, handshake → first step
     byte_ratio_net: Optional[float] = None        # (Σ measured − background) ÷ Σ predicted
+    byte_window_s: Optional[float] = None         # the kept steps' window the bytes are counted in
     comm_s_per_step: Optional[float] = None
     achieved_bits_per_s: Optional[float] = None
     link_bits_per_s: Optional[float] = None
@@ -336,7 +337,13 @@ def _bytes(a: CommAnalysis, run: RunData, m: ConfigMetrics, tasks: list[TaskData
         ps = [t.host for t in tasks if t.role == "ps"]
         per_step = ps_host_bytes(g, [t.host for t in workers], ps)
         a.wire_bytes_per_step = 2.0 * g   # per worker step: push + pull through its link
-        steps_total = sum(r.get("steps", 0) for t in tasks if t.role == "chief" for r in t.of("step"))
+        counted = [t for t in tasks if t.role == "chief"]
+        shared = sorted({t.host for t in workers} & set(ps))
+        if shared:
+            a.notes.append(f"workers on the ps host ({', '.join(shared)}) exchange over loopback and take more "
+                           f"than their even share of the steps when the link is slow; the model assumes an even "
+                           f"share, so it overstates the network bytes (the chief does not record which worker "
+                           f"ran a step)")
     else:
         ranked = sorted((t for t in tasks if isinstance(t.rank, int)), key=lambda t: t.rank)
         if len(ranked) < 2:
@@ -344,12 +351,25 @@ def _bytes(a: CommAnalysis, run: RunData, m: ConfigMetrics, tasks: list[TaskData
         per_step = ring_host_bytes(g, [t.host for t in ranked])
         from harness.report.commbytes import ring_allreduce_bytes
         a.wire_bytes_per_step = ring_allreduce_bytes(g, len(ranked))
-        steps_total = max((sum(r.get("steps", 0) for r in t.of("step")) for t in ranked), default=0)
-    start, end = m.training_start_t_wall, m.training_end_t_wall
+        counted = ranked[:1]
+    # The window of the kept steps: warm-up (step 1's broadcast and tracing, which can take
+    # long on a slow link) is left out, like everywhere else in the report.
+    start = end = None
+    steps_total = 0
+    for t in counted:
+        w = _warmup(t)
+        for r in t.of("step"):
+            step, steps, secs, tw = r.get("step"), r.get("steps"), _num(r.get("seconds")), _num(r.get("t_wall"))
+            if isinstance(step, int) and isinstance(steps, int) and secs and tw and step - steps + 1 > w:
+                steps_total += steps
+                start = tw - secs if start is None else min(start, tw - secs)
+                end = tw if end is None else max(end, tw)
     if start is None or end is None or end <= start or not steps_total:
         return
-    rate = steps_total / (end - start)   # steps per second over the training window
+    a.byte_window_s = end - start
+    rate = steps_total / (end - start)   # steps per second over the kept steps' window
     ready = {t.host: r.get("t_wall") for t in tasks for r in t.of("phase") if r.get("name") == "distribution_ready"}
+    calibrated = {t.host: r.get("t_end_wall") for t in tasks for r in t.of("calibration")}
     bg_total, bg_hosts = 0.0, 0
     for s in run.samplers_of(m.config):
         if s.host not in per_step:
@@ -358,11 +378,17 @@ def _bytes(a: CommAnalysis, run: RunData, m: ConfigMetrics, tasks: list[TaskData
         if w is None:
             continue
         a.byte_checks.append(check_host(s.host, per_step[s.host], rate, w))
-        # Traffic between the ranks' handshake and the first step: no gradients yet, only
+        # Traffic between the ranks' handshake and the end of calibration (whole samples only):
+        # no gradients yet, only
         # the framework's own control messages (Horovod's coordination cycle), which go on
         # at the same rate through training whatever the step rate.
-        t_ready = ready.get(s.host)
-        bg = bytes_in_window(s.samples, t_ready, start) if isinstance(t_ready, (int, float)) else None
+        t_ready, t_cal = ready.get(s.host), calibrated.get(s.host)
+        bg = None
+        if isinstance(t_ready, (int, float)) and isinstance(t_cal, (int, float)):
+            inside = [x for x in s.samples if isinstance(x.get("t_wall"), (int, float))
+                      and isinstance(x.get("dt_s"), (int, float))
+                      and x["t_wall"] - x["dt_s"] >= t_ready and x["t_wall"] <= min(t_cal, start)]
+            bg = bytes_in_window(inside, t_ready, t_cal)
         if bg is not None and bg.covered_s > 0:
             bg_total += (bg.sent_bytes + bg.recv_bytes) / bg.covered_s
             bg_hosts += 1

@@ -118,12 +118,12 @@ def communication_blocks(a: RunAnalysis) -> list[Block]:
             items.append(f"{h.host}: model {fmt_bytes(h.predicted_sent_bytes_per_s)}/s sent, "
                          f"{fmt_bytes(h.predicted_recv_bytes_per_s)}/s received; sampler "
                          f"{fmt_bytes(h.measured_sent_bytes_per_s)}/s, {fmt_bytes(h.measured_recv_bytes_per_s)}/s "
-                         f"in the training window ({h.samples} samples); measured ÷ model "
+                         f"over the kept steps ({h.samples} samples); measured ÷ model "
                          f"{fmt_num(h.ratio, 3) if h.ratio is not None else NONE}")
         if c.byte_ratio is not None:
             items.append(f"Measured ÷ model bytes, all hosts: {fmt_num(c.byte_ratio, 3)}" + (
                 f"; without the background of {fmt_bytes(c.background_bytes_per_s)}/s measured between the ranks' "
-                f"handshake and the first step (control messages, no gradients): {fmt_num(c.byte_ratio_net, 3)}"
+                f"handshake and the end of calibration (control messages, no gradients): {fmt_num(c.byte_ratio_net, 3)}"
                 if c.byte_ratio_net is not None else ""))
         if c.achieved_bits_per_s is not None:
             link = (f" against a {c.link_bits_per_s / 1e6:.6g} Mbit/s link ({c.link_source})"
