@@ -12,6 +12,7 @@ from typing import Callable
 
 from harness.config.inventory import Host
 from harness.errors import HarnessError
+from harness.failure_line import decisive_line
 from harness.protocol.events import EventLog
 from harness.plan import ConfigPlan, Task
 from harness import shell
@@ -206,11 +207,13 @@ class Supervisor:
 
     def _stderr_tail(self, host: str, task: Task) -> str:
         try:
-            res = self.transports[host].exec(f"tail -n 3 {shell.q(task.task_dir + '/' + layout.STDERR_FILE)}", timeout=15)
+            res = self.transports[host].exec(f"tail -n 40 {shell.q(task.task_dir + '/' + layout.STDERR_FILE)}",
+                                             timeout=15)
         except HarnessError:
             return ""
-        lines = [l for l in res.stdout.strip().splitlines() if l.strip()]
-        return _shorten(lines[-1].strip()) if lines else ""
+        # The decisive line, not just the last: e.g. Gloo's "Unable to find address for: …"
+        # comes before the abort, a traceback's exception before the worker's own line.
+        return _shorten(decisive_line(res.stdout))
 
     def _emit_exit(self, s: TaskState) -> None:
         self.control.emit("task_exit", config=s.task.config, task_id=s.task.task_id, host=s.task.host,

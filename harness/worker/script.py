@@ -9,6 +9,7 @@ stdout.log/stderr.log, and its figures read from
 
 from __future__ import annotations
 
+import collections
 import os
 import re
 import signal
@@ -18,6 +19,7 @@ import threading
 import time
 
 import harness
+from harness.failure_line import decisive_line
 from harness.protocol.constants import EVENTS_ENV
 from harness.protocol.layout import EVENTS_FILE
 
@@ -83,12 +85,16 @@ def run_script(spec: dict, log) -> dict:
     matches = {"n": 0}
     log.emit("script_start", argv=argv, metrics=sorted(work.get("metrics") or {}))
 
+    tail: collections.deque = collections.deque(maxlen=40)   # the script's last stderr lines
+
     def pump(stream, out, name):
         # Line by line as the script prints, so a regex record's t_wall is when it was printed.
         for raw in iter(stream.readline, b""):
             out.buffer.write(raw)
             out.flush()
             line = raw.decode("utf-8", "replace")
+            if name == "stderr":
+                tail.append(line)
             for metric, value in match_line(line, patterns):
                 with lock:  # two pumps share one event log
                     matches["n"] += 1
@@ -116,5 +122,6 @@ def run_script(spec: dict, log) -> dict:
         p.join(timeout=5)
     log.emit("script_exit", returncode=rc, seconds=time.monotonic() - t0, regex_matches=matches["n"])
     if rc != 0:
-        raise RuntimeError(f"script {os.path.basename(script)} exited with {rc}; see stderr.log")
+        why = decisive_line("".join(tail))
+        raise RuntimeError(f"script {os.path.basename(script)} exited with {rc}" + (f": {why}" if why else "; see stderr.log"))
     return {"returncode": rc, "seconds": time.monotonic() - t0, "regex_matches": matches["n"]}

@@ -1,0 +1,45 @@
+"""PURE: the decisive line of a failed task's stderr, for its one-line error.
+
+The last line is often not the reason: a C++ abort prints the reason and then nothing
+useful, a Python traceback ends in the exception but the harness's own wrapper line
+comes after it, and TensorFlow adds warnings anywhere. Lines are ranked; the best of the
+lowest rank wins, the latest among equals."""
+
+from __future__ import annotations
+
+import re
+
+# Most decisive first. Each: (pattern, why it is decisive).
+RANKED = (
+    # Horovod/Gloo aborts: the reason is in the exception text C++ prints before abort().
+    re.compile(r"Unable to find address for|gloo::|enforce fail|Connection (refused|reset|timed out)|"
+               r"NCCL (error|WARN)|MPI_ABORT|ORTE|PRTE|HorovodInternalError"),
+    # A Python exception line "pkg.SomeError: message" (the end of a traceback).
+    re.compile(r"^(\w+\.)*\w*(Error|Exception|Interrupt|Exit)(: |$)"),
+    re.compile(r"\b(error|fatal|failed|refused|denied|killed|not found|no such)\b", re.I),
+)
+# Noise that never explains a failure on its own.
+NOISE = re.compile(r"^(Aborted|Segmentation fault|Killed)( \(core dumped\))?$|^Traceback \(most recent call last\)|"
+                   r"^\s*File \"|^\d{4}-\d\d-\d\d [\d:.]+: [IW] |TF-TRT Warning|oneDNN custom operations|"
+                   r"cpu_feature_guard|^terminate called after throwing")
+# The worker's own wrapper line (harness/worker/train.py); it already quotes the script's reason.
+WRAPPER = re.compile(r"^harness\.worker: ")
+
+
+def decisive_line(stderr_tail: str) -> str:
+    lines = [l.strip() for l in stderr_tail.splitlines() if l.strip()]
+    if not lines:
+        return ""
+    candidates = [l for l in lines if not NOISE.search(l)]
+    for pat in RANKED:
+        hits = [l for l in candidates if pat.search(l) and not WRAPPER.match(l)]
+        if hits:
+            return _what(hits[-1])
+    wrapper = [l for l in candidates if WRAPPER.match(l)]
+    return (wrapper or candidates or lines)[-1]
+
+
+def _what(line: str) -> str:
+    # `  what():  [enforce fail at ...] ... Unable to find address for: sb0` -> from "what():" on.
+    m = re.search(r"what\(\):\s*(.*)", line)
+    return m.group(1).strip() if m else line
