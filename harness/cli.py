@@ -171,7 +171,7 @@ def _cmd_check(args) -> int:
     from harness.transport import open_transports
 
     inv = load_inventory(args.hosts)
-    strategies, ports = {"single"}, {}
+    strategies, ports, plan = {"single"}, {}, None
     if args.experiment:
         from harness import pipeline
 
@@ -184,6 +184,18 @@ def _cmd_check(args) -> int:
     try:
         checks = check.probe_hosts([h for h in inv.hosts if h.name in transports], transports,
                                    {h: sorted(set(p)) for h, p in ports.items()})
+        if plan is not None:
+            from harness import check_network
+
+            need = check_network.needs(plan, {h.name: h for h in inv.hosts})
+            for name, c in checks.items():
+                problem = check_network.interpret_hostname(c.facts, need[name]) if c.facts and name in need else None
+                if problem:
+                    c.blockers.append(problem)
+            if not any(c.blockers for c in checks.values()):  # listeners need the planned ports free
+                for name, found in check_network.run_network_checks(
+                        [h for h in inv.hosts if h.name in transports], transports, need).items():
+                    checks[name].blockers.extend(found)
     finally:
         for tr in transports.values():
             tr.close()
@@ -193,6 +205,9 @@ def _cmd_check(args) -> int:
     check.cross_host_problems(checks, strategies)
     check.render_table(checks)
     blocked = [c.host for c in checks.values() if c.blockers]
+    for c in checks.values():  # unwrapped, one line each: for logs and for grep
+        for b in c.blockers:
+            print(f"{c.host}: {b}")
     if blocked:
         raise HarnessError(f"{len(blocked)} of {len(checks)} host(s) not ready: {', '.join(blocked)}")
     return 0

@@ -69,6 +69,34 @@ def _port_free(port):
         s.close()
 
 
+def _interfaces():
+    """{name: [IPv4 addresses]} with the standard library only (SIOCGIFADDR: one address each)."""
+    import fcntl
+    import struct
+
+    out = {}
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        for _, name in socket.if_nameindex():
+            try:
+                raw = fcntl.ioctl(s.fileno(), 0x8915, struct.pack("256s", name[:15].encode()))
+                out[name] = [socket.inet_ntoa(raw[20:24])]
+            except OSError:
+                out[name] = []
+    finally:
+        s.close()
+    return out
+
+
+def _hostname_addresses():
+    """What the host's own name resolves to, as Horovod's Gloo will ask (getaddrinfo)."""
+    try:
+        infos = socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET, socket.SOCK_STREAM)
+        return sorted({i[4][0] for i in infos}), None
+    except OSError as e:
+        return [], str(e)
+
+
 def main():
     args = json.loads(os.environ.get("HARNESS_PROBE_ARGS", "{}"))
     gpus, gpu_note = _gpus()
@@ -87,6 +115,11 @@ def main():
         "free_disk_bytes": _free_disk(args.get("workdir") or "/tmp"),
         "ports": {str(p): _port_free(p) for p in args.get("ports", [])},
     }
+    out["hostname_addresses"], out["hostname_error"] = _hostname_addresses()
+    try:
+        out["interfaces"] = _interfaces()
+    except (OSError, ImportError):
+        out["interfaces"] = {}
     print(json.dumps(out))
 
 
