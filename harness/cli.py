@@ -208,6 +208,12 @@ def _cmd_check(args) -> int:
     for c in checks.values():  # unwrapped, one line each: for logs and for grep
         for b in c.blockers:
             print(f"{c.host}: {b}")
+    if failures:
+        from harness.errors import Unreachable
+
+        raise Unreachable(f"{len(failures)} of {len(checks)} host(s) unreachable: {', '.join(sorted(failures))}"
+                          + (f"; not ready: {', '.join(b for b in blocked if b not in failures)}"
+                             if set(blocked) - set(failures) else ""))
     if blocked:
         raise HarnessError(f"{len(blocked)} of {len(checks)} host(s) not ready: {', '.join(blocked)}")
     return 0

@@ -45,6 +45,14 @@ class TransportError(HarnessError):
 class ConnectError(TransportError):
     """Could not open a session to the host (refused, timed out, auth, DNS)."""
 
+    exit_code = 4
+
+
+class Unreachable(HarnessError):
+    """One or more hosts could not be connected to before anything started (exit 4)."""
+
+    exit_code = 4
+
 
 class HostKeyError(ConnectError):
     """The host's key is unknown or differs from the recorded one."""

@@ -64,3 +64,18 @@ def test_check_command_exit_codes(tmp_path, capsys):
     out = capsys.readouterr()
     assert rc == 1 and "1 of 2 host(s) not ready: broken" in out.err
     assert "probe failed with exit 127" in out.out
+
+
+def test_unreachable_hosts_exit_4_for_check_and_run(tmp_path, capsys):
+    from harness.cli import main
+
+    # Port 1 on loopback: nothing listens, the connection is refused at once.
+    (tmp_path / "h.yaml").write_text("hosts:\n  - {name: gone, address: 127.0.0.1, port: 1, python: python3}\n")
+    (tmp_path / "e.yaml").write_text("name: e\nworkload: {model: mlp, dataset: {name: digits}, batch_size: 8, "
+                                     "epochs: 1}\nconfigurations: [{name: c}]\n")
+    assert main(["check", "--hosts", str(tmp_path / "h.yaml")]) == 4
+    assert "1 of 1 host(s) unreachable: gone" in capsys.readouterr().err
+    assert main(["run", "-e", str(tmp_path / "e.yaml"), "--hosts", str(tmp_path / "h.yaml"),
+                 "--runs-dir", str(tmp_path / "runs")]) == 4
+    err = capsys.readouterr().err
+    assert "host gone" in err and "nothing was started" in err and not (tmp_path / "runs").exists()

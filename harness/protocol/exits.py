@@ -5,6 +5,8 @@ from __future__ import annotations
 OK = 0
 FAILED = 1             # the task raised; its events end with run_end status "error"
 USAGE = 2              # bad input (the harness CLI and host-side tools alike)
+RUN_FAILED = 3         # harness run: a configuration failed; partial results kept
+UNREACHABLE = 4        # harness CLI: a host could not be connected to (SSH refused, timeout, auth, host key)
 # A training task that checkpointed on a spot interruption notice (EX_TEMPFAIL: try again
 # later); the supervisor reports it 'interrupted', not failed, and --resume continues it.
 INTERRUPTED = 75

@@ -12,7 +12,7 @@ def open_transports(hosts, ssh_options=None, *, partial: bool = False):
     """One open transport per host. Unless `partial`, any failure closes the others and
     raises one error naming every host that failed; with `partial`, returns
     (transports, {host: error}) so a check can report every host."""
-    from harness.errors import HarnessError
+    from harness.errors import Unreachable
 
     out: dict[str, Transport] = {}
     ssh_hosts = [h for h in hosts if not h.is_local]
@@ -33,6 +33,6 @@ def open_transports(hosts, ssh_options=None, *, partial: bool = False):
         if failed:
             for tr in out.values():
                 tr.close()
-            raise HarnessError("; ".join(str(failed[n]) for n in sorted(failed)) +
+            raise Unreachable("; ".join(str(failed[n]) for n in sorted(failed)) +
                                " — nothing was started; fix or remove these hosts, then run `harness check`")
     return (out, {}) if partial else out
