@@ -60,6 +60,9 @@ def _free_disk(path):
 
 def _port_free(port):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # As the servers that will listen there do: a port whose last connections are in
+    # TIME_WAIT (a run just ended) is free to them, only a listening socket is not.
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         s.bind(("0.0.0.0", port))
         return True
