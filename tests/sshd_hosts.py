@@ -124,7 +124,10 @@ class TestHost:
             "AllowTcpForwarding yes", "X11Forwarding no", "PrintMotd no", "PrintLastLog no",
             # Its own home (commands and SFTP agree on it): the host does not share the
             # control machine's dotfiles, and a slow ~/.bashrc does not cost every command.
-            f"SetEnv HOME={self.home}", f"Subsystem sftp internal-sftp -d {self.home}",
+            f"SetEnv HOME={self.home}",
+            # A host's own Subsystem sftp line (e.g. a missing sftp-server) replaces ours.
+            *([] if any(x.startswith("Subsystem sftp") for x in self.extra_config)
+              else [f"Subsystem sftp internal-sftp -d {self.home}"]),
             "LogLevel VERBOSE",
             # Fan-out tests and benchmarks open many connections/channels at once.
             "MaxStartups 200:30:400", "MaxSessions 64",

@@ -1,10 +1,16 @@
 """Moving files to and from an SSH host over one lazily opened SFTP session: atomic
-writes (private temp directory, chmod, rename), downloads, recursive listings."""
+writes (private temp directory, chmod, rename), downloads, recursive listings.
+
+A host whose sshd has no SFTP subsystem (hardened images often drop it) gets the same
+operations over the exec channel instead (`cat` into a mktemp file and rename, `base64`
+out, `find` for listings), once, with a `sftp_fallback` reason kept on the transport."""
 
 from __future__ import annotations
 
+import base64
 import errno
 import os
+import shlex
 import secrets
 import stat
 import threading
@@ -18,6 +24,46 @@ from harness.errors import TransportError
 class SFTPFiles:
     """The Transport file methods for SSHTransport. Expects from the class it is mixed
     into: name, options, _lock, _sftp_lock, _sftp and _active() (the live connection)."""
+
+    sftp_fallback: str | None = None   # why files go over the exec channel (no SFTP subsystem)
+
+    def _exec_files(self) -> bool:
+        """True when this host has no SFTP: try once, remember the answer."""
+        if self.sftp_fallback is not None:
+            return True
+        try:
+            self._sftp_client()
+            return False
+        except TransportError as e:
+            if not self._active().is_active():
+                raise
+            self.sftp_fallback = f"no SFTP subsystem ({e.message}); files go over the exec channel"
+            return True
+
+    def _run(self, what: str, command: str, stdin: bytes | None = None, timeout: float = 600.0):
+        res = self.exec(command, stdin=stdin, timeout=timeout)
+        if not res.ok:
+            raise TransportError(self.name, f"{what}: {res.stderr.strip() or 'exit ' + str(res.returncode)}")
+        return res
+
+    def _exec_write(self, path: str, data: bytes, mode: int) -> None:
+        # mktemp makes the file 0600: a secret is never readable by others before chmod.
+        p = shlex.quote(path)
+        self._run(f"cannot write {path}",
+                  f"d=$(dirname {p}) && mkdir -p \"$d\" && t=$(mktemp \"$d/.harness-tmp-XXXXXX\") && "
+                  f"{{ cat > \"$t\" && chmod {mode:o} \"$t\" && mv -f \"$t\" {p}; }} || {{ rm -f \"$t\"; exit 1; }}",
+                  stdin=data)
+
+    def _exec_read(self, path: str) -> bytes:
+        out = self._run(f"cannot read {path}", f"base64 < {shlex.quote(path)}").stdout
+        return base64.b64decode("".join(out.split()))
+
+    def _exec_list(self, remote_dir: str) -> list[tuple[str, int]]:
+        d = shlex.quote(remote_dir)
+        out = self._run(f"cannot list {remote_dir}",
+                        f"if [ -d {d} ]; then cd {d} && find . -type f -printf '%P\\t%s\\n'; fi").stdout
+        rows = [line.rsplit("\t", 1) for line in out.splitlines() if "\t" in line]
+        return sorted((name, int(size)) for name, size in rows if size.isdigit())
 
     def _sftp_client(self) -> paramiko.SFTPClient:
         with self._lock:
@@ -86,12 +132,18 @@ class SFTPFiles:
                 pass
 
     def write_file(self, path: str, data: bytes, mode: int = 0o644) -> None:
+        if self._exec_files():
+            return self._exec_write(path, data, mode)
+
         def write(sftp, tmp):
             with sftp.open(tmp, "wb") as f:
                 f.write(data)
         self._files(f"cannot write {path}", lambda sftp: self._atomic(sftp, path, mode, write))
 
     def read_file(self, path: str) -> bytes:
+        if self._exec_files():
+            return self._exec_read(path)
+
         def run(sftp):
             with sftp.open(path, "rb") as f:
                 f.prefetch()
@@ -104,6 +156,8 @@ class SFTPFiles:
             mode = stat.S_IMODE(local.stat().st_mode)
         except OSError as e:
             raise TransportError(self.name, f"cannot upload {local}: {e.strerror}") from None
+        if self._exec_files():
+            return self._exec_write(remote, local.read_bytes(), mode)
         self._files(f"cannot upload {local} to {remote}",
                     lambda sftp: self._atomic(sftp, remote, mode, lambda s, tmp: s.put(str(local), tmp)))
 
@@ -111,6 +165,13 @@ class SFTPFiles:
         local = Path(local)
         local.parent.mkdir(parents=True, exist_ok=True)
         tmp = local.with_name(f".{local.name}.part{os.getpid()}-{threading.get_ident()}")
+        if self._exec_files():
+            try:
+                tmp.write_bytes(self._exec_read(remote))
+                os.replace(tmp, local)
+            finally:
+                tmp.unlink(missing_ok=True)
+            return
 
         def run(sftp):
             try:
@@ -121,6 +182,9 @@ class SFTPFiles:
         self._files(f"cannot download {remote}", run)
 
     def list_files(self, remote_dir: str) -> list[tuple[str, int]]:
+        if self._exec_files():
+            return self._exec_list(remote_dir)
+
         def run(sftp):
             out: list[tuple[str, int]] = []
             todo = [("", remote_dir)]
