@@ -19,9 +19,13 @@ RANKED = (
     re.compile(r"\b(error|fatal|failed|refused|denied|killed|not found|no such)\b", re.I),
 )
 # Noise that never explains a failure on its own.
-NOISE = re.compile(r"^(Aborted|Segmentation fault|Killed)( \(core dumped\))?$|^Traceback \(most recent call last\)|"
+SIGNAL = re.compile(r"^(Aborted|Segmentation fault|Killed|Bus error|Illegal instruction)( \(core dumped\))?$")
+NOISE = re.compile(r"^Traceback \(most recent call last\)|"
                    r"^\s*File \"|^\d{4}-\d\d-\d\d [\d:.]+: [IW] |TF-TRT Warning|oneDNN custom operations|"
-                   r"cpu_feature_guard|^terminate called after throwing")
+                   r"cpu_feature_guard|^terminate called after throwing|"
+                   # TensorFlow's CPU build logs these at E level on every start: never the reason.
+                   r"Unable to register cu\w+ factory|computation placer already registered|"
+                   r"could not find cuda drivers|Could not find TensorRT")
 # The worker's own wrapper line (harness/worker/train.py); it already quotes the script's reason.
 WRAPPER = re.compile(r"^harness\.worker: ")
 
@@ -30,13 +34,15 @@ def decisive_line(stderr_tail: str) -> str:
     lines = [l.strip() for l in stderr_tail.splitlines() if l.strip()]
     if not lines:
         return ""
-    candidates = [l for l in lines if not NOISE.search(l)]
+    candidates = [l for l in lines if not NOISE.search(l) and not SIGNAL.match(l)]
     for pat in RANKED:
         hits = [l for l in candidates if pat.search(l) and not WRAPPER.match(l)]
         if hits:
             return _what(hits[-1])
     wrapper = [l for l in candidates if WRAPPER.match(l)]
-    return (wrapper or candidates or lines)[-1]
+    # A process killed by a signal without a word of its own: say which signal the shell saw.
+    signals = [l for l in lines if SIGNAL.match(l)]
+    return (wrapper or signals or candidates or lines)[-1]
 
 
 def _what(line: str) -> str:

@@ -27,3 +27,10 @@ def test_falls_back_to_the_wrapper_then_the_last_line():
     assert decisive_line("harness.worker: ValueError: bad\n") == "harness.worker: ValueError: bad"
     assert decisive_line("something odd\nlast words\n") == "last words"
     assert decisive_line("") == ""
+
+
+def test_a_silent_segfault_is_named_not_tensorflows_start_up_noise():
+    tail = ("2026-11-30 06:12:57.297482: E external/local_xla/xla/stream_executor/cuda/cuda_blas.cc:1452] Unable "
+            "to register cuBLAS factory: Attempting to register factory for plugin cuBLAS when one has already been "
+            "registered\nSegmentation fault\n")
+    assert decisive_line(tail) == "Segmentation fault"
