@@ -153,3 +153,17 @@ def test_two_disjoint_host_groups_overlap_and_the_bill_is_recomputable(tmp_path,
         assert fmt_usd(want[mode]) in report
     # the per-type table: two instance types, one row each, with prices from the catalog
     assert "## Per instance type" in report and "$0.085/h" in report and "$0.08925/h" in report
+    from harness.report.analysis import analyze_dir
+    from harness.report.per_type import type_rows
+
+    a = analyze_dir(run)
+    rows = {r.instance_type: r for r in type_rows(a)}
+    assert sorted(rows) == ["c5.large", "c7i.large"]
+    m = {x.config: x for x in a.metrics}
+    for itype, cfg in (("c5.large", "on-a"), ("c7i.large", "on-b")):
+        r = rows[itype]
+        assert r.images_per_usd == pytest.approx(m[cfg].throughput_images_per_s * 3600 / price[itype])
+        assert r.init_s == pytest.approx(m[cfg].startup_s + ev("connect")[0]["seconds"])
+        assert r.gpu is None and r.seconds_per_image is not None
+    # exactly one row is the fastest (no verdict against itself), the other has one
+    assert sum(r.speed_verdict is None for r in rows.values()) == 1

@@ -2,7 +2,8 @@
 
 A row is a configuration whose hosts all have one instance type (the type comparison of a
 study runs the same workload once per type). Its figures come from the run's metrics, cost
-and utilization: initialization (config_start → first step end, split as in "Start-up"),
+and utilization: initialization (the run's connect seconds, every host at once, plus
+config_start → first step end, split as in "Start-up"),
 training time, images/s (warm-up excluded, batch-means 95 % interval), $/h on-demand and
 spot, $ to the target, images per $ (images/s × 3600 / $/h, on-demand), GPU model and mean
 utilization. Verdicts (harness.report.verdict.compare) set each row against the fastest row
@@ -73,8 +74,15 @@ def _split_text(m) -> str:
     return ", ".join(f"{names[k]} {v:.1f}" for k, v in s.parts() if v is not None)
 
 
+def _connect_s(a: RunAnalysis) -> Optional[float]:
+    rec = a.run.control_first("connect") or {}
+    v = rec.get("seconds")
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
 def type_rows(a: RunAnalysis) -> list[TypeRow]:
     rows = []
+    connect = _connect_s(a)
     util_of = {u.config: u for u in a.utilization}
     for m, c in zip(a.metrics, a.costs):
         types = {t for t in m.instance_types.values() if isinstance(t, str) and t}
@@ -99,7 +107,9 @@ def type_rows(a: RunAnalysis) -> list[TypeRow]:
         util_reason = "" if util is not None else ("no GPU readings (NVML) from the sampler" if u else "no sampler")
         rows.append(TypeRow(
             instance_type=itype, config=m.config, hosts=len(m.hosts), gpu=gpu, gpu_source=gsrc,
-            init_s=m.startup_s, init_split=_split_text(m), training_s=m.training_time_s,
+            init_s=None if m.startup_s is None else m.startup_s + (connect or 0.0),
+            init_split=(f"connect {connect:.1f}, " if connect is not None else "") + _split_text(m),
+            training_s=m.training_time_s,
             images_per_s=m.throughput_images_per_s, images_per_s_hw=m.throughput_ci95_half_width_images_per_s,
             on_demand_per_h=od, spot_per_h=sp, price_reason=c.on_demand.rate.reason or c.spot.rate.reason,
             usd_to_target=c.on_demand.to_target.usd, time_to_target_s=m.time_to_target_s,

@@ -53,8 +53,8 @@ def per_type_blocks(rows: Sequence[TypeRow]) -> list[Block]:
           f"{r.gpu_util_percent:.0f}" if r.gpu_util_percent is not None else f"n/a ({r.gpu_util_reason})",
           _verdict(r)] for r in rows])
     return [Heading(2, "Per instance type"),
-            Para("One row per instance type (a configuration whose hosts share one type). Init: config_start → "
-                 "the first step's end, split into its parts (s); training: first step start → last step end; "
+            Para("One row per instance type (a configuration whose hosts share one type). Init: the run's SSH "
+                 "connect (all hosts at once) + config_start → the first step's end, split into its parts (s); training: first step start → last step end; "
                  "images/s: warm-up excluded, ± 95 % batch-means interval; images per $ = images/s × 3600 / "
                  "on-demand $/h (same interval, scaled); $ to target = on-demand $/h × the configuration's hosts × "
                  "time to target. Init, training and time to target are single runs here: no interval. Verdicts: "
