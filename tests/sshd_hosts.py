@@ -1,9 +1,12 @@
-"""Real OpenSSH servers as test hosts (a pytest plugin; also importable from benchmarks).
+"""Real OpenSSH servers as test hosts (a pytest plugin; also importable from benchmarks),
+built from the sandbox's own parts (harness/sandbox: keys, sshd config, start/stop,
+namespaces, bridge, addresses), so the tests exercise the code `harness sandbox` uses.
 
-Each host gets its own directory, host key, authorized_keys and sshd config, and runs
-`sshd -D -e -f <config>`: on a free 127.0.0.1 port, or (as root) in its own network
-namespace on a bridge in the benchmarking range 198.18.0.0/15. Traffic never leaves
-127.0.0.0/8 and 198.18.0.0/15.
+What is test-only: hosts die with the test process (parent-death signal), extra sshd
+config lines per host (e.g. "PermitOpen none"), loopback hosts on free 127.0.0.1 ports,
+a host reachable only through a jump host, and the removal of namespaces left by a
+crashed test run (tag "hts" + the owner's pid in hex). Traffic never leaves 127.0.0.0/8
+and 198.18.0.0/15.
 
 From a script:
     from tests.sshd_hosts import running_hosts, write_known_hosts, inventory_dict
@@ -21,40 +24,26 @@ import getpass
 import ipaddress
 import os
 import re
-import shutil
 import signal
-import socket
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from harness.sandbox.sshd import descendants
+from harness.errors import HarnessError
+from harness.sandbox import netns, sshd
+from harness.sandbox.state import pid_alive
 
-SSHD = "/usr/sbin/sshd"  # sshd refuses to re-exec unless started by absolute path
-START_TIMEOUT = 10.0
-BENCH_NET = ipaddress.ip_network("198.18.0.0/15")
+SSHD = sshd.SSHD
+START_TIMEOUT = sshd.START_TIMEOUT
+BENCH_NET = netns.BENCH_NET
+_keygen = sshd.keygen   # (path, comment) -> "ssh-ed25519 AAAA…"
+_alive = pid_alive
 
 
 def sshd_available() -> bool:
-    return os.access(SSHD, os.X_OK) and shutil.which("ssh-keygen") is not None
-
-
-def _keygen(path: Path, comment: str) -> str:
-    """New unencrypted ed25519 key at `path`; returns the public line 'ssh-ed25519 AAAA...'."""
-    for p in (path, path.with_suffix(".pub")):
-        p.unlink(missing_ok=True)
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)],
-                   check=True, stdin=subprocess.DEVNULL, capture_output=True)
-    return " ".join(path.with_suffix(".pub").read_text().split()[:2])
-
-
-def _free_port(address: str) -> int:
-    with socket.socket() as s:
-        s.bind((address, 0))
-        return s.getsockname()[1]
+    return sshd.available() is None
 
 
 @dataclass(eq=False)
@@ -82,7 +71,7 @@ class TestHost:
 
     @property
     def known_hosts_line(self) -> str:
-        return f"{self.known_hosts_name} {self.host_key_pub}"
+        return sshd.known_hosts_line(self.address, self.port, self.host_key_pub)
 
     @property
     def host_key_path(self) -> Path:
@@ -112,55 +101,35 @@ class TestHost:
 
     def _write_config(self) -> None:
         self.home.mkdir(exist_ok=True)
-        (self.dir / "authorized_keys").write_text(self.key_path.with_suffix(".pub").read_text())
+        (self.dir / "authorized_keys").write_text(sshd.public_key(self.key_path) + "\n")
         # extra_config goes first: sshd keeps the first value it reads for a keyword.
-        lines = [
-            *self.extra_config,
-            f"ListenAddress {self.address}", f"Port {self.port}",
-            f"HostKey {self.host_key_path}", f"AuthorizedKeysFile {self.dir / 'authorized_keys'}",
-            f"PidFile {self.dir / 'sshd.pid'}",
-            "UsePAM no", "StrictModes no", "PermitRootLogin prohibit-password",
-            "PasswordAuthentication no", "KbdInteractiveAuthentication no", "PubkeyAuthentication yes",
-            "AllowTcpForwarding yes", "X11Forwarding no", "PrintMotd no", "PrintLastLog no",
-            # Its own home (commands and SFTP agree on it): the host does not share the
-            # control machine's dotfiles, and a slow ~/.bashrc does not cost every command.
-            f"SetEnv HOME={self.home}",
-            # A host's own Subsystem sftp line (e.g. a missing sftp-server) replaces ours.
-            *([] if any(x.startswith("Subsystem sftp") for x in self.extra_config)
-              else [f"Subsystem sftp internal-sftp -d {self.home}"]),
-            "LogLevel VERBOSE",
-            # Fan-out tests and benchmarks open many connections/channels at once.
-            "MaxStartups 200:30:400", "MaxSessions 64",
-        ]
-        self.config_path.write_text("\n".join(lines) + "\n")
+        extra = "".join(line + "\n" for line in self.extra_config)
+        ours = sshd.config_text(self.dir, self.address, self.port).splitlines(keepends=True)
+        if any(x.startswith("Subsystem sftp") for x in self.extra_config):
+            # A host's own Subsystem sftp line (e.g. a missing sftp-server) replaces ours:
+            # sshd refuses a subsystem defined twice.
+            ours = [line for line in ours if not line.startswith("Subsystem sftp")]
+        self.config_path.write_text(extra + "".join(ours))
 
     def spawn(self) -> None:
         """Start sshd without waiting; `wait_ready` waits."""
         self._write_config()
         if os.geteuid() == 0:
             Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege-separation dir
-        argv = [SSHD, "-D", "-e", "-f", str(self.config_path)]
-        if self.netns:
-            argv = ["ip", "netns", "exec", self.netns, *argv]
         log = open(self.log_path, "ab")
         # Own session: a Ctrl-C of the test run does not hit sshd before teardown does.
         # Parent-death signal: a test run killed with -9 does not leave sshd behind.
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                     start_new_session=True, preexec_fn=_die_with_parent)
+        self.proc = netns.spawn(self.netns, sshd.spawn_argv(self.dir, self.netns), stdin=subprocess.DEVNULL,
+                                stdout=log, stderr=log, start_new_session=True, preexec_fn=_die_with_parent)
         log.close()
 
     def wait_ready(self, timeout: float = START_TIMEOUT) -> bool:
         """True once sshd listens; False if it exited (e.g. port taken). Waits on the log,
         not by connecting, so no stray connection shows up in the host's log."""
-        deadline = time.monotonic() + timeout
-        marker = f"Server listening on {self.address} port {self.port}"
-        while time.monotonic() < deadline:
-            if marker in self.log_text():
-                return True
-            if self.proc is None or self.proc.poll() is not None:
-                return False
-            time.sleep(0.01)
-        raise RuntimeError(f"test host {self.name}: sshd did not start in {timeout} s:\n{self.log_text()[-2000:]}")
+        try:
+            return sshd.wait_ready(self.dir, self.proc.pid if self.proc else None, self.address, self.port, timeout)
+        except HarnessError as e:
+            raise RuntimeError(f"test host {self.name}: {e}") from None
 
     def start(self) -> None:
         for _ in range(5):
@@ -169,7 +138,7 @@ class TestHost:
                 return
             if self.netns or "Address already in use" not in self.log_text():
                 break
-            self.port = _free_port(self.address)  # lost a race for the port: take another
+            self.port = sshd.free_port(self.address)  # lost a race for the port: take another
         raise RuntimeError(f"test host {self.name}: sshd exited:\n{self.log_text()[-2000:]}")
 
     def stop(self) -> None:
@@ -179,8 +148,8 @@ class TestHost:
         if self.proc is None:
             return []
         # Per-connection sshd processes start their own sessions, so signal the whole tree.
-        pids = descendants(self.proc.pid) + [self.proc.pid]
-        return pids + (_netns_pids(self.netns) if self.netns else [])
+        pids = sshd.descendants(self.proc.pid) + [self.proc.pid]
+        return pids + (netns.namespace_pids(self.netns) if self.netns else [])
 
     def _reap(self) -> None:
         if self.proc is None:
@@ -196,7 +165,7 @@ class TestHost:
         """Same address and port; with new_host_key the host looks 'rebuilt' (or spoofed)."""
         self.stop()
         if new_host_key:
-            self.host_key_pub = _keygen(self.host_key_path, f"host-{self.name}")
+            self.host_key_pub = sshd.keygen(self.host_key_path, f"host-{self.name}")
         self.log_path.unlink(missing_ok=True)
         self.start()
 
@@ -214,30 +183,21 @@ def _die_with_parent() -> None:
         pass
 
 
-def _kill_all(pids: list[int], grace: float = 3.0) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        alive = []
-        for p in pids:
-            try:
-                os.kill(p, sig)
-                alive.append(p)
-            except ProcessLookupError:
-                pass
-        deadline = time.monotonic() + grace
-        while alive and time.monotonic() < deadline:
-            alive = [p for p in alive if _alive(p)]
-            time.sleep(0.02)
-        if not alive:
-            return
-        pids = alive
+def _new_host(name: str, d: Path, address: str, port: int, client_key: Path, *, ns: str | None = None,
+              extra_config: tuple[str, ...] = ()) -> TestHost:
+    d.mkdir(parents=True, exist_ok=True)
+    h = TestHost(name=name, address=address, port=port, user=getpass.getuser(), key_path=client_key,
+                 host_key_pub="", dir=d, netns=ns, extra_config=tuple(extra_config))
+    h.host_key_pub = sshd.keygen(h.host_key_path, f"host-{name}")
+    return h
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+def _client_key(tmp_dir: Path, client_key: Path | None) -> Path:
+    if client_key is None:
+        client_key = tmp_dir / "client_ed25519"
+        if not client_key.exists():
+            sshd.keygen(client_key, "harness-test-client")
+    return client_key
 
 
 def start_hosts(n: int, tmp_dir: Path, *, prefix: str = "h", address: str = "127.0.0.1",
@@ -245,24 +205,15 @@ def start_hosts(n: int, tmp_dir: Path, *, prefix: str = "h", address: str = "127
     """Start `n` loopback sshd hosts under tmp_dir (one dir each), all in parallel; they
     share one client key (tmp_dir/client_ed25519 unless given). Stopped at exit at the
     latest; call stop_hosts sooner."""
-    if not sshd_available():
-        raise RuntimeError(f"{SSHD} or ssh-keygen missing: apt-get install -y openssh-server")
+    if sshd.available():
+        raise RuntimeError(sshd.available())
     if not ipaddress.ip_address(address).is_loopback:
         raise ValueError(f"test hosts listen on loopback only, not {address}")
     tmp_dir = Path(tmp_dir)
     tmp_dir.mkdir(parents=True, exist_ok=True)
-    if client_key is None:
-        client_key = tmp_dir / "client_ed25519"
-        if not client_key.exists():
-            _keygen(client_key, "harness-test-client")
-    hosts = []
-    for i in range(n):
-        d = tmp_dir / f"{prefix}{i}"
-        d.mkdir(parents=True, exist_ok=True)
-        h = TestHost(name=f"{prefix}{i}", address=address, port=_free_port(address), user=getpass.getuser(),
-                     key_path=client_key, host_key_pub="", dir=d, extra_config=tuple(extra_config))
-        h.host_key_pub = _keygen(h.host_key_path, f"host-{h.name}")
-        hosts.append(h)
+    key = _client_key(tmp_dir, client_key)
+    hosts = [_new_host(f"{prefix}{i}", tmp_dir / f"{prefix}{i}", address, sshd.free_port(address), key,
+                       extra_config=extra_config) for i in range(n)]
     _start_all(hosts)
     return hosts
 
@@ -282,7 +233,7 @@ def _start_all(hosts: list[TestHost]) -> None:
 
 def stop_hosts(hosts: list[TestHost]) -> None:
     """Stop every host and its sessions: all signalled at once, then all reaped."""
-    _kill_all([p for h in hosts for p in h._pids()])
+    sshd.kill_all([p for h in hosts for p in h._pids()], grace=3.0)
     for h in hosts:
         h._reap()
 
@@ -328,35 +279,24 @@ NETNS_PREFIX = "hts"  # every namespace/link this module makes starts with it
 
 
 def netns_unavailable_reason() -> str | None:
-    if os.geteuid() != 0:
-        return "network-namespace hosts need root (ip netns, bridges)"
-    if not shutil.which("ip"):
-        return "iproute2 ('ip') is not installed"
-    if not sshd_available():
-        return f"{SSHD} missing (apt-get install -y openssh-server)"
-    probe = f"{NETNS_PREFIX}probe{os.getpid():x}"
-    r = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True)
-    if r.returncode != 0:
-        return f"'ip netns add' failed: {r.stderr.strip()}"
-    subprocess.run(["ip", "netns", "del", probe], capture_output=True)
+    reason = netns.netns_unavailable_reason() or sshd.available()
+    if reason:
+        return reason
+    try:
+        with netns.ScratchNamespace(NETNS_PREFIX):
+            pass
+    except HarnessError as e:
+        return f"cannot create a network namespace: {e}"
     return None
 
 
-def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    r = subprocess.run(["ip", *args], capture_output=True, text=True)
-    if check and r.returncode != 0:
-        raise RuntimeError(f"ip {' '.join(args)}: {r.stderr.strip()}")
-    return r
-
-
-def _netns_pids(ns: str) -> list[int]:
-    r = _ip("netns", "pids", ns, check=False)
-    return [int(p) for p in r.stdout.split()] if r.returncode == 0 else []
+def _ip(*args: str) -> None:
+    netns.run(["ip", *args])
 
 
 def _owner_alive(tag: str) -> bool:
     # Tags are NETNS_PREFIX + the owning pid in hex: a dead owner means a crashed run.
-    m = re.match(rf"{NETNS_PREFIX}([0-9a-f]+)", tag)
+    m = re.match(rf"{NETNS_PREFIX}([0-9a-f]+)$", tag)
     if not m:
         return True
     try:
@@ -368,47 +308,44 @@ def _owner_alive(tag: str) -> bool:
         return True
 
 
+def _stale(name: str, only_tag: str | None) -> bool:
+    if not name.startswith(NETNS_PREFIX) or "probe" in name or "-" not in name:
+        return False
+    tag = name.split("-")[0]
+    return tag == only_tag if only_tag else not _owner_alive(tag)
+
+
 def remove_stale_netns(only_tag: str | None = None) -> list[str]:
     """Remove namespaces and links left by crashed runs (or all of `only_tag`'s)."""
     removed = []
-    names = [line.split()[0] for line in _ip("netns", "list", check=False).stdout.splitlines() if line.strip()]
-    for ns in names:
-        if not ns.startswith(NETNS_PREFIX) or "probe" in ns:
-            continue
-        tag = ns.split("-")[0]
-        if (only_tag and tag != only_tag) or (not only_tag and _owner_alive(tag)):
-            continue
-        _kill_all(_netns_pids(ns), grace=1.0)
-        _ip("netns", "del", ns, check=False)
-        removed.append(ns)
-    links = _ip("-o", "link", "show", check=False).stdout
-    for name in re.findall(rf"^\d+: ({NETNS_PREFIX}[0-9a-f]+-\w+)[@:]", links, re.M):
-        tag = name.split("-")[0]
-        if (only_tag and tag != only_tag) or (not only_tag and _owner_alive(tag)):
-            continue
-        _ip("link", "del", name, check=False)
-        removed.append(name)
+    for ns in netns.namespaces():
+        if _stale(ns, only_tag):
+            sshd.kill_all(netns.namespace_pids(ns), grace=1.0)
+            netns.delete_namespace(ns)
+            removed.append(ns)
+    for name in netns.links():
+        if _stale(name, only_tag):
+            netns.delete_link(name)
+            removed.append(name)
     return removed
 
 
 def _free_subnet() -> ipaddress.IPv4Network:
-    """A /24 in 198.18.0.0/15 not on any interface, so concurrent runs do not collide."""
-    used = []
-    for m in re.finditer(r"inet (\S+)", _ip("-4", "-o", "addr", "show", check=False).stdout):
-        used.append(ipaddress.ip_interface(m.group(1)).network)
-    start = os.getpid() % 500
+    """A /24 in 198.18.0.0/15 not on any interface, starting at an offset from the pid so
+    concurrent runs rarely try the same one."""
+    used = netns.used_networks()
     subnets = list(BENCH_NET.subnets(new_prefix=24))[1:-1]
-    for k in range(len(subnets)):
-        net = subnets[(start + k) % len(subnets)]
-        if not any(net.overlaps(u) for u in used):
-            return net
-    raise RuntimeError("no free /24 in 198.18.0.0/15")
+    skip = subnets[:os.getpid() % 500]
+    try:
+        return netns.allocate_subnet(used + skip)
+    except HarnessError:
+        return netns.allocate_subnet(used)
 
 
 @dataclass(eq=False)
 class NetnsLab:
     """A bridge (gateway .1 in the root namespace) and hosts at .10, .11, ... in their own
-    namespaces, listening on port 22 of their own addresses."""
+    namespaces, listening on port 22 of their own addresses (the sandbox's layout)."""
 
     tag: str
     bridge: str
@@ -417,14 +354,6 @@ class NetnsLab:
     client_key: Path
     hosts: list[TestHost] = field(default_factory=list)
     namespaces: list[str] = field(default_factory=list)
-
-    def _new_host(self, name: str, ns: str, address: str) -> TestHost:
-        d = self.dir / name
-        d.mkdir(parents=True, exist_ok=True)
-        h = TestHost(name=name, address=address, port=22, user=getpass.getuser(), key_path=self.client_key,
-                     host_key_pub="", dir=d, netns=ns)
-        h.host_key_pub = _keygen(h.host_key_path, f"host-{name}")
-        return h
 
     def add_private_host(self, jump: TestHost) -> TestHost:
         """A host linked only to `jump`'s namespace (a veth between the two, /32 routes,
@@ -446,7 +375,7 @@ class NetnsLab:
         _ip("-n", ns, "addr", "add", f"{addr}/32", "dev", "eth0")
         _ip("-n", ns, "link", "set", "eth0", "up")
         _ip("-n", ns, "route", "add", f"{jump_addr}/32", "dev", "eth0")
-        h = self._new_host(f"private{index}", ns, addr)
+        h = _new_host(f"private{index}", self.dir / f"private{index}", addr, 22, self.client_key, ns=ns)
         _start_all([h])
         self.hosts.append(h)
         return h
@@ -454,9 +383,9 @@ class NetnsLab:
     def close(self) -> None:
         stop_hosts(self.hosts)
         for ns in reversed(self.namespaces):
-            _kill_all(_netns_pids(ns), grace=1.0)
-            _ip("netns", "del", ns, check=False)
-        _ip("link", "del", self.bridge, check=False)
+            sshd.kill_all(netns.namespace_pids(ns), grace=1.0)
+            netns.delete_namespace(ns)
+        netns.delete_link(self.bridge)
         remove_stale_netns(only_tag=self.tag)  # anything a failed setup left half-made
 
 
@@ -469,29 +398,17 @@ def start_netns_hosts(n: int, tmp_dir: Path, *, client_key: Path | None = None) 
     tag = f"{NETNS_PREFIX}{os.getpid():x}"
     tmp_dir = Path(tmp_dir)
     tmp_dir.mkdir(parents=True, exist_ok=True)
-    if client_key is None:
-        client_key = tmp_dir / "client_ed25519"
-        if not client_key.exists():
-            _keygen(client_key, "harness-test-client")
+    key = _client_key(tmp_dir, client_key)
     subnet = _free_subnet()
-    lab = NetnsLab(tag=tag, bridge=f"{tag}-br", subnet=subnet, dir=tmp_dir, client_key=client_key)
+    lab = NetnsLab(tag=tag, bridge=netns.bridge_name(tag), subnet=subnet, dir=tmp_dir, client_key=key)
     atexit.register(lab.close)
     try:
-        _ip("link", "add", lab.bridge, "type", "bridge")
-        _ip("addr", "add", f"{subnet.network_address + 1}/24", "dev", lab.bridge)
-        _ip("link", "set", lab.bridge, "up")
+        netns.run_all(netns.bridge_commands(lab.bridge, subnet))
         for i in range(n):
-            ns, outside, inside = f"{tag}-{i}", f"{tag}-h{i}", f"{tag}-n{i}"
-            addr = str(subnet.network_address + 10 + i)
-            _ip("netns", "add", ns)
-            lab.namespaces.append(ns)
-            _ip("link", "add", outside, "type", "veth", "peer", "name", inside, "netns", ns)
-            _ip("link", "set", outside, "master", lab.bridge, "up")
-            _ip("-n", ns, "link", "set", "lo", "up")
-            _ip("-n", ns, "link", "set", inside, "name", "eth0")
-            _ip("-n", ns, "addr", "add", f"{addr}/24", "dev", "eth0")
-            _ip("-n", ns, "link", "set", "eth0", "up")
-            lab.hosts.append(lab._new_host(f"n{i}", ns, addr))
+            ns = netns.names(tag, i)[0]
+            lab.namespaces.append(ns)  # before creating it, so a half-made one is removed too
+            netns.run_all(netns.host_commands(tag, i, lab.bridge, subnet))
+            lab.hosts.append(_new_host(f"n{i}", tmp_dir / f"n{i}", str(netns.host_address(subnet, i)), 22, key, ns=ns))
         _start_all(lab.hosts)
     except BaseException:
         lab.close()
