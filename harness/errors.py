@@ -58,17 +58,6 @@ class HostKeyError(ConnectError):
     """The host's key is unknown or differs from the recorded one."""
 
 
-class CommandError(TransportError):
-    """A command on a host exited non-zero."""
-
-    def __init__(self, host: str, command: str, returncode: int, stderr: str):
-        self.command = command
-        self.returncode = returncode
-        self.stderr = stderr
-        tail = stderr.strip().splitlines()[-1] if stderr.strip() else "no stderr"
-        super().__init__(host, f"command exited {returncode}: {tail}")
-
-
 class RunFailed(HarnessError):
     """A run ended with failed, stopped or timed-out tasks; the partial results were kept."""
 

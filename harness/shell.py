@@ -57,7 +57,7 @@ def start_command(task_dir: str, argv: list[str], lease_s: float = LEASE_S) -> s
 
 
 def files_tar(files: list[tuple[str, bytes, int]]) -> bytes:
-    """A tar of (absolute path, content, mode) to unpack with `unpack_command`: every file a
+    """A tar of (absolute path, content, mode) to unpack with `UNPACK_COMMAND`: every file a
     host's tasks need arrives in one round trip, on stdin, never on a command line."""
     import io
     import tarfile

@@ -9,8 +9,8 @@ import time
 import pytest
 
 from harness.config.inventory import Inventory
-from harness.errors import CommandError, TransportError
-from harness.transport.fanout import Outcome, errors, fan_out
+from harness.errors import ConfigError, TransportError
+from harness.transport.fanout import Outcome, fan_out
 from harness.transport.ssh import ConnectRefused, SSHOptions, SSHTransport
 from tests.sshd_hosts import inventory_dict, write_known_hosts
 
@@ -42,7 +42,7 @@ def test_one_dead_host_does_not_lose_the_others(sshd_hosts, tmp_path):
     assert list(out) == ["h0", "dead", "h1", "h2"]  # input order
     assert {k: o.value for k, o in out.items() if o.ok} == {h.name: str(h.port) for h in sshd_hosts}
     assert isinstance(out["dead"].error, ConnectRefused) and "host dead" in str(out["dead"].error)
-    assert list(errors(out)) == ["dead"]
+    assert [k for k, o in out.items() if not o.ok] == ["dead"]
 
 
 def test_hosts_run_in_parallel(sshd_hosts, tmp_path):
@@ -65,7 +65,7 @@ def test_unexpected_exceptions_are_wrapped_with_the_host_name():
         if name == "b":
             raise ValueError("boom")
         if name == "c":
-            raise CommandError("c", "false", 1, "bad\n")
+            raise ConfigError(["c: bad"])
         return name.upper()
 
     out = fan_out(["a", "b", "c"], fn)
@@ -73,7 +73,7 @@ def test_unexpected_exceptions_are_wrapped_with_the_host_name():
     err = out["b"].error
     assert isinstance(err, TransportError) and err.host == "b" and "unexpected ValueError: boom" in str(err)
     assert isinstance(err.__cause__, ValueError)
-    assert isinstance(out["c"].error, CommandError)  # HarnessErrors are kept as they are
+    assert isinstance(out["c"].error, ConfigError)  # HarnessErrors are kept as they are
 
 
 def test_pool_is_bounded():

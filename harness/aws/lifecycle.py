@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, TextIO
 
 from harness.aws.session import AwsSettings, aws_errors, client, make_session, region_of
+from harness.config.inventory import selector_matches
 from harness.errors import HarnessError, UsageError
 
 # instance type → (on-demand USD per hour or None, where the number comes from)
@@ -34,8 +35,7 @@ def targets_from_hosts(hosts: Iterable[Any], select: Sequence[str] = ()) -> tupl
     for h in hosts:
         get = h.get if isinstance(h, Mapping) else lambda k, d=None, _h=h: getattr(_h, k, d)
         name, labels = get("name"), dict(get("labels") or {})
-        if select and not any(s == name or ("=" in s and labels.get(s.split("=", 1)[0]) == s.split("=", 1)[1])
-                              for s in select):
+        if select and not any(selector_matches(name, labels, s) for s in select):
             continue
         iid = labels.get("instance_id")
         if not iid:

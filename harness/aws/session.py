@@ -184,16 +184,6 @@ def _one_line(text: str, limit: int = 200) -> str:
     return flat if len(flat) <= limit else flat[:limit - 1] + "…"
 
 
-def is_unreachable(exc: BaseException) -> bool:
-    """True when the failure means 'cannot talk to AWS' rather than 'AWS said no'."""
-    try:
-        import botocore.exceptions as bx
-    except ImportError:  # pragma: no cover
-        return False
-    return isinstance(exc, (bx.EndpointConnectionError, bx.ConnectTimeoutError, bx.ReadTimeoutError,
-                            bx.NoCredentialsError, bx.PartialCredentialsError, bx.NoRegionError))
-
-
 @contextlib.contextmanager
 def aws_errors(what: str) -> Iterator[None]:
     """Turn any botocore/boto3 failure inside the block into an AwsError naming `what`."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Literal, Mapping, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -159,13 +159,16 @@ class Inventory(_Strict):
         """Hosts named by `selectors` (a host name, or `key=value` on labels), in inventory order."""
         if not selectors:
             return list(self.hosts)
-        chosen = []
-        for h in self.hosts:
-            for s in selectors:
-                if s == h.name or ("=" in s and h.labels.get(s.split("=", 1)[0]) == s.split("=", 1)[1]):
-                    chosen.append(h)
-                    break
-        return chosen
+        return [h for h in self.hosts if any(selector_matches(h.name, h.labels, s) for s in selectors)]
+
+
+def selector_matches(name: str, labels: Mapping[str, str], selector: str) -> bool:
+    """The one rule for host selectors (configurations' hosts and ps_hosts, `harness hosts
+    start/stop`): a host name, or `key=value` on the host's labels."""
+    if selector == name:
+        return True
+    key, sep, value = selector.partition("=")
+    return bool(sep) and labels.get(key) == value
 
 
 def load_inventory(path: str | Path) -> Inventory:

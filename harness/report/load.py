@@ -137,12 +137,6 @@ class RunData:
             add(t.config)
         return names
 
-    def all_problems(self) -> list[Problem]:
-        out = list(self.problems)
-        for t in self.tasks:
-            out.extend(t.problems)
-        return out
-
 
 def plan_tasks(plan: Any) -> list[dict]:
     """Every task of plan.json, which is {"configs": [{"name", "tasks": [...]}, ...]}

@@ -164,10 +164,6 @@ def links() -> list[str]:
     return re.findall(r"^\d+: ([^:@\s]+)[@:]", out, re.M)
 
 
-def namespace_exists(ns: str) -> bool:
-    return ns in namespaces()
-
-
 def link_state(dev: str) -> str | None:
     """'UP', 'DOWN', 'LOWERLAYERDOWN' … or None when the link does not exist."""
     r = run(["ip", "-o", "link", "show", "dev", dev], check=False)

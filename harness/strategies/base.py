@@ -53,16 +53,6 @@ class Strategy(Protocol):
     def place(self, cfg: Configuration, hosts: list[Host], ctx: PlacementContext) -> list[Placement]: ...
 
 
-def matches(host: Host, selector: str) -> bool:
-    """A selector is a host name or `key=value` on the host's labels (as Inventory.select)."""
-    if selector == host.name:
-        return True
-    if "=" in selector:
-        key, value = selector.split("=", 1)
-        return host.labels.get(key) == value
-    return False
-
-
 def spread_over_slots(hosts: list[Host], count: int) -> list[tuple[Host, int]]:
     """Assign `count` ranks to host slots in inventory order, filling a host before the
     next (so local ranks share a host's GPUs); returns (host, local_rank) per rank."""

@@ -12,8 +12,8 @@ import dataclasses
 import posixpath
 
 from harness.config.experiment import Configuration
-from harness.config.inventory import Host
-from harness.strategies.base import Placement, PlacementContext, matches, spread_over_slots, tf_config
+from harness.config.inventory import Host, selector_matches
+from harness.strategies.base import Placement, PlacementContext, spread_over_slots, tf_config
 
 name = "parameter_server"
 
@@ -23,7 +23,7 @@ def split_hosts(cfg: Configuration, hosts: list[Host]) -> tuple[list[Host], list
     chief go on the others; without ps_hosts every host takes both."""
     if not cfg.ps_hosts:
         return hosts, hosts
-    ps_hosts = [h for h in hosts if any(matches(h, s) for s in cfg.ps_hosts)]
+    ps_hosts = [h for h in hosts if any(selector_matches(h.name, h.labels, s) for s in cfg.ps_hosts)]
     if not ps_hosts:
         raise ValueError(f"ps_hosts {cfg.ps_hosts} match none of the configuration's hosts "
                          f"({', '.join(h.name for h in hosts)})")

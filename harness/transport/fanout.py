@@ -68,7 +68,3 @@ def fan_out(items: Iterable[K] | Mapping[Hashable, K], fn: Callable[[K], T], max
     pool.shutdown(wait=True)
     return {k: f.result() for k, f in zip(keys, futures)}
 
-
-def errors(outcomes: dict[Hashable, Outcome]) -> dict[Hashable, HarnessError]:
-    """Only the failed items, for printing one line per host."""
-    return {k: o.error for k, o in outcomes.items() if o.error is not None}
