@@ -36,6 +36,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="after the run (also a failed or stopped one), upload its directory to S3")
     run.add_argument("--lease", type=float, default=60.0,
                      help="seconds a task keeps running on a host the control side can no longer reach (default 60)")
+    run.add_argument("--repeats", type=int, metavar="N",
+                     help="run every configuration N times, interleaved (overrides the experiment's repeats)")
     run.add_argument("--dry-run", action="store_true", help="validate and print the plan; start nothing")
     order = run.add_mutually_exclusive_group()
     order.add_argument("--parallel", action="store_true", default=None,
@@ -109,7 +111,7 @@ def _cmd_run(args) -> int:
 
         run_id = args.run_id or "dry-run"
         _, _, plan = pipeline.load_and_plan(args.experiment, args.hosts, run_id, P(args.runs_dir) / run_id,
-                                            _parallel(args))
+                                            _parallel(args), args.repeats)
         waves = plan.wave_list()
         print(f"schedule: {'parallel' if plan.parallel else 'sequential'}, {len(waves)} wave(s): "
               + " | ".join(", ".join(w) for w in waves))
@@ -136,7 +138,8 @@ def _cmd_run(args) -> int:
                                          stop=stop, progress=progress, ssh_options=_ssh_options(args),
                                          grace_s=args.grace, keep_going=args.keep_going,
                                          live_prices=args.live_prices, lease_s=args.lease, resume=args.resume,
-                                         parallel=_parallel(args), fail_fast=args.fail_fast)
+                                         parallel=_parallel(args), fail_fast=args.fail_fast,
+                                         repeats=args.repeats)
     finally:
         progress.close()
         for s, h in old.items():

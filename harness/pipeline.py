@@ -40,14 +40,24 @@ class RunResult:
     report_files: list[Path]
 
 
-def load_and_plan(experiment: str, hosts: str, run_id: str, run_dir: Path, parallel: bool | None = None):
-    exp = load_experiment(experiment)
+def load_and_plan(experiment: str, hosts: str, run_id: str, run_dir: Path, parallel: bool | None = None,
+                  repeats: int | None = None):
+    exp = with_repeats(load_experiment(experiment), repeats)
     inv = load_inventory(hosts)
     check_experiment_against_inventory(exp, inv, experiment, hosts)
     try:
         return exp, inv, build_plan(exp, inv, run_id, run_dir, parallel=parallel)
     except ConfigError as e:  # the planner knows fields, not files: name the experiment
         raise ConfigError([f"{experiment}: {p}" for p in e.problems]) from None
+
+
+def with_repeats(exp, repeats: int | None):
+    """The experiment with `--repeats` applied (the command line wins over the file)."""
+    if repeats is None:
+        return exp
+    if repeats < 1:
+        raise UsageError(f"--repeats {repeats}: give 1 or more runs per configuration")
+    return exp.model_copy(update={"repeats": repeats})
 
 
 def new_run_id(name: str) -> str:
@@ -59,7 +69,8 @@ def run_experiment(experiment: str, hosts: str, *, runs_root: str = "runs", run_
                    stop: threading.Event | None = None, progress: Callable | None = None,
                    ssh_options=None, grace_s: float = 10.0, keep_going: bool = False,
                    live_prices: str = "auto", lease_s: float = 60.0, resume: str | Path | None = None,
-                   parallel: bool | None = None, fail_fast: bool = False) -> RunResult:
+                   parallel: bool | None = None, fail_fast: bool = False,
+                   repeats: int | None = None) -> RunResult:
     """`resume`: an earlier run directory; only its configurations that did not succeed
     run again (in this new run directory), each from its latest checkpoint."""
     stop = stop or threading.Event()
@@ -68,7 +79,7 @@ def run_experiment(experiment: str, hosts: str, *, runs_root: str = "runs", run_
     run_dir = Path(runs_root) / run_id
     if run_dir.exists():
         raise UsageError(f"{run_dir}: run directory already exists; choose another --run-id")
-    exp, inv, plan = load_and_plan(experiment, hosts, run_id, run_dir, parallel)
+    exp, inv, plan = load_and_plan(experiment, hosts, run_id, run_dir, parallel, repeats)
     resumed = None
     if resume is not None:
         resumed = resume_points(Path(resume))
@@ -310,7 +321,8 @@ def _execute(plan: Plan, inv, transports, run_dir: Path, stop, progress, grace_s
                      workers=max([t.spec.get("size") or 0 for t in cp.tasks if t.role != "sampler"]
                                  + [sum(1 for t in cp.tasks if t.rank is not None)]),
                      ps=sum(1 for t in cp.tasks if t.role == "ps"), hosts=list(cp.hosts),
-                     instance_types={h: hosts[h].instance_type for h in cp.hosts})
+                     instance_types={h: hosts[h].instance_type for h in cp.hosts},
+                     configuration=cp.config or cp.name, repeat=cp.repeat, counted=cp.counted)
         sup = Supervisor(cp, transports, hosts, control, scope, extra_env=env, dataset_paths=datasets,
                          script_paths=scripts, progress=progress, grace_s=grace_s, lease_s=lease_s,
                          sweep_config_only=plan.parallel)
@@ -323,6 +335,7 @@ def _execute(plan: Plan, inv, transports, run_dir: Path, stop, progress, grace_s
         collected = collect_config(cp, transports, run_dir, sup.unreachable)
         for key, why in collected.errors.items():
             control.emit("collect_error", config=cp.name, task=key, error=why)
+        control.emit("collected", config=cp.name)  # the end of this run's collection (cost model)
         for h, pids in outcome.leftovers.items():
             leftovers.setdefault(h, []).extend(pids)
         return ConfigOutcome(cp.name, outcome.status, reason)

@@ -14,6 +14,7 @@ from harness.config.envvars import merged
 from harness.config.experiment import Configuration
 from harness.config.inventory import Host
 from harness.errors import ConfigError
+from harness.schedule import schedule
 from harness.strategies import strategy_for
 from harness.strategies.base import PlacementContext
 from harness.strategies.ports import PortAllocator
@@ -49,17 +50,23 @@ class ConfigPlan:
     hosts: tuple[str, ...]
     tasks: tuple[Task, ...]
     time_limit_s: float
+    # One run (unit) of a configuration: `name` is the unit's name, `config` the
+    # configuration's, `repeat` 1..N (0 = warm-up run, `counted` False). harness/schedule.py
+    config: str = ""
+    repeat: int = 1
+    counted: bool = True
 
 
 @dataclass(frozen=True)
 class Plan:
     run_id: str
     experiment: str
-    configs: tuple[ConfigPlan, ...]
-    # Configuration names per wave: the configurations of one wave run at the same time,
-    # waves one after another. Sequential runs have one configuration per wave.
+    configs: tuple[ConfigPlan, ...]  # every run of every configuration, in the order they run
+    # Configuration-run names per wave: the runs of one wave run at the same time, waves
+    # one after another. Sequential runs have one per wave.
     waves: tuple[tuple[str, ...], ...] = ()
     parallel: bool = False
+    schedule: dict = field(default_factory=dict)  # repeats, order, seed, warm-up: how it was drawn
 
     def wave_list(self) -> tuple[tuple[str, ...], ...]:
         return self.waves or tuple((cp.name,) for cp in self.configs)
@@ -122,62 +129,76 @@ def plan_waves(configs: Sequence[ConfigPlan], parallel: bool) -> tuple[tuple[str
 
 def build_plan(exp: Experiment, inv: Inventory, run_id: str, run_dir: Path,
                parallel: Optional[bool] = None) -> Plan:
-    """`parallel`: None follows the experiment's `parallel`; True/False override it."""
-    configs = []
+    """Every run of every configuration, in the order they run (harness/schedule.py): each
+    repeat is planned on its own (own directories, own ports, as any two configurations).
+    `parallel`: None follows the experiment's `parallel`; True/False override it; runs on
+    disjoint hosts then share a wave, repeats keep their interleaved order within it."""
     ctx = PlacementContext(PortAllocator(exp.base_port))  # one port space over the whole run
-    for i, cfg in enumerate(exp.configurations):
-        hosts = config_hosts(cfg, inv)
-        strategy = strategy_for(cfg.strategy)
+    cfgs = {cfg.name: (i, cfg) for i, cfg in enumerate(exp.configurations)}
+    units = schedule(list(cfgs), {n: [h.name for h in config_hosts(c, inv)] for n, (_, c) in cfgs.items()},
+                     exp.repeats, exp.order, exp.order_seed, exp.warmup_run)
+    runs = tuple(_config_plan(*cfgs[u.config], u.name, u.repeat, u.counted, exp, inv, run_id, run_dir, ctx)
+                 for u in units)
+    drawn = {"repeats": exp.repeats, "order": exp.order, "order_seed": exp.order_seed,
+             "warmup_run": exp.warmup_run, "units": [u.name for u in units]}
+    par = exp.parallel if parallel is None else parallel
+    return Plan(run_id, exp.name, runs, plan_waves(runs, par), par, drawn)
+
+
+def _config_plan(i: int, cfg: Configuration, name: str, repeat: int, counted: bool, exp: Experiment,
+                 inv: Inventory, run_id: str, run_dir: Path, ctx: PlacementContext) -> ConfigPlan:
+    """One run of configuration `cfg` under the unit name `name` (its directories and records)."""
+    hosts = config_hosts(cfg, inv)
+    strategy = strategy_for(cfg.strategy)
+    try:
+        placements = strategy.place(cfg, hosts, ctx)
+    except ValueError as e:
+        raise ConfigError([f"configurations[{i}] ({cfg.name}), strategy {cfg.strategy}: {e}"]) from None
+    tasks = []
+    for p in placements:
+        host = inv.host(p.host)
+        spec = {
+            "run_id": run_id,
+            "experiment": exp.name,
+            "config": name,
+            "strategy": cfg.strategy,
+            "task_id": p.task_id,
+            "role": p.role,
+            "index": p.index,
+            "rank": p.rank,
+            "size": cfg.workers,   # data-parallel workers (Horovod ranks, PS/MWMS workers)
+            "host": host.name,
+            "workload": exp.workload.model_dump(),
+            "threads": cfg.threads.model_dump(),
+            "events": "events.jsonl",
+            "checkpoint_dir": "checkpoints",
+            "cluster": p.cluster,
+            "ports": list(p.ports),
+        }
+        if name != cfg.name:
+            spec["repeat"] = repeat  # 0: the warm-up run (plan.json's entry says it is not counted)
+        if exp.spot_watch:
+            spec["spot_watch"] = {"interval_s": exp.spot_watch_interval_s}
+        # The user's env (inventory < workload < configuration) never overrides what the
+        # harness sets: config validation refuses those names (harness/config/envvars.py).
+        user_env = merged(host.env, exp.workload.env, cfg.env)
+        env = {**BASE_ENV, **user_env, **thread_env(cfg), **p.env,
+               "HARNESS_RUN_ID": run_id, "HARNESS_CONFIG": name, "HARNESS_TASK": f"{name}/{p.task_id}"}
+        tasks.append(Task(
+            config=name, task_id=p.task_id, role=p.role, index=p.index, rank=p.rank,
+            host=host.name, task_dir=host_task_dir(host, run_dir, run_id, name, p.task_id),
+            start_group=p.start_group, finishes=p.finishes, critical=p.critical, env=env, spec=spec,
+        ))
+    if hasattr(strategy, "finish"):
         try:
-            placements = strategy.place(cfg, hosts, ctx)
+            tasks = strategy.finish(cfg, tasks, {h.name: h for h in inv.hosts})
         except ValueError as e:
             raise ConfigError([f"configurations[{i}] ({cfg.name}), strategy {cfg.strategy}: {e}"]) from None
-        tasks = []
-        for p in placements:
-            host = inv.host(p.host)
-            spec = {
-                "run_id": run_id,
-                "experiment": exp.name,
-                "config": cfg.name,
-                "strategy": cfg.strategy,
-                "task_id": p.task_id,
-                "role": p.role,
-                "index": p.index,
-                "rank": p.rank,
-                "size": cfg.workers,   # data-parallel workers (Horovod ranks, PS/MWMS workers)
-                "host": host.name,
-                "workload": exp.workload.model_dump(),
-                "threads": cfg.threads.model_dump(),
-                "events": "events.jsonl",
-                "checkpoint_dir": "checkpoints",
-                "cluster": p.cluster,
-                "ports": list(p.ports),
-            }
-            if exp.spot_watch:
-                spec["spot_watch"] = {"interval_s": exp.spot_watch_interval_s}
-            # The user's env (inventory < workload < configuration) never overrides what the
-            # harness sets: config validation refuses those names (harness/config/envvars.py).
-            user_env = merged(host.env, exp.workload.env, cfg.env)
-            env = {**BASE_ENV, **user_env, **thread_env(cfg), **p.env,
-                   "HARNESS_RUN_ID": run_id, "HARNESS_CONFIG": cfg.name,
-                   "HARNESS_TASK": f"{cfg.name}/{p.task_id}"}
-            tasks.append(Task(
-                config=cfg.name, task_id=p.task_id, role=p.role, index=p.index, rank=p.rank,
-                host=host.name, task_dir=host_task_dir(host, run_dir, run_id, cfg.name, p.task_id),
-                start_group=p.start_group, finishes=p.finishes, critical=p.critical, env=env, spec=spec,
-            ))
-        if hasattr(strategy, "finish"):
-            try:
-                tasks = strategy.finish(cfg, tasks, {h.name: h for h in inv.hosts})
-            except ValueError as e:
-                raise ConfigError([f"configurations[{i}] ({cfg.name}), strategy {cfg.strategy}: {e}"]) from None
-        tasks = [*_sampler_tasks(exp, inv, cfg.name, tasks, run_id, run_dir), *tasks]
-        # The hosts the configuration occupies (and is charged for): those its tasks run on.
-        used = {t.host for t in tasks}
-        configs.append(ConfigPlan(cfg.name, cfg.strategy, tuple(h.name for h in hosts if h.name in used),
-                                  tuple(tasks), exp.time_limit_s))
-    par = exp.parallel if parallel is None else parallel
-    return Plan(run_id, exp.name, tuple(configs), plan_waves(configs, par), par)
+    tasks = [*_sampler_tasks(exp, inv, name, tasks, run_id, run_dir), *tasks]
+    # The hosts the configuration occupies (and is charged for): those its tasks run on.
+    used = {t.host for t in tasks}
+    return ConfigPlan(name, cfg.strategy, tuple(h.name for h in hosts if h.name in used),
+                      tuple(tasks), exp.time_limit_s, cfg.name, repeat, counted)
 
 
 def _sampler_tasks(exp: Experiment, inv: Inventory, config: str, tasks: list[Task], run_id: str,

@@ -9,6 +9,7 @@ from harness.report.metrics import compute_metrics, config_metrics
 from tests.runfixtures import WORKLOAD, RunDir, standard_run
 
 T3 = 3.182446305284263  # t(0.975, 3)
+T1 = 12.706204736174698  # t(0.975, 1)
 T2 = 4.302652729911275  # t(0.975, 2)
 
 
@@ -89,12 +90,14 @@ def test_one_throughput_excludes_warmup(metrics):
     # throughput 224 / 2.8 = 80.0 images/s
     assert m.tasks[0].kept_records == 4 and m.tasks[0].step_records == 6
     assert m.throughput_images_per_s == pytest.approx(80.0)
-    # per-step times 0.8/2, 1.0/2, 0.6/2, 0.4/1 = 0.4, 0.5, 0.3, 0.4: mean 0.4,
-    # sd = sqrt((0 + 0.01 + 0.01 + 0) / 3) = 0.0816497, n = 4
-    # relative half-width = t(3) * 0.0816497 / sqrt(4) / 0.4 = 0.324807; * 80 = 25.9846
+    # per-step times 0.8/2, 1.0/2, 0.6/2, 0.4/1 = 0.4, 0.5, 0.3, 0.4; steps are
+    # autocorrelated, so the interval is over batch means: k = 2 batches of 2 consecutive
+    # records, means 0.45 and 0.35: sd 0.0707107, se 0.05; relative half-width
+    # t(1) * 0.05 / 0.4 = 1.58828; * 80 = 127.062
     assert m.throughput_ci95_half_width_images_per_s == pytest.approx(
-        80 * T3 * math.sqrt(0.02 / 3) / 2 / 0.4, rel=1e-9)
-    assert m.throughput_ci95_half_width_images_per_s == pytest.approx(25.9846, abs=1e-4)
+        80 * T1 * 0.05 / 0.4, rel=1e-9)
+    assert m.throughput_ci95_half_width_images_per_s == pytest.approx(127.0620, abs=1e-4)
+    assert m.throughput_estimate.n == 2 and "batch means" in m.throughput_estimate.method
     assert "4 of 6 records kept" in m.throughput_method and "> warm-up 3" in m.throughput_method
 
 
@@ -147,14 +150,13 @@ def test_two_throughput_sums_tasks(metrics):
     assert w0.throughput_images_per_s == pytest.approx(128.0)
     assert w1.throughput_images_per_s == pytest.approx(192 / 1.8)
     assert m.throughput_images_per_s == pytest.approx(128 + 192 / 1.8)  # 234.667
-    # w0 per-step 0.25 0.30 0.20 0.25: sd sqrt(0.005/3), rel = t(3)*sd/2/0.25 = 0.259844
-    # w1 per-step 0.25 0.35 0.30: sd 0.05, rel = t(2)*0.05/sqrt(3)/0.3 = 0.414017
-    hw0 = 128 * T3 * math.sqrt(0.005 / 3) / 2 / 0.25
-    hw1 = (192 / 1.8) * T2 * 0.05 / math.sqrt(3) / 0.3
-    assert w0.throughput_ci95_half_width_images_per_s == pytest.approx(hw0, rel=1e-9)
-    assert w1.throughput_ci95_half_width_images_per_s == pytest.approx(hw1, rel=1e-9)
-    # half-widths add: 33.2602 + 44.1624 = 77.4227
-    assert m.throughput_ci95_half_width_images_per_s == pytest.approx(77.4227, abs=1e-4)
+    # w0 per-step 0.25 0.30 0.20 0.25: batch means 0.275, 0.225: se 0.025, rel 0.1
+    # w1 per-step 0.25 0.35 0.30: 3 values, too few for batch means: no interval
+    assert w0.throughput_ci95_half_width_images_per_s == pytest.approx(128 * T1 * 0.1, rel=1e-9)
+    assert w1.throughput_ci95_half_width_images_per_s is None
+    # one task without an interval: the configuration has none either
+    assert m.throughput_ci95_half_width_images_per_s is None
+    assert "too few records" in m.throughput_method
 
 
 def test_two_pooled_step_times_training_and_startup(metrics):
@@ -259,7 +261,7 @@ def test_single_record_has_throughput_but_no_interval(tmp_path):
     m = config_metrics(load_run(tmp_path), "c")
     assert m.throughput_images_per_s == pytest.approx(20.0)
     assert m.throughput_ci95_half_width_images_per_s is None
-    assert "fewer than 2 records" in m.throughput_method
+    assert "too few records" in m.throughput_method
 
 
 def test_rmse_target_and_chief_speaks_for_the_model(tmp_path):

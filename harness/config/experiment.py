@@ -259,6 +259,17 @@ class Experiment(_Strict):
     # harness.plan.plan_waves (also `harness run --parallel`); each host is held once.
     parallel: bool = False
     spot_watch_interval_s: float = Field(default=5.0, gt=0, le=60)
+    # Repeats: every configuration runs `repeats` times, in rounds (A B A B …, or each
+    # round in a seeded random order), so drift and warm caches favour none of them; the
+    # report compares configurations over the repeats (docs/metrics.md, "Verdicts").
+    repeats: int = Field(default=1, ge=1, le=100)
+    order: Literal["interleaved", "shuffled"] = "interleaved"
+    order_seed: int = 0
+    # One warm-up run per host before the counted runs (caches, page cache, imports); its
+    # files are kept, its figures are shown but not counted in any comparison.
+    warmup_run: bool = False
+    # A difference smaller than this share counts as noise in every verdict.
+    min_effect: float = Field(default=0.05, ge=0, lt=1)
 
     @model_validator(mode="before")
     @classmethod

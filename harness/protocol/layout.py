@@ -66,18 +66,24 @@ def rank_events_files(task_dir: Path) -> list[tuple[int, Path]]:
     return sorted((k, p) for k, p in found if k is not None)
 
 
+WARMUP_TAG = "warmup"  # repeat 0: the warm-up run of `warmup_run` (kept, not counted)
+
+
 def config_dir(config: str, repeat: int | None = None) -> str:
-    """A configuration's directory name; repeat k (>= 1) of a repeated configuration gets its own."""
+    """A configuration's directory name; repeat k (>= 1) of a repeated configuration gets its
+    own, and its warm-up run (repeat 0) is `<name>@warmup`."""
     if repeat is None:
         return config
-    if int(repeat) < 1:
-        raise ValueError(f"repeat index must be >= 1, got {repeat}")
-    return f"{config}{REPEAT_SEP}{int(repeat)}"
+    if int(repeat) < 0:
+        raise ValueError(f"repeat index must be >= 0 (0: warm-up run), got {repeat}")
+    return f"{config}{REPEAT_SEP}{WARMUP_TAG if int(repeat) == 0 else int(repeat)}"
 
 
 def parse_config_dir(name: str) -> tuple[str, int | None]:
-    """(configuration, repeat) from a directory name made by `config_dir`."""
+    """(configuration, repeat) from a directory name made by `config_dir` (0: warm-up)."""
     base, sep, k = name.rpartition(REPEAT_SEP)
+    if sep and base and k == WARMUP_TAG:
+        return base, 0
     if sep and base and k.isdigit() and int(k) >= 1:
         return base, int(k)
     return name, None

@@ -61,6 +61,8 @@ class TaskMetrics:
     throughput_ci95_half_width_images_per_s: Optional[float]
     step_time_mean_s: Optional[float]
     last_record_t_wall: Optional[float]
+    # The within-run interval of the throughput: batch means over the step records.
+    throughput_estimate: Optional[stats.Estimate] = None
 
 
 @dataclass
@@ -77,6 +79,7 @@ class ConfigMetrics:
 
     throughput_images_per_s: Optional[float] = None
     throughput_ci95_half_width_images_per_s: Optional[float] = None
+    throughput_estimate: Optional[stats.Estimate] = None  # within this run (batch means)
     throughput_method: str = ""
 
     step_time_n: int = 0
@@ -219,10 +222,13 @@ def _task_metrics(run: RunData, task: TaskData, warmup: int,
     images = sum(s.images for s in kept)
     seconds = math.fsum(s.seconds for s in kept)
     thr = images / seconds if kept and seconds > 0 else None
-    iv = stats.interval95([s.per_step_s for s in kept])
-    hw = None
-    if thr is not None and iv is not None and iv.relative_half_width is not None:
-        hw = thr * iv.relative_half_width  # delta method: 1/x keeps relative error
+    # Consecutive steps are autocorrelated: the interval is over batch means, not steps.
+    iv = stats.batch_means([s.per_step_s for s in kept])
+    hw, est = None, None
+    if thr is not None and iv is not None and iv.se is not None and iv.mean > 0:
+        rel = iv.se / iv.mean  # delta method: 1/x keeps relative error
+        est = stats.Estimate(thr, thr * rel, iv.df, iv.n, iv.method)
+        hw = est.half_width
     state, state_method, rc = _task_state(run, task)
     end = task.first("run_end")
     last = task.events[-1] if task.events else None
@@ -234,7 +240,8 @@ def _task_metrics(run: RunData, task: TaskData, warmup: int,
         seconds_kept_s=seconds, throughput_images_per_s=thr,
         throughput_ci95_half_width_images_per_s=hw,
         step_time_mean_s=iv.mean if iv else None,
-        last_record_t_wall=_num(last.get("t_wall")) if last else None), steps, kept)
+        last_record_t_wall=_num(last.get("t_wall")) if last else None,
+        throughput_estimate=est), steps, kept)
 
 
 # --- per-configuration -------------------------------------------------------------------
@@ -271,14 +278,23 @@ def _throughput(m: ConfigMetrics, per_task: list[TaskMetrics]) -> None:
                                f"{'/'.join(map(str, warmups)) or '?'}); {total} step record(s) in all")
         return
     m.throughput_images_per_s = sum(t.throughput_images_per_s for t in contributing)
-    hws = [t.throughput_ci95_half_width_images_per_s for t in contributing]
-    if all(h is not None for h in hws):
-        m.throughput_ci95_half_width_images_per_s = sum(hws)
-        ci = ("±: per task t(0.975, n-1)·sd/√n of the per-record step times (seconds/steps) "
-              "over their mean, times the task's throughput (delta method); half-widths added "
-              "across tasks (conservative: synchronous workers' errors are correlated)")
+    ests = [t.throughput_estimate for t in contributing]
+    if all(e is not None for e in ests):
+        df = min(e.df for e in ests)
+        k = min(e.n for e in ests)
+        est = stats.Estimate(m.throughput_images_per_s, sum(e.se for e in ests), df, k,
+                             f"within this run: {ests[0].method}" if len(ests) == 1 else
+                             f"within this run: batch means per task, ≥ {k} batches (df {df})")
+        m.throughput_estimate = est
+        m.throughput_ci95_half_width_images_per_s = est.half_width
+        ci = ("±: per task, batch means of the per-record step times (seconds/steps): "
+              "t(0.975, k-1)·sd/√k over k ≈ √n batches of consecutive records (steps are "
+              "autocorrelated, so single steps are not independent samples), relative to "
+              "their mean, times the task's throughput (delta method); standard errors added "
+              "across tasks (conservative: synchronous workers' errors are correlated); "
+              "within one run only, not between runs")
     else:
-        ci = "no interval: a task has fewer than 2 records after warm-up"
+        ci = "no interval: a task has too few records after warm-up for batch means (≥ 4)"
     m.throughput_method = (
         f"sum over {len(contributing)} task(s) of sum(images)/sum(seconds) over step records "
         f"whose first step index (step - steps + 1) > warm-up {'/'.join(map(str, warmups))}; "
