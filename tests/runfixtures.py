@@ -392,3 +392,57 @@ def gpu_run(root: Path) -> Path:
     run.control("run_end", 3006.5, status="succeeded")
     run.write_plan()
     return run.root
+
+
+def repeated_run(root: Path, step_seconds: dict[str, list[float]], *, steps: int = 24,
+                 host: str = "h1", instance_type: str = "c5.xlarge", warmup_run: bool = False,
+                 min_effect: Optional[float] = None) -> Path:
+    """Configurations run as repeats, interleaved (a@1 b@1 a@2 b@2 …), as harness.plan
+    plans them with `repeats`: step_seconds[config][r] is the per-step time of its run r+1
+    (each record ±1 % around it, deterministically). One host, held from the connection
+    (t = 10) to the last collection; every run takes 5 s of start-up, its steps, 1 s to
+    stop and 0.5 s to collect. With warmup_run, config@warmup runs first, 3x slower."""
+    run = RunDir(root, "rep-run")
+    configs = list(step_seconds)
+    repeats = len(next(iter(step_seconds.values())))
+    units = [(c, 0, False, step_seconds[c][0] * 3) for c in configs[:1]] if warmup_run else []
+    units += [(c, r + 1, True, step_seconds[c][r]) for r in range(repeats) for c in configs]
+    exp_extra = {"repeats": repeats, "warmup_run": warmup_run}
+    if min_effect is not None:
+        exp_extra["min_effect"] = min_effect
+    wl = {**WORKLOAD, "warmup_steps": 2, "log_every": 1, "target_accuracy": None}
+    doc = {"experiment": {"name": "rep", "workload": wl, **exp_extra,
+                          "configurations": [{"name": c, "strategy": "single"} for c in configs]},
+           "inventory": {"hosts": [{"name": host, "instance_type": instance_type}]}}
+    (run.root / "resolved.json").write_text(json.dumps(doc), encoding="utf-8")
+    run.control("run_start", 9.0, run_id="rep-run", experiment="rep")
+    run.control("connect", 10.0, hosts=[host], seconds=1.0)
+    t = 12.0
+    plan_configs = []
+    for c, r, counted, sec in units:
+        name = f"{c}@{'warmup' if r == 0 else r}"
+        run.control("config_start", t, config=name, strategy="single", workers=1, ps=0, hosts=[host],
+                    instance_types={host: instance_type}, configuration=c, repeat=r, counted=counted)
+        task = run.task(name, "worker-0", host)
+        task.task_json(wl)
+        task.event("run_start", t + 1.0, pid=1)
+        ts = t + 5.0
+        for i in range(1, steps + 1):
+            s = sec * (1 + 0.01 * ((i * 7) % 3 - 1))  # -1 %, 0, +1 %
+            ts += s
+            task.step(ts, i, s, steps=1, images=32)
+        task.epoch(ts + 0.1, 1, val_accuracy=0.5)
+        task.event("run_end", ts + 0.2, status="ok")
+        task.exit_code(0)
+        run.control("task_exit", ts + 0.5, config=name, task_id="worker-0", state="succeeded", returncode=0)
+        run.control("config_end", ts + 1.0, config=name, status="succeeded", reason="")
+        run.control("collected", ts + 1.5, config=name)
+        plan_configs.append({"name": name, "config": c, "repeat": r, "counted": counted, "strategy": "single",
+                             "hosts": [host], "time_limit_s": 3600,
+                             "tasks": [t_ for t_ in run.plan_tasks if t_["config"] == name]})
+        t = ts + 1.5
+    run.control("run_end", t + 0.5, status="succeeded", reason="")
+    (run.root / "plan.json").write_text(json.dumps({"run_id": "rep-run", "experiment": "rep",
+                                                    "configs": plan_configs, "schedule": exp_extra}),
+                                        encoding="utf-8")
+    return run.root

@@ -55,13 +55,13 @@ def test_page_loads_without_console_messages(report, tmp_path):
     dom, console = _chromium(tmp_path, "dom", "--dump-dom", report.as_uri())
     assert console == []
     assert "<h1>Benchmark report: exp, run gpu-run</h1>" in dom
-    assert dom.count("<img ") == report.read_text().count("<img ") == 7
+    assert dom.count("<img ") == report.read_text().count("<img ") == 8
     assert dom.count("<table>") == report.read_text().count("<table>")
 
 
 def test_every_image_renders_as_its_png(report, tmp_path):
     tags = IMG_TAG.findall(report.read_text())
-    assert len(tags) == 7
+    assert len(tags) == 8
     pngs = [Image.open(io.BytesIO(base64.b64decode(data))).convert("RGB") for _, _, data in tags]
     assert all(p.size == (int(w), int(h)) for p, (w, h, _) in zip(pngs, tags))
     # The report's own <img> tags, verbatim, stacked at known offsets on a white page.
@@ -97,4 +97,21 @@ def test_screenshot_of_the_report_is_kept_and_not_blank(report, tmp_path):
     colours = img.getcolors(maxcolors=1 << 20)
     assert colours is not None and len(colours) > 50  # text, table shading and plots
     # matplotlib's first colour (#1f77b4) is drawn only by the plots
+    assert any(abs(r - 0x1f) < 8 and abs(g - 0x77) < 8 and abs(b - 0xb4) < 8 for _, (r, g, b) in colours)
+
+
+def test_report_opens_with_the_verdict_and_the_decision_plot(report, tmp_path):
+    dom, _ = _chromium(tmp_path, "dom2", "--dump-dom", report.as_uri())
+    first_h2 = dom.index("<h2>")
+    assert dom[first_h2:].startswith("<h2>Verdict</h2>")
+    verdict = dom[first_h2:dom.index("</p>", first_h2)]
+    assert re.search(r"faster|no winner|indistinguishable", verdict)
+    # The decision plot is the first image, before any table.
+    assert dom.index('alt="Decision plot') < dom.index("<table>")
+    # And it is on the first screen: a 1280 × 1000 screenshot shows its blue points.
+    shot = tmp_path / "report-top.png"
+    _, console = _chromium(tmp_path, "top", f"--screenshot={shot}", "--window-size=1280,1000", report.as_uri())
+    print(f"report top screenshot: {shot}")
+    assert console == []
+    colours = Image.open(shot).convert("RGB").getcolors(maxcolors=1 << 20)
     assert any(abs(r - 0x1f) < 8 and abs(g - 0x77) < 8 and abs(b - 0xb4) < 8 for _, (r, g, b) in colours)

@@ -114,39 +114,52 @@ def test_diagnosis_summary_in_results(gpu):
 def test_recommendation_by_target(gpu):
     r = gpu.recommendation
     assert r.basis == "target" and r.excluded == []
+    # odd reaches the target first (5 s; hvd2 8 s, single 10 s), but each ran once: there is
+    # no interval between runs, so no winner; the tie-break takes the lowest $/h with a price
+    # (single $0.526/h < hvd2 $1.052/h; odd has none)
+    assert r.fastest.config is None and r.fastest.tie_break == "single"
+    assert "odd vs single in time to target: difference −50 %, no verdict" in r.fastest.text
+    assert "1 run each: no interval between runs" in r.headline
     # $ to target on-demand: single 0.526 x 10 / 3600 = 0.001461 < hvd2 1.052 x 8 / 3600 = 0.002338;
-    # odd has no price, so it cannot be the cheapest
-    assert r.cheapest_on_demand.config == "single"
-    assert r.cheapest_on_demand.text == "$0.001461 to reach the target (1 host × $0.526/h × 10 s)"
-    # spot: single 0.2 x 10 / 3600 = 0.000556 < hvd2 0.3578 x 8 / 3600 = 0.000795
-    assert r.cheapest_spot.config == "single"
-    # fastest: odd reaches the target 5 s after its start (hvd2 8 s, single 10 s)
-    assert (r.fastest.config, r.fastest.text) == ("odd", "5 s to target (epoch 1)")
+    # odd has no price, so it is no candidate
+    assert r.cheapest_on_demand.tie_break == "single"
+    assert r.cheapest_on_demand.value == "$0.001461 (n = 1) to reach the target"
+    assert [v.b for v in r.cheapest_on_demand.verdicts] == ["hvd2"]
+    assert r.cheapest_spot.tie_break == "single"
+
+
+def _groups(a, metrics):
+    from harness.report.repeats import compute_groups
+    return compute_groups(a.run, metrics, a.costs)
 
 
 def test_recommendation_by_throughput_when_no_target(gpu):
     metrics = [dataclasses.replace(m, target_metric=None, time_to_target_s=None) for m in gpu.metrics]
-    r = recommend(metrics, gpu.costs)
+    r = recommend(_groups(gpu, metrics))
     assert r.basis == "throughput" and r.basis_text.startswith("no target set;")
-    # $ per 10^6 images: single 1.461 < hvd2 2.029 (odd: no price); spot single 0.5556 < 0.6902
-    assert (r.cheapest_on_demand.config, r.cheapest_spot.config) == ("single", "single")
-    assert r.cheapest_on_demand.text.startswith("$1.46 per 10⁶ images")
-    # fastest by throughput: hvd2 144 > odd 128 > single 100
-    assert (r.fastest.config, r.fastest.text) == ("hvd2", "144 images/s")
-    # target set but not reached by anyone: said, with the target
+    # $ per 10^6 images: single 1.461 < hvd2 2.029 (odd: no price); one run each, so the
+    # within-run intervals (batch means; the fixture's steps are constant: zero width) decide
+    assert r.cheapest_on_demand.config == "single"
+    assert r.cheapest_on_demand.value.startswith("$1.46 ± $0 (n = 2)")
+    assert r.cheapest_on_demand.text.startswith("single is cheaper than hvd2 by 28 % in on-demand $ per 10⁶ images")
+    # fastest by throughput: hvd2 144 > odd 128 > single 100: hvd2 beats single, but odd has
+    # too few records for an interval: no verdict, and the tie-break between the two takes
+    # hvd2 (odd has no price)
+    assert r.fastest.config is None and r.fastest.tie_break == "hvd2"
+    assert "hvd2 vs odd in throughput: difference +12 %, no verdict (odd has no interval)" in r.fastest.text
+    # target set but not reached by anyone: said
     metrics = [dataclasses.replace(m, time_to_target_s=None) for m in gpu.metrics]
-    assert recommend(metrics, gpu.costs).basis_text.startswith(
-        "no configuration reached the target (val_accuracy >= 0.5); ranked by steady-state throughput")
+    assert recommend(_groups(gpu, metrics)).basis_text.startswith(
+        "no configuration reached the target in every counted run; ranked by steady-state throughput")
 
 
 def test_recommendation_reasons_when_nothing_qualifies(std):
     r = std.recommendation
-    assert r.excluded == ["two: status failed (task w1 on h2 lost)", "gone: status failed (host h3 unreachable)"]
+    assert r.excluded == ["two: no counted run (two: status failed)", "gone: no counted run (gone: status failed)"]
     assert r.cheapest_on_demand.config == "one" and r.fastest.config == "one"
+    assert "only candidate" in r.fastest.text
     assert r.cheapest_spot.config is None
-    assert r.cheapest_spot.text == ("no configuration has a spot cost to reach the target (one: no spot "
-                                    "price: host h1: no spot_price_per_hour in the inventory and no "
-                                    "prices.json in the run directory)")
+    assert r.cheapest_spot.text == "no configuration has a spot price"
     failed = [dataclasses.replace(m, status="failed") for m in std.metrics]
-    r = recommend(failed, std.costs)
+    r = recommend(_groups(std, failed))
     assert r.fastest.config is None and "none succeeded" in r.fastest.text

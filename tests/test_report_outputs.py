@@ -73,8 +73,9 @@ def test_markdown_references_the_png_files_and_html_embeds_them(gpu):
     root, paths = gpu
     md = (root / "report.md").read_text()
     refs = re.findall(r"!\[[^\]]*\]\((plots/[^)]+\.png)\)", md)
-    assert refs == ["plots/throughput.png", "plots/scaling.png", "plots/cost.png", "plots/step-time.png",
-                    "plots/type_target.png", "plots/utilization-single.png", "plots/utilization-hvd2.png", "plots/utilization-odd.png"]
+    assert refs == ["plots/decision.png", "plots/throughput.png", "plots/scaling.png", "plots/cost.png",
+                    "plots/step-time.png", "plots/type_target.png", "plots/utilization-single.png",
+                    "plots/utilization-hvd2.png", "plots/utilization-odd.png"]
     assert sorted(str(p.relative_to(root)) for p in paths[4:]) == sorted(refs)
     html = (root / "report.html").read_text()
     embedded = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)

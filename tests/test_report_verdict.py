@@ -36,7 +36,7 @@ def test_lower_is_better_names_the_cheaper():
     v = compare("a", est([2.0, 2.02, 1.98]), "b", est([1.0, 1.01, 0.99]), higher_is_better=False,
                 better_word="cheaper", quantity="$ per 10⁶ images")
     assert v.better == "b"
-    assert v.text.startswith("b is cheaper than a in $ per 10⁶ images by 50 %")
+    assert v.text.startswith("b is cheaper than a by 50 % in $ per 10⁶ images")
     v = compare("b", est([1.0, 1.01, 0.99]), "a", est([2.0, 2.02, 1.98]), higher_is_better=False,
                 better_word="cheaper")
     assert v.better == "b" and "by 50 %" in v.text

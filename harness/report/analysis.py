@@ -12,9 +12,11 @@ from typing import Optional
 from harness.prices import Catalog, load_catalog
 from harness.report.cost import ConfigCost, compute_costs
 from harness.report.diagnose import Check, compute_checks
-from harness.report.load import RunData, load_run
+from harness.report.load import RunData, load_run, resolved_experiment
 from harness.report.metrics import ConfigMetrics, compute_metrics
 from harness.report.recommend import Recommendation, recommend
+from harness.report.repeats import ConfigGroup, compute_groups
+from harness.report.verdict import DEFAULT_MIN_EFFECT, Verdict, compare
 from harness.report.scaling import Scaling, compute_scaling
 from harness.report.utilization import ConfigUtilization, compute_utilization
 
@@ -30,6 +32,9 @@ class RunAnalysis:
     recommendation: Recommendation
     price_notes: list[str] = field(default_factory=list)
     interruptions: list[dict] = field(default_factory=list)
+    groups: list[ConfigGroup] = field(default_factory=list)  # configurations over their repeats
+    verdicts: list[Verdict] = field(default_factory=list)  # throughput, every pair of configurations
+    min_effect: float = DEFAULT_MIN_EFFECT
 
     def rows(self):
         """(metrics, utilization, cost, scaling) per configuration, in run order."""
@@ -45,10 +50,29 @@ def analyze(run: RunData, catalog: Optional[Catalog] = None) -> RunAnalysis:
     utilization = compute_utilization(run, metrics)
     costs, price_notes = compute_costs(run, metrics, catalog)
     scaling = compute_scaling(run, metrics, catalog)
+    groups = compute_groups(run, metrics, costs)
+    min_effect = run_min_effect(run)
     return RunAnalysis(run=run, metrics=metrics, utilization=utilization, costs=costs,
                        scaling=scaling, checks=compute_checks(metrics, utilization, scaling),
-                       recommendation=recommend(metrics, costs), price_notes=price_notes,
-                       interruptions=compute_interruptions(run, costs))
+                       recommendation=recommend(groups, min_effect), price_notes=price_notes,
+                       interruptions=compute_interruptions(run, costs), groups=groups,
+                       verdicts=pair_verdicts(groups, min_effect), min_effect=min_effect)
+
+
+def run_min_effect(run: RunData) -> float:
+    """The experiment's noise floor (min_effect), else the default."""
+    v = resolved_experiment(run.resolved).get("min_effect")
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < 1 \
+        else DEFAULT_MIN_EFFECT
+
+
+def pair_verdicts(groups: list[ConfigGroup], min_effect: float) -> list[Verdict]:
+    """Throughput verdict for every pair of configurations with a throughput (thread
+    sweeps, strategies, …), in run order."""
+    have = [g for g in groups if g.throughput is not None and g.throughput.mean > 0]
+    return [compare(a.config, a.throughput, b.config, b.throughput, quantity="throughput",
+                    min_effect=min_effect)
+            for i, a in enumerate(have) for b in have[i + 1:]]
 
 
 def compute_interruptions(run: RunData, costs: list[ConfigCost]) -> list[dict]:

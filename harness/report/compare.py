@@ -84,9 +84,9 @@ def compare_blocks(analyses: Sequence[RunAnalysis]) -> list[Block]:
     return [
         Heading(1, f"Comparison of {len(analyses)} run(s)"),
         Para("Runs: " + "; ".join(f"{lab}: {a.run.run_dir.name}, "
-                                  f"{len(a.metrics)} configuration(s), recommendation "
-                                  f"{a.recommendation.cheapest_on_demand.config or 'none'} (cheapest "
-                                  f"on-demand), {a.recommendation.fastest.config or 'none'} (fastest)"
+                                  f"{len(a.metrics)} configuration run(s), recommendation "
+                                  f"{a.recommendation.cheapest_on_demand.config or 'no winner'} (cheapest "
+                                  f"on-demand), {a.recommendation.fastest.config or 'no winner'} (fastest)"
                                   for lab, a in zip(labels, analyses))
              + ". Costs are on-demand / spot. Every figure is recomputed from each run's raw "
                "records (docs/metrics.md)."),

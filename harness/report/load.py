@@ -131,11 +131,23 @@ class RunData:
             add(r.get("config"))
         for t in plan_tasks(self.plan):
             add(t.get("config"))
+        # A configuration that ran as repeats (config@k) is not also a run of its own name.
+        repeated = {c.get("config") for c in plan_configs(self.plan)} | \
+                   {r.get("configuration") for r in self.control_of("config_start")}
         for c in resolved_configurations(self.resolved):
-            add(c.get("name"))
+            if c.get("name") not in repeated or c.get("name") in names:
+                add(c.get("name"))
         for t in [*self.tasks, *self.samplers]:
             add(t.config)
         return names
+
+
+def plan_configs(plan: Any) -> list[dict]:
+    """The configuration runs of plan.json ({"configs": [{"name", "config", "repeat",
+    "counted", "tasks"}, ...]}), in the order they ran."""
+    if not isinstance(plan, dict) or not isinstance(plan.get("configs"), list):
+        return []
+    return [c for c in plan["configs"] if isinstance(c, dict)]
 
 
 def plan_tasks(plan: Any) -> list[dict]:

@@ -227,6 +227,14 @@ def run_plots(a: RunAnalysis) -> list[Image]:
                         type_target_plot(a)) if p]
 
 
+@_styled
+def decision(a: RunAnalysis) -> Optional[Image]:
+    """The decision plot (harness/report/decision_plot.py), drawn on this module's canvas."""
+    from harness.report.decision_plot import decision_plot
+
+    return decision_plot(a, _Canvas, COLORS)
+
+
 def config_plots(a: RunAnalysis) -> dict[str, list[Image]]:
     out: dict[str, list[Image]] = {}
     for m in a.metrics:

@@ -140,7 +140,8 @@ def _config_blocks(m: ConfigMetrics, extra: Sequence[Block] = ()) -> list[Block]
 
 
 def report_blocks(a: RunAnalysis, run_plots: Sequence[Image] = (),
-                  config_plots: dict[str, list[Image]] | None = None) -> list[Block]:
+                  config_plots: dict[str, list[Image]] | None = None,
+                  decision: Image | None = None) -> list[Block]:
     run = a.run
     start = run.control_first("run_start") or {}
     end = run.control_first("run_end") or {}
@@ -153,9 +154,16 @@ def report_blocks(a: RunAnalysis, run_plots: Sequence[Image] = (),
              f"{start.get('harness_version') or NONE}. Every figure is computed from the raw "
              f"records in this run directory by the formulas in docs/metrics.md; "
              f"`harness report RUN_DIR` rebuilds this report."),
-        Heading(2, "Summary"),
-        _summary(a.metrics),
+        Heading(2, "Verdict"),
+        Para(a.recommendation.headline),
+        *([decision] if decision else []),
+        *sections.groups_blocks(a),
         *sections.recommendation_blocks(a),
+        Heading(2, "Summary"),
+        Para("One row per run (a configuration with repeats runs as config@1, config@2, …; "
+             "config@warmup is a warm-up run). Throughput ± 95 % within that run: batch means "
+             "over consecutive step records (n batches in each run's section)."),
+        _summary(a.metrics),
         *sections.cost_summary_blocks(a),
         *study_sections.per_type_blocks(type_rows(a)),
         *study_sections.schedule_blocks(run_schedule(a.run, load_catalog())),
@@ -203,14 +211,16 @@ def write_report(run_dir: str | Path, *, plots: bool = True) -> list[Path]:
     a = analyze(load_run(run_dir))
     run_plots: list[Image] = []
     config_plots: dict[str, list[Image]] = {}
+    decision = None
     if plots:
         from harness.report import plots as plotting  # matplotlib only when plots are wanted
 
         run_plots, config_plots = plotting.run_plots(a), plotting.config_plots(a)
-    blocks = report_blocks(a, run_plots, config_plots)
+        decision = plotting.decision(a)
+    blocks = report_blocks(a, run_plots, config_plots, decision)
     paths = [_write(run_dir / name, text) for name, text in zip(REPORT_FILES, (
         render_results_csv(a), render_samples_csv(a), render_markdown(blocks), render_html(blocks)))]
-    images = [*run_plots, *(p for ps in config_plots.values() for p in ps)]
+    images = [*([decision] if decision else []), *run_plots, *(p for ps in config_plots.values() for p in ps)]
     plot_dir = run_dir / PLOTS_DIR
     if images:
         plot_dir.mkdir(exist_ok=True)

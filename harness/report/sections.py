@@ -30,19 +30,58 @@ def _usd_h(x: Optional[float]) -> str:
 
 
 def _pick(p: Pick) -> str:
-    return f"{p.config} — {p.text}" if p.config else f"none — {p.text}"
+    if p.config:
+        return f"{p.config} ({p.value}) — {p.text}"
+    return f"no winner — {p.text}"
 
-
-# --- run-level sections -------------------------------------------------------------------
 
 def recommendation_blocks(a: RunAnalysis) -> list[Block]:
     r = a.recommendation
-    items = [f"Basis: {r.basis_text}.",
+    items = [f"Basis: {r.basis_text}; a configuration wins only when it beats every other beyond "
+             f"the {100 * r.min_effect:g} % noise floor (docs/metrics.md, Verdicts).",
+             f"Fastest: {_pick(r.fastest)}",
              f"Cheapest on-demand: {_pick(r.cheapest_on_demand)}",
-             f"Cheapest on spot: {_pick(r.cheapest_spot)}",
-             f"Fastest: {_pick(r.fastest)}"]
+             f"Cheapest on spot: {_pick(r.cheapest_spot)}"]
     items += [f"Not considered: {e}" for e in r.excluded]
     return [Heading(2, "Recommendation"), Bullets(items)]
+
+
+def _est(e, fmt=fmt_num) -> str:
+    """mean ± half-width (n, method) — every interval says what it is over."""
+    if e is None:
+        return NONE
+    hw = e.half_width
+    return f"{fmt(e.mean)}" + ("" if hw is None else f" ± {fmt(hw)}") + f" (n = {e.n}; {e.method})"
+
+
+def groups_blocks(a: RunAnalysis) -> list[Block]:
+    """Each configuration over its counted runs, and the verdict of every pair."""
+    rows = []
+    for g in a.groups:
+        runs = ", ".join(r.name + ("" if r.name in g.counted else " (not counted)") for r in g.runs)
+        rows.append([g.config, f"{g.n} of {len(g.runs)}: {runs}", _est(g.throughput),
+                     fmt_share(g.throughput_cv) if g.throughput_cv is not None else "n/a (1 run)",
+                     _est(g.time_to_target), _est(g.startup),
+                     _est(g.usd_per_million.get("on_demand"), fmt_usd)])
+    blocks: list[Block] = [
+        Heading(2, "Configurations over their runs"),
+        Para("Mean over the counted runs (succeeded, not warm-up) ± 95 % interval. With 2 or more "
+             "runs the interval is a t-interval over the per-run values (n = runs); with one run "
+             "there is no interval between runs, and a throughput interval, where shown, is within "
+             "that run only (batch means over consecutive steps). CV: coefficient of variation "
+             "(sd / mean) of the per-run throughputs."),
+        Table(["Configuration", "Runs counted", "Throughput (images/s)", "CV across runs",
+               "Time to target (s)", "Start-up (s)", "On-demand $ per 10⁶ images"], rows)]
+    if a.verdicts:
+        blocks += [Heading(3, "Comparisons (throughput)"),
+                   Para(f"Every pair of configurations: the difference of their mean throughputs with "
+                        f"its 95 % interval; a difference counts only when it is significant (Welch t, "
+                        f"p < 0.05) and the whole interval is beyond the {100 * a.min_effect:g} % noise "
+                        f"floor (min_effect)."),
+                   Table(["Verdict", "p", "Test"],
+                         [[v.text, "n/a" if v.p_value is None else f"{v.p_value:.2g}", v.method]
+                          for v in a.verdicts])]
+    return blocks
 
 
 def cost_summary_blocks(a: RunAnalysis) -> list[Block]:

@@ -96,7 +96,7 @@ def compare(a_name: str, a: Estimate, b_name: str, b: Estimate, *, higher_is_bet
             w_rel, w_lo, w_hi = (rel, lo, hi) if a_wins else (inv(rel), inv(hi), inv(lo))
         else:
             w_rel, w_lo, w_hi = (-rel, -hi, -lo) if a_wins else (-inv(rel), -inv(lo), -inv(hi))
-        text = (f"{win} is {better_word} than {lose}{what} by {_pct(w_rel)} % "
+        text = (f"{win} is {better_word} than {lose} by {_pct(w_rel)} %{what} "
                 f"(95 % interval {_pct(w_lo)}–{_pct(w_hi)} %)")
         return Verdict(a_name, b_name, "difference", win, rel, lo, hi, p, min_effect, method, text)
     why = ("not significant" if p >= alpha else
