@@ -37,9 +37,13 @@ def test_single_host_on_demand_and_spot(gpu):
     assert c.billed_wall_s == 11.0 and c.billed_method == "config_start → config_end (control.jsonl)"
     assert od.billed.usd == pytest.approx(0.526 * 11 / 3600)
     assert od.billed.inputs == "1 host × $0.526/h × 11 s"
-    # start-up 5 s (first step end 1005 - 1000), training 4.28 s (1004.0 -> 1008.28)
+    # start-up 5 s (first step end 1005 - 1000, first step 1.0 s included); training
+    # 4.28 s (1004.0 -> 1008.28) less that first step (counted once, in start-up): 3.28 s
     assert od.startup.usd == pytest.approx(0.526 * 5 / 3600)
-    assert od.training.usd == pytest.approx(0.526 * 4.28 / 3600)  # 0.000625356
+    assert od.training.usd == pytest.approx(0.526 * 3.28 / 3600)  # 0.000479244
+    assert od.training.inputs == "1 host × $0.526/h × 3.28 s"
+    # end to end: 4.28 s of training for all 6 records × 64 = 384 images
+    assert od.per_million_images_end_to_end.usd == pytest.approx(0.526 * 4.28 / 3600 / 384e-6)
     # per epoch: training / 2 epochs completed
     assert od.per_epoch.usd == pytest.approx(0.526 * 4.28 / 3600 / 2)
     assert od.per_epoch.inputs == "1 host × $0.526/h × 4.28 s ÷ 2 epochs"
@@ -65,7 +69,8 @@ def test_two_hosts_with_different_spot_sources(gpu):
                                    "prices.json spot g4dn.xlarge (test spot history, 2026-11-20)")
     # billed 2012 - 2000 = 12 s; training 2004.0 -> 2010.4 = 6.4 s; to target 8 s
     assert c.on_demand.billed.usd == pytest.approx(1.052 * 12 / 3600)
-    assert c.on_demand.training.usd == pytest.approx(1.052 * 6.4 / 3600)  # 0.00187022
+    # training 6.4 s less the first step (1.0 s, counted in start-up)
+    assert c.on_demand.training.usd == pytest.approx(1.052 * 5.4 / 3600)  # 0.001578
     assert c.spot.to_target.usd == pytest.approx(0.3578 * 8 / 3600)       # 0.000795111
     # 144 images/s: 1.052 / 3600 * 1e6 / 144 = 2.02932
     assert c.on_demand.per_million_images.usd == pytest.approx(2.0293210, rel=1e-6)

@@ -31,8 +31,8 @@ def test_results_csv_new_columns(gpu):
     rows = {r["config"]: r for r in _rows(root / "results.csv")}
     assert tuple(rows["single"].keys()) == CSV_COLUMNS
     s, h, o = rows["single"], rows["hvd2"], rows["odd"]
-    # 0.526 x 4.28 / 3600 and 0.2 x 10 / 3600, 10 significant digits
-    assert float(s["cost_training_on_demand_usd"]) == pytest.approx(0.526 * 4.28 / 3600, rel=1e-9)
+    # 0.526 x (4.28 - 1.0 first step) / 3600 and 0.2 x 10 / 3600, 10 significant digits
+    assert float(s["cost_training_on_demand_usd"]) == pytest.approx(0.526 * 3.28 / 3600, rel=1e-9)
     assert float(s["cost_to_target_spot_usd"]) == pytest.approx(0.2 * 10 / 3600, rel=1e-9)
     assert (s["price_on_demand_usd_per_h"], s["price_spot_usd_per_h"], s["billed_wall_s"]) == ("0.526", "0.2", "11")
     assert s["util_gpu_mean_percent"] == "45" and s["model_flop_utilization"] == "0.01234567901"

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Optional
 
 from harness.prices import Catalog, load_catalog
+from harness.report.bill import RunBill, compute_bill
 from harness.report.cost import ConfigCost, compute_costs
 from harness.report.diagnose import Check, compute_checks
 from harness.report.load import RunData, load_run, resolved_experiment
@@ -35,6 +36,7 @@ class RunAnalysis:
     groups: list[ConfigGroup] = field(default_factory=list)  # configurations over their repeats
     verdicts: list[Verdict] = field(default_factory=list)  # throughput, every pair of configurations
     min_effect: float = DEFAULT_MIN_EFFECT
+    bill: Optional[RunBill] = None  # the whole run: every held host, connection to last collection
 
     def rows(self):
         """(metrics, utilization, cost, scaling) per configuration, in run order."""
@@ -56,7 +58,8 @@ def analyze(run: RunData, catalog: Optional[Catalog] = None) -> RunAnalysis:
                        scaling=scaling, checks=compute_checks(metrics, utilization, scaling),
                        recommendation=recommend(groups, min_effect), price_notes=price_notes,
                        interruptions=compute_interruptions(run, costs), groups=groups,
-                       verdicts=pair_verdicts(groups, min_effect), min_effect=min_effect)
+                       verdicts=pair_verdicts(groups, min_effect), min_effect=min_effect,
+                       bill=compute_bill(run, catalog))
 
 
 def run_min_effect(run: RunData) -> float:

@@ -70,12 +70,14 @@ class CostSet:
     startup: CostFigure
     training: CostFigure
     per_epoch: CostFigure
-    per_million_images: CostFigure
+    per_million_images: CostFigure  # at steady state (warm-up excluded)
     to_target: CostFigure
+    per_million_images_end_to_end: CostFigure = CostFigure(None, "", "not computed")
 
     def figures(self) -> list[tuple[str, CostFigure]]:
         return [("billed", self.billed), ("startup", self.startup), ("training", self.training),
                 ("per_epoch", self.per_epoch), ("per_1m_images", self.per_million_images),
+                ("per_1m_images_end_to_end", self.per_million_images_end_to_end),
                 ("to_target", self.to_target)]
 
 
@@ -162,8 +164,17 @@ def billed_wall(run: RunData, m: ConfigMetrics) -> tuple[Optional[float], str]:
                             "configuration (a lower bound)")
 
 
+def _training_after_first_step(m: ConfigMetrics) -> Optional[float]:
+    """Training time less the first step: start-up already ends with it (counted once)."""
+    if m.training_time_s is None:
+        return None
+    first = m.startup.first_step_s if m.startup is not None and m.startup.first_step_s else 0.0
+    return max(0.0, m.training_time_s - first)
+
+
 def _cost_set(rate: Rate, m: ConfigMetrics, wall_s: Optional[float]) -> CostSet:
     epochs = m.final_epoch if isinstance(m.final_epoch, int) else None
+    train_s = _training_after_first_step(m)
     if m.target_metric is None:
         to_target = CostFigure(None, "", "no target set")
     elif m.time_to_target_s is None:
@@ -174,11 +185,14 @@ def _cost_set(rate: Rate, m: ConfigMetrics, wall_s: Optional[float]) -> CostSet:
         rate=rate,
         billed=cost_over(rate, wall_s, "configuration wall time"),
         startup=cost_over(rate, m.startup_s, "start-up time"),
-        training=cost_over(rate, m.training_time_s, "training time"),
+        training=cost_over(rate, train_s, "training time"),
         per_epoch=cost_over(rate, m.training_time_s, "training time",
                             divisor=float(epochs) if epochs else 0.0, divisor_text="epochs"),
         per_million_images=per_million_images(rate, m.throughput_images_per_s),
-        to_target=to_target)
+        to_target=to_target,
+        per_million_images_end_to_end=cost_over(
+            rate, m.training_time_s, "training time", divisor=m.images_total / MILLION if m.images_total else 0.0,
+            divisor_text="× 10⁶ images (all steps, evaluation and checkpoints in between)"))
 
 
 def live_prices(run: RunData) -> tuple[Optional[LivePrices], list[str]]:

@@ -33,7 +33,8 @@ UTIL_COLUMNS = (
     "util_mem_used_peak_bytes", "util_net_sent_mean_bytes_per_s", "util_net_recv_mean_bytes_per_s",
     "util_disk_read_mean_bytes_per_s", "util_disk_write_mean_bytes_per_s", "util_tasks_rss_peak_bytes",
 )
-COST_FIGURES = ("billed", "startup", "training", "per_epoch", "per_1m_images", "to_target")
+COST_FIGURES = ("billed", "startup", "training", "per_epoch", "per_1m_images", "per_1m_images_end_to_end",
+                "to_target")
 COST_COLUMNS = ("instance_types", "price_on_demand_usd_per_h", "price_spot_usd_per_h", "billed_wall_s") + tuple(
     f"cost_{fig}_{pricing}_usd" for fig in COST_FIGURES for pricing in PRICINGS)
 SCALING_COLUMNS = ("scaling_baseline", "scaling_efficiency", "communication_share",

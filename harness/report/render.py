@@ -164,6 +164,7 @@ def report_blocks(a: RunAnalysis, run_plots: Sequence[Image] = (),
              "config@warmup is a warm-up run). Throughput ± 95 % within that run: batch means "
              "over consecutive step records (n batches in each run's section)."),
         _summary(a.metrics),
+        *sections.bill_blocks(a),
         *sections.cost_summary_blocks(a),
         *study_sections.per_type_blocks(type_rows(a)),
         *study_sections.schedule_blocks(run_schedule(a.run, load_catalog())),

@@ -14,9 +14,10 @@ from harness.report.recommend import Pick
 from harness.report.scaling import Scaling
 from harness.report.utilization import ConfigUtilization, HostUtilization, Stat
 
-COST_ROWS = (("billed", "Billed (configuration wall time)"), ("startup", "Start-up"),
-             ("training", "Training"), ("per_epoch", "Per epoch"),
-             ("per_1m_images", "Per 10⁶ images"), ("to_target", "To reach the target"))
+COST_ROWS = (("billed", "Billed (configuration wall time)"), ("startup", "Start-up (incl. first step)"),
+             ("training", "Training (after the first step)"), ("per_epoch", "Per epoch"),
+             ("per_1m_images", "Per 10⁶ images, steady state"),
+             ("per_1m_images_end_to_end", "Per 10⁶ images, end to end"), ("to_target", "To reach the target"))
 
 
 def _od_spot(c: ConfigCost, fig: str) -> str:
@@ -103,6 +104,29 @@ def cost_summary_blocks(a: RunAnalysis) -> list[Block]:
     if a.price_notes:
         blocks.append(Bullets(a.price_notes))
     return blocks
+
+
+def bill_blocks(a: RunAnalysis) -> list[Block]:
+    """The whole run's bill and its split into runs, idle hosts and harness overhead."""
+    b = a.bill
+    if b is None:
+        return [Heading(2, "Bill of the whole run"),
+                Para("n/a: control.jsonl has no connect record (hosts held unknown).")]
+    rows = [[p.label, fmt_num(p.host_seconds), fmt_usd(p.on_demand_usd), fmt_usd(p.spot_usd), p.inputs]
+            for p in b.parts]
+    rows.append(["Total (the bill)", fmt_num(sum(h.billed_s for h in b.holds)), fmt_usd(b.on_demand_usd),
+                 fmt_usd(b.spot_usd), b.method])
+    holds = [[h.host, h.price.instance_type or NONE,
+              _usd_h(h.price.on_demand.usd_per_hour), _usd_h(h.price.spot.usd_per_hour),
+              fmt_num(h.held_s), fmt_num(h.billed_s) + (" (60-s minimum)" if h.billed_s > h.held_s else "")]
+             for h in b.holds]
+    return [Heading(2, "Bill of the whole run"),
+            Para("What the run cost: every host it held, from the start of the connection to the "
+                 "last collection, per second, including the time a host sat idle while other "
+                 "configurations ran and the harness's own set-up and collection. The parts add up "
+                 "to the total; the per-configuration figures elsewhere are the attributable part."),
+            Table(["Part", "Host-seconds", "On-demand", "Spot", "Inputs"], rows),
+            Table(["Host", "Instance type", "On-demand $/h", "Spot $/h", "Held (s)", "Billed (s)"], holds)]
 
 
 def scaling_summary_blocks(a: RunAnalysis) -> list[Block]:
