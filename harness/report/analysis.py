@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Optional
 
 from harness.prices import Catalog, load_catalog
+from harness.prices.facts import load_facts
 from harness.report.bill import RunBill, compute_bill
+from harness.report.instance_check import instance_checks
 from harness.report.cost import ConfigCost, compute_costs
 from harness.report.diagnose import Check, compute_checks
 from harness.report.load import RunData, load_run, resolved_experiment
@@ -55,7 +57,8 @@ def analyze(run: RunData, catalog: Optional[Catalog] = None) -> RunAnalysis:
     groups = compute_groups(run, metrics, costs)
     min_effect = run_min_effect(run)
     return RunAnalysis(run=run, metrics=metrics, utilization=utilization, costs=costs,
-                       scaling=scaling, checks=compute_checks(metrics, utilization, scaling),
+                       scaling=scaling, checks=[*compute_checks(metrics, utilization, scaling),
+                                                *instance_checks(run, load_facts())],
                        recommendation=recommend(groups, min_effect), price_notes=price_notes,
                        interruptions=compute_interruptions(run, costs), groups=groups,
                        verdicts=pair_verdicts(groups, min_effect), min_effect=min_effect,

@@ -147,8 +147,11 @@ def render_samples_csv(a: RunAnalysis) -> str:
         w0, w1 = window.get(s.config, (None, None))
         for r in s.samples:
             t = _number(r.get("t_wall"))
-            row: dict[str, Any] = {"config": s.config, "host": s.host, "t_wall": t,
-                                   "t_mono": _number(r.get("t_mono")),
+            tm = _number(r.get("t_mono"))
+            # Timestamps at full precision (repr: shortest exact form), not 10 digits.
+            row: dict[str, Any] = {"config": s.config, "host": s.host,
+                                   "t_wall": None if t is None else repr(float(t)),
+                                   "t_mono": None if tm is None else repr(float(tm)),
                                    "in_training_window": None if w0 is None or t is None else w0 <= t <= w1}
             for f in SAMPLE_FIELDS:
                 row[f] = _number(r.get(f))

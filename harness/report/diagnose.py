@@ -106,10 +106,28 @@ def cpu_saturation(u: ConfigUtilization) -> list[Check]:
             continue
         out.append(Check(u.config, "CPU saturation", h.host,
                          TRIGGERED if c.mean > CPU_SATURATION_PERCENT else OK,
-                         f"mean {_s(c.mean)} %, p95 {_s(c.p95)} % over {c.n} samples", threshold))
+                         f"host CPU mean {_s(c.mean)} %, p95 {_s(c.p95)} % of all "
+                         f"{h.cores if h.cores else '?'} cores over {c.n} samples{_cpu_blame(h)}",
+                         threshold))
     if not u.hosts:
         out.append(Check(u.config, "CPU saturation", None, NOT_EVALUATED, "no sampler records", threshold))
     return out
+
+
+def _cpu_blame(h) -> str:
+    """Who used the CPU: the run's training tasks (the sampler's `tasks` CPU %, in % of one
+    core summed over their processes) against the whole host (% of all cores)."""
+    c, t = h.cpu_percent.mean, h.tasks_cpu_percent.mean
+    if c is None or t is None or not h.cores:
+        return ""
+    host_cores = c / 100 * h.cores
+    task_cores = t / 100
+    other = max(0.0, host_cores - task_cores)
+    text = (f"; the training tasks used {task_cores:.2g} of {h.cores} cores ({100 * task_cores / h.cores:.0f} % "
+            f"of the host), other processes used {other:.2g} cores ({100 * other / h.cores:.0f} % of the host)")
+    if c > CPU_SATURATION_PERCENT and other > task_cores:
+        text += ": a noisy neighbour, not the workload"
+    return text
 
 
 def communication_bound(sc: Scaling) -> Check:

@@ -277,9 +277,10 @@ def utilization_blocks(u: ConfigUtilization) -> list[Block]:
         return out + ([Bullets(u.notes)] if u.notes else [])
     out.append(Para(f"Mean / p95 (tasks: mean / peak) over the {u.method}."))
     out.append(Table(
-        ["Host", "Type", "Samples in window", "CPU %", "GPU % (mean of GPUs)", "Memory used",
-         "Net sent", "Net received", "Disk read", "Disk write", "Task CPU % (mean / peak)",
-         "Task RSS (mean / peak)"],
+        ["Host", "Type", "Samples in window", "Host CPU (% of all cores)", "GPU (% busy, mean of GPUs)",
+         "Memory used (bytes)", "Net sent (bytes/s)", "Net received (bytes/s)", "Disk read (bytes/s)",
+         "Disk write (bytes/s)", "Task CPU (% of one core, summed; mean / peak)",
+         "Task RSS (bytes; mean / peak)"],
         [[h.host, h.instance_type or NONE, f"{h.samples_in_window} of {h.samples_total}",
           _ms(h.cpu_percent), _ms(h.gpu_util_percent), _ms(h.mem_used_bytes, fmt_bytes),
           _ms(h.net_sent_bytes_per_s, _rate), _ms(h.net_recv_bytes_per_s, _rate),

@@ -8,17 +8,18 @@ samples.jsonl in its task directory (schema in docs/events.md):
                  orphan_after_s (the control side died without stopping us): the same
                  cost fields, then exit 0
 
-Budget: <= 0.1 % of one core at a 1 s interval. On a cold cache (one wake-up a second)
-psutil's readings cost about 1 ms a sample here, the whole budget, so the same /proc files
-psutil reads are kept open and re-read with pread (about 0.25 ms). Linux only; where a file
-is missing its fields are null. No TensorFlow and no psutil import (start-up CPU counts too).
-One failing reading is a null field, never a dead sampler."""
+Host and process figures come from psutil, GPU figures from NVML (pynvml). Budget: <= 0.1 %
+of one core at a 1 s interval; one psutil sample of host CPU, memory, network, disk and a
+few processes costs about 0.74 ms of CPU here (benchmarks/sampler_cost.py prints the
+figure). No TensorFlow import. One failing reading is a null field, never a dead sampler."""
 
 from __future__ import annotations
 
 import os
 import time
 from typing import Any, Callable
+
+import psutil
 
 from harness.protocol.events import EventLog
 from harness.protocol.layout import SAMPLES_FILE
@@ -30,8 +31,6 @@ TASK_SCAN_S = 5.0        # how often /proc is searched for new task processes
 COST_EVERY_S = 10.0      # how often a sampler_cost record is written
 ORPHAN_AFTER_S = 300.0   # exit once the run's tasks have all been gone this long
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-PAGE = os.sysconf("SC_PAGE_SIZE")
-SECTOR = 512             # /proc/diskstats counts 512-byte sectors whatever the device's
 
 
 def run_sampler(spec: dict) -> int:
@@ -119,97 +118,51 @@ def _own_age_s() -> float:
     return time.clock_gettime(time.CLOCK_BOOTTIME) - start_ticks / CLK_TCK
 
 
-class _ProcFile:
-    """A /proc file kept open and re-read from offset 0: no open/close or Python file
-    object per reading."""
-
-    def __init__(self, path: str) -> None:
-        self.fd = os.open(path, os.O_RDONLY)
-        self._size = 1 << 16
-
-    def read(self) -> bytes:
-        while True:
-            data = os.pread(self.fd, self._size, 0)
-            if len(data) < self._size:
-                return data
-            self._size *= 2  # /proc/stat of a many-core host: read it whole
-
-    def close(self) -> None:
-        os.close(self.fd)
-
-
-def _open(path: str) -> _ProcFile | None:
-    try:
-        return _ProcFile(path)
-    except OSError:
-        return None
-
-
 class _TaskProcesses:
     """The run's task processes on this host: HARNESS_RUN_ID equal to ours and HARNESS_TASK
-    not a sampler, found via /proc/*/environ (children inherit the environment, so a task's
-    process tree is included). Each found process's stat/statm stay open between samples:
-    CPU % is its tick count's change since the last sample, and an fd still refers to the
-    same process after its pid is reused (reads fail with ESRCH once it is gone)."""
+    not a sampler, found through psutil's view of each process's environment (children
+    inherit it, so a task's process tree is included). CPU % is the change of a process's
+    user + system time since the last sample; a process that is gone is dropped."""
 
     def __init__(self, run_id: str, scan_s: float, config: str | None = None) -> None:
-        self._run_id = run_id.encode()
+        self._run_id = run_id
         # Configurations running in parallel may share a machine (sandbox hosts share one
         # process table): count only this configuration's tasks.
         if config is None and "/" in os.environ.get("HARNESS_TASK", ""):
             config = os.environ["HARNESS_TASK"].rsplit("/", 1)[0]   # ours: "<config>/sampler"
-        self._config = (config + "/").encode() if config else b""
+        self._config = config + "/" if config else ""
         self._scan_s = scan_s
         self._next_scan = 0.0
-        self._procs: dict[int, list] = {}  # pid -> [stat, statm, cpu ticks, t_mono]
+        self._procs: dict[int, list] = {}  # pid -> [psutil.Process, cpu seconds, t_mono]
         self._pending: set[int] = set()    # not ours at their first look: look once more
         self._settled: set[int] = set()    # not ours at two looks a scan apart
 
-    def _is_task(self, pid: int) -> bool:
-        with open(f"/proc/{pid}/environ", "rb") as fh:
-            data = fh.read()
-        if b"HARNESS_RUN_ID=" + self._run_id not in data:  # cheap reject before parsing
-            return False
-        env = dict(e.split(b"=", 1) for e in data.split(b"\0") if b"=" in e)
-        task = env.get(b"HARNESS_TASK", b"")
-        return env.get(b"HARNESS_RUN_ID") == self._run_id and not task.endswith(b"/sampler") \
+    def _is_task(self, p: psutil.Process) -> bool:
+        env = p.environ()
+        task = env.get("HARNESS_TASK", "")
+        return env.get("HARNESS_RUN_ID") == self._run_id and not task.endswith("/sampler") \
             and (not task or task.startswith(self._config))
 
     def _scan(self) -> None:
-        pids = {int(n) for n in os.listdir("/proc") if n.isdigit()}
+        pids = set(psutil.pids())
         self._settled &= pids  # forget ended pids, so a reused pid is judged afresh
         # A pid caught between fork and exec still has its parent's environment, so one
         # negative look is not final; a second one a scan later is.
         recheck, self._pending = self._pending & pids, set()
         for pid in pids - self._settled - self._procs.keys():
             try:
-                ours = bool(self._run_id) and self._is_task(pid)
-            except OSError:  # ended meanwhile, or another user's process
+                p = psutil.Process(pid)
+                ours = bool(self._run_id) and self._is_task(p)
+                if ours:
+                    t = p.cpu_times()
+                    self._procs[pid] = [p, t.user + t.system, time.monotonic()]
+            except (psutil.Error, OSError):  # ended meanwhile, a zombie, another user's
                 ours = False
-            if ours:
-                self._track(pid)
-            elif pid in recheck:
-                self._settled.add(pid)
-            else:
-                self._pending.add(pid)
-
-    def _track(self, pid: int) -> None:
-        try:
-            stat, statm = _ProcFile(f"/proc/{pid}/stat"), _ProcFile(f"/proc/{pid}/statm")
-        except OSError:
-            return
-        entry = [stat, statm, 0, time.monotonic()]
-        try:
-            entry[2] = _proc_ticks(stat.read())
-        except (OSError, ValueError):
-            self._drop(entry)
-            return
-        self._procs[pid] = entry
-
-    @staticmethod
-    def _drop(entry: list) -> None:
-        entry[0].close()
-        entry[1].close()
+            if not ours:
+                if pid in recheck:
+                    self._settled.add(pid)
+                else:
+                    self._pending.add(pid)
 
     def read(self) -> dict:
         now = time.monotonic()
@@ -219,26 +172,23 @@ class _TaskProcesses:
         cpu = 0.0
         rss = 0
         for pid, e in list(self._procs.items()):
+            p = e[0]
             try:
-                ticks = _proc_ticks(e[0].read())
-                rss += int(e[1].read().split()[1]) * PAGE
-            except (OSError, ValueError):  # gone (ESRCH) or a zombie: its CPU is all counted
-                self._drop(self._procs.pop(pid))
+                with p.oneshot():
+                    if p.status() == psutil.STATUS_ZOMBIE:
+                        raise psutil.ZombieProcess(pid)
+                    t = p.cpu_times()
+                    rss += p.memory_info().rss
+            except (psutil.Error, OSError):  # gone or a zombie: its CPU is all counted
+                del self._procs[pid]
                 continue
-            if e[3] >= now:  # found by this very scan: its baseline is microseconds old
+            busy = t.user + t.system
+            if e[2] >= now:  # found by this very scan: its baseline is microseconds old
                 continue
-            t = time.monotonic()
-            cpu += 100.0 * (ticks - e[2]) / CLK_TCK / (t - e[3])
-            e[2], e[3] = ticks, t
+            t_now = time.monotonic()
+            cpu += 100.0 * (busy - e[1]) / (t_now - e[2])
+            e[1], e[2] = busy, t_now
         return {"cpu_percent": round(cpu, 1), "rss_bytes": rss, "processes": len(self._procs)}
-
-
-def _proc_ticks(stat: bytes) -> int:
-    """utime + stime (clock ticks) from /proc/<pid>/stat; ValueError for a zombie."""
-    f = stat[stat.rindex(b")") + 2:].split()  # the name in () may contain spaces
-    if f[0] == b"Z":
-        raise ValueError("zombie")
-    return int(f[11]) + int(f[12])
 
 
 class _Sampler:
@@ -246,11 +196,7 @@ class _Sampler:
         self.count = 0
         self._tasks_seen: float | None = None
         self._nv, self._handles = nv, handles
-        self._stat = _open("/proc/stat")
-        self._meminfo = _open("/proc/meminfo")
-        self._netdev = _open("/proc/net/dev")
-        self._diskstats = _open("/proc/diskstats")
-        self._is_disk: dict[bytes, bool] = {}
+        self._is_disk: dict[str, bool] = {}
         self._tasks = _TaskProcesses(run_id, task_scan_s)
         # Baselines: CPU % and the rates of the first sample are measured from here.
         _safe(self._tasks.read)
@@ -270,14 +216,14 @@ class _Sampler:
         cpu, self._cpu = self._cpu, _safe(self._cpu_ticks)
         net, self._net = self._net, _safe(self._net_bytes)
         disk, self._disk = self._disk, _safe(self._disk_bytes)
-        per_core = _safe(lambda: [_busy_percent(cpu.get(n), t) for n, t in self._cpu.items() if n != b"cpu"])
+        per_core = _safe(lambda: [_busy_percent(cpu[1][i], t) for i, t in enumerate(self._cpu[1])])
         mem = _safe(self.memory) or (None, None)
         rec = {
             "dt_s": dt,
             "late_s": now - due,  # wake-up delay past the tick: large when the host is saturated
-            "cpu_percent": _safe(lambda: _busy_percent(cpu.get(b"cpu"), self._cpu[b"cpu"])),
+            "cpu_percent": _safe(lambda: _busy_percent(cpu[0], self._cpu[0])),
             "cpu_percent_per_core": per_core,
-            "load1": _safe(lambda: os.getloadavg()[0]),
+            "load1": _safe(lambda: psutil.getloadavg()[0]),
             "mem_used_bytes": mem[0] - mem[1] if None not in mem else None,  # as `free` and psutil
             "mem_available_bytes": mem[1],
             "net_sent_bytes_per_s": _rate(net, self._net, 0, dt),
@@ -293,38 +239,31 @@ class _Sampler:
         self.count += 1
         return rec
 
-    def _cpu_ticks(self) -> dict[bytes, tuple[int, int]]:
-        """{"cpu": (all, idle), "cpu0": ...}; guest time is already inside user time."""
-        out = {}
-        for line in self._stat.read().split(b"\n"):
-            if not line.startswith(b"cpu"):
-                break
-            v = line.split()
-            ticks = [int(x) for x in v[1:9]]  # user nice system idle iowait irq softirq steal
-            out[v[0]] = (sum(ticks), ticks[3] + ticks[4])
-        return out
+    @staticmethod
+    def _cpu_ticks() -> tuple[tuple[float, float], list[tuple[float, float]]]:
+        """((all, idle) seconds of the host, [(all, idle) per core]); guest time is already
+        inside user time, so it is not added again."""
+        def pair(t) -> tuple[float, float]:
+            busy_fields = ("user", "nice", "system", "irq", "softirq", "steal")
+            idle = t.idle + getattr(t, "iowait", 0.0)
+            return sum(getattr(t, f, 0.0) for f in busy_fields) + idle, idle
+        return pair(psutil.cpu_times()), [pair(t) for t in psutil.cpu_times(percpu=True)]
 
-    def memory(self) -> tuple[int | None, int | None]:
-        """(MemTotal, MemAvailable) in bytes."""
-        total = avail = None
-        for line in self._meminfo.read().split(b"\n"):
-            if line.startswith(b"MemTotal:"):
-                total = int(line.split()[1]) * 1024
-            elif line.startswith(b"MemAvailable:"):
-                avail = int(line.split()[1]) * 1024
-                break
-        return total, avail
+    @staticmethod
+    def memory() -> tuple[int | None, int | None]:
+        """(total, available) in bytes."""
+        vm = psutil.virtual_memory()
+        return vm.total, vm.available
 
-    def _net_bytes(self) -> tuple[int, int]:
+    @staticmethod
+    def _net_bytes() -> tuple[int, int]:
         """(sent, received) over every interface but loopback: the figure is traffic to
         other hosts, and loopback would count each local byte as sent and as received."""
         sent = recv = 0
-        for line in self._netdev.read().split(b"\n")[2:]:
-            name, _, counters = line.partition(b":")
-            if counters and name.strip() != b"lo":
-                f = counters.split()
-                recv += int(f[0])
-                sent += int(f[8])
+        for name, c in psutil.net_io_counters(pernic=True, nowrap=True).items():
+            if name != "lo":
+                sent += c.bytes_sent
+                recv += c.bytes_recv
         return sent, recv
 
     def _disk_bytes(self) -> tuple[int, int] | None:
@@ -332,21 +271,17 @@ class _Sampler:
         devices would count the same bytes again."""
         rd = wr = 0
         found = False
-        for line in self._diskstats.read().split(b"\n"):
-            f = line.split()
-            if len(f) < 10:
-                continue
-            name = f[2]
+        for name, c in (psutil.disk_io_counters(perdisk=True, nowrap=True) or {}).items():
             if name not in self._is_disk:
-                self._is_disk[name] = os.path.exists(b"/sys/block/" + name.replace(b"/", b"!") + b"/device")
+                self._is_disk[name] = os.path.exists("/sys/block/" + name.replace("/", "!") + "/device")
             if self._is_disk[name]:
                 found = True
-                rd += int(f[5])
-                wr += int(f[9])
-        return (rd * SECTOR, wr * SECTOR) if found else None
+                rd += c.read_bytes
+                wr += c.write_bytes
+        return (rd, wr) if found else None
 
 
-def _busy_percent(prev: tuple[int, int] | None, cur: tuple[int, int]) -> float | None:
+def _busy_percent(prev: tuple[float, float] | None, cur: tuple[float, float]) -> float | None:
     if prev is None:
         return None
     total = cur[0] - prev[0]
