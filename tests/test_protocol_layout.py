@@ -21,8 +21,10 @@ def test_a_repeat_gets_its_own_config_directory_and_parses_back():
     assert layout.parse_config_dir("one@2") == ("one", 2)
     assert layout.parse_config_dir("one") == ("one", None)
     assert layout.parse_config_dir("a.b-c") == ("a.b-c", None)
+    assert layout.config_dir("one", 0) == "one@warmup"  # warmup_run: kept, not counted
+    assert layout.parse_config_dir("one@warmup") == ("one", 0)
     with pytest.raises(ValueError, match="repeat"):
-        layout.config_dir("one", 0)
+        layout.config_dir("one", -1)
 
 
 def test_rank_event_files(tmp_path):

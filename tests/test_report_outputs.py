@@ -144,7 +144,7 @@ def test_damaged_sampler_records_never_stop_the_report(tmp_path):
         fh.write('{"event": "sample", "t_wall": null, "cpu_percent": 99}\n')
         fh.write('[1, 2]\n')
     paths = write_report(root)
-    assert (root / "report.html").is_file() and len(paths) == 12
+    assert (root / "report.html").is_file() and len(paths) == 13
     rows = {r["config"]: r for r in _rows(root / "results.csv")}
     # the unusable values are left out: CPU over the window is still 20 30 40 50 -> 35
     assert rows["single"]["util_cpu_mean_percent"] == "35"
