@@ -24,7 +24,8 @@ def _unavailable():
     return netns.netns_unavailable_reason() or sshd.available()
 
 
-pytestmark = pytest.mark.skipif(_unavailable() is not None, reason=str(_unavailable()))
+pytestmark = [pytest.mark.slow, pytest.mark.root, pytest.mark.netns, pytest.mark.horovod,
+              pytest.mark.skipif(_unavailable() is not None, reason=str(_unavailable()))]
 
 EXP = {"name": "gloo2",
        "workload": {"model": "mlp", "dataset": {"name": "digits"}, "batch_size": 32, "epochs": 1,

@@ -28,7 +28,8 @@ def _unavailable():
     return netns.netns_unavailable_reason() or sshd.available()
 
 
-pytestmark = pytest.mark.skipif(_unavailable() is not None, reason=str(_unavailable()))
+pytestmark = [pytest.mark.slow, pytest.mark.root, pytest.mark.netns,
+              pytest.mark.skipif(_unavailable() is not None, reason=str(_unavailable()))]
 
 BYTE_RATIO_RANGE = (0.8, 1.5)
 WORKLOAD = {"model": "cifar10_cnn", "dataset": {"name": "digits", "validation_split": 0.2}, "batch_size": 32,
@@ -66,6 +67,7 @@ def _check(c):
     assert BYTE_RATIO_RANGE[0] <= c.byte_ratio <= BYTE_RATIO_RANGE[1], c.byte_ratio
 
 
+@pytest.mark.horovod
 def test_ring_allreduce_bytes_match_the_sampler(sb, tmp_path):
     c = run(sb, tmp_path, "hvd3", {"name": "hvd", "strategy": "horovod", "workers": 3, "hosts": ["sandbox=1"],
                                    "threads": {"intra_op": 1, "inter_op": 1, "omp": 1}})

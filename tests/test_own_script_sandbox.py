@@ -29,7 +29,8 @@ def _unavailable():
     return netns.netns_unavailable_reason() or sshd.available()
 
 
-pytestmark = pytest.mark.skipif(_unavailable() is not None, reason=str(_unavailable()))
+pytestmark = [pytest.mark.slow, pytest.mark.root, pytest.mark.netns,
+              pytest.mark.skipif(_unavailable() is not None, reason=str(_unavailable()))]
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +59,7 @@ def test_private_hosts_see_nothing_of_the_control_side(private_sb):
             tr.close()
 
 
+@pytest.mark.horovod
 def test_own_benchmark_script_shipped_with_env_and_the_report_matches_its_total(private_sb, tmp_path):
     exp = {
         "name": "ownbench",
