@@ -100,7 +100,6 @@ def test_uri_helpers():
     for bad in ("s3://", "http://x/y", "s3://UPPER/x"):
         with pytest.raises(UsageError, match="not an S3 URI"):
             s3mod.parse_s3_uri(bad)
-    assert s3mod.is_s3_uri("s3://b/k") and not s3mod.is_s3_uri("/data/x") and not s3mod.is_s3_uri(None)
     assert s3mod.fetch_command("/opt/py", "s3://b-b/k", "/tmp/c", "eu-west-1") == [
         "/opt/py", "-m", "harness.worker.s3_fetch", "s3://b-b/k", "--cache-dir", "/tmp/c", "--region", "eu-west-1"]
     assert s3mod.local_path_from_output("noise\n/tmp/c/x/train.csv\n\n") == "/tmp/c/x/train.csv"

@@ -18,10 +18,6 @@ from harness.errors import UsageError
 _URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(?P<key>.*))?$")
 
 
-def is_s3_uri(value: object) -> bool:
-    return isinstance(value, str) and value.startswith("s3://")
-
-
 def parse_s3_uri(uri: str) -> tuple[str, str]:
     """s3://bucket/key → (bucket, key); the key may be "" (the bucket's root)."""
     m = _URI.match(uri or "")
