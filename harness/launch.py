@@ -199,7 +199,7 @@ class Supervisor:
                     elif self._stopping:
                         s.state = "stopped"
                     else:
-                        s.state, s.error = "failed", self._stderr_tail(host, s.task)
+                        s.state, s.error = "failed", gloo_hint(s.task, st.returncode, self._stderr_tail(host, s.task))
                     self._emit_exit(s)
                 elif st.state == "gone":
                     s.state = "stopped" if self._stopping else "lost"
@@ -268,6 +268,20 @@ class Supervisor:
             elif outcome.value:
                 leftovers[host] = outcome.value
         return leftovers
+
+
+# Exit statuses of a process killed by SIGABRT / SIGSEGV, as the task's shell records them.
+_CRASHES = (134, 139, -6, -11)
+
+
+def gloo_hint(task: Task, returncode: int | None, line: str) -> str:
+    """PURE. Gloo (Horovod 0.28.1) reads getaddrinfo's result for the host's own name even
+    when the lookup failed: a rank with an unresolvable hostname aborts with "Unable to find
+    address for" or, as often, crashes without a word. Point at the check that proves it."""
+    if task.env.get("HOROVOD_CONTROLLER") != "gloo" or returncode not in _CRASHES or "Unable to find" in line:
+        return line
+    return (f"{line or 'no stderr'} (a Gloo rank that crashes at start often has a hostname that does not resolve; "
+            f"`harness check -e` checks it)")
 
 
 def _shorten(line: str, limit: int = 500) -> str:

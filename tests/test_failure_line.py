@@ -34,3 +34,16 @@ def test_a_silent_segfault_is_named_not_tensorflows_start_up_noise():
             "to register cuBLAS factory: Attempting to register factory for plugin cuBLAS when one has already been "
             "registered\nSegmentation fault\n")
     assert decisive_line(tail) == "Segmentation fault"
+
+
+def test_a_crashed_gloo_rank_points_at_the_hostname_check():
+    from harness.launch import gloo_hint
+    from harness.plan import Task
+
+    rank = Task(config="c", task_id="worker-0", role="worker", index=0, rank=0, host="h", task_dir="/d",
+                env={"HOROVOD_CONTROLLER": "gloo"})
+    assert "harness check -e" in gloo_hint(rank, 139, "Segmentation fault")
+    assert gloo_hint(rank, 134, "Unable to find address for: h") == "Unable to find address for: h"
+    assert gloo_hint(rank, 1, "ValueError: x") == "ValueError: x"
+    single = Task(config="c", task_id="worker-0", role="worker", index=0, rank=0, host="h", task_dir="/d")
+    assert gloo_hint(single, 139, "Segmentation fault") == "Segmentation fault"
