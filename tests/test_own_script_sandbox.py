@@ -53,8 +53,8 @@ def test_private_hosts_see_nothing_of_the_control_side(private_sb):
             assert not tr.exec(f"test -e {private_sb.tmp / 'sandbox.yaml'}").ok   # nor the inventory
             other = next(x for x in inv.hosts if x.name != h.name)
             assert not tr.exec(f"test -e {other.workdir}").ok           # nor the other host's files
-            assert tr.exec(f"test -d {h.workdir} && {h.python} -c 'import tensorflow'").ok
-            assert tr.exec(f"{h.python} -c 'import harness'").returncode != 0   # no checkout to import
+            assert tr.exec(f"test -d {h.workdir} && {h.python} -c 'import tensorflow'", timeout=600).ok
+            assert tr.exec(f"{h.python} -c 'import harness'", timeout=120).returncode != 0   # no checkout to import
         finally:
             tr.close()
 
