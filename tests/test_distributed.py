@@ -115,6 +115,13 @@ def test_horovod_gloo_two_ranks_on_two_hosts_with_timeline(tmp_path):
     tl = timeline_summary(r0 / "horovod_timeline.json")
     assert tl["steps"] == steps and tl["allreduce_s"] > 0 and tl["negotiation_s"] > 0
     assert not (r1 / "horovod_timeline.json").exists()
+    # Both ranks calibrated (local steps, no all-reduce) before training, and the loss of
+    # the first training step is that of untrained weights: calibration left no trace.
+    for r in (r0, r1):
+        cal = records(r / "events.jsonl", "calibration")
+        assert len(cal) == 1 and len(cal[0]["step_seconds"]) == 10 and cal[0]["gradient_bytes"] > 0
+    first_loss = records(r0 / "events.jsonl", "step")[0]["loss"]
+    assert first_loss > 1.8   # about ln(10) = 2.3 or more for 10 classes before any update
     assert not run_leftovers("gloo")
 
 
