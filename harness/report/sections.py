@@ -211,6 +211,8 @@ def _comm_text(sc: Scaling) -> str:
     if c is None:
         return "n/a" if not sc.distributed else f"n/a ({sc.communication_reason})"
     note = f"; {sc.communication_reason}" if sc.communication_reason else ""
+    if sc.comm is not None and sc.comm.oversubscription:
+        note += f"; {sc.comm.oversubscription}"
     return f"{fmt_share(c.value)} = {c.inputs} ({c.method}{note})"
 
 
