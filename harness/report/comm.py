@@ -369,7 +369,9 @@ def _bytes(a: CommAnalysis, run: RunData, m: ConfigMetrics, tasks: list[TaskData
     a.byte_window_s = end - start
     rate = steps_total / (end - start)   # steps per second over the kept steps' window
     ready = {t.host: r.get("t_wall") for t in tasks for r in t.of("phase") if r.get("name") == "distribution_ready"}
-    calibrated = {t.host: r.get("t_end_wall") for t in tasks for r in t.of("calibration")}
+    # Gradient-free until the end of an up-front calibration, or else until the first step.
+    calibrated = {t.host: (r.get("t_end_wall") if r.get("schedule") != "interleaved" else m.training_start_t_wall)
+                  for t in tasks for r in t.of("calibration")}
     bg_total, bg_hosts = 0.0, 0
     for s in run.samplers_of(m.config):
         if s.host not in per_step:
@@ -378,7 +380,8 @@ def _bytes(a: CommAnalysis, run: RunData, m: ConfigMetrics, tasks: list[TaskData
         if w is None:
             continue
         a.byte_checks.append(check_host(s.host, per_step[s.host], rate, w))
-        # Traffic between the ranks' handshake and the end of calibration (whole samples only):
+        # Traffic between the ranks' handshake and the end of calibration or the first step
+        # (whole samples only):
         # no gradients yet, only
         # the framework's own control messages (Horovod's coordination cycle), which go on
         # at the same rate through training whatever the step rate.

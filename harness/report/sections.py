@@ -186,7 +186,7 @@ def communication_blocks(a: RunAnalysis) -> list[Block]:
         if c.byte_ratio is not None:
             items.append(f"Measured ÷ model bytes, all hosts: {fmt_num(c.byte_ratio, 3)}" + (
                 f"; without the background of {fmt_bytes(c.background_bytes_per_s)}/s measured between the ranks' "
-                f"handshake and the end of calibration (control messages, no gradients): {fmt_num(c.byte_ratio_net, 3)}"
+                f"handshake and the first step (control messages, no gradients): {fmt_num(c.byte_ratio_net, 3)}"
                 if c.byte_ratio_net is not None else ""))
         if c.achieved_bits_per_s is not None:
             link = (f" against a {c.link_bits_per_s / 1e6:.6g} Mbit/s link ({c.link_source})"

@@ -2,11 +2,18 @@
 communication (docs/metrics.md, "Direct communication share").
 
 A distributed rank runs `k` steps of the same model, batch and optimizer with the gradient
-exchange skipped (a plain GradientTape, variables local), all ranks at the same time so the
-host is as busy as in training. The weights are put back afterwards and the calibration
-optimizer is thrown away: nothing of it reaches training, and its steps are not counted.
-Its per-step times, against the training steps' (same timing: batch request to loss on the
-host), give the communication share 1 − t_compute / t_step per rank.
+exchange skipped (a plain GradientTape, variables local). Nothing of them reaches
+training: the calibration optimizer is a throw-away one, and the model's variables are put
+back after each. Their per-step times, against the training steps' (same timing: batch
+request to loss on the host), give the communication share 1 − t_compute / t_step per rank.
+
+Two schedules:
+  Interleaved (Horovod, `Interleaved`): one calibration step before every m-th training
+    step after warm-up, k in all, so t_compute samples the same moments — the same load
+    from other processes — as the training steps it is compared with. The ranks reach it
+    together (the previous step's all-reduce lined them up), so all compute at once, as
+    in a training step's compute phase.
+  Up front (`calibrate`, parameter-server workers before their server starts).
 
 Runs on the host with TensorFlow loaded; imports nothing of the control side."""
 
@@ -44,6 +51,58 @@ def horovod_settings() -> dict:
             "cycle_time_ms": num("HOROVOD_CYCLE_TIME", HOROVOD_CYCLE_DEFAULT_MS)}
 
 
+class Interleaved:
+    """k calibration steps spread over the training steps after warm-up. `before(step)`
+    (the 1-based index of the training step about to run) runs one when due; `finish()`
+    writes the `calibration` record."""
+
+    def __init__(self, log, step_fn: Callable, it, model, steps: int, first: int, last: int, **fields):
+        self.log, self.step_fn, self.it, self.model, self.fields = log, step_fn, it, model, fields
+        span = max(0, last - first + 1)
+        self.steps = min(steps, span)
+        self.every = max(1, span // self.steps) if self.steps else 0
+        self.first, self.seconds, self.waits, self.at = first, [], [], []
+        self.t_start = self.t_end = None
+
+    def trace(self) -> None:
+        """The untimed first calls (the tf.function is traced), before training starts."""
+        if self.steps:
+            snapshot = [v.numpy() for v in self.model.variables]
+            for _ in range(TRACE_STEPS):
+                float(self.step_fn(next(self.it))[0])
+            for v, value in zip(self.model.variables, snapshot):
+                v.assign(value)
+
+    def before(self, step: int) -> None:
+        k = step - self.first
+        if not self.steps or k < 0 or k % self.every or len(self.seconds) >= self.steps:
+            return
+        snapshot = [v.numpy() for v in self.model.variables]
+        self.t_start = self.t_start or time.time()
+        t0 = time.monotonic()
+        batch_xy = next(self.it)
+        t1 = time.monotonic()
+        float(self.step_fn(batch_xy)[0])
+        t2 = time.monotonic()
+        self.t_end = time.time()
+        for v, value in zip(self.model.variables, snapshot):
+            v.assign(value)
+        self.seconds.append(t2 - t0)
+        self.waits.append(t1 - t0)
+        self.at.append(step)
+
+    def finish(self) -> Optional[dict]:
+        if not self.seconds:
+            return None
+        return self.log.emit("calibration", steps=len(self.seconds), trace_steps=TRACE_STEPS,
+                             step_seconds=self.seconds, data_wait_s=self.waits, before_steps=self.at,
+                             schedule="interleaved", every=self.every, t_start_wall=self.t_start,
+                             t_end_wall=self.t_end,
+                             method="local steps interleaved with training: plain GradientTape, no gradient "
+                                    "exchange, throw-away optimizer, variables restored after each",
+                             **self.fields)
+
+
 def calibrate(log, step_fn: Callable, it, model, steps: int, barrier: Optional[Callable[[], None]] = None,
               **fields) -> Optional[dict]:
     """Time `steps` local steps of `step_fn` (after TRACE_STEPS untimed ones), restore the
@@ -72,6 +131,6 @@ def calibrate(log, step_fn: Callable, it, model, steps: int, barrier: Optional[C
     for v, value in zip(model.variables, snapshot):
         v.assign(value)
     return log.emit("calibration", steps=steps, trace_steps=TRACE_STEPS, step_seconds=seconds,
-                    data_wait_s=waits, t_start_wall=t_begin, t_end_wall=t_end,
+                    data_wait_s=waits, t_start_wall=t_begin, t_end_wall=t_end, schedule="up_front",
                     method="local steps: plain GradientTape, no gradient exchange, variables local; "
                            "weights restored, results discarded", **fields)

@@ -23,7 +23,7 @@ from harness.protocol import exits
 from harness.protocol.events import EventLog
 from harness.protocol.layout import EVENTS_FILE
 from harness.worker import distribute, servers
-from harness.worker.calibrate import calibrate, gradient_bytes, horovod_settings
+from harness.worker.calibrate import Interleaved, gradient_bytes, horovod_settings
 from harness.worker.hostinfo import host_facts, process_start_wall
 from harness.worker.mpi import as_mpi_rank
 
@@ -170,19 +170,25 @@ def _train(spec: dict, log: EventLog) -> dict:
              learning_rate=lr)
 
     start_step = _restore(spec, log, tf, dist, model, opt, work["epochs"] * steps_per_epoch)
+    calib = None
     if dist.calibrates and work.get("calibration_steps"):
         # A throw-away optimizer of the same kind: the real one's state stays untouched.
         local_step = dist.train_step(model, _optimizer(keras, work["optimizer"], lr), loss_fn, score_fn, batch,
                                      exchange=False)
-        calibrate(log, local_step, it, model, int(work["calibration_steps"]), barrier=dist.barrier,
-                  strategy=strategy, size=size, gradient_bytes=grad_bytes, horovod=horovod_settings())
+        calib = Interleaved(log, local_step, it, model, int(work["calibration_steps"]),
+                            first=max(start_step, int(work.get("warmup_steps") or 0)) + 1,
+                            last=work["epochs"] * steps_per_epoch, strategy=strategy, size=size,
+                            gradient_bytes=grad_bytes, horovod=horovod_settings())
+        calib.trace()
     loop = _loop_ps if isinstance(dist, distribute.ParameterServer) else _loop_sync
     spot = _SpotWatch(spec)
     try:
         return loop(spec, log, dist, model, opt, loss_fn, score_fn, step_fn, it, data, steps_per_epoch,
-                    classification, start_step, spot)
+                    classification, start_step, spot, calib)
     finally:
         spot.stop()
+        if calib is not None:
+            calib.finish()
 
 
 def _restore(spec, log, tf, dist, model, opt, planned_steps: int) -> int:
@@ -282,7 +288,7 @@ def _epoch_end(log, dist, model, opt, loss_fn, score_fn, save, data, record: dic
 
 
 def _loop_sync(spec, log, dist, model, opt, loss_fn, score_fn, step_fn, it, data, steps_per_epoch,
-               classification, start_step=0, spot=None) -> dict:
+               classification, start_step=0, spot=None, calib=None) -> dict:
     """Synchronous steps (single, horovod, mirrored): each step's seconds run from asking
     for its batch to its loss being on the host, which waits for the whole step (its
     all-reduce included), so the time is honest; data_wait_s is the part spent on the batch."""
@@ -299,6 +305,8 @@ def _loop_sync(spec, log, dist, model, opt, loss_fn, score_fn, step_fn, it, data
         win = _Window()
         begin = skip if epoch == first_epoch else 0   # a resumed run continues mid-epoch
         for i in range(begin, steps_per_epoch):
+            if calib is not None:
+                calib.before(step + 1)   # untimed here: not part of the training step
             t0 = time.monotonic()
             batch_xy = next(it)
             t1 = time.monotonic()
@@ -331,7 +339,7 @@ def _loop_sync(spec, log, dist, model, opt, loss_fn, score_fn, step_fn, it, data
 
 
 def _loop_ps(spec, log, dist, model, opt, loss_fn, score_fn, step_fn, it, data, steps_per_epoch,
-             classification, start_step=0, spot=None) -> dict:
+             classification, start_step=0, spot=None, calib=None) -> dict:
     """The parameter-server chief keeps 2 steps per worker scheduled (one running, one
     queued: no worker waits for the coordinator); workers run them concurrently with
     asynchronous updates. Results are fetched in scheduling order, and a step's `seconds`
