@@ -31,12 +31,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--runs-dir", default="runs", help="where run directories are created (default runs/)")
     run.add_argument("--run-id", help="name of the run directory (default: experiment name + UTC time + random)")
     run.add_argument("--keep-going", action="store_true", help="run the remaining configurations after one fails")
-    run.add_argument("--grace", type=float, default=10.0, help="seconds between SIGTERM and SIGKILL when stopping tasks")
+    run.add_argument("--grace", type=_between(0, 3600), default=10.0, help="seconds between SIGTERM and SIGKILL when stopping tasks")
     run.add_argument("--upload-to", metavar="s3://BUCKET/PREFIX",
                      help="after the run (also a failed or stopped one), upload its directory to S3")
-    run.add_argument("--lease", type=float, default=60.0,
+    run.add_argument("--lease", type=_between(5, 86400), default=60.0,
                      help="seconds a task keeps running on a host the control side can no longer reach (default 60)")
-    run.add_argument("--repeats", type=int, metavar="N",
+    run.add_argument("--repeats", type=_between(1, 100, int), metavar="N",
                      help="run every configuration N times, interleaved (overrides the experiment's repeats)")
     run.add_argument("--dry-run", action="store_true", help="validate and print the plan; start nothing")
     order = run.add_mutually_exclusive_group()
@@ -80,6 +80,20 @@ def _parser() -> argparse.ArgumentParser:
     cmp_.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
     cmp_.add_argument("--out", type=Path, help="also write the Markdown table to this file")
     return ap
+
+
+def _between(lo: float, hi: float, kind=float):
+    """An argparse type: a number from lo to hi (a mistyped --lease 6000000 is refused,
+    not obeyed)."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"{value} is outside {lo:g}..{hi:g}")
+        return value
+    return parse
 
 
 def _ssh_flags(p: argparse.ArgumentParser) -> None:

@@ -55,8 +55,8 @@ def with_repeats(exp, repeats: int | None):
     """The experiment with `--repeats` applied (the command line wins over the file)."""
     if repeats is None:
         return exp
-    if repeats < 1:
-        raise UsageError(f"--repeats {repeats}: give 1 or more runs per configuration")
+    if not 1 <= repeats <= 100:  # the experiment file's own bound (config.experiment)
+        raise UsageError(f"--repeats {repeats}: give 1 to 100 runs per configuration")
     return exp.model_copy(update={"repeats": repeats})
 
 

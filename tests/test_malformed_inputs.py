@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from tests.malformed_corpus import CASES, materialize
+from tests.malformed_corpus import CASES, Case, materialize
 
 MAX_LINE = 1000  # a line repeats a cut of a huge value, never the value
 
@@ -36,3 +36,15 @@ def test_malformed_input_is_one_line_exit_2_nothing_written(tmp_path, capsys, na
     assert (Path(e).name in line or Path(h).name in line) if blamed is None else blamed in line
     assert not runs.exists()
     assert out == ""
+
+
+@pytest.mark.parametrize("flag, value", [("--lease", "1e9"), ("--grace", "-1"), ("--repeats", "100000"),
+                                         ("--lease", "soon")])
+def test_out_of_range_numbers_on_the_command_line_exit_2(tmp_path, capsys, flag, value):
+    e, h = materialize(Case("cli", ""), tmp_path)  # the good experiment and inventory
+    with pytest.raises(SystemExit) as ei:
+        main(["run", "--experiment", e, "--hosts", h, "--runs-dir", str(tmp_path / "runs"), flag, value])
+    assert ei.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {flag}" in err and ("outside" in err or "not a number" in err)
+    assert not (tmp_path / "runs").exists()
