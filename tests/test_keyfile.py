@@ -32,3 +32,18 @@ def test_group_or_world_readable_keys_warn_like_openssh(tmp_path):
     p.chmod(0o644)
     assert "readable by group or others (mode 0644)" in key_file_warning(p)
     assert "chmod 600" in key_file_warning(p)
+
+
+def test_inventory_warns_once_per_readable_key_and_loads_it_once(tmp_path, capsys):
+    from harness.config import load_inventory
+
+    key = tmp_path / "shared"
+    paramiko.RSAKey.generate(1024).write_private_key_file(str(key))
+    key.chmod(0o644)
+    inv = tmp_path / "hosts.yaml"
+    inv.write_text("defaults: {key: shared}\nhosts:\n" +
+                   "".join(f"  - {{name: h{i}, address: 10.0.0.{i + 1}}}\n" for i in range(3)))
+    hosts = load_inventory(inv).hosts
+    assert {h.key for h in hosts} == {str(key)}
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"harness: warning: {inv}: defaults.key: ")
