@@ -107,12 +107,14 @@ def test_compare_runs_side_by_side(tmp_path, gpu, capsys):
     text = compare_runs([gpu[0], other])
     assert text.startswith("# Comparison of 2 run(s)\n")
     assert "| Configuration | gpu-run | run-1 |" in text
-    assert "| single | 100 ± 0 | not in run |" in text
+    assert "| single | 100 ± 0 (n = 2) | not in run |" in text
     assert ("| hvd2 | gpu-run | horovod | 2 | g4dn.xlarge | succeeded | 144 ± 0 | 0.45 | 5.2 | 6.4 | 8 | "
             "$2.03 / $0.6902 | $0.002338 / $0.0007951 | 72.0 % | straggler host@g2, input-bound |") in text
     # the same run twice: the change is shown against the first
     twice = compare_runs([gpu[0], gpu[0]])
-    assert "| single | 100 ± 0 | 100 ± 0 (+0.0 %) |" in twice
+    assert "| single | 100 ± 0 (n = 2) | 100 ± 0 (n = 2) (+0.0 %) |" in twice
+    # and a verdict says the change is no difference
+    assert "## Verdicts" in twice and "are indistinguishable here in throughput (difference +0.0 %" in twice
     out = tmp_path / "cmp.md"
     assert main(["compare", str(gpu[0]), str(other), "--out", str(out)]) == 0
     assert out.read_text() == text and capsys.readouterr().out == text

@@ -16,6 +16,7 @@ from harness.report.analysis import RunAnalysis, analyze
 from harness.report.blocks import NONE, Block, Heading, Para, Table, fmt_num, fmt_share, render_markdown
 from harness.report.cost import fmt_usd
 from harness.report.load import load_run
+from harness.report.verdict import compare
 
 
 def run_label(a: RunAnalysis) -> str:
@@ -65,19 +66,29 @@ def compare_blocks(analyses: Sequence[RunAnalysis]) -> list[Block]:
                     ", ".join(f"{k.name}" + (f"@{k.host}" if k.host else "")
                               for k in a.checks_of(name) if k.triggered) or NONE])
 
-    pivot_rows = []
-    for name in order:
+    # Per configuration (over its counted runs) and run: the throughput with its interval,
+    # and the verdict against the first run that has it (harness/report/verdict.py).
+    configs: list[str] = []
+    for a in analyses:
+        configs += [g.config for g in a.groups if g.config not in configs]
+    pivot_rows, verdict_rows = [], []
+    for name in configs:
         row, ref = [name], None
-        for a in analyses:
-            m = next((x for x in a.metrics if x.config == name), None)
-            x = m.throughput_images_per_s if m else None
-            if m is None:
+        for label, a in zip(labels, analyses):
+            g = next((x for x in a.groups if x.config == name), None)
+            e = g.throughput if g else None
+            if g is None:
                 row.append("not in run")
                 continue
-            cell = _throughput(m)
-            if x is not None and ref is not None:
-                cell += f" ({(x / ref - 1) * 100:+.1f} %)"
-            ref = ref if ref is not None else x
+            cell = NONE if e is None else (fmt_num(e.mean) + ("" if e.half_width is None else
+                                                             f" ± {fmt_num(e.half_width, 2)}") + f" (n = {e.n})")
+            if e is not None and e.mean > 0 and ref is not None:
+                v = compare(f"{name} in {label}", e, f"{name} in {ref[0]}", ref[1], quantity="throughput",
+                            min_effect=a.min_effect)
+                cell += f" ({(e.mean / ref[1].mean - 1) * 100:+.1f} %)"
+                verdict_rows.append([name, f"{label} vs {ref[0]}", v.text, v.method])
+            if ref is None and e is not None and e.mean > 0:
+                ref = (label, e)
             row.append(cell)
         pivot_rows.append(row)
 
@@ -91,8 +102,12 @@ def compare_blocks(analyses: Sequence[RunAnalysis]) -> list[Block]:
              + ". Costs are on-demand / spot. Every figure is recomputed from each run's raw "
                "records (docs/metrics.md)."),
         Heading(2, "Throughput (images/s) per configuration and run"),
-        Para("In brackets: change against the first run (left to right) that has the configuration."),
+        Para("Mean over each run's counted repeats ± 95 % interval (n = repeats; with one repeat, "
+             "the within-run interval). In brackets: change against the first run (left to right) "
+             "that has the configuration; the verdicts below say whether it is beyond noise."),
         Table(["Configuration", *labels], pivot_rows),
+        *([Heading(2, "Verdicts"), Table(["Configuration", "Runs", "Verdict", "Test"], verdict_rows)]
+          if verdict_rows else []),
         Heading(2, "All figures"),
         Table(["Configuration", "Run", "Strategy", "Workers", "Instance types", "Status",
                "Throughput (images/s)", "Step time mean (s)", "Start-up (s)", "Training time (s)",
