@@ -1,5 +1,6 @@
-"""What the utilization sampler costs (issue 5): its own CPU use at 1 s and 0.2 s, and
-training throughput with and without it. Prints figures; asserts nothing.
+"""What the utilization sampler costs (issues 5, 10: host and process readings through
+psutil): its own CPU use at 1 s and 0.2 s, and training throughput with and without it.
+Prints figures; asserts nothing.
 
     .venv/bin/python benchmarks/sampler_cost.py [--seconds 20] [--reps 3] [--epochs N] [--config NAME]
 
@@ -164,6 +165,9 @@ def main() -> int:
     ap.add_argument("--window", type=float, default=1.0, help="on/off window of the toggled run, seconds")
     ap.add_argument("--toggle-epochs", type=int, default=32, help="epochs of the toggled run")
     ap.add_argument("--keep", action="store_true", help="keep the working directory")
+    ap.add_argument("--cost-only", action="store_true",
+                    help="only the sampler-alone cost (no training runs): on a loaded machine the "
+                         "throughput comparison says more about the neighbours than about the sampler")
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="sampler-bench-"))
@@ -179,10 +183,18 @@ def main() -> int:
               f"{1000 * r['loop_cpu_s'] / max(n, 1):>14.3f} {100 * r['core_fraction']:>22.3f} "
               f"{r['cpu_s'] - r['loop_cpu_s']:>15.3f} {r['tracked']:>11}")
 
+    if args.cost_only:
+        if not args.keep:
+            import shutil
+
+            shutil.rmtree(work, ignore_errors=True)
+        return 0
     exp = load_experiment(ROOT / "experiments" / "default.yaml")
     inv = load_inventory(ROOT / "hosts" / "local.yaml")
     plan = build_plan(exp, inv, "bench", work / "run")
-    cp = next((c for c in plan.configs if c.name == args.config), None) if args.config else plan.configs[-1]
+    # A configuration with repeats runs as <name>@<k>: take its first counted run.
+    counted = [c for c in plan.configs if c.counted]
+    cp = next((c for c in counted if args.config in (c.name, c.config)), None) if args.config else counted[-1]
     if cp is None:
         print(f"no configuration {args.config!r}; have {[c.name for c in plan.configs]}", file=sys.stderr)
         return 2

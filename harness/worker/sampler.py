@@ -247,7 +247,8 @@ class _Sampler:
             busy_fields = ("user", "nice", "system", "irq", "softirq", "steal")
             idle = t.idle + getattr(t, "iowait", 0.0)
             return sum(getattr(t, f, 0.0) for f in busy_fields) + idle, idle
-        return pair(psutil.cpu_times()), [pair(t) for t in psutil.cpu_times(percpu=True)]
+        cores = [pair(t) for t in psutil.cpu_times(percpu=True)]  # one read of /proc/stat
+        return (sum(c[0] for c in cores), sum(c[1] for c in cores)), cores
 
     @staticmethod
     def memory() -> tuple[int | None, int | None]:
@@ -258,9 +259,10 @@ class _Sampler:
     @staticmethod
     def _net_bytes() -> tuple[int, int]:
         """(sent, received) over every interface but loopback: the figure is traffic to
-        other hosts, and loopback would count each local byte as sent and as received."""
+        other hosts, and loopback would count each local byte as sent and as received.
+        (nowrap off: 64-bit kernel counters do not wrap; a reset is clamped in _rate.)"""
         sent = recv = 0
-        for name, c in psutil.net_io_counters(pernic=True, nowrap=True).items():
+        for name, c in psutil.net_io_counters(pernic=True, nowrap=False).items():
             if name != "lo":
                 sent += c.bytes_sent
                 recv += c.bytes_recv
@@ -271,7 +273,7 @@ class _Sampler:
         devices would count the same bytes again."""
         rd = wr = 0
         found = False
-        for name, c in (psutil.disk_io_counters(perdisk=True, nowrap=True) or {}).items():
+        for name, c in (psutil.disk_io_counters(perdisk=True, nowrap=False) or {}).items():
             if name not in self._is_disk:
                 self._is_disk[name] = os.path.exists("/sys/block/" + name.replace("/", "!") + "/device")
             if self._is_disk[name]:
