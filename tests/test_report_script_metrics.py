@@ -74,3 +74,16 @@ def test_no_readings_says_why(tmp_path):
     r.write_plan()
     (m,) = compute_metrics(load_run(tmp_path))
     assert m.throughput_images_per_s is None and "matched nothing" in m.throughput_method
+
+
+def test_utilization_window_says_it_comes_from_the_readings(tmp_path):
+    from harness.report.utilization import config_utilization
+
+    from tests.runfixtures import SamplerDir
+
+    m = _run(tmp_path, scope="per_rank_equal")
+    SamplerDir(RunDir(tmp_path), "hvd", "h0").start(1000.0).sample(1012.0, 50.0).end(1016.0, 0.1, 16.0)
+    u = config_utilization(load_run(tmp_path), m)
+    assert "first to last regex reading" in u.method
+    (h,) = u.hosts
+    assert "1 of 1 sample(s)" in h.method and "first to last regex reading" in h.method

@@ -203,6 +203,13 @@ def _first_num(rec: dict, *keys: str) -> Optional[float]:
     return next((v for v in (_num(rec.get(k)) for k in keys) if v is not None), None)
 
 
+def _window_basis(m: ConfigMetrics) -> str:
+    # An own script reporting by regular expressions has readings, not steps (script_metrics.py).
+    if m.training_time_method.startswith("first to last regex reading"):
+        return "first to last regex reading of the script's output, all tasks"
+    return "first step start to last step end of the training tasks"
+
+
 def host_utilization(run: RunData, m: ConfigMetrics, s: SamplerData) -> HostUtilization:
     start = s.first("sampler_start") or {}
     ends = s.of("sampler_end") or s.of("sampler_cost")
@@ -221,8 +228,7 @@ def host_utilization(run: RunData, m: ConfigMetrics, s: SamplerData) -> HostUtil
                   f"{len(samples)} sample(s) not summarised")
     else:
         method = (f"{len(inside)} of {len(samples)} sample(s) with t_wall in the training window "
-                  f"[{fmt_t(w0)}, {fmt_t(w1)}] ({_fmt(w1 - w0)} s: first step start to last step end "
-                  f"of the training tasks)")
+                  f"[{fmt_t(w0)}, {fmt_t(w1)}] ({_fmt(w1 - w0)} s: {_window_basis(m)})")
         if samples and not inside:
             notes.append(f"no sample falls inside the training window (samples span "
                          f"{fmt_t(min(times))}–{fmt_t(max(times))})")
@@ -298,8 +304,7 @@ def config_utilization(run: RunData, m: ConfigMetrics) -> ConfigUtilization:
     if not samplers:
         method = "no sampler in this configuration (sampling off, or a run from before samplers)"
     else:
-        method = ("samples whose t_wall lies in the configuration's training window (first step "
-                  "start to last step end of its training tasks)")
+        method = f"samples whose t_wall lies in the configuration's training window ({_window_basis(m)})"
         missing = sorted(set(m.hosts) - {s.host for s in samplers})
         if missing:
             notes.append(f"no sampler planned on host(s) {', '.join(missing)}")
