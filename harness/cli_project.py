@@ -92,6 +92,9 @@ def measured_configs(run_dir: Path, compute: str = "calibration", only: Optional
             if c.baseline_step_s is None:
                 raise UsageError(f"{m.config}: --compute baseline, but the run has no single-process baseline")
             t_compute, src = c.baseline_step_s, f"single-process baseline {c.baseline_config} (ran alone)"
+            fit_t = c.direct.t_compute_s
+        else:
+            fit_t = None
         if c.gradient_bytes is None:
             notes.append(f"{m.config}: skipped (no gradient_bytes recorded)")
             out.append((None, None, notes))
@@ -108,7 +111,7 @@ def measured_configs(run_dir: Path, compute: str = "calibration", only: Optional
             config=m.config, strategy="parameter_server" if m.strategy == "parameter_server" else "horovod",
             workers=int(m.workers), ps=int(m.ps or 0), batch=batch, t_compute_s=t_compute,
             t_step_s=c.direct.t_step_s, gradient_bytes=float(c.gradient_bytes), wire_overhead=ratio or 1.0,
-            link_bits_per_s=c.link_bits_per_s, fusion_bytes=fusion, remote_fraction=remote,
+            link_bits_per_s=c.link_bits_per_s, fusion_bytes=fusion, remote_fraction=remote, t_compute_fit_s=fit_t,
             sources={"t_compute": src, "link": c.link_source,
                      "t_step": ("chief's completion interval × workers, after warm-up"
                                 if m.strategy == "parameter_server" else "mean over ranks after warm-up"),

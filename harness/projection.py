@@ -12,11 +12,11 @@ per-message latency fitted to the measured run: the measured communication time
 t_step − t_compute minus its bandwidth term, over its 2(N₀−1)·⌈G/F⌉ messages (≥ 0).
     t_step = t_compute + t_comm (no overlap of compute and communication)
 
-Parameter server (the ps's link is the bottleneck), W workers, a fraction r of them on
-other hosts than the ps:
+Parameter server (the ps links are the bottleneck), W workers, k ps tasks, a fraction r of
+the workers on other hosts than the ps (the measured layout at the measured size, else 1):
     one worker's step alone  t_w = t_compute + λ + 2·w·G / B   (pull + push through its link)
-    the ps link's limit      W·r·w·G / B per round of one step per worker
-    t_step = max(t_w, W·r·w·G / B); λ fitted to the measured run as α above.
+    the ps links' limit      W·r·w·G / (k·B) per round of one step per worker
+    t_step = max(t_w, W·r·w·G / (k·B)); λ fitted to the measured run as α above.
 
 Throughput = N·batch / t_step; communication share = 1 − t_compute / t_step; scaling
 efficiency = t_compute / t_step (N workers against N × one worker without communication);
@@ -42,8 +42,10 @@ class Measured:
     wire_overhead: float          # measured ÷ model bytes (1.0 when not measured)
     link_bits_per_s: Optional[float]
     fusion_bytes: float = 64 * 1024 * 1024
-    remote_fraction: float = 1.0  # PS: share of workers not on a ps host
+    remote_fraction: float = 1.0  # PS: share of workers not on a ps host (the measured layout)
     sources: dict = field(default_factory=dict)   # figure -> where it came from
+    t_compute_fit_s: Optional[float] = None  # t_compute of the measured run itself, when t_compute_s
+    #                                          is taken from elsewhere (the baseline that ran alone)
 
 
 @dataclass(frozen=True)
@@ -75,11 +77,17 @@ def _ring_volume(m: Measured, workers: int) -> float:
     return m.wire_overhead * 2.0 * (workers - 1) / workers * m.gradient_bytes
 
 
+def _remote(m: Measured, workers: int) -> float:
+    """The measured layout at the measured size; one host per worker at any other."""
+    return m.remote_fraction if workers == m.workers else 1.0
+
+
 def fit(m: Measured) -> Fit:
     notes = []
-    comm = m.t_step_s - m.t_compute_s
+    t_c = m.t_compute_fit_s if m.t_compute_fit_s is not None else m.t_compute_s
+    comm = m.t_step_s - t_c
     if comm < 0:
-        notes.append(f"measured step {m.t_step_s:.4g} s is shorter than t_compute {m.t_compute_s:.4g} s: "
+        notes.append(f"measured step {m.t_step_s:.4g} s is shorter than t_compute {t_c:.4g} s: "
                      "communication time taken as 0")
         comm = 0.0
     if m.strategy == "parameter_server":
@@ -96,7 +104,8 @@ def fit(m: Measured) -> Fit:
     beta_term = 8.0 * volume / m.link_bits_per_s
     rest = comm - beta_term
     if m.strategy == "parameter_server":
-        ps_bound = 8.0 * m.workers * m.remote_fraction * m.wire_overhead * m.gradient_bytes / m.link_bits_per_s
+        ps_bound = 8.0 * m.workers * m.remote_fraction * m.wire_overhead * m.gradient_bytes / max(1, m.ps) \
+            / m.link_bits_per_s
         if ps_bound >= m.t_step_s:
             notes.append("the measured run was limited by the ps link: λ taken as 0")
             rest = 0.0
@@ -117,7 +126,7 @@ def predict(m: Measured, f: Fit, workers: int, bits_per_s: Optional[float],
                          "measured no communication time)")
     if m.strategy == "parameter_server":
         own = m.t_compute_s + f.latency_s + 8.0 * 2.0 * m.wire_overhead * m.gradient_bytes / bps
-        ps_link = 8.0 * workers * m.remote_fraction * m.wire_overhead * m.gradient_bytes / bps
+        ps_link = 8.0 * workers * _remote(m, workers) * m.wire_overhead * m.gradient_bytes / max(1, m.ps) / bps
         t_step = max(own, ps_link)
         hosts = workers + m.ps
     else:
@@ -138,6 +147,8 @@ def project(m: Measured, workers: Sequence[int], rates: Sequence[Optional[float]
 
 
 def assumptions(m: Measured, f: Fit) -> list[str]:
+    fit_note = ([f"latency fitted with the measured run's own t_compute {m.t_compute_fit_s:.4g} s (calibration)"]
+                if m.t_compute_fit_s is not None else [])
     out = [
         f"measured: {m.config} ({m.strategy}, {m.workers} workers"
         + (f", {m.ps} ps" if m.strategy == "parameter_server" else "") + f", batch {m.batch} per worker)",
@@ -153,12 +164,13 @@ def assumptions(m: Measured, f: Fit) -> list[str]:
            if f.achieved_bits_per_s else ""),
     ]
     if m.strategy == "parameter_server":
-        out += ["parameter server: t_step = max(t_compute + λ + 2wG/B, W·r·wG/B), the ps link the shared "
-                f"bottleneck; r = {m.remote_fraction:.3g} of the workers on other hosts than the ps; "
-                "one host per worker plus one per ps"]
+        out += ["parameter server: t_step = max(t_compute + λ + 2wG/B, W·r·wG/(k·B)), the ps links the shared "
+                f"bottleneck (k = {m.ps} ps, variables split evenly); r = {m.remote_fraction:.3g} of the workers on "
+                f"other hosts than the ps at {m.workers} workers (the measured layout), 1 at other sizes (one host "
+                "per worker plus one per ps); workers share the steps evenly"]
     else:
         out += [f"ring all-reduce: t_comm = 2(N−1)·⌈G/F⌉·α + w·2(N−1)/N·G/B, fusion buffer F = "
                 f"{m.fusion_bytes:.6g} bytes; t_step = t_compute + t_comm (no overlap); one worker per host"]
     out += ["links full duplex at the stated rate, no other traffic; compute unchanged by the link",
-            *f.notes]
+            *fit_note, *f.notes]
     return out

@@ -60,8 +60,8 @@ def test_parameter_server_is_bounded_by_the_ps_link():
     # own: 0.1 + λ + 2 × 500 kB × 8 / 100 Mbit/s = 0.18 + λ → λ = 0.02
     assert f.latency_s == pytest.approx(0.02)
     assert predict(m, f, 4, 100e6).t_step_s == pytest.approx(0.2)
-    slow = predict(m, f, 16, 10e6)   # ps link: 16 × 0.75 × 0.4 s
-    assert slow.t_step_s == pytest.approx(16 * 0.75 * 0.4)
+    slow = predict(m, f, 16, 10e6)   # ps link: 16 workers, each on its own host, × 0.4 s
+    assert slow.t_step_s == pytest.approx(16 * 0.4)
     assert slow.hosts == 17
 
 
@@ -71,3 +71,21 @@ def test_project_grid_and_assumptions():
     assert [(p.workers, p.bits_per_s) for p in pts] == [(2, 1e9), (2, 10e9), (4, 1e9), (4, 10e9)]
     text = "\n".join(assumptions(m, f))
     assert "ring all-reduce" in text and "t_compute" in text and "fusion buffer" in text
+
+
+def test_baseline_compute_keeps_the_fit_on_the_measured_runs_own_compute():
+    # the run calibrated 0.1 s under contention; alone one step takes 0.05 s
+    m = ring(t_compute_s=0.05, t_compute_fit_s=0.1)
+    f = fit(m)
+    assert f.latency_s == pytest.approx(0.04 / 6)          # as without the baseline
+    assert predict(m, f, 4, 100e6).t_step_s == pytest.approx(0.05 + 0.1)
+    assert any("own t_compute" in a for a in assumptions(m, f))
+
+
+def test_parameter_server_layout_and_several_ps():
+    m = ring(strategy="parameter_server", ps=2, t_step_s=0.2, remote_fraction=0.75)
+    f = fit(m)
+    # at another size every worker has its own host (r = 1); two ps split the ps-link load
+    p = predict(m, f, 16, 10e6)
+    assert p.t_step_s == pytest.approx(16 * 1.0 * 0.4 / 2)
+    assert predict(m, f, 4, 10e6).t_step_s == pytest.approx(max(0.1 + f.latency_s + 0.8, 4 * 0.75 * 0.4 / 2))
