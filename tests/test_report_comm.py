@@ -96,6 +96,8 @@ def test_direct_share_contention_and_shared_cores(tmp_path):
     assert c.direct.value == pytest.approx(0.5)
     assert len(c.ranks) == 4 and c.direct.half_width > 0
     assert sc.communication.method.startswith("direct")
+    # every rank computes alike here: no straggler, all of the communication is the exchange
+    assert c.straggler_wait_s == pytest.approx(0.0) and c.exchange_s == pytest.approx(0.1)
     # baseline 0.05 s alone: its estimator says 75 %, half of which is contention
     assert c.baseline_share == pytest.approx(0.75, abs=1e-3)
     assert c.contention_share == pytest.approx(0.25, abs=1e-3)

@@ -88,6 +88,9 @@ class CommAnalysis:
     contention_share: Optional[float] = None  # (t_compute − t_single) / t_step
     disagreement: str = ""
     straggler: str = ""                       # from rank 0's Horovod timeline
+    straggler_calibration: str = ""           # from the ranks' calibration: slowest rank's lag
+    straggler_wait_s: Optional[float] = None  # slowest rank's t_compute − mean t_compute
+    exchange_s: Optional[float] = None        # mean t_step − slowest t_compute
     negotiation_per_step_s: Optional[float] = None
     allreduce_per_step_s: Optional[float] = None
     gradient_bytes: Optional[int] = None
@@ -281,6 +284,20 @@ def _direct(a: CommAnalysis, run: RunData, m: ConfigMetrics, tasks: list[TaskDat
         a.direct_reason = "no calibration records (workload.calibration_steps 0, or a strategy without it)"
         return
     n = len(a.ranks)
+    if n >= 2:
+        # Synchronous steps: every rank waits for the slowest one's compute before the
+        # exchange can finish, so t_step ≈ max t_compute + exchange; the rest of a faster
+        # rank's "communication" is waiting for that straggler.
+        slow = max(a.ranks, key=lambda r: r.share.t_compute_s)
+        mean_c = sum(r.share.t_compute_s for r in a.ranks) / n
+        mean_s = sum(r.share.t_step_s for r in a.ranks) / n
+        a.straggler_wait_s = slow.share.t_compute_s - mean_c
+        a.exchange_s = mean_s - slow.share.t_compute_s
+        a.straggler_calibration = (
+            f"slowest rank's compute {slow.share.t_compute_s:.4g} s ({slow.task_id} on {slow.host}) against "
+            f"{mean_c:.4g} s on average: {a.straggler_wait_s:.4g} s per step waiting for it "
+            f"({a.straggler_wait_s / mean_s:.1%} of the step), {a.exchange_s:.4g} s the exchange itself "
+            f"({a.exchange_s / mean_s:.1%}; t_step − slowest t_compute)")
     hws = [r.share.half_width for r in a.ranks]
     a.direct = Share(sum(r.share.value for r in a.ranks) / n,
                      # ranks move together (synchronous steps): half-widths averaged, not shrunk

@@ -168,8 +168,10 @@ def communication_blocks(a: RunAnalysis) -> list[Block]:
                          f"t_step − t_compute = {fmt_num(c.direct.t_step_s - c.direct.t_compute_s)} s per step")
         if c.disagreement:
             items.append(f"The two disagree: {c.disagreement}")
+        if c.straggler_calibration:
+            items.append(f"Straggler wait (calibration): {c.straggler_calibration}")
         if c.straggler:
-            items.append(f"Straggler wait: {c.straggler}")
+            items.append(f"Straggler wait (timeline): {c.straggler}")
         if c.oversubscription:
             items.append(f"Shared cores: {c.oversubscription}" + (f"; {c.baseline_alone}" if c.baseline_alone else ""))
         if c.wire_bytes_per_step is not None:
