@@ -60,3 +60,17 @@ def test_warmup_run_is_kept_but_not_counted(tmp_path):
     md = (root / "report.md").read_text()
     assert md.index("## Verdict") < md.index("## Configurations over their runs") < md.index("## Summary")
     assert "a@warmup (not counted)" in md and "![Decision plot" in md
+
+
+def test_scaling_efficiency_has_a_verdict_against_ideal(tmp_path):
+    from harness.report.analysis import scaling_verdicts
+    from tests.runfixtures import gpu_run
+
+    a = analyze_dir(gpu_run(tmp_path / "g"))
+    (name, v), = scaling_verdicts(a).items()
+    # hvd2 144 images/s against 2 × single's 100: 72 % of ideal; the fixture's steps are
+    # constant, so the within-run intervals are zero wide and the shortfall counts
+    assert name == "hvd2" and 1 + v.relative == pytest.approx(0.72)
+    assert v.differs and v.better != "hvd2"
+    write_report(tmp_path / "g")
+    assert "below ideal beyond noise" in (tmp_path / "g" / "report.md").read_text()

@@ -72,6 +72,29 @@ def run_min_effect(run: RunData) -> float:
         else DEFAULT_MIN_EFFECT
 
 
+def scaling_verdicts(a: "RunAnalysis") -> dict[str, Verdict]:
+    """Per distributed configuration over its repeats: its throughput against N × its
+    baseline's (both means over counted runs, with their intervals). 1 + relative is the
+    scaling efficiency; the verdict says whether it is below ideal beyond noise."""
+    from harness.report.repeats import run_infos
+
+    infos = run_infos(a.run)
+    groups = {g.config: g for g in a.groups}
+    out: dict[str, Verdict] = {}
+    for sc in a.scaling:
+        if not sc.distributed or not sc.baseline or not sc.workers:
+            continue
+        g = groups.get(infos[sc.config].config if sc.config in infos else sc.config)
+        b = groups.get(infos[sc.baseline].config if sc.baseline in infos else sc.baseline)
+        if g is None or b is None or g.config in out or g.throughput is None or b.throughput is None \
+                or g.throughput.mean <= 0 or b.throughput.mean <= 0:
+            continue
+        out[g.config] = compare(g.config, g.throughput, f"{sc.workers} × {b.config} (ideal)",
+                                b.throughput.scaled(sc.workers), quantity="throughput",
+                                min_effect=a.min_effect)
+    return out
+
+
 def pair_verdicts(groups: list[ConfigGroup], min_effect: float) -> list[Verdict]:
     """Throughput verdict for every pair of configurations with a throughput (thread
     sweeps, strategies, …), in run order."""

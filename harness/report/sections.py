@@ -135,9 +135,23 @@ def scaling_summary_blocks(a: RunAnalysis) -> list[Block]:
         rows.append([sc.config, m.strategy or NONE, fmt_num(sc.workers),
                      sc.baseline or ("n/a" if not sc.distributed else "no baseline in this run"),
                      _scaling_text(sc), _comm_text(sc), _mfu_text(sc)])
-    return [Heading(2, "Scaling, communication and model-FLOP utilization"),
-            Table(["Configuration", "Strategy", "Workers", "Baseline", "Scaling efficiency",
-                   "Communication share", "MFU"], rows)]
+    blocks: list[Block] = [Heading(2, "Scaling, communication and model-FLOP utilization"),
+                           Table(["Configuration", "Strategy", "Workers", "Baseline", "Scaling efficiency",
+                                  "Communication share", "MFU"], rows)]
+    from harness.report.analysis import scaling_verdicts
+
+    sv = scaling_verdicts(a)
+    if sv:
+        blocks.append(Para("Over the repeats: scaling efficiency = mean throughput ÷ (N × the baseline's "
+                           "mean), with its 95 % interval, and whether it is below ideal beyond noise."))
+        blocks.append(Table(["Configuration", "Scaling efficiency (95 % interval)", "Verdict against ideal"],
+                            [[name, f"{fmt_share(1 + v.relative)}"
+                              + ("" if v.low is None else f" ({fmt_share(1 + v.low)} … {fmt_share(1 + v.high)})"),
+                              ("below ideal beyond noise" if v.differs and v.better != name else
+                               "above ideal beyond noise" if v.differs else
+                               "indistinguishable from ideal" if v.kind == "indistinguishable" else
+                               "no verdict (no interval)") + f" — {v.text}"] for name, v in sv.items()]))
+    return blocks
 
 
 def communication_blocks(a: RunAnalysis) -> list[Block]:
