@@ -54,6 +54,8 @@ class Recommendation:
         fs = f.summary or f.text
         if f.config and c.config and f.config == c.config:
             return f"{fs}; it is also the cheapest on-demand."
+        if not f.config and not c.config and f.tie_break and f.tie_break == c.tie_break:
+            return f"{fs}. On-demand cost: no winner beyond noise either (same tie-break)."
         return f"{fs}. On-demand cost: {c.summary or c.text}."
 
 
