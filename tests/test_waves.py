@@ -131,7 +131,9 @@ def test_two_disjoint_host_groups_overlap_and_the_bill_is_recomputable(tmp_path,
     # independent recomputation of both bills from control.jsonl and the catalog CSV
     price = {r["instance_type"]: float(r["on_demand_usd_per_hour"]) for r in csv.DictReader(CATALOG.open())}
     rate = price["c5.large"] + price["c7i.large"]
-    wall = ev("connect")[0]["seconds"] + run_wall
+    # held: from the start of the connection to the last collection (the whole-run cost model)
+    conn = ev("connect")[0]
+    wall = max(r["t_wall"] for r in ev("collected")) - (conn["t_wall"] - conn["seconds"])
     fixed = wall - max(dur.values())
     want = {"parallel": rate * wall / 3600, "sequential": rate * (fixed + sum(dur.values())) / 3600}
     assert want["parallel"] < want["sequential"]
@@ -143,6 +145,9 @@ def test_two_disjoint_host_groups_overlap_and_the_bill_is_recomputable(tmp_path,
 
     rs = run_schedule(load_run(run), load_catalog())
     got = {b.mode: b for b in rs.bills}
+    from harness.report.bill import compute_bill
+
+    assert got["parallel"].usd["on_demand"] == compute_bill(load_run(run), load_catalog()).on_demand_usd
     assert got["parallel"].measured and not got["sequential"].measured
     for mode in want:
         assert got[mode].usd["on_demand"] == pytest.approx(want[mode], rel=1e-9)

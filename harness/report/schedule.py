@@ -1,17 +1,15 @@
 """PURE: the bill of the run's schedule and of the other one, side by side.
 
-Billing model for a whole run: every host the run connected to is rented for the run's whole
-wall time (connect → run_end: started before the run, stopped after it), busy or idle,
-pro rata per second at its on-demand or spot $/h (harness.prices). So
-  bill = Σ_hosts $/h × wall_s / 3600.
-The schedule that ran is measured: wall_s = the connect seconds + run_start → run_end. The
-other one is estimated from the same records: the fixed part (wall minus the configurations'
-share of the schedule that ran) plus, sequentially, the sum of the configurations' durations
-(config_start → config_end), or, in parallel, the sum over waves of the longest duration in
-the wave; waves come from the configurations' hosts (harness.plan.group_waves). Durations
-measured while configurations shared one machine (a sandbox) are longer than alone, so an
-estimate from a parallel rehearsal overstates the sequential bill there; on separate hosts
-they do not contend."""
+The bill is the whole-run cost model (report/bill.py): every host the run connected to is
+held from the start of the connection to the last collection, busy or idle, and billed per
+second at its $/h (at least 60 s where the harness started the instance). The schedule that
+ran (sequential, or waves of configurations on disjoint hosts) is that bill, measured. The
+other is estimated from the same records: every host's held time minus the configurations'
+share of the schedule that ran plus their share of the other one, where a schedule's share
+is Σ over its waves of the longest run (config_start → config_end) in the wave, and the
+parallel waves come from the runs' hosts (harness.plan.group_waves). Runs measured while
+sharing one machine (a sandbox) are slower than alone, so an estimate from a parallel
+rehearsal overstates the sequential bill there; on separate hosts they do not contend."""
 
 from __future__ import annotations
 
@@ -20,82 +18,73 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from harness.plan import group_waves
-from harness.prices import Catalog, HostPrice, resolve_host_price
-from harness.report.cost import PRICINGS, combined_rate, live_prices
+from harness.prices import Catalog
+from harness.report.bill import MINIMUM_S, SECONDS_PER_HOUR, RunBill, compute_bill, spans
 from harness.report.load import RunData
 
 
 @dataclass(frozen=True)
 class ScheduleBill:
     mode: str                              # "sequential" | "parallel"
-    measured: bool                         # True: the schedule this run used
+    measured: bool                         # True: the schedule this run used (= the whole-run bill)
     waves: tuple[tuple[str, ...], ...]
-    wall_s: Optional[float]
+    wall_s: float                          # every host's held seconds under this schedule
     usd: dict                              # pricing → $ or None
-    rate_text: dict                        # pricing → "5 hosts × …" or the reason it is unknown
+    rate_text: dict                        # pricing → the inputs, or why unknown
     method: str
 
 
 @dataclass
 class RunSchedule:
     hosts: list[str]
-    host_prices: list[HostPrice]
-    durations: dict[str, float]            # configuration → config_start → config_end seconds
-    fixed_s: Optional[float]               # connect, sync, report: the part no schedule changes
+    durations: dict[str, float]            # run of a configuration → config_start → config_end seconds
+    fixed_s: float                         # held time outside the schedule's share (connect, sync, collect, gaps)
     bills: list[ScheduleBill] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
 
 
-def _t(r: Optional[dict]) -> Optional[float]:
-    v = r.get("t_wall") if r else None
-    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
-
-
-def _span(waves, durations: dict[str, float]) -> float:
+def _share(waves, durations: dict[str, float]) -> float:
     return math.fsum(max(durations[n] for n in w) for w in waves if w)
 
 
-def run_schedule(run: RunData, catalog: Catalog) -> Optional[RunSchedule]:
-    connect = run.control_first("connect") or {}
-    start, end = _t(run.control_first("run_start")), _t(run.control_first("run_end"))
-    hosts = [h for h in connect.get("hosts") or [] if isinstance(h, str)]
-    if start is None or end is None or not hosts:
+def _bill(b: RunBill, held_s: float, pricing: str) -> tuple[Optional[float], str]:
+    total, parts = 0.0, []
+    for h in b.holds:
+        p = getattr(h.price, pricing)
+        if p.usd_per_hour is None:
+            return None, p.reason
+        billed = max(held_s, MINIMUM_S) if h.started_by_harness else held_s
+        total += p.usd_per_hour * billed / SECONDS_PER_HOUR
+        parts.append(f"${p.usd_per_hour:g}/h {h.host}")
+    return total, f"({' + '.join(parts)}) × {held_s:.1f} s"
+
+
+def run_schedule(run: RunData, catalog: Catalog, bill: Optional[RunBill] = None) -> Optional[RunSchedule]:
+    b = bill or compute_bill(run, catalog)
+    if b is None or not b.holds:
         return None
-    durations, config_hosts = {}, {}
-    for cs in run.control_of("config_start"):
-        name = cs.get("config")
-        t0, t1 = _t(cs), _t(run.control_first("config_end", name))
-        if name and t0 is not None and t1 is not None:
-            durations[name] = t1 - t0
-            config_hosts[name] = set(cs.get("hosts") or [])
-    if not durations:
+    runs = [s for s in spans(run) if s.end >= s.start]
+    if not runs:
         return None
+    durations = {s.name: s.end - s.start for s in runs}
+    held = b.holds[0].held_s  # every host is held for the same window
     sched = run.control_first("schedule") or {}
     mode = sched.get("mode") if sched.get("mode") in ("sequential", "parallel") else "sequential"
-    ran = [tuple(n for n in w if n in durations) for w in sched.get("waves") or [[n] for n in durations]]
-    ran = tuple(w for w in ran if w)
-    connect_s = connect.get("seconds") if isinstance(connect.get("seconds"), (int, float)) else 0.0
-    wall = connect_s + (end - start)
-    fixed = wall - _span(ran, durations)
-    order = list(durations)
-    seq = tuple((n,) for n in order)
-    par = group_waves([(n, config_hosts[n]) for n in order])
-    live, notes = live_prices(run)
-    types = {}
-    for cs in run.control_of("config_start"):
-        types.update({h: t for h, t in (cs.get("instance_types") or {}).items() if isinstance(t, str)})
-    prices = [resolve_host_price(h, types.get(h), run.inventory_host(h), live, catalog) for h in hosts]
-    rs = RunSchedule(hosts=hosts, host_prices=prices, durations=durations, fixed_s=fixed, notes=notes)
-    for m, waves in (("sequential", seq), ("parallel", par)):
+    ran = tuple(t for t in (tuple(n for n in w if n in durations) for w in sched.get("waves") or
+                            [[n] for n in durations]) if t)
+    fixed = held - _share(ran, durations)
+    options = {"sequential": tuple((s.name,) for s in runs),
+               "parallel": group_waves([(s.name, set(s.hosts)) for s in runs])}
+    rs = RunSchedule(hosts=[h.host for h in b.holds], durations=durations, fixed_s=fixed)
+    for m, waves in options.items():
         measured = m == mode
-        w = wall if measured else fixed + _span(waves, durations)
-        usd, rate_text = {}, {}
-        for pricing in PRICINGS:
-            rate = combined_rate(prices, pricing)
-            usd[pricing] = rate.usd_per_hour * w / 3600.0 if rate.usd_per_hour is not None else None
-            rate_text[pricing] = f"{rate.text} × {w:.1f} s" if rate.usd_per_hour is not None else rate.reason
-        how = ("measured: connect + run_start → run_end" if measured else
-               f"estimated: fixed {fixed:.1f} s + " + ("Σ configuration durations" if m == "sequential"
-                                                      else "Σ over waves of the longest configuration"))
-        rs.bills.append(ScheduleBill(m, measured, waves if not measured else ran, w, usd, rate_text, how))
+        w = held if measured else fixed + _share(waves, durations)
+        usd, text = {}, {}
+        for pricing, measured_usd in (("on_demand", b.on_demand_usd), ("spot", b.spot_usd)):
+            usd[pricing], text[pricing] = _bill(b, w, pricing)
+            if measured:
+                usd[pricing] = measured_usd   # the whole-run bill itself
+        how = ("measured: the whole-run bill (connect → last collection)" if measured else
+               f"estimated: fixed {fixed:.1f} s + " + ("Σ run durations" if m == "sequential"
+                                                      else "Σ over waves of the longest run"))
+        rs.bills.append(ScheduleBill(m, measured, ran if measured else waves, w, usd, text, how))
     return rs

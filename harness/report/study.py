@@ -25,5 +25,5 @@ def study_tables(run_dir: str | Path) -> str:
                    fmt_usd(c.on_demand.to_target.usd)] for c in a.costs])
     blocks = [Heading(2, f"Study run {Path(run_dir).name}"), _summary(a.metrics), cost,
               *study_sections.per_type_blocks(type_rows(a)),
-              *study_sections.schedule_blocks(run_schedule(a.run, catalog))]
+              *study_sections.schedule_blocks(run_schedule(a.run, catalog, a.bill))]
     return render_markdown(blocks)

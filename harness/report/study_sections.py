@@ -75,10 +75,10 @@ def schedule_blocks(rs: Optional[RunSchedule]) -> list[Block]:
                      b.method])
     inputs = [f"on-demand: {b.rate_text['on_demand']}; spot: {b.rate_text['spot']} ({b.mode})" for b in rs.bills]
     return [Heading(2, "Schedule and bill"),
-            Para(f"Every host the run connected to ({', '.join(rs.hosts)}) is billed for the run's whole wall "
-                 f"time (connect → run_end), busy or idle: bill = Σ hosts $/h × wall s / 3600. The schedule that "
-                 f"ran is measured; the other is estimated from the same records: the fixed part "
-                 f"({rs.fixed_s:.1f} s: connect, code and data sync, gaps between configurations) plus the configurations' durations "
-                 f"(config_start → config_end) summed, or per wave the longest (docs/metrics.md)."),
+            Para(f"The whole-run bill (above: every host the run connected to, {', '.join(rs.hosts)}, held "
+                 f"from the connection to the last collection, busy or idle) for the schedule that ran, and "
+                 f"the other schedule estimated from the same records: the fixed part ({rs.fixed_s:.1f} s: "
+                 f"connect, sync, collection, gaps) plus the runs' durations (config_start → config_end) "
+                 f"summed, or per wave the longest (docs/metrics.md, Schedule and bill)."),
             Table(["Schedule", "Waves", "Wall (s)", "Host-hours", "Bill on-demand", "Bill spot", "How"], rows),
-            Bullets(inputs + [f"{n}: {d:.1f} s" for n, d in rs.durations.items()] + list(rs.notes))]
+            Bullets(inputs + [f"{n}: {d:.1f} s" for n, d in rs.durations.items()])]
