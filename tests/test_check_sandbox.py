@@ -80,5 +80,13 @@ def test_check_catches_unresolvable_names_and_passes_after_the_fix(tmp_path):
         rc, out = _check(str(inv), kh, str(exp))
         print("--- check after the fix ---\n" + out)
         assert rc == 0, out
+
+        # launcher: mpi needs SSH from the first host to the others, which sandbox hosts lack.
+        mpi = tmp_path / "mpi.yaml"
+        mpi.write_text(yaml.safe_dump({**EXP, "configurations": [{**EXP["configurations"][0], "launcher": "mpi"}]}))
+        rc, out = _check(str(inv), kh, str(mpi))
+        print("--- check of launcher: mpi ---\n" + out)
+        line = next(l for l in out.splitlines() if l.startswith("sb0: launcher mpi"))
+        assert rc != 0 and "mpirun on sb0 cannot ssh to sb1" in line
     finally:
         sandbox.down(d)
