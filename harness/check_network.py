@@ -156,8 +156,11 @@ def ssh_probe_command(targets: list[tuple[str, str, int | None, str | None]]) ->
     return "; ".join(parts) or "true"
 
 
-def run_network_checks(hosts: list[Host], transports: dict, need: dict[str, HostNeeds]) -> dict[str, list[str]]:
-    """Ports and mpirun SSH across hosts; {host: blockers}."""
+def run_network_checks(hosts: list[Host], transports: dict, need: dict[str, HostNeeds],
+                       done: list[str] | None = None) -> dict[str, list[str]]:
+    """Ports and mpirun SSH across hosts; {host: blockers}. `done` gets one line per probe
+    that passed (for the summary under the table)."""
+    done = done if done is not None else []
     from harness.transport.fanout import fan_out
 
     by_name = {h.name: h for h in hosts if h.name in transports}
@@ -183,6 +186,8 @@ def run_network_checks(hosts: list[Host], transports: dict, need: dict[str, Host
                 blockers[name].append(f"host-to-host port probe failed: {o.error}")
                 continue
             for peer, addr, port, err in o.value:
+                if not err:
+                    done.append(f"{name} → {peer} {addr}:{port} reached")
                 if err:
                     blockers[name].append(
                         f"cannot reach {peer} at {addr}:{port} from {name} ({err}); open TCP {port} between the "
@@ -200,6 +205,8 @@ def run_network_checks(hosts: list[Host], transports: dict, need: dict[str, Host
     for name, o in fan_out({n: n for n in by_name if n in need and need[n].mpi_ssh}, ssh).items():
         for line in (o.value or "").splitlines() if o.error is None else [f"?\t255\t{o.error}"]:
             peer, rc, last = (line.split("\t") + ["", ""])[:3]
+            if rc == "0":
+                done.append(f"{name} → {peer}: ssh as mpirun does works")
             if rc != "0":
                 blockers[name].append(
                     f"launcher mpi: mpirun on {name} cannot ssh to {peer} ({last or 'exit ' + rc}); give {name} a "

@@ -193,7 +193,7 @@ def _cmd_check(args) -> int:
     from harness.transport import open_transports
 
     inv = load_inventory(args.hosts)
-    strategies, ports, plan = {"single"}, {}, None
+    strategies, ports, plan, passed = {"single"}, {}, None, []
     if args.experiment:
         from harness import pipeline
 
@@ -214,9 +214,12 @@ def _cmd_check(args) -> int:
                 problem = check_network.interpret_hostname(c.facts, need[name]) if c.facts and name in need else None
                 if problem:
                     c.blockers.append(problem)
+                elif c.facts and name in need and need[name].resolve:
+                    passed.append(f"{name}: hostname {c.facts.get('hostname')!r} resolves to "
+                                  f"{', '.join(c.facts.get('hostname_addresses') or [])}")
             if not any(c.blockers for c in checks.values()):  # listeners need the planned ports free
                 for name, found in check_network.run_network_checks(
-                        [h for h in inv.hosts if h.name in transports], transports, need).items():
+                        [h for h in inv.hosts if h.name in transports], transports, need, passed).items():
                     checks[name].blockers.extend(found)
     finally:
         for tr in transports.values():
@@ -227,6 +230,8 @@ def _cmd_check(args) -> int:
     check.cross_host_problems(checks, strategies)
     check.render_table(checks)
     blocked = [c.host for c in checks.values() if c.blockers]
+    for line in passed:  # what -e proved between the hosts
+        print(f"ok: {line}")
     for c in checks.values():  # unwrapped, one line each: for logs and for grep
         for b in c.blockers:
             print(f"{c.host}: {b}")

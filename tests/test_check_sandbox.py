@@ -80,6 +80,9 @@ def test_check_catches_unresolvable_names_and_passes_after_the_fix(tmp_path):
         rc, out = _check(str(inv), kh, str(exp))
         print("--- check after the fix ---\n" + out)
         assert rc == 0, out
+        st_hosts = {h.name: h for h in st.hosts}
+        assert f"ok: sb0: hostname 'sb0' resolves to {st_hosts['sb0'].address}" in out
+        assert f"ok: sb1 → sb0 {st_hosts['sb0'].address}:29500 reached" in out
 
         # launcher: mpi needs SSH from the first host to the others, which sandbox hosts lack.
         mpi = tmp_path / "mpi.yaml"
