@@ -5,6 +5,8 @@ indistinguishable and name no winner (docs/metrics.md, Verdicts). Kept tiny for 
 
 import json
 
+import pytest
+
 from harness.cli import main
 from harness.report.analysis import analyze_dir
 
@@ -33,6 +35,7 @@ hosts:
 """
 
 
+@pytest.mark.slow  # trains with TensorFlow, twice per configuration
 def test_identical_configurations_are_indistinguishable(tmp_path, capsys):
     (tmp_path / "e.yaml").write_text(EXPERIMENT)
     (tmp_path / "h.yaml").write_text(HOSTS)

@@ -8,6 +8,8 @@ TESTS = Path(__file__).resolve().parent
 # What makes a test slow or privileged, and the markers a module using it needs.
 NEEDS = {
     r"\brun_experiment\(": ("slow",),
+    # `harness run` from the CLI, not a dry run: a real run trains.
+    r'main\(\["run", (?![^\]]*--dry-run)[^\]]*"--run-id"': ("slow",),
     r"\bsandbox\.up\(": ("slow", "root", "netns"),
     r"\bnetns_lab\b": ("root", "netns"),
     r"\bstart_netns_hosts\(": ("root", "netns"),
