@@ -131,11 +131,25 @@ class _TaskProcesses:
         if config is None and "/" in os.environ.get("HARNESS_TASK", ""):
             config = os.environ["HARNESS_TASK"].rsplit("/", 1)[0]   # ours: "<config>/sampler"
         self._config = config + "/" if config else ""
+        self._needle = f"HARNESS_RUN_ID={run_id}".encode()
         self._scan_s = scan_s
         self._next_scan = 0.0
         self._procs: dict[int, list] = {}  # pid -> [psutil.Process, cpu seconds, t_mono]
         self._pending: set[int] = set()    # not ours at their first look: look once more
         self._settled: set[int] = set()    # not ours at two looks a scan apart
+
+    def _maybe_ours(self, pid: int) -> bool:
+        """A cheap first look at the raw environment block (where /proc exists): most
+        processes on a busy host are not ours, and psutil parses every block in Python
+        and reads each process's stat to build its Process (measured: 97 % of the
+        sampler's CPU on a loaded host before this filter)."""
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as fh:
+                return self._needle in fh.read()
+        except FileNotFoundError:
+            return not os.path.isdir("/proc")  # no /proc (not Linux): let psutil decide
+        except OSError:
+            return False
 
     def _is_task(self, p: psutil.Process) -> bool:
         env = p.environ()
@@ -151,8 +165,9 @@ class _TaskProcesses:
         recheck, self._pending = self._pending & pids, set()
         for pid in pids - self._settled - self._procs.keys():
             try:
-                p = psutil.Process(pid)
-                ours = bool(self._run_id) and self._is_task(p)
+                ours = bool(self._run_id) and self._maybe_ours(pid)
+                p = psutil.Process(pid) if ours else None
+                ours = ours and self._is_task(p)
                 if ours:
                     t = p.cpu_times()
                     self._procs[pid] = [p, t.user + t.system, time.monotonic()]
