@@ -531,7 +531,7 @@ def test_private_namespace_host_is_reachable_only_through_its_jump(netns_lab, tm
 @pytest.mark.root
 @pytest.mark.netns
 def test_stale_namespaces_of_a_dead_run_are_removed():
-    from tests.sshd_hosts import NETNS_PREFIX, netns_unavailable_reason, remove_stale_netns
+    from tests.netns_hosts import NETNS_PREFIX, netns_unavailable_reason, remove_stale_netns
     reason = netns_unavailable_reason()
     if reason:
         pytest.skip(reason)
