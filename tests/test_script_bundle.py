@@ -69,3 +69,13 @@ def test_experiment_loader_refuses_an_oversized_folder(tmp_path, monkeypatch):
     monkeypatch.setattr(sb.script_files, "__defaults__", (None, 10))
     with pytest.raises(ConfigError, match=r"e\.yaml: workload\.files: .*MiB shipped with a script"):
         load_experiment(tmp_path / "e.yaml")
+
+
+def test_regex_settings_belong_to_a_script_workload(tmp_path):
+    from harness.config import load_experiment
+    from harness.errors import ConfigError
+
+    (tmp_path / "e.yaml").write_text("name: e\nworkload: {model: mlp, dataset: {name: digits}, batch_size: 8, "
+                                     "epochs: 1, throughput_scope: total}\nconfigurations: [{name: c}]\n")
+    with pytest.raises(ConfigError, match="throughput_scope: for a 'script' workload"):
+        load_experiment(tmp_path / "e.yaml")

@@ -154,6 +154,10 @@ class Workload(_Strict):
             return self
         if self.args or self.metrics or self.files is not None:
             raise ValueError("'args', 'metrics' and 'files' belong to a 'script' workload, not to a built-in model")
+        script_only = sorted({"throughput_scope", "warmup_readings"} & self.model_fields_set)
+        if script_only:
+            raise ValueError(f"{' and '.join(script_only)}: for a 'script' workload's regular expressions; a built-in "
+                             f"model's warm-up is warmup_steps")
         if self.dataset is None:
             raise ValueError("a 'model' workload needs 'dataset'")
         if self.batch_size is None:
