@@ -13,6 +13,7 @@ CONTROL = [
     "psutil>=5.9",
     "numpy>=1.26",
     "matplotlib>=3.8",
+    "orjson>=3.9",  # report loading: ~3x json.loads on samples/events (docs/report_speed.md)
 ]
 # One list for setup.py and `harness hosts setup` (read without importing the package).
 TRAIN = runpy.run_path(str(Path(__file__).parent / "harness" / "requirements.py"))["TRAIN"]

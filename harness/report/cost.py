@@ -155,8 +155,8 @@ def billed_wall(run: RunData, m: ConfigMetrics) -> tuple[Optional[float], str]:
     if end and isinstance(end.get("t_wall"), (int, float)):
         return end["t_wall"] - t0, "config_start → config_end (control.jsonl)"
     last = [r.get("t_wall") for r in run.control if r.get("config") == m.config]
-    last += [r.get("t_wall") for t in run.tasks_of(m.config) for r in t.events]
-    last += [r.get("t_wall") for s in run.samplers_of(m.config) for r in s.records]
+    last += [t.events.t_wall_max() for t in run.tasks_of(m.config)]  # finite t_walls only
+    last += [s.t_wall_max() for s in run.samplers_of(m.config)]
     last = [t for t in last if isinstance(t, (int, float)) and not isinstance(t, bool)]
     if not last:
         return None, "no config_end record and no later record: billed time unknown"

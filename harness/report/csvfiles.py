@@ -8,9 +8,12 @@ import io
 import math
 from typing import Any, Optional
 
+import numpy as np
+
 from harness.report.analysis import RunAnalysis
 from harness.report.cost import PRICINGS, ConfigCost
 from harness.report.diagnose import Check
+from harness.report.columns import Column, fmt_cells
 from harness.report.load import RunData
 from harness.report.metrics import ConfigMetrics
 from harness.report.scaling import Scaling
@@ -121,49 +124,60 @@ def _number(v: Any) -> Optional[float]:
 
 def samples_columns(run: RunData) -> list[str]:
     """Fixed columns, then one per core and six per GPU up to the most any sample has."""
-    cores, gpus = 0, set()
+    cores = max((s.cols.cores for s in run.samplers), default=0)
+    gpus = set()
     for s in run.samplers:
-        for r in s.samples:
-            per_core = r.get("cpu_percent_per_core")
-            cores = max(cores, len(per_core) if isinstance(per_core, list) else 0)
-            for g in r.get("gpus") if isinstance(r.get("gpus"), list) else []:
-                if isinstance(g, dict) and isinstance(g.get("index"), int):
-                    gpus.add(g["index"])
+        gpus.update(s.cols.gpu_csv_indices)
     return (["config", "host", "t_wall", "t_mono", "in_training_window", *SAMPLE_FIELDS]
             + [f"tasks_{f}" for f in TASK_FIELDS]
             + [f"cpu{i}_percent" for i in range(cores)]
             + [f"gpu{i}_{f}" for i in sorted(gpus) for f in GPU_FIELDS])
 
 
+def _text(value: str) -> str:
+    """A text cell as csv.writer quotes it (QUOTE_MINIMAL)."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow([value, ""])
+    return buf.getvalue()[:-2]
+
+
+def _sampler_cells(s, columns: list[str], window: tuple) -> list[list[str]]:
+    """Each column's text for every sample of one sampler (columns.fmt_cells)."""
+    c = s.cols
+    n = c.n
+    blank = [""] * n
+    t = c.col("t_wall")
+    w0, w1 = window
+    if w0 is None:
+        in_win = blank
+    else:
+        flags = np.where(np.isnan(t), -1, (t >= w0) & (t <= w1))
+        in_win = [("" if f < 0 else "1" if f else "0") for f in flags.tolist()]
+    by_name = {"config": [_text(s.config)] * n, "host": [_text(s.host)] * n,
+               "in_training_window": in_win}
+    for name in ("t_wall", "t_mono"):  # full precision (repr: shortest exact form), not 10 digits
+        by_name[name] = ["" if v != v else repr(v) for v in c.col(name).tolist()]
+    for name in SAMPLE_FIELDS:
+        by_name[name] = fmt_cells(c.scalars[name])
+    for f in TASK_FIELDS:
+        by_name[f"tasks_{f}"] = fmt_cells(c.scalars[f"tasks.{f}"])
+    for i in range(c.cores):
+        by_name[f"cpu{i}_percent"] = fmt_cells(Column(c.per_core.values[:, i], c.per_core.is_int[:, i]))
+    for name, col in c.gpu_csv.items():
+        by_name[name] = fmt_cells(col)
+    return [by_name.get(name, blank) for name in columns]
+
+
 def render_samples_csv(a: RunAnalysis) -> str:
     """One row per `sample` record of every sampler, in run order; in_training_window is 1
-    when t_wall lies in the configuration's training window (what the summaries use)."""
+    when t_wall lies in the configuration's training window (what the summaries use).
+    Built column by column (each value formatted as csv.DictWriter would print it)."""
     columns = samples_columns(a.run)
     window = {m.config: (m.training_start_t_wall, m.training_end_t_wall) for m in a.metrics}
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
-    w.writeheader()
+    parts = [",".join(_text(c) for c in columns) + "\n"]
     for s in a.run.samplers:
-        w0, w1 = window.get(s.config, (None, None))
-        for r in s.samples:
-            t = _number(r.get("t_wall"))
-            tm = _number(r.get("t_mono"))
-            # Timestamps at full precision (repr: shortest exact form), not 10 digits.
-            row: dict[str, Any] = {"config": s.config, "host": s.host,
-                                   "t_wall": None if t is None else repr(float(t)),
-                                   "t_mono": None if tm is None else repr(float(tm)),
-                                   "in_training_window": None if w0 is None or t is None else w0 <= t <= w1}
-            for f in SAMPLE_FIELDS:
-                row[f] = _number(r.get(f))
-            tasks = r.get("tasks") if isinstance(r.get("tasks"), dict) else {}
-            for f in TASK_FIELDS:
-                row[f"tasks_{f}"] = _number(tasks.get(f))
-            per_core = r.get("cpu_percent_per_core")
-            for i, v in enumerate(per_core if isinstance(per_core, list) else []):
-                row[f"cpu{i}_percent"] = _number(v)
-            for g in r.get("gpus") if isinstance(r.get("gpus"), list) else []:
-                if isinstance(g, dict) and isinstance(g.get("index"), int):
-                    for f in GPU_FIELDS:
-                        row[f"gpu{g['index']}_{f}"] = _number(g.get(f))
-            w.writerow({k: _csv_value(v) for k, v in row.items()})
-    return buf.getvalue()
+        if not s.cols.n:
+            continue
+        cells = _sampler_cells(s, columns, window.get(s.config, (None, None)))
+        parts.append("\n".join(map(",".join, zip(*cells))) + "\n")
+    return "".join(parts)

@@ -4,14 +4,21 @@ samples.jsonl) into `RunData.samplers`, so no figure of the training can count a
 
 Nothing here raises on a missing or damaged file: a host that died mid-run leaves a short
 events.jsonl, a torn last line or no directory at all, and that is part of what the report
-has to show. Each such finding becomes a `Problem`. No TensorFlow, no numpy."""
+has to show. Each such finding becomes a `Problem`. No TensorFlow.
+
+Each events/samples file is read once: `step` and `sample` records go into numpy columns
+(columns.py), the few other records stay dicts; figures over them are array operations."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional, Sequence
+
+import numpy as np
+
+from harness.report.columns import SampleColumns, StepColumns, number_column, split_records
 
 from harness.protocol import layout
 from harness.protocol.events import read_jsonl
@@ -26,6 +33,44 @@ class Problem:
         return f"{self.where}: {self.what}"
 
 
+class EventList(Sequence):
+    """A task's records in file order. Step records live in `steps` (columns) and are turned
+    back into dicts from their raw line only when an item or iteration asks for one."""
+
+    def __init__(self, others: Optional[list[dict]] = None, steps: Optional[StepColumns] = None,
+                 order: Optional[np.ndarray] = None):
+        self.others = others or []
+        self.steps = steps if steps is not None else StepColumns.empty()
+        # order[i] >= 0: others[order[i]]; < 0: step row -order[i] - 1
+        self.order = order if order is not None else np.arange(len(self.others))
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        k = int(self.order[i])
+        return self.others[k] if k >= 0 else self.steps.record(-k - 1)
+
+    def __iter__(self) -> Iterator[dict]:
+        return (self[i] for i in range(len(self)))
+
+    def __eq__(self, other) -> bool:
+        return list(self) == list(other) if isinstance(other, (list, EventList)) else NotImplemented
+
+    def t_wall_max(self) -> Optional[float]:
+        """The latest finite t_wall of any record (cost.billed_wall's fallback end)."""
+        vals = [number_column([r.get("t_wall") for r in self.others]).values, self.steps.t_wall]
+        return _nanmax(vals)
+
+
+def _nanmax(arrays: list) -> Optional[float]:
+    vals = np.concatenate([np.asarray(a, dtype=float) for a in arrays]) if arrays else np.zeros(0)
+    vals = vals[~np.isnan(vals)]
+    return float(vals.max()) if len(vals) else None
+
+
 @dataclass
 class TaskData:
     """One task's pulled-back files. `events` is empty when events.jsonl is missing."""
@@ -35,7 +80,7 @@ class TaskData:
     role: Optional[str] = None
     rank: Optional[int] = None
     rel_dir: str = ""  # hosts/<host>/<config>/<task_id>, relative to the run directory
-    events: list[dict] = field(default_factory=list)
+    events: EventList = field(default_factory=EventList)
     spec: Optional[dict] = None  # the task's spec: plan.json's copy (= task.json), else task.json
     spec_source: str = ""  # "plan.json" or "task.json"
     exit_code: Optional[int] = None  # the exit_code file, when present and readable
@@ -43,11 +88,26 @@ class TaskData:
     bad_lines: list[int] = field(default_factory=list)  # 1-based lines that did not parse
     problems: list[Problem] = field(default_factory=list)
 
+    @property
+    def steps(self) -> StepColumns:
+        """The step records as columns (columns.StepColumns)."""
+        return self.events.steps
+
     def of(self, event: str) -> list[dict]:
-        return [r for r in self.events if r.get("event") == event]
+        if event == "step":
+            return self.steps.records()
+        return [r for r in self.events.others if r.get("event") == event]
 
     def first(self, event: str) -> Optional[dict]:
-        return next((r for r in self.events if r.get("event") == event), None)
+        if event == "step":
+            return self.steps.record(0) if self.steps.n else None
+        return next((r for r in self.events.others if r.get("event") == event), None)
+
+    def steps_with(self, key: str) -> list[dict]:
+        """The step records that have field `key` (e.g. "timing"), as dicts, in file order."""
+        if key != "timing":
+            return [r for r in self.of("step") if key in r]
+        return self.steps.records(self.steps.has_timing)
 
 
 SAMPLER_ROLE = layout.SAMPLER_ROLE
@@ -63,7 +123,8 @@ class SamplerData:
     host: str
     task_id: str = "sampler"
     rel_dir: str = ""
-    records: list[dict] = field(default_factory=list)
+    records: list[dict] = field(default_factory=list)  # every record but the `sample`s
+    cols: SampleColumns = field(default_factory=lambda: SampleColumns.build([]))  # the `sample`s
     found: bool = False
     bad_lines: list[int] = field(default_factory=list)
     notes: list[Problem] = field(default_factory=list)
@@ -75,8 +136,13 @@ class SamplerData:
         return next((r for r in self.records if r.get("event") == event), None)
 
     @property
-    def samples(self) -> list[dict]:
-        return self.of("sample")
+    def n_samples(self) -> int:
+        return self.cols.n
+
+    def t_wall_max(self) -> Optional[float]:
+        """The latest finite t_wall of any record, samples included."""
+        return _nanmax([number_column([r.get("t_wall") for r in self.records]).values,
+                        self.cols.col("t_wall")])
 
 
 @dataclass
@@ -170,6 +236,38 @@ def resolved_configurations(resolved: Any) -> list[dict]:
     return [c for c in confs if isinstance(c, dict)] if isinstance(confs, list) else []
 
 
+@dataclass
+class _Read:
+    others: list[dict]
+    rows: list[dict]  # the records of the columnar event
+    lines: list[bytes]  # their raw lines (kept only when asked for)
+    order: np.ndarray  # file order: >= 0 index into others, < 0 row -k - 1
+    bad: list[int]
+
+
+def read_split(path: Path, event: str, keep_lines: bool) -> _Read:
+    """Records of a JSONL file split into those whose "event" is `event` and the others;
+    bad lines as read_jsonl reports them."""
+    data = path.read_bytes()
+    others: list[dict] = []
+    rows: list[dict] = []
+    lines: list[bytes] = []
+    order: list[int] = []
+    bad: list[int] = []
+    for number, rec, line in split_records(data):
+        if rec is None:
+            bad.append(number)
+        elif rec.get("event") == event:
+            rows.append(rec)
+            order.append(-len(rows))
+            if keep_lines:
+                lines.append(line)
+        else:
+            order.append(len(others))
+            others.append(rec)
+    return _Read(others, rows, lines, np.array(order, dtype=np.int64), bad)
+
+
 def _read_json(path: Path, rel: str, problems: list[Problem]) -> Optional[Any]:
     if not path.is_file():
         return None
@@ -248,7 +346,8 @@ def _load_sampler(run_dir: Path, config: str, task_id: str, host: str) -> Sample
                                                         f"host {host}"))
         return s
     try:
-        s.records, s.bad_lines = read_jsonl(path)
+        got = read_split(path, "sample", keep_lines=False)
+        s.records, s.bad_lines, s.cols = got.others, got.bad, SampleColumns.build(got.rows)
         s.found = True
     except OSError as e:
         s.notes.append(Problem(f"{rel}/{SAMPLES_FILE}", f"cannot read: {e.strerror}"))
@@ -288,7 +387,9 @@ def _on_disk(run_dir: Path) -> list[tuple[str, str, str]]:
 
 def _read_task_events(task: TaskData, path: Path, rel: str) -> None:
     try:
-        task.events, task.bad_lines = read_jsonl(path)
+        got = read_split(path, "step", keep_lines=True)
+        task.events = EventList(got.others, StepColumns.build(got.rows, got.lines), got.order)
+        task.bad_lines = got.bad
         task.events_found = True
     except OSError as e:
         task.problems.append(Problem(rel, f"cannot read: {e.strerror}"))

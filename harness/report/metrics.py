@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 from harness.report import script_metrics, stats
 from harness.report.load import RunData, TaskData, resolved_configurations, resolved_experiment
@@ -158,8 +158,7 @@ def _setting(run: RunData, task: Optional[TaskData], key: str) -> tuple[Any, str
     return None, ""
 
 
-@dataclass(frozen=True)
-class _Step:
+class _Step(NamedTuple):
     first: int  # index of the first step the record covers: step - steps + 1
     steps: int
     images: float
@@ -173,17 +172,15 @@ class _Step:
 
 
 def _steps(task: TaskData) -> tuple[list[_Step], int]:
-    """Well-formed step records in file order, and how many were malformed."""
-    out, bad = [], 0
-    for r in task.of("step"):
-        step, steps = r.get("step"), r.get("steps")
-        images, seconds, t_wall = _num(r.get("images")), _num(r.get("seconds")), _num(r.get("t_wall"))
-        if (not isinstance(step, int) or not isinstance(steps, int) or steps < 1
-                or images is None or seconds is None or seconds <= 0 or t_wall is None):
-            bad += 1
-            continue
-        out.append(_Step(step - steps + 1, steps, images, seconds, _num(r.get("data_wait_s")), t_wall))
-    return out, bad
+    """Well-formed step records in file order, and how many were malformed: `step` and
+    `steps` integers, steps >= 1, finite images, seconds > 0 and t_wall (load.StepColumns)."""
+    c = task.steps
+    ok = c.well_formed
+    waits = [None if w != w else w for w in c.data_wait_s[ok].tolist()]  # NaN: none recorded
+    out = list(map(_Step._make, zip((c.step[ok] - c.steps[ok] + 1).tolist(), c.steps[ok].tolist(),
+                                    c.images[ok].tolist(), c.seconds[ok].tolist(), waits,
+                                    c.t_wall[ok].tolist())))
+    return out, c.n - len(out)
 
 
 def _task_state(run: RunData, task: TaskData) -> tuple[str, str, Optional[int]]:

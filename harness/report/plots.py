@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import functools
 import io
+import math
 import re
 import struct
 from typing import Optional
 
+import numpy as np
+
 from harness.report.analysis import RunAnalysis
 from harness.report.blocks import Image
-from harness.report.utilization import host_series
+from harness.report.utilization import SeriesArrays, host_arrays
 
 DPI = 100
 COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
@@ -159,44 +162,133 @@ def step_time_plot(a: RunAnalysis) -> Optional[Image]:
     return c.png("step-time.png", "Step-time histogram per configuration (warm-up excluded)")
 
 
-@_styled
-def utilization_plot(a: RunAnalysis, config: str) -> Optional[Image]:
-    samplers = [s for s in a.run.samplers_of(config) if s.samples]
-    if not samplers:
-        return None
-    m = next(x for x in a.metrics if x.config == config)
-    start = a.run.control_first("config_start", config)
-    series = [sr for sr in (host_series(s) for s in samplers) if sr.t_wall]
-    if not series:
-        return None
-    t0 = start.get("t_wall") if start and isinstance(start.get("t_wall"), (int, float)) else \
-        min(t for sr in series for t in sr.t_wall[:1])
-    c = _Canvas(7.0, 1.2 + 1.6 * len(series))
+# Up to this many hosts each gets its own panel of lines; above it, one heat map (host × time)
+# per metric plus the min/median/max band over hosts, which stay readable at 64 hosts.
+LINE_PANELS_MAX_HOSTS = 4
+# At most this many points per drawn line / columns per heat map: longer series are averaged
+# into equal time bins for drawing only (every figure is computed from full resolution).
+DRAW_POINTS = 1500
+
+
+def _bin_means(t: np.ndarray, v: np.ndarray, lo: float, width: float, bins: int) -> np.ndarray:
+    """Mean of the readings in each of `bins` time bins [lo + k·width, lo + (k+1)·width);
+    NaN where a bin has none."""
+    ok = ~np.isnan(v) & ~np.isnan(t)
+    k = np.clip(((t[ok] - lo) // width).astype(np.int64), 0, bins - 1)
+    sums = np.bincount(k, weights=v[ok], minlength=bins)
+    counts = np.bincount(k, minlength=bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+
+def _for_drawing(t: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(t, v) as drawn: unchanged up to DRAW_POINTS points, else bin means at bin centres."""
+    if len(t) <= DRAW_POINTS:
+        return t, v
+    lo, hi = float(t[0]), float(t[-1])
+    width = (hi - lo) / DRAW_POINTS or 1.0
+    return lo + width * (np.arange(DRAW_POINTS) + 0.5), _bin_means(t, v, lo, width, DRAW_POINTS)
+
+
+def _metrics_of(series: list[SeriesArrays]) -> list[tuple[str, str, list[np.ndarray]]]:
+    out = [("CPU %", COLORS[0], [sr.cpu_percent for sr in series]),
+           ("GPU % (mean)", COLORS[2], [sr.gpu_util_percent for sr in series]),
+           ("memory used %", COLORS[1], [100 * sr.mem_used_share for sr in series])]
+    return [(label, color, vs) for label, color, vs in out if any((~np.isnan(v)).any() for v in vs)]
+
+
+def _line_panels(c: _Canvas, series: list[SeriesArrays], m, t0: float) -> list:
     axes = c.fig.subplots(len(series), 1, sharex=True, squeeze=False)[:, 0]
     for ax, sr in zip(axes, series):
         if m.training_start_t_wall is not None:
             ax.axvspan(m.training_start_t_wall - t0, m.training_end_t_wall - t0, color="#dddddd",
                        label="training window")
-        ts = [t - t0 for t in sr.t_wall]
+        ts = sr.t_wall - t0
         for values, label, color in ((sr.cpu_percent, "CPU %", COLORS[0]),
                                      (sr.gpu_util_percent, "GPU % (mean)", COLORS[2]),
-                                     ([None if v is None else 100 * v for v in sr.mem_used_share],
-                                      "memory used %", COLORS[1])):
-            if any(v is not None for v in values):
-                ax.plot(ts, [float("nan") if v is None else v for v in values], label=label,
-                        color=color, linewidth=1.2, marker="." if len(ts) < 30 else None)
+                                     (100 * sr.mem_used_share, "memory used %", COLORS[1])):
+            if (~np.isnan(values)).any():
+                x, y = _for_drawing(ts, values)
+                ax.plot(x.tolist(), y.tolist(), label=label, color=color, linewidth=1.2,
+                        marker="." if len(x) < 30 else None)
         ax.set_ylim(0, 105)
         ax.set_ylabel(sr.host, fontsize=8)
         ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside, not over the lines
+    return list(axes)
+
+
+def _heat_maps(c: _Canvas, series: list[SeriesArrays], m, t0: float, lo: float, hi: float) -> list:
+    """Per metric: a host × time heat map (bin means, 0-100 %) and the band of min / median /
+    max over hosts per time bin."""
+    import warnings
+
+    metrics = _metrics_of(series)
+    bins = max(1, min(DRAW_POINTS, int(math.ceil(hi - lo)) or 1))
+    width = (hi - lo) / bins or 1.0
+    heat_h = max(1.6, 0.05 * len(series))
+    ratios = [r for _ in metrics for r in (heat_h, 1.3)]
+    axes = c.fig.subplots(len(ratios), 1, sharex=True, squeeze=False,
+                          gridspec_kw={"height_ratios": ratios})[:, 0]
+    centres = lo + width * (np.arange(bins) + 0.5) - t0
+    every = max(1, math.ceil(len(series) / 32))
+    for k, (label, color, values) in enumerate(metrics):
+        grid = np.vstack([_bin_means(sr.t_wall, v, lo, width, bins) for sr, v in zip(series, values)])
+        ax, band = axes[2 * k], axes[2 * k + 1]
+        im = ax.imshow(grid, aspect="auto", interpolation="nearest", cmap="viridis", vmin=0, vmax=100,
+                       extent=(lo - t0, hi - t0, len(series) - 0.5, -0.5))
+        # an inset colour bar takes no width from the heat map, so every panel shares the x axis
+        c.fig.colorbar(im, cax=ax.inset_axes((1.01, 0.0, 0.015, 1.0))).ax.tick_params(labelsize=6)
+        ax.set_yticks(range(0, len(series), every), [series[i].host for i in range(0, len(series), every)],
+                      fontsize=max(4, 8 - len(series) // 16))
+        ax.set_ylabel(f"{label}\nhost", fontsize=8)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a bin no host reported in
+            low, mid, top = np.nanmin(grid, 0), np.nanmedian(grid, 0), np.nanmax(grid, 0)
+        if m.training_start_t_wall is not None:
+            band.axvspan(m.training_start_t_wall - t0, m.training_end_t_wall - t0, color="#dddddd",
+                         label="training window")
+            for x in (m.training_start_t_wall - t0, m.training_end_t_wall - t0):
+                ax.axvline(x, color="white", linestyle="--", linewidth=0.8)
+        band.fill_between(centres, low, top, color=color, alpha=0.3, linewidth=0, label="min–max over hosts")
+        band.plot(centres, mid, color=color, linewidth=1.0, label="median")
+        band.set_ylim(0, 105)
+        band.set_ylabel(f"{label}\nall hosts", fontsize=8)
+        band.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return list(axes)
+
+
+@_styled
+def utilization_plot(a: RunAnalysis, config: str) -> Optional[Image]:
+    samplers = [s for s in a.run.samplers_of(config) if s.n_samples]
+    if not samplers:
+        return None
+    m = next(x for x in a.metrics if x.config == config)
+    start = a.run.control_first("config_start", config)
+    series = [sr for sr in (host_arrays(s) for s in samplers) if len(sr.t_wall)]
+    if not series:
+        return None
+    first = min(float(sr.t_wall[0]) for sr in series)
+    t0 = start.get("t_wall") if start and isinstance(start.get("t_wall"), (int, float)) else first
     end = a.run.control_first("config_end", config)
-    right = max([t - t0 for sr in series for t in sr.t_wall[-1:]]
+    right = max([float(sr.t_wall[-1]) - t0 for sr in series]
                 + ([m.training_end_t_wall - t0] if m.training_end_t_wall is not None else [])
                 + ([end["t_wall"] - t0] if end and isinstance(end.get("t_wall"), (int, float)) else []))
-    axes[-1].set_xlim(min(0.0, *(t - t0 for sr in series for t in sr.t_wall[:1])), right)
+    left = min(0.0, first - t0)
+    if len(series) <= LINE_PANELS_MAX_HOSTS:
+        c = _Canvas(7.0, 1.2 + 1.6 * len(series))
+        axes = _line_panels(c, series, m, t0)
+        title = f"Utilization per host, configuration {config}; shaded: training window"
+    else:
+        n_metrics = len(_metrics_of(series))
+        c = _Canvas(8.0, 1.0 + n_metrics * (max(1.6, 0.05 * len(series)) + 1.3))
+        axes = _heat_maps(c, series, m, t0, first, max(float(sr.t_wall[-1]) for sr in series))
+        title = (f"Utilization of {len(series)} hosts, configuration {config}: per metric a heat map "
+                 f"(host × time, mean per time bin) and the min / median / max over hosts; dashed "
+                 f"and shaded: training window")
+    axes[-1].set_xlim(left, right)
     axes[-1].set_xlabel("seconds since config_start")
     axes[0].set_title(f"Utilization, configuration {config} (shaded: training window)", fontsize=10)
-    return c.png(f"utilization-{_safe(config)}.png",
-                 f"Utilization per host, configuration {config}; shaded: training window")
+    return c.png(f"utilization-{_safe(config)}.png", title)
 
 
 @_styled

@@ -169,7 +169,7 @@ def comm_from_ps_intervals(run: RunData, m: ConfigMetrics,
     per_worker = []
     for t in run.tasks_of(m.config):
         warmup = ((t.spec or {}).get("workload") or {}).get("warmup_steps", 5)
-        for r in t.of("step"):
+        for r in t.steps_with("timing"):  # only these can count below
             if r.get("step", 0) - r.get("steps", 1) + 1 <= warmup:
                 continue
             if r.get("timing") == "completion_interval" and r.get("steps") and r.get("workers"):

@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
+import numpy as np
+
 from harness.report import stats
 from harness.report.load import RunData, SamplerData
 from harness.report.metrics import ConfigMetrics
@@ -125,49 +127,22 @@ class ConfigUtilization:
         return next((h for h in self.hosts if h.host == name), None)
 
 
-def _in_window(rec: dict, start: float, end: float) -> bool:
-    t = _num(rec.get("t_wall"))
-    return t is not None and start <= t <= end
+def _percentile(sorted_xs: np.ndarray, q: float) -> float:
+    """stats.percentile (type 7) of already sorted values, the same arithmetic on floats."""
+    pos = (len(sorted_xs) - 1) * q / 100.0
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(sorted_xs) - 1)
+    a, b = float(sorted_xs[lo]), float(sorted_xs[hi])
+    return a + (b - a) * (pos - lo)
 
 
-def _field(samples: list[dict], *path: str) -> list[Optional[float]]:
-    out = []
-    for s in samples:
-        v: Any = s
-        for key in path:
-            v = v.get(key) if isinstance(v, dict) else None
-        out.append(_num(v))
-    return out
-
-
-def _gpu_list(sample: dict) -> list[dict]:
-    g = sample.get("gpus")
-    return [x for x in g if isinstance(x, dict)] if isinstance(g, list) else []
-
-
-def _gpu_indices(samples: list[dict]) -> list[int]:
-    found = set()
-    for s in samples:
-        for g in _gpu_list(s):
-            if isinstance(g.get("index"), int) and not isinstance(g.get("index"), bool):
-                found.add(g["index"])
-    return sorted(found)
-
-
-def _gpu_field(samples: list[dict], index: int, key: str) -> list[Optional[float]]:
-    out = []
-    for s in samples:
-        g = next((g for g in _gpu_list(s) if g.get("index") == index), None)
-        out.append(_num(g.get(key)) if g else None)
-    return out
-
-
-def _per_sample_gpu_mean(samples: list[dict]) -> list[Optional[float]]:
-    out = []
-    for s in samples:
-        vals = [v for v in (_num(g.get("util_percent")) for g in _gpu_list(s)) if v is not None]
-        out.append(stats.mean(vals) if vals else None)
-    return out
+def stat_array(values: np.ndarray) -> Stat:
+    """`stat` of a column: NaN entries are the None values left out."""
+    xs = values[~np.isnan(values)]
+    if not len(xs):
+        return Stat(0, None, None, None, None)
+    s = np.sort(xs)
+    return Stat(len(xs), stats.mean(xs.tolist()), _percentile(s, 95), float(s[-1]), float(s[0]))
 
 
 def _gpu_names(start: Optional[dict]) -> dict[int, str]:
@@ -214,10 +189,15 @@ def host_utilization(run: RunData, m: ConfigMetrics, s: SamplerData) -> HostUtil
     start = s.first("sampler_start") or {}
     ends = s.of("sampler_end") or s.of("sampler_cost")
     end = ends[-1] if ends else {}
-    samples = [r for r in s.samples if _num(r.get("t_wall")) is not None]
-    times = [r["t_wall"] for r in samples]
+    c = s.cols
+    t_all = c.col("t_wall")
+    valid = ~np.isnan(t_all)  # samples without a numeric t_wall are left out
+    times = t_all[valid]
+    n_samples = len(times)
     w0, w1 = m.training_start_t_wall, m.training_end_t_wall
-    inside = [r for r in samples if w0 is not None and _in_window(r, w0, w1)]
+    inside = valid & (t_all >= w0) & (t_all <= w1) if w0 is not None else np.zeros(c.n, dtype=bool)
+    t_in = t_all[inside]
+    n_inside = len(t_in)
     interval = _num(start.get("interval_s"))
     mem_total = _num(start.get("memory_total_bytes"))
     mem_total = mem_total if mem_total and mem_total > 0 else None
@@ -225,16 +205,16 @@ def host_utilization(run: RunData, m: ConfigMetrics, s: SamplerData) -> HostUtil
 
     if w0 is None:
         method = (f"no training window (no step records in this configuration); "
-                  f"{len(samples)} sample(s) not summarised")
+                  f"{n_samples} sample(s) not summarised")
     else:
-        method = (f"{len(inside)} of {len(samples)} sample(s) with t_wall in the training window "
+        method = (f"{n_inside} of {n_samples} sample(s) with t_wall in the training window "
                   f"[{fmt_t(w0)}, {fmt_t(w1)}] ({_fmt(w1 - w0)} s: {_window_basis(m)})")
-        if samples and not inside:
+        if n_samples and not n_inside:
             notes.append(f"no sample falls inside the training window (samples span "
-                         f"{fmt_t(min(times))}–{fmt_t(max(times))})")
+                         f"{fmt_t(float(times.min()))}–{fmt_t(float(times.max()))})")
         gap = COVERAGE_GAP_INTERVALS * (interval or 1.0)
-        if inside:
-            first_in, last_in = inside[0]["t_wall"], inside[-1]["t_wall"]
+        if n_inside:
+            first_in, last_in = float(t_in[0]), float(t_in[-1])
             if w1 - last_in > gap:
                 notes.append(f"samples stop at t_wall {fmt_t(last_in)}, {_fmt(w1 - last_in)} s before "
                              f"the training window ends (sampler or host stopped early); figures "
@@ -250,37 +230,37 @@ def host_utilization(run: RunData, m: ConfigMetrics, s: SamplerData) -> HostUtil
     # Memory pressure looks at every sample of the configuration, not only the window.
     min_share = min_t = None
     if mem_total:
-        for r in samples:
-            avail = _num(r.get("mem_available_bytes"))
-            if avail is not None and (min_share is None or avail / mem_total < min_share):
-                min_share, min_t = avail / mem_total, r["t_wall"]
+        share = c.col("mem_available_bytes")[valid] / mem_total
+        if not np.isnan(share).all():
+            k = int(np.nanargmin(share))  # the first of equal minima, as a strict < scan finds
+            min_share, min_t = float(share[k]), float(times[k])
 
     names = _gpu_names(start)
-    gpus = [GpuUtil(index=i, name=names.get(i), util_percent=stat(_gpu_field(inside, i, "util_percent")),
-                    mem_used_bytes=stat(_gpu_field(inside, i, "mem_used_bytes")),
-                    mem_total_bytes=stat(_gpu_field(inside, i, "mem_total_bytes")).peak,
-                    power_w=stat(_gpu_field(inside, i, "power_w")))
-            for i in _gpu_indices(samples)]
+    gpus = [GpuUtil(index=i, name=names.get(i), util_percent=stat_array(f["util_percent"][inside]),
+                    mem_used_bytes=stat_array(f["mem_used_bytes"][inside]),
+                    mem_total_bytes=stat_array(f["mem_total_bytes"][inside]).peak,
+                    power_w=stat_array(f["power_w"][inside]))
+            for i, f in sorted(c.gpu_first.items()) if (c.gpu_present[i] & valid).any()]
     cores = start.get("cores")
     return HostUtilization(
         config=s.config, host=s.host, instance_type=_instance_type(run, m, s.host),
-        window_start=w0, window_end=w1, samples_total=len(samples), samples_in_window=len(inside),
-        first_sample_t_wall=min(times) if times else None,
-        last_sample_t_wall=max(times) if times else None, interval_s=interval,
+        window_start=w0, window_end=w1, samples_total=n_samples, samples_in_window=n_inside,
+        first_sample_t_wall=float(times.min()) if n_samples else None,
+        last_sample_t_wall=float(times.max()) if n_samples else None, interval_s=interval,
         nvml=start.get("nvml") if isinstance(start.get("nvml"), bool) else None,
         nvml_reason=start.get("nvml_reason") if isinstance(start.get("nvml_reason"), str) else None,
         cores=cores if isinstance(cores, int) and not isinstance(cores, bool) else None,
         memory_total_bytes=mem_total,
-        cpu_percent=stat(_field(inside, "cpu_percent")), load1=stat(_field(inside, "load1")),
-        mem_used_bytes=stat(_field(inside, "mem_used_bytes")),
-        mem_available_bytes=stat(_field(inside, "mem_available_bytes")),
-        net_sent_bytes_per_s=stat(_field(inside, "net_sent_bytes_per_s")),
-        net_recv_bytes_per_s=stat(_field(inside, "net_recv_bytes_per_s")),
-        disk_read_bytes_per_s=stat(_field(inside, "disk_read_bytes_per_s")),
-        disk_write_bytes_per_s=stat(_field(inside, "disk_write_bytes_per_s")),
-        tasks_cpu_percent=stat(_field(inside, "tasks", "cpu_percent")),
-        tasks_rss_bytes=stat(_field(inside, "tasks", "rss_bytes")),
-        gpus=gpus, gpu_util_percent=stat(_per_sample_gpu_mean(inside)),
+        cpu_percent=stat_array(c.col("cpu_percent")[inside]), load1=stat_array(c.col("load1")[inside]),
+        mem_used_bytes=stat_array(c.col("mem_used_bytes")[inside]),
+        mem_available_bytes=stat_array(c.col("mem_available_bytes")[inside]),
+        net_sent_bytes_per_s=stat_array(c.col("net_sent_bytes_per_s")[inside]),
+        net_recv_bytes_per_s=stat_array(c.col("net_recv_bytes_per_s")[inside]),
+        disk_read_bytes_per_s=stat_array(c.col("disk_read_bytes_per_s")[inside]),
+        disk_write_bytes_per_s=stat_array(c.col("disk_write_bytes_per_s")[inside]),
+        tasks_cpu_percent=stat_array(c.col("tasks.cpu_percent")[inside]),
+        tasks_rss_bytes=stat_array(c.col("tasks.rss_bytes")[inside]),
+        gpus=gpus, gpu_util_percent=stat_array(c.gpu_mean_util[inside]),
         mem_available_min_share=min_share, mem_available_min_t_wall=min_t,
         sampler_cpu_seconds=_first_num(end, "cpu_seconds", "cpu_s"),
         sampler_wall_seconds=_first_num(end, "wall_seconds", "wall_s"),
@@ -358,12 +338,33 @@ class Series:
     mem_used_share: list[Optional[float]]  # used / memory_total_bytes, 0..1
 
 
-def host_series(s: SamplerData) -> Series:
-    samples = sorted((r for r in s.samples if _num(r.get("t_wall")) is not None),
-                     key=lambda r: r["t_wall"])
+def _none(values: np.ndarray) -> list[Optional[float]]:
+    return [None if v != v else v for v in values.tolist()]
+
+
+@dataclass(frozen=True)
+class SeriesArrays:
+    """host_series as arrays (NaN = no reading), for drawing."""
+    host: str
+    t_wall: np.ndarray
+    cpu_percent: np.ndarray
+    gpu_util_percent: np.ndarray
+    mem_used_share: np.ndarray
+
+
+def host_arrays(s: SamplerData) -> SeriesArrays:
+    c = s.cols
+    t = c.col("t_wall")
+    order = np.flatnonzero(~np.isnan(t))
+    order = order[np.argsort(t[order], kind="stable")]
     total = _num((s.first("sampler_start") or {}).get("memory_total_bytes"))
-    used = _field(samples, "mem_used_bytes")
-    return Series(host=s.host, t_wall=[r["t_wall"] for r in samples],
-                  cpu_percent=_field(samples, "cpu_percent"),
-                  gpu_util_percent=_per_sample_gpu_mean(samples),
-                  mem_used_share=[u / total if u is not None and total else None for u in used])
+    used = c.col("mem_used_bytes")[order]
+    share = used / total if total else np.full(len(order), np.nan)
+    return SeriesArrays(host=s.host, t_wall=t[order], cpu_percent=c.col("cpu_percent")[order],
+                        gpu_util_percent=c.gpu_mean_util[order], mem_used_share=share)
+
+
+def host_series(s: SamplerData) -> Series:
+    a = host_arrays(s)
+    return Series(host=a.host, t_wall=a.t_wall.tolist(), cpu_percent=_none(a.cpu_percent),
+                  gpu_util_percent=_none(a.gpu_util_percent), mem_used_share=_none(a.mem_used_share))

@@ -1,0 +1,300 @@
+"""JSONL files read once into columns (numpy arrays), so every figure over thousands of
+`sample` and `step` records is array arithmetic instead of a dict per record.
+
+The columns keep exactly what the row-by-row code read: a numeric field is float64 with NaN
+where the record had no finite number (missing, null, a string, a bool: `_num` in
+metrics.py/utilization.py), plus `is_int` where the JSON value was an integer, because
+samples.csv prints integers with str() and floats with '.10g' and the two differ for large
+values. Records that are not `sample`/`step` stay plain dicts (they are few). Step records
+also keep their raw JSON lines (one bytes blob + offsets), so `TaskData.of("step")` still
+returns the exact dicts for code that wants them, parsed on demand.
+
+Parsing uses orjson when installed (about 3× json.loads here, docs/report_speed.md) and falls
+back to json.loads for any line orjson rejects (NaN literals, huge integers, bad UTF-8), so
+both give the same records."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Optional
+
+import numpy as np
+
+from harness.report import stats
+
+try:  # a measured win, not a requirement: the fallback gives identical records
+    import orjson
+
+    _ORJSON_ERRORS: tuple = (orjson.JSONDecodeError,)
+    _fast_loads: Optional[Callable[[bytes], Any]] = orjson.loads
+except ImportError:  # pragma: no cover - orjson is in setup.py's requirements
+    _fast_loads = None
+    _ORJSON_ERRORS = ()
+
+NAN = float("nan")
+# Fields of a `sample` record kept as columns (docs/events.md); "tasks.x" is sample["tasks"]["x"].
+SAMPLE_SCALARS = ("t_wall", "t_mono", "dt_s", "late_s", "cpu_percent", "load1", "mem_used_bytes",
+                  "mem_available_bytes", "net_sent_bytes_per_s", "net_recv_bytes_per_s",
+                  "disk_read_bytes_per_s", "disk_write_bytes_per_s")
+TASK_SCALARS = ("cpu_percent", "rss_bytes", "processes")
+GPU_FIELDS = ("util_percent", "mem_used_bytes", "mem_total_bytes", "power_w", "temperature_c",
+              "sm_clock_mhz")
+
+
+# orjson turns an integer beyond 64 bits into a float; json keeps it exact. Lines with a run
+# of 19+ digits (rare: a file is scanned once) go to json.loads.
+_LONG_DIGITS = re.compile(rb"\d{19,}")
+
+
+def _loads(line: bytes, fast: bool = True) -> Any:
+    """One JSON line as json.loads(line.decode('utf-8', 'replace').strip()) would give it."""
+    if fast and _fast_loads is not None:
+        try:
+            return _fast_loads(line)
+        except _ORJSON_ERRORS:
+            pass
+    return json.loads(line.decode("utf-8", errors="replace").strip())
+
+
+def split_records(data: bytes) -> Iterator[tuple[int, Optional[dict], bytes]]:
+    """(1-based line number, record or None when the line is not a JSON object, raw line)
+    for every non-blank line, numbered as a text-mode read of the file numbers them."""
+    if b"\r" in data:  # text mode would also split on a bare CR: keep its numbering
+        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    long_digits = _LONG_DIGITS.search(data) is not None
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            rec = _loads(line, fast=not (long_digits and _LONG_DIGITS.search(line)))
+        except (ValueError, RecursionError):
+            if line.decode("utf-8", errors="replace").strip():  # str.strip knows more blanks
+                yield number, None, line
+            continue
+        yield number, (rec if isinstance(rec, dict) else None), line
+
+
+@dataclass
+class Column:
+    """One numeric field over n records: float64 values (NaN = no finite number) and which
+    of them were JSON integers."""
+    values: np.ndarray
+    is_int: np.ndarray  # bool
+
+    @staticmethod
+    def empty(n: int) -> "Column":
+        return Column(np.full(n, NAN), np.zeros(n, dtype=bool))
+
+
+def number_column(raw: list) -> Column:
+    """A Column from JSON values; non-finite, bool and non-numbers become NaN."""
+    n = len(raw)
+    kinds = set(map(type, raw))
+    if kinds <= {float, int, type(None)} and not _has_huge(raw, kinds):
+        values = np.array(raw, dtype=float) if n else np.zeros(0)  # None -> nan
+        is_int = (np.fromiter((type(v) is int for v in raw), dtype=bool, count=n) if int in kinds
+                  else np.zeros(n, dtype=bool))
+    else:
+        values = np.full(n, NAN)
+        is_int = np.zeros(n, dtype=bool)
+        for i, v in enumerate(raw):
+            if type(v) is float or type(v) is int:
+                try:
+                    values[i] = float(v)
+                except OverflowError:
+                    continue
+                is_int[i] = type(v) is int
+    if n and not np.isfinite(values).all():
+        bad = ~np.isfinite(values)
+        values[bad] = NAN
+        is_int[bad] = False
+    return Column(values, is_int)
+
+
+def _has_huge(raw: list, kinds: set) -> bool:
+    """Integers that float64 would round (>= 2**53): printed exactly by str(); kept apart."""
+    return int in kinds and any(type(v) is int and abs(v) >= 1 << 53 for v in raw)
+
+
+def fmt_cells(col: Column) -> list[str]:
+    """samples.csv text of each value: '' for none, str() of an integer, '.10g' of a float
+    (csvfiles._csv_value). Low-cardinality columns are formatted once per distinct value."""
+    vals = col.values
+    out = [""] * len(vals)
+    ok = ~np.isnan(vals)
+    if not ok.any():
+        return out
+    idx = np.flatnonzero(ok)
+    floats = idx[~col.is_int[idx]]
+    ints = idx[col.is_int[idx]]
+    if len(floats):
+        uniq, inv = np.unique(vals[floats], return_inverse=True)
+        if len(uniq) < len(floats) // 2:
+            texts = [format(v, ".10g") for v in uniq.tolist()]
+            strs = [texts[i] for i in inv.tolist()]
+        else:
+            strs = [format(v, ".10g") for v in vals[floats].tolist()]
+        for i, s in zip(floats.tolist(), strs):
+            out[i] = s
+    for i, v in zip(ints.tolist(), vals[ints].tolist()):
+        out[i] = str(int(v))
+    return out
+
+
+@dataclass
+class SampleColumns:
+    """Every `sample` record of one samples.jsonl, in file order."""
+    n: int
+    scalars: dict[str, Column]  # SAMPLE_SCALARS and "tasks.<f>"
+    per_core: Column  # values reshaped (n, cores); NaN where a row had fewer or a non-number
+    cores: int  # the longest cpu_percent_per_core list
+    gpu_mean_util: np.ndarray  # per sample: mean util_percent over the GPUs that reported
+    gpu_first: dict[int, dict[str, np.ndarray]] = field(default_factory=dict)  # index -> field -> values
+    gpu_present: dict[int, np.ndarray] = field(default_factory=dict)  # index -> rows listing it
+    gpu_csv: dict[str, Column] = field(default_factory=dict)  # "gpu<index>_<field>" -> column
+    gpu_csv_indices: list = field(default_factory=list)  # indices the csv header lists, set order
+
+    def col(self, name: str) -> np.ndarray:
+        return self.scalars[name].values
+
+    @staticmethod
+    def build(samples: list[dict]) -> "SampleColumns":
+        n = len(samples)
+        scalars = {k: number_column([r.get(k) for r in samples]) for k in SAMPLE_SCALARS}
+        tasks = [r.get("tasks") for r in samples]
+        tasks = [t if type(t) is dict else {} for t in tasks]
+        for k in TASK_SCALARS:
+            scalars[f"tasks.{k}"] = number_column([t.get(k) for t in tasks])
+        per_core, cores = _per_core([r.get("cpu_percent_per_core") for r in samples])
+        cols = SampleColumns(n=n, scalars=scalars, per_core=per_core, cores=cores,
+                             gpu_mean_util=np.full(n, NAN))
+        _gpus(cols, [r.get("gpus") for r in samples])
+        return cols
+
+
+def _per_core(lists: list) -> tuple[Column, int]:
+    lens = [len(x) if type(x) is list else 0 for x in lists]
+    cores = max(lens, default=0)
+    n = len(lists)
+    if not cores:
+        return Column(np.zeros((n, 0)), np.zeros((n, 0), dtype=bool)), 0
+    if min(lens) == cores:
+        flat = [v for x in lists for v in x]
+    else:
+        flat = []
+        for x, k in zip(lists, lens):
+            if k:
+                flat.extend(x)
+            flat.extend([None] * (cores - k))
+    c = number_column(flat)
+    return Column(c.values.reshape(n, cores), c.is_int.reshape(n, cores)), cores
+
+
+def _gpus(cols: SampleColumns, gpu_lists: list) -> None:
+    """GPU readings, as the row code read them: utilization takes, per int index, the first
+    entry with that index (entry.index == i) and averages util_percent over all entries;
+    samples.csv takes the last entry per index (int incl. bool, as it always did)."""
+    rows = [(i, g) for i, g in enumerate(gpu_lists) if type(g) is list and g]
+    if not rows:
+        return
+    n = cols.n
+    indices: set = set()
+    header: dict = {}  # insertion-ordered stand-in for the csv's set of indices
+    for _, g in rows:
+        for e in g:
+            if isinstance(e, dict):
+                idx = e.get("index")
+                if isinstance(idx, int):
+                    header.setdefault(idx, None)
+                    if not isinstance(idx, bool):
+                        indices.add(idx)
+    cols.gpu_csv_indices = list(header)
+    first = {i: {f: [None] * n for f in GPU_FIELDS} for i in indices}
+    present = {i: np.zeros(n, dtype=bool) for i in indices}
+    csv_raw: dict[str, list] = {}
+    for row, g in rows:
+        entries = [e for e in g if isinstance(e, dict)]
+        utils = [u for u in (_num(e.get("util_percent")) for e in entries) if u is not None]
+        if utils:
+            cols.gpu_mean_util[row] = stats.mean(utils)
+        for i in indices:
+            e = next((e for e in entries if e.get("index") == i), None)
+            if e is not None:
+                present[i][row] = True
+                for f in GPU_FIELDS:
+                    first[i][f][row] = e.get(f)
+        for e in entries:
+            if isinstance(e.get("index"), int):
+                for f in GPU_FIELDS:
+                    csv_raw.setdefault(f"gpu{e['index']}_{f}", [None] * n)[row] = e.get(f)
+    cols.gpu_first = {i: {f: number_column(v).values for f, v in d.items()} for i, d in first.items()}
+    cols.gpu_csv = {k: number_column(v) for k, v in csv_raw.items()}
+    cols.gpu_present = present
+
+
+def _num(value: Any) -> Optional[float]:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        return float(value) if math.isfinite(value) else None
+    except OverflowError:
+        return None
+
+
+# --- step records -------------------------------------------------------------------------
+
+@dataclass
+class StepColumns:
+    """Every `step` record of one events file, in file order, with the raw lines kept."""
+    n: int
+    well_formed: np.ndarray  # bool: metrics._steps would keep it
+    step: np.ndarray  # int64 (0 where not well formed)
+    steps: np.ndarray  # int64
+    images: np.ndarray  # float64
+    seconds: np.ndarray
+    data_wait_s: np.ndarray  # NaN = none
+    t_wall: np.ndarray  # NaN = none
+    has_timing: np.ndarray  # bool: the record has a "timing" field (parameter-server chief)
+    blob: bytes = b""  # the raw lines, back to back
+    offsets: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
+
+    def record(self, i: int) -> dict:
+        line = self.blob[int(self.offsets[i]):int(self.offsets[i + 1])]
+        return _loads(line, fast=not _LONG_DIGITS.search(line))
+
+    def records(self, mask: Optional[np.ndarray] = None) -> list[dict]:
+        rows = range(self.n) if mask is None else np.flatnonzero(mask).tolist()
+        return [self.record(i) for i in rows]
+
+    @staticmethod
+    def build(recs: list[dict], lines: list[bytes]) -> "StepColumns":
+        n = len(recs)
+        step_raw = [r.get("step") for r in recs]
+        steps_raw = [r.get("steps") for r in recs]
+        # metrics._steps: isinstance(x, int) (bools pass, as they always did), steps >= 1
+        ints_ok = np.fromiter((isinstance(a, int) and isinstance(b, int) and b >= 1
+                               and -(1 << 62) < a < (1 << 62) and b < (1 << 62)
+                               for a, b in zip(step_raw, steps_raw)), dtype=bool, count=n)
+        step = np.array([int(a) if ok else 0 for a, ok in zip(step_raw, ints_ok.tolist())], dtype=np.int64)
+        steps = np.array([int(b) if ok else 1 for b, ok in zip(steps_raw, ints_ok.tolist())], dtype=np.int64)
+        images = number_column([r.get("images") for r in recs]).values
+        seconds = number_column([r.get("seconds") for r in recs]).values
+        t_wall = number_column([r.get("t_wall") for r in recs]).values
+        with np.errstate(invalid="ignore"):
+            ok = ints_ok & ~np.isnan(images) & (seconds > 0) & ~np.isnan(t_wall)
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        if n:
+            np.cumsum([len(x) for x in lines], out=offsets[1:])
+        return StepColumns(
+            n=n, well_formed=ok, step=step, steps=steps, images=images, seconds=seconds,
+            data_wait_s=number_column([r.get("data_wait_s") for r in recs]).values, t_wall=t_wall,
+            has_timing=np.fromiter(("timing" in r for r in recs), dtype=bool, count=n),
+            blob=b"".join(lines), offsets=offsets)
+
+    @staticmethod
+    def empty() -> "StepColumns":
+        return StepColumns.build([], [])

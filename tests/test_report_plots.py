@@ -1,0 +1,43 @@
+"""Utilization plots: line panels for a few hosts, heat maps plus a min/median/max band for
+many, long series averaged into time bins for drawing only."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+
+from harness.report import plots
+from harness.report.analysis import analyze_dir
+
+
+def _generate(root, hosts, seconds):
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "report_scale.py"
+    spec = importlib.util.spec_from_file_location("report_scale", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.generate(root, hosts, seconds)
+
+
+def test_bin_means_ignore_missing_readings():
+    t = np.array([0.0, 0.5, 1.0, 1.5, 2.0, 3.9])
+    v = np.array([10.0, 20.0, np.nan, 40.0, 50.0, 60.0])
+    got = plots._bin_means(t, v, 0.0, 1.0, 4)
+    assert got[:3].tolist() == [15.0, 40.0, 50.0] and got[3] == 60.0
+    assert np.isnan(plots._bin_means(t, np.full(6, np.nan), 0.0, 1.0, 4)).all()
+
+
+def test_long_series_are_downsampled_for_drawing_only():
+    t = np.arange(10_000, dtype=float)
+    v = t % 100
+    x, y = plots._for_drawing(t, v)
+    assert len(x) == len(y) == plots.DRAW_POINTS and abs(np.nanmean(y) - v.mean()) < 1.0
+    short = np.arange(10, dtype=float)
+    assert plots._for_drawing(short, short)[1] is short
+
+
+def test_many_hosts_get_heat_maps(tmp_path):
+    a = analyze_dir(_generate(tmp_path / "run", 6, 120))
+    img = plots.utilization_plot(a, "hvd")
+    assert img.png[:4] == b"\x89PNG" and "heat map" in img.title and "6 hosts" in img.title
+    few = analyze_dir(_generate(tmp_path / "few", plots.LINE_PANELS_MAX_HOSTS, 60))
+    assert "per host" in plots.utilization_plot(few, "hvd").title
