@@ -161,6 +161,16 @@ class SampleColumns:
     def col(self, name: str) -> np.ndarray:
         return self.scalars[name].values
 
+    def rows(self, names) -> list[dict]:
+        """Per sample, {name: value} for the named scalar columns: the finite number as
+        written (int or float), else None."""
+        lists = []
+        for name in names:
+            c = self.scalars[name]
+            vals = c.values.tolist()
+            lists.append([None if v != v else (int(v) if i else v) for v, i in zip(vals, c.is_int.tolist())])
+        return [dict(zip(names, row)) for row in zip(*lists)] if names else [{} for _ in range(self.n)]
+
     @staticmethod
     def build(samples: list[dict]) -> "SampleColumns":
         n = len(samples)

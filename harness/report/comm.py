@@ -393,7 +393,8 @@ def _bytes(a: CommAnalysis, run: RunData, m: ConfigMetrics, tasks: list[TaskData
     for s in run.samplers_of(m.config):
         if s.host not in per_step:
             continue
-        w = bytes_in_window(s.samples, start, end)
+        rows = s.sample_fields("t_wall", "dt_s", "net_sent_bytes_per_s", "net_recv_bytes_per_s")
+        w = bytes_in_window(rows, start, end)
         if w is None:
             continue
         a.byte_checks.append(check_host(s.host, per_step[s.host], rate, w))
@@ -405,7 +406,7 @@ def _bytes(a: CommAnalysis, run: RunData, m: ConfigMetrics, tasks: list[TaskData
         t_ready, t_cal = ready.get(s.host), calibrated.get(s.host)
         bg = None
         if isinstance(t_ready, (int, float)) and isinstance(t_cal, (int, float)):
-            inside = [x for x in s.samples if isinstance(x.get("t_wall"), (int, float))
+            inside = [x for x in rows if isinstance(x.get("t_wall"), (int, float))
                       and isinstance(x.get("dt_s"), (int, float))
                       and x["t_wall"] - x["dt_s"] >= t_ready and x["t_wall"] <= min(t_cal, start)]
             bg = bytes_in_window(inside, t_ready, t_cal)

@@ -18,10 +18,9 @@ from typing import Any, Iterator, Optional, Sequence
 
 import numpy as np
 
-from harness.report.columns import SampleColumns, StepColumns, number_column, split_records
-
 from harness.protocol import layout
-from harness.protocol.events import read_jsonl
+from harness.protocol.events import read_jsonl  # noqa: F401  (re-exported for callers)
+from harness.report.columns import SampleColumns, StepColumns, number_column, split_records
 
 
 @dataclass(frozen=True)
@@ -138,6 +137,11 @@ class SamplerData:
     @property
     def n_samples(self) -> int:
         return self.cols.n
+
+    def sample_fields(self, *names: str) -> list[dict]:
+        """The `sample` records with only the named scalar fields (columns.SAMPLE_SCALARS),
+        in file order: a number as it was written (int or float), else None."""
+        return self.cols.rows(names)
 
     def t_wall_max(self) -> Optional[float]:
         """The latest finite t_wall of any record, samples included."""
