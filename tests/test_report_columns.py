@@ -125,7 +125,7 @@ def test_sample_columns_gpu_rules():
     assert c.gpu_present[1].tolist() == [True, False, False]
 
 
-# --- golden figures from the row-by-row code (commit 236a945, before the columnar reader) -----
+# --- golden figures from the row-by-row code (main at 8a3a8fb, before the columnar reader) -----
 
 def _generate(root, hosts, seconds, seed):
     import importlib.util
@@ -148,8 +148,8 @@ GOLDEN_GEN = {  # results.csv of benchmarks/report_scale.generate(2 hosts, 90 s,
     'util_net_recv_mean_bytes_per_s': '972112829.3', 'util_disk_read_mean_bytes_per_s': '2356030.54',
     'util_disk_write_mean_bytes_per_s': '1925304.979', 'util_tasks_rss_peak_bytes': '1509998750'}
 GOLDEN_SAMPLES_SHA256 = {
-    "gen": "6f1338f6c09f27af0e8bcb3332c0577ab0aa66f50acca1e01866584cf7567ef9",
-    "damaged": "70fc1a6b6e7ed0639aaae9fd4ec5d60117f10aabfbfae0956b36add854566dc3"}
+    "gen": "13101ff6de9520c38008ce7af51f41ee09fcb51a1c5422c68617143915902756",
+    "damaged": "5b17ae5a1254365111c803e90cd5e856720804f25d15e8e576afc1f08415579d"}
 
 
 def test_generated_run_gives_the_golden_figures(tmp_path):
