@@ -75,7 +75,7 @@ def schedule_blocks(rs: Optional[RunSchedule]) -> list[Block]:
                      b.method])
     inputs = [f"on-demand: {b.rate_text['on_demand']}; spot: {b.rate_text['spot']} ({b.mode})" for b in rs.bills]
     return [Heading(2, "Schedule and bill"),
-            Para(f"The whole-run bill (above: every host the run connected to, {', '.join(rs.hosts)}, held "
+            Para(f"The whole-run bill (every host the run connected to, {', '.join(rs.hosts)}, held "
                  f"from the connection to the last collection, busy or idle) for the schedule that ran, and "
                  f"the other schedule estimated from the same records: the fixed part ({rs.fixed_s:.1f} s: "
                  f"connect, sync, collection, gaps) plus the runs' durations (config_start → config_end) "
