@@ -307,8 +307,8 @@ def type_target_plot(a: RunAnalysis) -> Optional[Image]:
         ax.annotate(name, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
     ax.set_xlabel("time to target (s)")
     ax.set_ylabel("USD to target (on-demand)")
-    ax.set_xlim(left=0)
-    ax.set_ylim(bottom=0)
+    ax.set_xlim(0, 1.3 * max(p[0] for p in pts))   # room for the labels right of the points
+    ax.set_ylim(0, 1.15 * max(p[1] for p in pts))
     ax.set_title("Cost vs time to target by instance type", fontsize=10)
     return c.png("type_target.png", "$ to target against time to target, by instance type (on-demand)")
 
