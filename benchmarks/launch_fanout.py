@@ -27,6 +27,7 @@ from harness.plan import ConfigPlan, Task  # noqa: E402
 from harness.sync import sync_host  # noqa: E402
 from harness.transport import open_transports  # noqa: E402
 from harness.transport.fanout import fan_out  # noqa: E402
+from harness.protocol.spec import TaskSpec  # noqa: E402
 from harness.transport.ssh import SSHOptions  # noqa: E402
 from tests.sshd_hosts import running_hosts, write_known_hosts  # noqa: E402
 
@@ -41,7 +42,9 @@ def one_launch(test_hosts, tmp: Path, trial: int) -> float:
                   python=str(script), workdir=str(tmp / f"w{i}")) for i, t in enumerate(test_hosts)]
     run_id = f"bench-{trial}-{len(hosts)}"
     tasks = tuple(Task(config="c", task_id="w", role="worker", index=0, rank=i, host=h.name,
-                       task_dir=f"{h.workdir}/{run_id}/w", env={"HARNESS_RUN_ID": run_id}, spec={"run_id": run_id})
+                       task_dir=f"{h.workdir}/{run_id}/w", env={"HARNESS_RUN_ID": run_id},
+                       spec=TaskSpec(run_id=run_id, experiment="bench", config="c", strategy="bench", task_id="w",
+                                     role="worker", host=h.name))
                   for i, h in enumerate(hosts))
     all_running = threading.Event()
     t0 = time.monotonic()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from harness import shell
 from harness.config.inventory import Host
-from harness.sync import DEFAULT_WORKDIR
+from harness.protocol.constants import DEFAULT_WORKDIR
 
 PROBE = Path(__file__).parent / "worker" / "probe.py"
 MIN_FREE_DISK = 2 * 1024**3
@@ -31,7 +31,7 @@ class HostCheck:
 
 
 def probe_command(host: Host, ports: list[int]) -> str:
-    python = host.python or "python3"
+    python = host.interpreter
     args = json.dumps({"workdir": host.workdir or DEFAULT_WORKDIR, "ports": ports})
     return f"HARNESS_PROBE_ARGS={shell.q(args)} {shell.q(python)} -"
 
@@ -42,9 +42,8 @@ def probe_hosts(hosts: list[Host], transports: dict, ports: dict[str, list[int]]
     source = PROBE.read_bytes()
 
     def one(h: Host) -> HostCheck:
-        host = h if not h.is_local or h.python else h.model_copy(update={"python": __import__("sys").executable})
         t0 = time.time()
-        res = transports[h.name].exec(probe_command(host, (ports or {}).get(h.name, [])), timeout=60, stdin=source)
+        res = transports[h.name].exec(probe_command(h, (ports or {}).get(h.name, [])), timeout=60, stdin=source)
         t1 = time.time()
         return interpret(h.name, res.returncode, res.stdout, res.stderr, t0, t1)
 

@@ -17,7 +17,7 @@ from harness import shell
 from harness.config.inventory import Host
 from harness.errors import HarnessError
 from harness.protocol.constants import DEFAULT_WORKDIR
-from harness.requirements import HOROVOD_BUILD, HOROVOD_VERSION, TRAIN, TRAIN_GPU
+from harness.requirements import HOROVOD_BUILD, HOROVOD_RUNTIME, HOROVOD_VERSION, TRAIN, TRAIN_GPU
 
 
 def venv_dir(host: Host) -> str:
@@ -29,7 +29,7 @@ def wheel_dir(host: Host) -> str:
 
 
 def packages_for(gpu: bool, with_horovod: bool) -> list[str]:
-    return [*(TRAIN_GPU if gpu else TRAIN), *(HOROVOD_BUILD if with_horovod else [])]
+    return list(dict.fromkeys([*(TRAIN_GPU if gpu else TRAIN), *(HOROVOD_BUILD + HOROVOD_RUNTIME if with_horovod else [])]))
 
 
 def setup_command(host: Host, packages: list[str], base_python: str = "python3") -> str:

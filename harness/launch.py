@@ -1,10 +1,9 @@
-"""Start a configuration's tasks in order, supervise them, and stop every one of them
-on the first failure, on a stop request (Ctrl-C / SIGTERM) or at the time limit."""
+"""Stage 6, execute: start a configuration's tasks in order, supervise them, and stop
+every one of them on the first failure, on a stop request (Ctrl-C / SIGTERM) or at the
+time limit. Each task gets its bound spec unchanged as task.json and its env as env.sh."""
 
 from __future__ import annotations
 
-import json
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -44,8 +43,7 @@ class ConfigOutcome:
 
 
 def worker_argv(host: Host) -> list[str]:
-    python = host.python or (sys.executable if host.is_local else "python3")
-    return _worker_argv(python)
+    return _worker_argv(host.interpreter)
 
 
 def _per_host(fn: Callable[[str], object], hosts: list[str]) -> dict:
@@ -55,8 +53,7 @@ def _per_host(fn: Callable[[str], object], hosts: list[str]) -> dict:
 
 class Supervisor:
     def __init__(self, cp: ConfigPlan, transports: dict[str, Transport], hosts: dict[str, Host],
-                 control: EventLog, stop: threading.Event, *, extra_env: dict[str, dict] | None = None,
-                 dataset_paths: dict[str, str] | None = None, script_paths: dict[str, str] | None = None,
+                 control: EventLog, stop: threading.Event, *,
                  progress: Callable[[ConfigPlan, list[TaskState]], None] | None = None,
                  poll_interval: float = 0.5, grace_s: float = 10.0, lease_s: float = shell.LEASE_S,
                  sweep_config_only: bool = False):
@@ -67,9 +64,6 @@ class Supervisor:
         self.hosts = hosts
         self.control = control
         self.stop = stop
-        self.extra_env = extra_env or {}
-        self.dataset_paths = dataset_paths or {}   # host -> where sync put the dataset there
-        self.script_paths = script_paths or {}     # host -> where sync put the user's script there
         self.progress = progress or (lambda cp, states: None)
         self.poll_interval = poll_interval
         self.grace_s = grace_s
@@ -84,15 +78,8 @@ class Supervisor:
         files = []
         for st in self._on(host):
             t = st.task
-            env = {**t.env, **self.extra_env.get(host, {})}
-            spec = t.spec
-            if host in self.dataset_paths and "workload" in spec:
-                ds = {**spec["workload"]["dataset"], "path": self.dataset_paths[host]}
-                spec = {**spec, "workload": {**spec["workload"], "dataset": ds}}
-            if host in self.script_paths and (spec.get("workload") or {}).get("script"):
-                spec = {**spec, "workload": {**spec["workload"], "script": self.script_paths[host]}}
-            files.append((f"{t.task_dir}/{layout.TASK_FILE}", json.dumps(spec, indent=1).encode(), 0o644))
-            files.append((f"{t.task_dir}/{layout.ENV_FILE}", shell.env_file(env), 0o600))
+            files.append((f"{t.task_dir}/{layout.TASK_FILE}", t.spec.to_json().encode(), 0o644))
+            files.append((f"{t.task_dir}/{layout.ENV_FILE}", shell.env_file(t.env), 0o600))
         res = self.transports[host].exec(shell.UNPACK_COMMAND, stdin=shell.files_tar(files), timeout=60)
         if not res.ok:
             raise HarnessError(f"host {host}: could not write the task files: {res.stderr.strip()}")

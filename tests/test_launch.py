@@ -15,6 +15,7 @@ from harness.config.inventory import Host
 from harness.protocol.events import EventLog, read_events
 from harness.launch import Supervisor
 from harness.plan import ConfigPlan, Task
+from harness.protocol.spec import TaskSpec
 
 # Stands in for `python -m harness.worker`: a real process whose behaviour the test picks.
 FAKE_WORKER = """#!{python}
@@ -44,15 +45,16 @@ def make(tmp_path: Path, behaviours: dict, *, servers=(), time_limit=60.0, group
         tasks.append(Task(config="c", task_id=tid, role="ps" if tid in servers else "worker", index=i,
                           rank=None if tid in servers else i, host="local", task_dir=str(tmp_path / "t" / tid),
                           start_group=(groups or {}).get(tid, 0), finishes=tid not in servers,
-                          env={"HARNESS_RUN_ID": f"test-{os.getpid()}-{id(tmp_path)}"},
-                          spec={"task_id": tid, "run_id": f"test-{os.getpid()}-{id(tmp_path)}"}))
+                          env={"HARNESS_RUN_ID": f"test-{os.getpid()}-{id(tmp_path)}",
+                               "BEHAVIOUR_FILE": str(tmp_path / "b.json")},
+                          spec=TaskSpec(run_id=f"test-{os.getpid()}-{id(tmp_path)}", experiment="e", config="c",
+                                        strategy="single", task_id=tid, role="worker", host="local")))
     cp = ConfigPlan("c", "single", ("local",), tuple(tasks), time_limit)
     from harness.transport import LocalTransport
 
     control = EventLog(tmp_path / "control.jsonl")
     stop = threading.Event()
-    sup = Supervisor(cp, {"local": LocalTransport()}, {"local": host}, control, stop,
-                     extra_env={"local": {"BEHAVIOUR_FILE": str(tmp_path / "b.json")}}, poll_interval=0.1, grace_s=3)
+    sup = Supervisor(cp, {"local": LocalTransport()}, {"local": host}, control, stop, poll_interval=0.1, grace_s=3)
     return sup, stop, control
 
 

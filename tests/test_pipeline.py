@@ -67,6 +67,12 @@ def test_run_trains_reports_and_report_reproduces(tmp_path, capsys):
 
         steps = [json.loads(l) for l in open(task / "events.jsonl") if '"step"' in l and '"event": "step"' in l]
         assert steps[-1]["loss"] < steps[0]["loss"]
+    # One contract: every task got exactly the spec plan.json holds for it (written once by bind).
+    plan = json.loads((run / "plan.json").read_text())
+    for cp in plan["configs"]:
+        for t in cp["tasks"]:
+            shipped = json.loads((run / "hosts" / t["host"] / cp["name"] / t["task_id"] / "task.json").read_text())
+            assert shipped == t["spec"] and shipped["spec_version"] >= 1
     before = {p: (run / p).read_bytes() for p in ("results.csv", "report.md", "report.html")}
     for p in before:
         (run / p).unlink()

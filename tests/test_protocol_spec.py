@@ -30,8 +30,8 @@ def test_is_immutable_and_reads_are_copies():
     assert spec["workload"]["batch_size"] == 8
     assert spec.get("resume_from") is None and "resume_from" not in spec and "workload" in spec
     assert spec["ports"] == [30000]
-    bound = spec.replace(task_dir="/w/t", resume_from={"step": 4})
-    assert bound.task_dir == "/w/t" and bound["resume_from"] == {"step": 4} and spec.task_dir is None
+    bound = spec.replace(imds_url="http://x", resume_from={"step": 4})
+    assert bound.imds_url == "http://x" and bound["resume_from"] == {"step": 4} and spec.imds_url is None
 
 
 @pytest.mark.parametrize("change, message", [

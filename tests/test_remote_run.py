@@ -19,6 +19,7 @@ from harness.protocol.events import EventLog, read_events
 from harness.launch import Supervisor
 from harness.pipeline import run_experiment
 from harness.plan import ConfigPlan, Task
+from harness.protocol.spec import TaskSpec
 from harness.transport.ssh import SSHOptions, SSHTransport
 from tests.sshd_hosts import inventory_dict, write_known_hosts
 
@@ -117,7 +118,8 @@ def test_kill_9_on_one_host_stops_every_task_on_every_host(sshd_hosts, tmp_path)
         for k in range(2):
             tasks.append(Task(config="c", task_id=f"w{k}", role="worker", index=k, rank=2 * i + k, host=h.name,
                               task_dir=str(tmp_path / f"w{i}" / f"t{k}"), env={"HARNESS_RUN_ID": run_id},
-                              spec={"run_id": run_id}))
+                              spec=TaskSpec(run_id=run_id, experiment="e", config="c", strategy="fake",
+                                            task_id=f"w{k}", role="worker", host=h.name)))
     cp = ConfigPlan("c", "fake", tuple(hosts), tuple(tasks), 120)
     control = EventLog(tmp_path / "control.jsonl")
     sup = Supervisor(cp, transports, hosts, control, threading.Event(), poll_interval=0.2, grace_s=5)

@@ -4,7 +4,6 @@ PYTHONPATH (no GPU here), and nvml.gpu_readings in-process."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -18,6 +17,7 @@ from statistics import median
 import pytest
 
 from harness.protocol.events import read_events
+from harness.protocol.spec import TaskSpec
 from harness.worker import nvml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,9 +87,10 @@ def _env(run_id: str, task: str, extra_path: Path | None = None, **more: str) ->
 
 def _start_sampler(tmp_path: Path, run_id: str, fake_dir: Path | None = None, fake_mode: str = "two",
                    **spec) -> subprocess.Popen:
-    task = {"role": "sampler", "run_id": run_id, "config": "c", "task_id": "sampler", "host": "h",
-            "events": "samples.jsonl", "interval_s": 0.2, **spec}
-    (tmp_path / "task.json").write_text(json.dumps(task))
+    task = TaskSpec(**{"role": "sampler", "strategy": "sampler", "experiment": "e", "run_id": run_id,
+                       "config": "c", "task_id": "sampler", "host": "h", "events": "samples.jsonl",
+                       "interval_s": 0.2, **spec})
+    (tmp_path / "task.json").write_text(task.to_json())
     return subprocess.Popen([sys.executable, "-m", "harness.worker", "--task", "task.json"], cwd=tmp_path,
                             env=_env(run_id, "c/sampler", fake_dir, FAKE_NVML=fake_mode),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -13,6 +13,7 @@ from harness.config.fields import MAX_HOSTS, MAX_PRICE_PER_HOUR, MAX_THREADS, Na
 from harness.config.keyfile import key_file_problem, key_file_warning
 from harness.config.loading import parse_model, read_yaml
 from harness.errors import ConfigError
+from harness.protocol.constants import DEFAULT_REMOTE_PYTHON
 
 _HOST_FIELDS_WITH_DEFAULTS = (
     "user", "port", "key", "python", "workdir", "transport", "instance_type", "slots", "gpus",
@@ -109,6 +110,12 @@ class Host(_Strict):
     @property
     def is_local(self) -> bool:
         return self.transport == "local"
+
+    @property
+    def interpreter(self) -> str:
+        """The one rule for the Python a host's tasks run with: the inventory's `python`, else
+        the control side's own interpreter on a local host, `python3` over SSH."""
+        return self.python or (sys.executable if self.is_local else DEFAULT_REMOTE_PYTHON)
 
 
 class Inventory(_Strict):

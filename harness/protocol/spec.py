@@ -64,13 +64,15 @@ class TaskSpec(Mapping):
     cluster: Mapping = field(default_factory=dict)          # strategy-specific facts (rank layout, TF cluster, mpirun contexts)
     ports: tuple = ()                    # ports this task listens on
     interval_s: Optional[float] = None   # sampler period
+    task_scan_s: Optional[float] = None   # sampler tuning (null: the sampler's defaults)
+    cost_every_s: Optional[float] = None
+    orphan_after_s: Optional[float] = None
     spot_watch: Optional[Mapping] = None  # {"interval_s"} when the task watches for spot notices
     resume_from: Optional[Mapping] = None  # {"run_id", "checkpoint_path", "step"}
-    # where (bound after sync)
-    task_dir: Optional[str] = None       # the task's directory on its host
-    events: str = EVENTS_FILE            # its events file, relative to task_dir
-    checkpoint_dir: Optional[str] = None  # relative to task_dir
-    imds_url: Optional[str] = None       # instance metadata service, when not the default
+    # where (the task runs in its directory on the host; these are relative to it)
+    events: str = EVENTS_FILE            # its events file
+    checkpoint_dir: Optional[str] = None
+    imds_url: Optional[str] = None       # instance metadata service, when not the default (bound)
     spec_version: int = SPEC_VERSION
 
     def __post_init__(self) -> None:
@@ -99,7 +101,11 @@ class TaskSpec(Mapping):
         for name in ("threads", "cluster"):
             if not isinstance(getattr(self, name), Mapping):
                 raise SpecError(f"{where}: {name} must be a mapping")
-        for name in ("task_dir", "checkpoint_dir", "imds_url"):
+        for name in ("interval_s", "task_scan_s", "cost_every_s", "orphan_after_s"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+                raise SpecError(f"{where}: {name} must be a number or null, got {v!r}")
+        for name in ("checkpoint_dir", "imds_url"):
             v = getattr(self, name)
             if v is not None and not isinstance(v, str):
                 raise SpecError(f"{where}: {name} must be a string or null, got {v!r}")

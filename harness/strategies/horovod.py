@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import sys
 from dataclasses import dataclass
 
 from harness.config.experiment import Configuration
@@ -128,11 +127,6 @@ def _ssh_settings(remote: list[Host]) -> dict:
     return out
 
 
-def host_python(host: Host) -> str:
-    # As harness.launch.worker_argv: the control side's interpreter on a local host.
-    return host.python or (sys.executable if host.is_local else "python3")
-
-
 def finish(cfg: Configuration, tasks: list, hosts: dict[str, Host]) -> list:
     """The mpirun task learns where every rank runs: host address, slot count, directory."""
     if cfg.launcher != "mpi":
@@ -146,9 +140,9 @@ def finish(cfg: Configuration, tasks: list, hosts: dict[str, Host]) -> list:
         # The first host is "localhost" to its own mpirun; local-transport hosts are this machine.
         addr = "localhost" if (h == launcher.host or host.is_local) else PlacementContext.address(host)
         contexts.append({"host": h, "address": addr, "ranks": sum(1 for s in slots if s["host"] == h),
-                         "wdir": dirs[h], "python": host_python(host)})
+                         "wdir": dirs[h], "python": host.interpreter})
     remote = [hosts[c["host"]] for c in contexts if c["address"] != "localhost"]
     cluster = {**launcher.spec["cluster"], "contexts": contexts, "ssh": _ssh_settings(remote),
                "env_names": sorted(launcher.env)}
-    done = dataclasses.replace(launcher, spec={**launcher.spec, "cluster": cluster})
+    done = dataclasses.replace(launcher, spec=launcher.spec.replace(cluster=cluster))
     return [done if t is launcher else t for t in tasks]

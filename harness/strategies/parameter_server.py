@@ -74,6 +74,6 @@ def finish(cfg: Configuration, tasks: list, hosts: dict[str, Host]) -> list:
     for t in tasks:
         if t.role == "evaluator":
             cluster = {**t.spec["cluster"], "watch_dir": posixpath.join(chief.task_dir, chief.spec["checkpoint_dir"])}
-            t = dataclasses.replace(t, spec={**t.spec, "cluster": cluster})
+            t = dataclasses.replace(t, spec=t.spec.replace(cluster=cluster))
         out.append(t)
     return out

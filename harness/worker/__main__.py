@@ -1,18 +1,26 @@
-"""`python -m harness.worker --task task.json`: one training task on this host."""
+"""`python -m harness.worker --task task.json`: one task on this host, as its spec says.
+
+Imports only the standard library and harness.protocol until the task's own module is
+chosen; the host needs nothing the control side uses (tests/test_host_side.py checks)."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+
+from harness.protocol import exits
+from harness.protocol.spec import SpecError, TaskSpec
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m harness.worker")
     ap.add_argument("--task", required=True, help="task JSON written by the planner")
     args = ap.parse_args(argv)
-    with open(args.task, encoding="utf-8") as fh:
-        spec = json.load(fh)
+    try:
+        spec = TaskSpec.read(args.task).to_dict()
+    except (OSError, SpecError) as e:
+        print(f"harness.worker: {args.task}: {e}", file=sys.stderr)
+        return exits.USAGE
     if spec.get("role") == "sampler":
         from harness.worker.sampler import run_sampler
 

@@ -96,6 +96,20 @@ class Local:
         ckpt = self.tf.train.Checkpoint(model=model, optimizer=opt)
         return lambda: ckpt.save(os.path.join(ckpt_dir, "ckpt"))
 
+    def _checkpoint_options(self):
+        return None
+
+    def write_checkpoint(self, model, opt, ckpt_dir: str, name: str) -> str:
+        """One checkpoint now, under its own name (the epoch checkpoints' counter is untouched)."""
+        ckpt, options = self.tf.train.Checkpoint(model=model, optimizer=opt), self._checkpoint_options()
+        # With an I/O device (parameter servers) the path must not depend on a task's directory.
+        return ckpt.write(os.path.join(os.path.abspath(ckpt_dir) if options else ckpt_dir, name), options=options)
+
+    def restore_checkpoint(self, model, opt, path: str) -> None:
+        with self.scope():
+            ckpt = self.tf.train.Checkpoint(model=model, optimizer=opt)
+            ckpt.restore(path, options=self._checkpoint_options()).expect_partial()
+
 
 class Horovod(Local):
     name = "horovod"
@@ -291,11 +305,13 @@ class ParameterServer(Local):
         # working directories (their hosts); route all checkpoint I/O through the chief.
         if not ckpt_dir:
             return None
-        tf = self.tf
-        ckpt = tf.train.Checkpoint(model=model, optimizer=opt)
-        options = tf.train.CheckpointOptions(experimental_io_device="/job:chief/replica:0/task:0/device:CPU:0")
+        ckpt = self.tf.train.Checkpoint(model=model, optimizer=opt)
+        options = self._checkpoint_options()
         path = os.path.join(os.path.abspath(ckpt_dir), "ckpt")
         return lambda: ckpt.save(path, options=options)
+
+    def _checkpoint_options(self):
+        return self.tf.train.CheckpointOptions(experimental_io_device="/job:chief/replica:0/task:0/device:CPU:0")
 
     def schedule(self, step, iterator):
         return self.coordinator.schedule(step, args=(iterator,))

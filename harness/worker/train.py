@@ -204,8 +204,7 @@ def _restore(spec, log, tf, dist, model, opt, planned_steps: int) -> int:
     if path:
         if not tf.io.gfile.exists(path + ".index"):
             raise FileNotFoundError(f"resume_from: no checkpoint {path}(.index) on host {spec.get('host')}")
-        with dist.scope():
-            tf.train.Checkpoint(model=model, optimizer=opt).restore(path).expect_partial()
+        dist.restore_checkpoint(model, opt, path)
     log.emit("phase", name="checkpoint_restored", seconds=time.monotonic() - t, resumed_from=rf,
              planned_steps=planned_steps, remaining_steps=planned_steps - step)
     return step
@@ -223,7 +222,7 @@ class _SpotWatch:
             from harness.worker.spot_watch import start_watcher
 
             interval = float(cfg.get("interval_s", 5.0)) if isinstance(cfg, dict) else 5.0
-            self.watcher = start_watcher(self._on_notice, interval_s=interval)
+            self.watcher = start_watcher(self._on_notice, interval_s=interval, base_url=spec.get("imds_url"))
 
     def _on_notice(self, notice: dict) -> None:
         self.notice, self.noticed_wall = notice, time.time()
@@ -243,10 +242,7 @@ def _on_notice(spec, log, dist, model, opt, spot: _SpotWatch, step: int):
     path = None
     ckpt_dir = spec.get("checkpoint_dir")
     if ckpt_dir and dist.is_chief and not isinstance(dist, distribute.Mirrored):
-        import tensorflow as tf
-
-        # write(), not save(): a name of its own, so the epoch checkpoints' counter is untouched.
-        path = tf.train.Checkpoint(model=model, optimizer=opt).write(os.path.join(ckpt_dir, f"spot-step{step}"))
+        path = dist.write_checkpoint(model, opt, ckpt_dir, f"spot-step{step}")
         log.emit("checkpoint", path=path, step=step, reason="spot_interruption")
     if dist.is_chief or spec.get("rank") in (None, 0):
         log.emit("spot_interruption", action=spot.notice.get("action"), time=spot.notice.get("time"), step=step,
