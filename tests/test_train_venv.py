@@ -19,7 +19,8 @@ from tests.aws_fixtures import FakeImds
 from tests.test_distributed import free_base_port
 from tests.train_venv import train_venv
 
-pytestmark = pytest.mark.slow
+# The first run builds the venv (minutes); later runs reuse it.
+pytestmark = [pytest.mark.slow, pytest.mark.horovod, pytest.mark.timeout(3600)]
 
 EPOCHS, STEPS = 6, 10
 PLANNED = EPOCHS * STEPS
