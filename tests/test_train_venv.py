@@ -7,6 +7,7 @@ step to the planned step count: single, Horovod Gloo, Horovod MPI and parameter 
 
 Tiny on purpose (an MLP on digits, 6 x 10 steps): CI has two cores."""
 
+import os
 import subprocess
 
 import pytest
@@ -64,12 +65,14 @@ def test_every_role_and_every_resume_in_a_train_only_venv(tmp_path, monkeypatch,
     (tmp_path / "e.yaml").write_text(yaml.safe_dump(exp, sort_keys=False))
     (tmp_path / "h.yaml").write_text(yaml.safe_dump(hosts, sort_keys=False))
     e, h, runs = str(tmp_path / "e.yaml"), str(tmp_path / "h.yaml"), tmp_path / "runs"
+    # Run ids unique on this machine: the supervisor's leftover sweep finds a run's processes by id.
+    first, second = f"venv-{os.getpid()}-1", f"venv-{os.getpid()}-2"
 
     # Run 1: a spot notice from the first IMDS poll on; every training configuration checkpoints
     # at its next step boundary and ends (interrupted; under mpirun the launcher reports it failed).
     with FakeImds(notice_after=0) as imds:
         monkeypatch.setenv("HARNESS_IMDS_URL", imds.url)
-        r1 = run_experiment(e, h, runs_root=str(runs), run_id="r1", grace_s=5, keep_going=True)
+        r1 = run_experiment(e, h, runs_root=str(runs), run_id=first, grace_s=5, keep_going=True)
     ends = {x["config"]: x["status"] for x in _control(r1.run_dir) if x["event"] == "config_end"}
     assert set(ends) == {c["name"] for c in CONFIGS}
     assert all(s in ("interrupted", "failed") for s in ends.values()), ends
@@ -85,7 +88,8 @@ def test_every_role_and_every_resume_in_a_train_only_venv(tmp_path, monkeypatch,
     # Run 2: resume every configuration from its checkpoint; no notice this time.
     with FakeImds(notice_after=10 ** 9) as imds:
         monkeypatch.setenv("HARNESS_IMDS_URL", imds.url)
-        r2 = run_experiment(e, h, runs_root=str(runs), run_id="r2", grace_s=5, keep_going=True, resume=r1.run_dir)
+        r2 = run_experiment(e, h, runs_root=str(runs), run_id=second, grace_s=5, keep_going=True,
+                            resume=r1.run_dir)
     ends = {x["config"]: x["status"] for x in _control(r2.run_dir) if x["event"] == "config_end"}
     assert ends == {c["name"]: "succeeded" for c in CONFIGS}, r2.reason
     for name, (task, events) in CHIEF.items():
