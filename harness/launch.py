@@ -11,7 +11,7 @@ from typing import Callable
 
 from harness.config.inventory import Host
 from harness.errors import HarnessError
-from harness.failure_line import decisive_line
+from harness.protocol.failure_line import decisive_line
 from harness.protocol.events import EventLog
 from harness.plan import ConfigPlan, Task
 from harness import shell

@@ -1,6 +1,6 @@
-"""The decisive stderr line of a failed task (harness/failure_line.py)."""
+"""The decisive stderr line of a failed task (harness/protocol/failure_line.py)."""
 
-from harness.failure_line import decisive_line
+from harness.protocol.failure_line import decisive_line
 
 GLOO = """2026-11-30 06:00:01.1: W tensorflow/compiler/tf2tensorrt/utils/py_utils.cc:38] TF-TRT Warning: Could not find TensorRT
 terminate called after throwing an instance of 'gloo::EnforceNotMet'

@@ -19,7 +19,7 @@ import threading
 import time
 
 import harness
-from harness.failure_line import decisive_line
+from harness.protocol.failure_line import decisive_line
 from harness.protocol.constants import EVENTS_ENV
 from harness.protocol.layout import EVENTS_FILE
 
