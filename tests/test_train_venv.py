@@ -27,7 +27,9 @@ EPOCHS, STEPS = 6, 10
 PLANNED = EPOCHS * STEPS
 WORKLOAD = {"model": "mlp", "dataset": {"name": "digits", "validation_split": 0.25}, "batch_size": 16,
             "epochs": EPOCHS, "steps_per_epoch": STEPS, "learning_rate": 0.1, "optimizer": "momentum",
-            "warmup_steps": 1, "log_every": 1}
+            "warmup_steps": 1, "log_every": 1,
+            # No calibration steps: this test is about the contract and resuming, not the comm model.
+            "calibration_steps": 0}
 CONFIGS = [
     {"name": "single"},
     {"name": "gloo", "strategy": "horovod", "workers": 2},
@@ -59,7 +61,7 @@ def _control(run) -> list[dict]:
 
 def test_every_role_and_every_resume_in_a_train_only_venv(tmp_path, monkeypatch, venv_python):
     exp = {"name": "venv", "workload": WORKLOAD, "configurations": CONFIGS, "sample_interval_s": 0.5,
-           "spot_watch": True, "spot_watch_interval_s": 0.05, "base_port": free_base_port(), "time_limit_s": 300}
+           "spot_watch": True, "spot_watch_interval_s": 0.05, "base_port": free_base_port(), "time_limit_s": 900}
     hosts = {"hosts": [{"name": "local", "transport": "local", "slots": 2, "instance_type": "c7i.large",
                         "python": str(venv_python)}]}
     (tmp_path / "e.yaml").write_text(yaml.safe_dump(exp, sort_keys=False))
