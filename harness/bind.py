@@ -27,7 +27,7 @@ def bind(plan: Plan, synced: Mapping[str, HostSync], resumed: Optional[dict] = N
                         "step": r["from_step"]} if r is not None else None)
         tasks = tuple(bind_task(t, synced[t.host], resume_from, imds_url) for t in cp.tasks)
         configs.append(dataclasses.replace(cp, tasks=tasks))
-    return Plan(plan.run_id, plan.experiment, tuple(configs))
+    return dataclasses.replace(plan, configs=tuple(configs))
 
 
 def bind_task(t: Task, where: HostSync, resume_from: Optional[dict], imds_url: Optional[str]) -> Task:

@@ -39,7 +39,10 @@ def test_binds_code_and_dataset_paths_resume_and_imds(tmp_path):
 
 
 def test_plan_json_holds_the_specs_the_hosts_get(tmp_path):
-    bound = bind(_plan(tmp_path), {"local": HostSync(pythonpath="/code")})
+    plan = _plan(tmp_path)
+    bound = bind(plan, {"local": HostSync(pythonpath="/code")})
+    # Everything but the tasks is the plan's own: waves, parallel, the schedule drawn.
+    assert (bound.waves, bound.parallel, bound.schedule) == (plan.waves, plan.parallel, plan.schedule)
     data = bound.to_json()
     for cp, cj in zip(bound.configs, data["configs"]):
         for t, tj in zip(cp.tasks, cj["tasks"]):
