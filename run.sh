@@ -97,6 +97,8 @@ case "${1:-}" in
         ;;
     report|check|compare|hosts|sandbox|project|--help|-h|--version)
         ensure_python_env "train,aws"
+        # `sandbox rehearse -e <horovod experiment>` trains with Horovod like `run` does
+        if [ "$1" = sandbox ] && uses_horovod "$@"; then ensure_horovod "train,aws"; fi
         exec "$VENV/bin/harness" "$@"
         ;;
     *)
