@@ -20,6 +20,7 @@ import numpy as np
 
 from harness.protocol import layout
 from harness.protocol.events import read_jsonl  # noqa: F401  (re-exported for callers)
+from harness.report import cache
 from harness.report.columns import SampleColumns, StepColumns, number_column, split_records
 
 
@@ -249,10 +250,10 @@ class _Read:
     bad: list[int]
 
 
-def read_split(path: Path, event: str, keep_lines: bool) -> _Read:
+def read_split(path: Path, event: str, keep_lines: bool, data: Optional[bytes] = None) -> _Read:
     """Records of a JSONL file split into those whose "event" is `event` and the others;
     bad lines as read_jsonl reports them."""
-    data = path.read_bytes()
+    data = path.read_bytes() if data is None else data
     others: list[dict] = []
     rows: list[dict] = []
     lines: list[bytes] = []
@@ -350,8 +351,7 @@ def _load_sampler(run_dir: Path, config: str, task_id: str, host: str) -> Sample
                                                         f"host {host}"))
         return s
     try:
-        got = read_split(path, "sample", keep_lines=False)
-        s.records, s.bad_lines, s.cols = got.others, got.bad, SampleColumns.build(got.rows)
+        s.records, s.bad_lines, s.cols = _read_samples(path)
         s.found = True
     except OSError as e:
         s.notes.append(Problem(f"{rel}/{SAMPLES_FILE}", f"cannot read: {e.strerror}"))
@@ -389,11 +389,37 @@ def _on_disk(run_dir: Path) -> list[tuple[str, str, str]]:
     return found
 
 
+def _read_samples(path: Path) -> tuple[list[dict], list[int], SampleColumns]:
+    """samples.jsonl through its cache (cache.py): parsed only when the cache does not match."""
+    data = path.read_bytes()
+    key = cache.key_of(data)
+    z = cache.load(path, key)
+    if z is not None:
+        return cache.samples_from(z)
+    got = read_split(path, "sample", keep_lines=False, data=data)
+    cols = SampleColumns.build(got.rows)
+    arrays = cache.samples_arrays(got.others, got.bad, cols)
+    if arrays is not None:
+        cache.save(path, key, arrays)
+    return got.others, got.bad, cols
+
+
+def _read_events(path: Path) -> tuple[EventList, list[int]]:
+    data = path.read_bytes()
+    key = cache.key_of(data)
+    z = cache.load(path, key)
+    if z is not None:
+        others, bad, order, steps = cache.events_from(z)
+        return EventList(others, steps, order), bad
+    got = read_split(path, "step", keep_lines=True, data=data)
+    steps = StepColumns.build(got.rows, got.lines)
+    cache.save(path, key, cache.events_arrays(got.others, got.bad, got.order, steps))
+    return EventList(got.others, steps, got.order), got.bad
+
+
 def _read_task_events(task: TaskData, path: Path, rel: str) -> None:
     try:
-        got = read_split(path, "step", keep_lines=True)
-        task.events = EventList(got.others, StepColumns.build(got.rows, got.lines), got.order)
-        task.bad_lines = got.bad
+        task.events, task.bad_lines = _read_events(path)
         task.events_found = True
     except OSError as e:
         task.problems.append(Problem(rel, f"cannot read: {e.strerror}"))
