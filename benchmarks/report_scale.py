@@ -198,7 +198,8 @@ def drop_cache(root: Path) -> None:
 
 
 def measure(argv: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one fresh `python -m harness ...` process."""
+    """Wall seconds and peak RSS (MB) of one fresh `python -m harness ...` process; its CPU
+    seconds (user + system, less sensitive to a loaded machine) go to CPU_SECONDS."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
     t = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "harness", *argv], env=env,
@@ -210,7 +211,11 @@ def measure(argv: list[str]) -> tuple[float, float]:
     proc.stderr.close()
     if proc.returncode != 0:
         raise SystemExit(f"harness {' '.join(argv)} failed ({proc.returncode}): {err.strip()[-500:]}")
+    CPU_SECONDS.append(usage.ru_utime + usage.ru_stime)
     return wall, usage.ru_maxrss / 1024.0  # Linux: kilobytes
+
+
+CPU_SECONDS: list[float] = []
 
 
 def _fmt(xs: list[float], digits: int) -> str:
@@ -234,27 +239,34 @@ def main() -> None:
     base = args.keep or Path(tempfile.mkdtemp(prefix="report-scale-"))
     print(f"# {os.cpu_count()} cores; python {sys.version.split()[0]}; runs in {base}")
     print("| hosts × duration | JSONL MB | report cold: wall s | peak RSS MB | report warm: wall s "
-          "| peak RSS MB | compare (2 runs): wall s | peak RSS MB | load avg |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| peak RSS MB | compare (2 runs): wall s | peak RSS MB | report cold: CPU s | report warm: CPU s "
+          "| load avg |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for size in args.sizes.split(","):
         hosts, seconds, label = parse_size(size)
         root = base / f"scale-{hosts}x{seconds}s"
         if not (root / "control.jsonl").is_file():
             generate(root, hosts, seconds)
         cold, warm, cmp_ = [], [], []
+        CPU_SECONDS.clear()
         for _ in range(args.reps):
             drop_cache(root)
             cold.append(measure(["report", str(root)]))
+        cold_cpu = list(CPU_SECONDS)
         if not args.no_cache_run:
             measure(["report", str(root)])  # leaves the cache, if the loader keeps one
+            CPU_SECONDS.clear()
             for _ in range(args.reps):
                 warm.append(measure(["report", str(root)]))
+            warm_cpu = list(CPU_SECONDS)
         if not args.no_compare:
             for _ in range(args.reps):
                 cmp_.append(measure(["compare", str(root), str(root)]))
         cells = [label, f"{jsonl_bytes(root) / 1e6:.0f}"]
         for xs in (cold, warm, cmp_):
             cells += ([_fmt([w for w, _ in xs], 2), _fmt([r for _, r in xs], 0)] if xs else ["–", "–"])
+        cells.append(f"{median(cold_cpu):.2f}")
+        cells.append(f"{median(warm_cpu):.2f}" if warm else "–")
         cells.append(" ".join(f"{x:.1f}" for x in os.getloadavg()))
         print("| " + " | ".join(cells) + " |", flush=True)
     if not args.keep:
