@@ -1,5 +1,7 @@
 """Scaling efficiency, communication share and model-FLOP utilization, by hand."""
 
+import json
+
 import pytest
 
 from harness.prices import load_catalog
@@ -94,8 +96,13 @@ def test_no_baseline_cases(tmp_path):
     # a single configuration with another per-worker batch is not a baseline
     r = _tiny(tmp_path / "batch", [("s", "single", None, [("a", "c5.xlarge", 1.0)]),
                                    ("d", "horovod", None, dist)])
-    (r / "hosts/a/s/w0/task.json").write_text(
-        (r / "hosts/a/s/w0/task.json").read_text().replace('"batch_size": 32', '"batch_size": 64'))
+    # plan.json holds every task's spec (task.json is its copy on the host): change both.
+    task = r / "hosts/a/s/w0/task.json"
+    task.write_text(task.read_text().replace('"batch_size": 32', '"batch_size": 64'))
+    plan = json.loads((r / "plan.json").read_text())
+    for t in (t for cp in plan["configs"] if cp["name"] == "s" for t in cp["tasks"]):
+        t["spec"]["workload"] = {**t["spec"]["workload"], "batch_size": 64}
+    (r / "plan.json").write_text(json.dumps(plan))
     assert _scaling(r)["d"].baseline is None
 
 
