@@ -21,7 +21,7 @@ import numpy as np
 
 from harness.report.columns import Column, SampleColumns, StepColumns
 
-FORMAT = 1
+FORMAT = 2
 SUFFIX = ".cache.npz"
 
 
@@ -96,7 +96,7 @@ def samples_from(z: dict) -> tuple[list[dict], list[int], SampleColumns]:
 # --- events.jsonl ----------------------------------------------------------------------------
 
 STEP_ARRAYS = ("well_formed", "step", "steps", "images", "seconds", "data_wait_s", "t_wall", "has_timing",
-               "offsets")
+               "ints", "offsets")
 
 
 def events_arrays(others: list[dict], bad: list[int], order: np.ndarray, c: StepColumns) -> dict:

@@ -46,7 +46,7 @@ GPU_FIELDS = ("util_percent", "mem_used_bytes", "mem_total_bytes", "power_w", "t
 
 # orjson turns an integer beyond 64 bits into a float; json keeps it exact. Lines with a run
 # of 19+ digits (rare: a file is scanned once) go to json.loads.
-_LONG_DIGITS = re.compile(rb"\d{19,}")
+_LONG_DIGITS = re.compile(rb"(?<![\d.])\d{19,}(?![\d.eE])")  # an integer, not a fraction's digits
 
 
 def _loads(line: bytes, fast: bool = True) -> Any:
@@ -269,6 +269,7 @@ class StepColumns:
     data_wait_s: np.ndarray  # NaN = none
     t_wall: np.ndarray  # NaN = none
     has_timing: np.ndarray  # bool: the record has a "timing" field (parameter-server chief)
+    ints: np.ndarray  # bool: `step` and `steps` are both integers (step/steps hold them)
     blob: bytes = b""  # the raw lines, back to back
     offsets: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
 
@@ -286,11 +287,12 @@ class StepColumns:
         step_raw = [r.get("step") for r in recs]
         steps_raw = [r.get("steps") for r in recs]
         # metrics._steps: isinstance(x, int) (bools pass, as they always did), steps >= 1
-        ints_ok = np.fromiter((isinstance(a, int) and isinstance(b, int) and b >= 1
-                               and -(1 << 62) < a < (1 << 62) and b < (1 << 62)
-                               for a, b in zip(step_raw, steps_raw)), dtype=bool, count=n)
-        step = np.array([int(a) if ok else 0 for a, ok in zip(step_raw, ints_ok.tolist())], dtype=np.int64)
-        steps = np.array([int(b) if ok else 1 for b, ok in zip(steps_raw, ints_ok.tolist())], dtype=np.int64)
+        ints = np.fromiter((isinstance(a, int) and isinstance(b, int)
+                            and -(1 << 62) < a < (1 << 62) and -(1 << 62) < b < (1 << 62)
+                            for a, b in zip(step_raw, steps_raw)), dtype=bool, count=n)
+        step = np.array([int(a) if ok else 0 for a, ok in zip(step_raw, ints.tolist())], dtype=np.int64)
+        steps = np.array([int(b) if ok else 1 for b, ok in zip(steps_raw, ints.tolist())], dtype=np.int64)
+        ints_ok = ints & (steps >= 1)
         images = number_column([r.get("images") for r in recs]).values
         seconds = number_column([r.get("seconds") for r in recs]).values
         t_wall = number_column([r.get("t_wall") for r in recs]).values
@@ -302,7 +304,7 @@ class StepColumns:
         return StepColumns(
             n=n, well_formed=ok, step=step, steps=steps, images=images, seconds=seconds,
             data_wait_s=number_column([r.get("data_wait_s") for r in recs]).values, t_wall=t_wall,
-            has_timing=np.fromiter(("timing" in r for r in recs), dtype=bool, count=n),
+            has_timing=np.fromiter(("timing" in r for r in recs), dtype=bool, count=n), ints=ints,
             blob=b"".join(lines), offsets=offsets)
 
     @staticmethod

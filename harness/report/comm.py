@@ -18,6 +18,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
+import numpy as np
+
 from harness.report import stats
 from harness.report.commbytes import HostByteCheck, bytes_in_window, check_host, ps_host_bytes, ring_host_bytes
 from harness.report.load import RunData, TaskData
@@ -127,13 +129,12 @@ def _warmup(task: TaskData) -> int:
 
 
 def kept_step_times(task: TaskData) -> list[float]:
-    out = []
-    w = _warmup(task)
-    for r in task.of("step"):
-        step, steps, secs = r.get("step"), r.get("steps"), _num(r.get("seconds"))
-        if isinstance(step, int) and isinstance(steps, int) and steps >= 1 and secs and step - steps + 1 > w:
-            out.append(secs / steps)
-    return out
+    # Step records with integer step and steps >= 1, non-zero seconds, first step after warm-up
+    # (the step columns of load.TaskData; NaN seconds = none recorded).
+    c = task.steps
+    secs = c.seconds
+    keep = c.ints & (c.steps >= 1) & ~np.isnan(secs) & (secs != 0) & (c.step - c.steps + 1 > _warmup(task))
+    return (secs[keep] / c.steps[keep]).tolist()
 
 
 def calibration_times(task: TaskData) -> list[float]:
@@ -375,12 +376,15 @@ def _bytes(a: CommAnalysis, run: RunData, m: ConfigMetrics, tasks: list[TaskData
     steps_total = 0
     for t in counted:
         w = _warmup(t)
-        for r in t.of("step"):
-            step, steps, secs, tw = r.get("step"), r.get("steps"), _num(r.get("seconds")), _num(r.get("t_wall"))
-            if isinstance(step, int) and isinstance(steps, int) and secs and tw and step - steps + 1 > w:
-                steps_total += steps
-                start = tw - secs if start is None else min(start, tw - secs)
-                end = tw if end is None else max(end, tw)
+        c = t.steps  # integer step/steps, non-zero seconds and t_wall, first step after warm-up
+        secs, tw = c.seconds, c.t_wall
+        keep = (c.ints & ~np.isnan(secs) & (secs != 0) & ~np.isnan(tw) & (tw != 0)
+                & (c.step - c.steps + 1 > w))
+        if keep.any():
+            steps_total += int(c.steps[keep].sum())
+            lo, hi = float((tw[keep] - secs[keep]).min()), float(tw[keep].max())
+            start = lo if start is None else min(start, lo)
+            end = hi if end is None else max(end, hi)
     if start is None or end is None or end <= start or not steps_total:
         return
     a.byte_window_s = end - start
