@@ -71,7 +71,8 @@ def test_every_role_and_every_resume_in_a_train_only_venv(tmp_path, monkeypatch,
     first, second = f"venv-{os.getpid()}-1", f"venv-{os.getpid()}-2"
 
     # Run 1: a spot notice from the first IMDS poll on; every training configuration checkpoints
-    # at its next step boundary and ends (interrupted; under mpirun the launcher reports it failed).
+    # at its next step boundary and ends interrupted (under mpirun: failed if a rank other than
+    # the checkpointing one exits first with another code, as mpirun reports the first exit).
     with FakeImds(notice_after=0) as imds:
         monkeypatch.setenv("HARNESS_IMDS_URL", imds.url)
         r1 = run_experiment(e, h, runs_root=str(runs), run_id=first, grace_s=5, keep_going=True)

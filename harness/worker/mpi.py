@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 
-from harness.protocol import layout
+from harness.protocol import exits, layout
 from harness.protocol.constants import worker_argv
 from harness.worker.stopping import StopOnSignal
 
@@ -46,6 +46,13 @@ def find_mpirun() -> str:
     return found
 
 
+class RanksInterrupted(Exception):
+    """mpirun exited 75: a rank checkpointed on a spot notice, so the launcher task ends
+    'interrupted' (exit 75) too, not failed; --resume continues it."""
+
+    step = None   # the rank's own events say at which step
+
+
 def run_mpirun(spec: dict, log) -> dict:
     cluster = spec["cluster"]
     contexts = cluster["contexts"]
@@ -71,6 +78,8 @@ def run_mpirun(spec: dict, log) -> dict:
                 proc.send_signal(signal.SIGTERM)
                 stopped = True
     log.emit("mpirun_exit", returncode=proc.returncode, stopped_by=stop.signum)
+    if proc.returncode == exits.INTERRUPTED and not stopped:
+        raise RanksInterrupted(f"mpirun exited {exits.INTERRUPTED}: a rank checkpointed on a spot interruption notice")
     if proc.returncode != 0 and not stopped:
         raise RuntimeError(f"mpirun exited with {proc.returncode}; see stdout.log/stderr.log (ranks' output "
                            f"is tagged [job,rank])")

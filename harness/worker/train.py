@@ -25,7 +25,7 @@ from harness.protocol.layout import EVENTS_FILE
 from harness.worker import distribute, servers
 from harness.worker.calibrate import Interleaved, gradient_bytes, horovod_settings
 from harness.worker.hostinfo import host_facts, process_start_wall
-from harness.worker.mpi import as_mpi_rank
+from harness.worker.mpi import RanksInterrupted, as_mpi_rank
 
 EXIT_INTERRUPTED = exits.INTERRUPTED   # after a checkpoint on a spot notice: 'interrupted', not failed
 
@@ -59,7 +59,7 @@ def run_task(spec: dict) -> int:
             summary = run_script(spec, log)
         else:
             summary = _train(spec, log)
-    except SpotInterrupted as e:
+    except (SpotInterrupted, RanksInterrupted) as e:
         log.emit("run_end", status="interrupted", error=str(e), step=e.step, seconds=time.monotonic() - started)
         log.close()
         print(f"harness.worker: {e}; checkpointed, exiting {EXIT_INTERRUPTED}", file=sys.stderr)
