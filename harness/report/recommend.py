@@ -120,14 +120,7 @@ def recommend(groups: Sequence[ConfigGroup], min_effect: float = DEFAULT_MIN_EFF
         fastest = pick_best([(g, g.time_to_target) for g in reached], higher_is_better=False,
                             better_word="faster", quantity="time to target",
                             fmt=lambda e: _interval(e, " s") + " to target", **kw)
-        cheap = {}
-        for pricing in ("on_demand", "spot"):
-            cands = [(g, g.usd_to_target[pricing]) for g in reached if g.usd_to_target.get(pricing)]
-            cheap[pricing] = pick_best(cands, higher_is_better=False, better_word="cheaper",
-                                       quantity=f"{pricing.replace('_', '-')} $ to target",
-                                       fmt=lambda e: _interval(e, "", fmt_usd) + " to reach the target",
-                                       **kw) if cands else \
-                Pick(None, f"no configuration has a {pricing.replace('_', '-')} price")
+        cheap = _cheapest(reached, lambda g: g.usd_to_target, "to target", "to reach the target", kw)
         return Recommendation("target", basis_text, cheap["on_demand"], cheap["spot"], fastest,
                               excluded, min_effect)
     why = ("no configuration reached the target in every counted run" if targets_set else "no target set")
@@ -139,13 +132,18 @@ def recommend(groups: Sequence[ConfigGroup], min_effect: float = DEFAULT_MIN_EFF
         return Recommendation("throughput", basis_text, none, none, none, excluded, min_effect)
     fastest = pick_best([(g, g.throughput) for g in measured], higher_is_better=True, better_word="faster",
                         quantity="throughput", fmt=lambda e: _interval(e, " images/s"), **kw)
-    cheap = {}
-    for pricing in ("on_demand", "spot"):
-        cands = [(g, g.usd_per_million[pricing]) for g in measured if g.usd_per_million.get(pricing)]
-        cheap[pricing] = pick_best(cands, higher_is_better=False, better_word="cheaper",
-                                   quantity=f"{pricing.replace('_', '-')} $ per 10⁶ images",
-                                   fmt=lambda e: _interval(e, "", fmt_usd) + " per 10⁶ images",
-                                   **kw) if cands else \
-            Pick(None, f"no configuration has a {pricing.replace('_', '-')} price")
+    cheap = _cheapest(measured, lambda g: g.usd_per_million, "per 10⁶ images", "per 10⁶ images", kw)
     return Recommendation("throughput", basis_text, cheap["on_demand"], cheap["spot"], fastest,
                           excluded, min_effect)
+
+
+def _cheapest(groups: Sequence[ConfigGroup], usd_of, quantity: str, per: str, kw: dict) -> dict[str, Pick]:
+    """The cheapest configuration at each pricing (on-demand, spot) by the $ figure usd_of gives."""
+    cheap = {}
+    for pricing in ("on_demand", "spot"):
+        name = pricing.replace("_", "-")
+        cands = [(g, usd_of(g)[pricing]) for g in groups if usd_of(g).get(pricing)]
+        cheap[pricing] = (pick_best(cands, higher_is_better=False, better_word="cheaper",
+                                    quantity=f"{name} $ {quantity}", fmt=lambda e: _interval(e, "", fmt_usd) + f" {per}", **kw)
+                          if cands else Pick(None, f"no configuration has a {name} price"))
+    return cheap
