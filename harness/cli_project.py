@@ -42,7 +42,7 @@ def _csv_ints(text: str, flag: str) -> list[int]:
 
 
 def _csv_rates(text: str) -> list[float]:
-    from harness.report.comm import parse_bits
+    from harness.report.link_rate import parse_bits
 
     out = []
     for x in text.split(","):
@@ -57,7 +57,7 @@ def instance_network_bits(instance_type: str) -> tuple[Optional[float], str]:
     """An EC2 instance type's network rate from the bundled instance facts
     (harness/prices/instance-facts.csv: DescribeInstanceTypes' NetworkPerformance)."""
     from harness.prices.facts import load_facts
-    from harness.report.comm import parse_bits
+    from harness.report.link_rate import parse_bits
 
     facts = load_facts().get(instance_type)
     perf = facts.network_performance if facts else None

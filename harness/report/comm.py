@@ -8,13 +8,12 @@
   share (the CPU-contention part) and, when they disagree, why;
 - bytes per step from the byte model (commbytes.py) against the sampler's network bytes;
 - achieved bandwidth = wire bytes per step ÷ communication time per step, against the link
-  rate when known (sandbox `rate` label, EC2 instance facts);
+  rate when known (link_rate.py: sandbox `rate` label, EC2 instance facts);
 - oversubscription: training processes per machine (hosts with one kernel boot id are one
   machine) against its cores."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
@@ -23,6 +22,7 @@ import numpy as np
 from harness.report import stats
 from harness.report.commbytes import HostByteCheck, bytes_in_window, check_host, ps_host_bytes, ring_host_bytes
 from harness.report.load import RunData, TaskData
+from harness.report.link_rate import link_rate, parse_bits  # noqa: F401  (parse_bits: importable from here too)
 from harness.report.metrics import ConfigMetrics, _num
 
 NOT_TRAINING_ROLES = ("rendezvous", "launcher", "mpi_host", "sampler")
@@ -181,62 +181,6 @@ def _machines_text(ms: list[Machine]) -> str:
             else f"host {m.hosts[0]}"
         parts.append(f"{m.processes} training processes on {m.cores if m.cores is not None else '?'} cores, {where}")
     return "; ".join(parts)
-
-
-# --- link rate ------------------------------------------------------------------------------
-
-_GBIT = re.compile(r"(\d+(?:\.\d+)?)\s*Gigabit", re.I)
-_RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(bit|kbit|mbit|gbit|tbit)?\s*$", re.I)
-_UNIT = {"bit": 1, "kbit": 1e3, "mbit": 1e6, "gbit": 1e9, "tbit": 1e12}
-
-
-def parse_bits(text: str) -> Optional[float]:
-    """'10gbit' / '100mbit' (tc units) or 'Up to 10 Gigabit' (EC2) → bits per second."""
-    m = _RATE.match(str(text))
-    if m:
-        return float(m.group(1)) * _UNIT[(m.group(2) or "bit").lower()]
-    g = _GBIT.search(str(text))
-    return float(g.group(1)) * 1e9 if g else None
-
-
-def link_rate(run: RunData, hosts: Sequence[str]) -> tuple[Optional[float], str]:
-    """The slowest known link of the hosts, from the inventory's `rate` label (the sandbox
-    writes it) or the EC2 instance facts stored with the run."""
-    rates = []
-    for h in hosts:
-        inv = run.inventory_host(h) or {}
-        label = (inv.get("labels") or {}).get("rate")
-        bits = parse_bits(label) if label else None
-        if bits:
-            rates.append((bits, f"inventory label rate={label} (host {h})"))
-            continue
-        facts = _instance_facts(run).get(inv.get("instance_type"))
-        perf = getattr(facts, "network_performance", None) if facts else None
-        bits = parse_bits(perf) if perf else None
-        if bits:
-            rates.append((bits, f"instance facts: {inv.get('instance_type')} network '{perf}'"))
-    if not rates or len(rates) < len(set(hosts)):
-        return None, "link rate unknown (no `rate` label or instance facts for every host)"
-    return min(rates)
-
-
-def _instance_facts(run: RunData) -> dict:
-    """Instance facts stored with the run (EC2), else the bundled table (harness/prices/facts.py)."""
-    try:
-        from harness.aws.instance_types import read_instance_facts
-
-        stored = read_instance_facts(run.run_dir)
-    except Exception:   # absent or unreadable: fall back to the bundled facts
-        stored = {}
-
-    class _Facts(dict):
-        def get(self, key, default=None):
-            if key in stored:
-                return stored[key]
-            from harness.prices.facts import load_facts
-
-            return load_facts().get(key) if key else default
-    return _Facts()
 
 
 # --- analysis ---------------------------------------------------------------------------------
