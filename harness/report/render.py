@@ -15,7 +15,7 @@ from harness.prices import load_catalog
 from harness.report import study_sections
 from harness.report.per_type import type_rows
 from harness.report.schedule import run_schedule
-from harness.report import sections
+from harness.report import comm_sections, sections
 from harness.report.analysis import RunAnalysis, analyze
 from harness.report.blocks import (  # noqa: F401  (fmt_* re-exported for callers and tests)
     NONE, PLOTS_DIR, Block, Bullets, Heading, Image, Para, Table, fmt_num, fmt_share,
@@ -169,7 +169,7 @@ def report_blocks(a: RunAnalysis, run_plots: Sequence[Image] = (),
         *study_sections.per_type_blocks(type_rows(a)),
         *study_sections.schedule_blocks(run_schedule(a.run, load_catalog(), a.bill)),
         *sections.scaling_summary_blocks(a),
-        *sections.communication_blocks(a),
+        *comm_sections.communication_blocks(a),
         *sections.diagnosis_summary_blocks(a),
         *sections.interruption_blocks(a),
         *sections.instance_facts_blocks(
