@@ -153,7 +153,8 @@ def step_time_plot(a: RunAnalysis) -> Optional[Image]:
     bins = 20 if hi > lo else 1
     edges = [lo + (hi - lo) * i / bins for i in range(bins + 1)] if hi > lo else [lo * 0.9, lo * 1.1 or 1.0]
     for i, m in enumerate(ms):
-        ax.hist(m.step_time_samples_s, bins=edges, histtype="step", linewidth=1.5,
+        ax.hist(np.asarray(m.step_time_samples_s), bins=edges,  # an array: a list is converted slowly
+                histtype="step", linewidth=1.5,
                 color=COLORS[i % len(COLORS)], label=f"{m.config} (n = {m.step_time_n})")
     ax.set_xlabel("seconds per step (per record, warm-up excluded)")
     ax.set_ylabel("records")
