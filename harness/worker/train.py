@@ -14,7 +14,6 @@ import math
 import os
 import platform
 import sys
-import threading
 import time
 import traceback
 from collections import deque
@@ -25,18 +24,8 @@ from harness.protocol.layout import EVENTS_FILE
 from harness.worker import distribute, servers
 from harness.worker.calibrate import Interleaved, gradient_bytes, horovod_settings
 from harness.worker.hostinfo import host_facts, process_start_wall
+from harness.worker.interruption import EXIT_INTERRUPTED, SpotInterrupted, SpotWatch, on_notice, restore
 from harness.worker.mpi import RanksInterrupted, as_mpi_rank
-
-EXIT_INTERRUPTED = exits.INTERRUPTED   # after a checkpoint on a spot notice: 'interrupted', not failed
-
-
-class SpotInterrupted(Exception):
-    """Raised at a step boundary after the task checkpointed on a spot notice."""
-
-    def __init__(self, notice: dict, step: int):
-        super().__init__(f"spot interruption notice ({notice.get('action')} at {notice.get('time')}) at step {step}")
-        self.notice, self.step = notice, step
-
 
 def run_task(spec: dict) -> int:
     spec = as_mpi_rank(spec)   # a process mpirun started is one training rank
@@ -169,7 +158,7 @@ def _train(spec: dict, log: EventLog) -> dict:
              parameters=int(model.count_params()), trainable_parameters=params, gradient_bytes=grad_bytes,
              learning_rate=lr)
 
-    start_step = _restore(spec, log, tf, dist, model, opt, work["epochs"] * steps_per_epoch)
+    start_step = restore(spec, log, tf, dist, model, opt, work["epochs"] * steps_per_epoch)
     calib = None
     if dist.calibrates and work.get("calibration_steps"):
         # A throw-away optimizer of the same kind: the real one's state stays untouched.
@@ -181,7 +170,7 @@ def _train(spec: dict, log: EventLog) -> dict:
                             gradient_bytes=grad_bytes, horovod=horovod_settings())
         calib.trace()
     loop = _loop_ps if isinstance(dist, distribute.ParameterServer) else _loop_sync
-    spot = _SpotWatch(spec)
+    spot = SpotWatch(spec)
     try:
         return loop(spec, log, dist, model, opt, loss_fn, score_fn, step_fn, it, data, steps_per_epoch,
                     classification, start_step, spot, calib)
@@ -189,65 +178,6 @@ def _train(spec: dict, log: EventLog) -> dict:
         spot.stop()
         if calib is not None:
             calib.finish()
-
-
-def _restore(spec, log, tf, dist, model, opt, planned_steps: int) -> int:
-    """Load `resume_from` ({checkpoint_path, step}) into the model and optimizer; the step
-    the loop continues after (0 without one). Steps count over the whole planned run."""
-    rf = spec.get("resume_from")
-    if not rf:
-        return 0
-    t = time.monotonic()
-    path, step = rf.get("checkpoint_path"), int(rf.get("step") or 0)
-    if step > planned_steps:
-        raise ValueError(f"resume_from: step {step} is beyond the {planned_steps} planned steps")
-    if path:
-        if not tf.io.gfile.exists(path + ".index"):
-            raise FileNotFoundError(f"resume_from: no checkpoint {path}(.index) on host {spec.get('host')}")
-        dist.restore_checkpoint(model, opt, path)
-    log.emit("phase", name="checkpoint_restored", seconds=time.monotonic() - t, resumed_from=rf,
-             planned_steps=planned_steps, remaining_steps=planned_steps - step)
-    return step
-
-
-class _SpotWatch:
-    """The IMDS watcher (harness/worker/spot_watch.py) when the spec asks for it; the loops
-    ask `pending()` at each step boundary."""
-
-    def __init__(self, spec: dict):
-        self.notice, self.noticed_wall, self.watcher = None, None, None
-        self._seen = threading.Event()
-        cfg = spec.get("spot_watch")
-        if cfg:
-            from harness.worker.spot_watch import start_watcher
-
-            interval = float(cfg.get("interval_s", 5.0)) if isinstance(cfg, dict) else 5.0
-            self.watcher = start_watcher(self._on_notice, interval_s=interval, base_url=spec.get("imds_url"))
-
-    def _on_notice(self, notice: dict) -> None:
-        self.notice, self.noticed_wall = notice, time.time()
-        self._seen.set()
-
-    def pending(self):
-        return self.notice if self._seen.is_set() else None
-
-    def stop(self) -> None:
-        if self.watcher is not None:
-            self.watcher.stop()
-
-
-def _on_notice(spec, log, dist, model, opt, spot: _SpotWatch, step: int):
-    """Checkpoint now (chief only; not under `mirrored`, where saving is a collective the
-    other workers would not join), record the interruption, and end the task."""
-    path = None
-    ckpt_dir = spec.get("checkpoint_dir")
-    if ckpt_dir and dist.is_chief and not isinstance(dist, distribute.Mirrored):
-        path = dist.write_checkpoint(model, opt, ckpt_dir, f"spot-step{step}")
-        log.emit("checkpoint", path=path, step=step, reason="spot_interruption")
-    if dist.is_chief or spec.get("rank") in (None, 0):
-        log.emit("spot_interruption", action=spot.notice.get("action"), time=spot.notice.get("time"), step=step,
-                 noticed_wall=spot.noticed_wall, checkpoint=path)
-    raise SpotInterrupted(spot.notice, step)
 
 
 class _Window:
@@ -325,7 +255,7 @@ def _loop_sync(spec, log, dist, model, opt, loss_fn, score_fn, step_fn, it, data
                 log.emit("step", **win.record(step, epoch))
                 win = _Window()
             if notice:
-                _on_notice(spec, log, dist, model, opt, spot, step)
+                on_notice(spec, log, dist, model, opt, spot, step)
         record = {"epoch": epoch, "steps": steps_per_epoch - begin, "images": ep_images,
                   "seconds": time.monotonic() - ep_t0, "train_loss": ep_loss / ep_images}
         record.update(_metric_fields("train", ep_score, ep_images, ep_loss / ep_images, classification))
@@ -384,7 +314,7 @@ def _loop_ps(spec, log, dist, model, opt, loss_fn, score_fn, step_fn, it, data, 
                 win = _Window()
         dist.join()
         if notice:
-            _on_notice(spec, log, dist, model, opt, spot, step)
+            on_notice(spec, log, dist, model, opt, spot, step)
         ep_images = todo * batch
         record = {"epoch": epoch, "steps": todo, "images": ep_images,
                   "seconds": time.monotonic() - ep_t0, "train_loss": ep_loss / ep_images}
