@@ -8,6 +8,9 @@ refused at load time with the field that set them."""
 from __future__ import annotations
 
 import re
+from typing import Annotated
+
+from pydantic import BeforeValidator
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Set per task by the strategies (harness/strategies/horovod.py, base.tf_config) and plan.py.
@@ -63,3 +66,7 @@ def merged(*levels: dict[str, str]) -> dict[str, str]:
     for level in levels:
         out.update(level or {})
     return out
+
+
+# The `env:` field of the experiment, a configuration, the inventory defaults and a host.
+EnvVars = Annotated[dict[str, str], BeforeValidator(validate_env)]

@@ -8,7 +8,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from harness.config.envvars import THREAD_NAMES, validate_env
+from harness.config.envvars import THREAD_NAMES, EnvVars
 from harness.config.fields import (
     MAX_BATCH, MAX_CONFIGURATIONS, MAX_DIM, MAX_ELEMENTS, MAX_PS, MAX_SAMPLES, MAX_SECONDS, MAX_STEPS,
     MAX_THREADS, MAX_WORKERS, PATH_MAX, Name, PathText, Text,
@@ -117,12 +117,7 @@ class Workload(_Strict):
                                    description="calibration steps per distributed rank (0: none)")
     seed: int = Field(default=0, ge=0, le=2**32 - 1, description="numpy's seed range")
     # Environment variables for every task (NCCL_DEBUG, HOROVOD_LOG_LEVEL, TF_XLA_FLAGS, ...).
-    env: dict[str, str] = Field(default_factory=dict)
-
-    @field_validator("env", mode="before")
-    @classmethod
-    def _env_names(cls, v):
-        return validate_env(v)
+    env: EnvVars = Field(default_factory=dict)
 
     @field_validator("model")
     @classmethod
@@ -204,12 +199,7 @@ class Configuration(_Strict):
     ps_hosts: Optional[list[Name]] = Field(default=None, max_length=1024)
     evaluator: bool = False
     # Environment variables for this configuration's tasks; over the workload's and the inventory's.
-    env: dict[str, str] = Field(default_factory=dict)
-
-    @field_validator("env", mode="before")
-    @classmethod
-    def _env_names(cls, v):
-        return validate_env(v)
+    env: EnvVars = Field(default_factory=dict)
 
     @field_validator("strategy")
     @classmethod

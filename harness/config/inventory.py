@@ -8,7 +8,7 @@ from typing import Annotated, Literal, Mapping, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from harness.config.envvars import validate_env, why_refused
+from harness.config.envvars import EnvVars, why_refused
 from harness.config.fields import MAX_HOSTS, MAX_PRICE_PER_HOUR, MAX_THREADS, Name, PathText, Text
 from harness.config.keyfile import key_file_problem, key_file_warning
 from harness.config.loading import parse_model, read_yaml
@@ -50,12 +50,7 @@ class HostDefaults(_Strict):
     spot_price_per_hour: Optional[Price] = None
     proxy_jump: Optional[JumpSpec] = None
     # Environment for every task on the host (e.g. NCCL_SOCKET_IFNAME); merged with a host's own.
-    env: dict[str, str] = Field(default_factory=dict)
-
-    @field_validator("env", mode="before")
-    @classmethod
-    def _env_names(cls, v):
-        return validate_env(v)
+    env: EnvVars = Field(default_factory=dict)
 
 
 class Host(_Strict):
@@ -78,12 +73,7 @@ class Host(_Strict):
     spot_price_per_hour: Optional[Price] = None
     proxy_jump: Optional[JumpSpec] = None
     # Environment variables for every task on this host (docs/strategies.md, "Environment").
-    env: dict[str, str] = Field(default_factory=dict)
-
-    @field_validator("env", mode="before")
-    @classmethod
-    def _env_names(cls, v):
-        return validate_env(v)
+    env: EnvVars = Field(default_factory=dict)
 
     @field_validator("name")
     @classmethod
