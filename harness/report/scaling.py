@@ -186,7 +186,11 @@ def comm_from_calibration(run: RunData, m: ConfigMetrics,
                           base: Optional[ConfigMetrics]) -> Optional[CommShare]:
     """Direct: 1 − t_compute / t_step per rank, t_compute from the rank's own calibration
     steps (no exchange, same host and load); needs no baseline (report/comm.py)."""
-    a = analyse(run, m, base)
+    return direct_share(analyse(run, m, base), m)
+
+
+def direct_share(a: CommAnalysis, m: ConfigMetrics) -> Optional[CommShare]:
+    """comm_from_calibration from a communication analysis already made."""
     d = a.direct
     if d is None:
         return None
@@ -290,7 +294,8 @@ def config_scaling(run: RunData, m: ConfigMetrics, metrics: Sequence[ConfigMetri
             sc.efficiency_inputs = "no steady-state throughput"
     sc.comm = analyse(run, m, base)
     for estimate in COMMUNICATION_ESTIMATORS:
-        sc.communication = estimate(run, m, base)
+        # The direct estimator reads the analysis just made rather than analysing again.
+        sc.communication = direct_share(sc.comm, m) if estimate is comm_from_calibration else estimate(run, m, base)
         if sc.communication is not None:
             break
     if sc.communication is None:
