@@ -10,7 +10,7 @@ import csv
 import pickletools
 from pathlib import Path
 
-from harness.worker.datasets import IMAGE_EXTENSIONS, KEYPOINT_COLUMNS
+from harness.protocol.dataset_formats import IMAGE_EXTENSIONS, KEYPOINT_COLUMNS
 
 
 def dataset_problem(name: str, path: Path) -> str | None:

@@ -18,6 +18,8 @@ from typing import Callable, NoReturn
 
 import numpy as np
 
+from harness.protocol.dataset_formats import IMAGE_EXTENSIONS, KEYPOINT_COLUMNS
+
 
 class DatasetError(ValueError):
     """A dataset that cannot be used, one line per problem naming the dataset, the path and
@@ -36,24 +38,6 @@ class DatasetError(ValueError):
 # and an RMSE on them is in those units: multiply by KEYPOINT_SCALE to get pixels.
 KEYPOINT_SCALE = 48.0
 KEYPOINT_IMAGE_SIDE = 96
-
-# The Kaggle "Facial Keypoints Detection" training.csv columns, in file order, before "Image".
-KEYPOINT_COLUMNS = tuple(
-    f"{point}_{axis}"
-    for point in (
-        "left_eye_center", "right_eye_center",
-        "left_eye_inner_corner", "left_eye_outer_corner",
-        "right_eye_inner_corner", "right_eye_outer_corner",
-        "left_eyebrow_inner_end", "left_eyebrow_outer_end",
-        "right_eyebrow_inner_end", "right_eyebrow_outer_end",
-        "nose_tip",
-        "mouth_left_corner", "mouth_right_corner",
-        "mouth_center_top_lip", "mouth_center_bottom_lip",
-    )
-    for axis in ("x", "y")
-)
-
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".pgm", ".ppm", ".tif", ".tiff", ".webp")
 
 
 @dataclass
