@@ -23,7 +23,7 @@ from harness.report import stats
 from harness.report.commbytes import HostByteCheck, bytes_in_window, check_host, ps_host_bytes, ring_host_bytes
 from harness.report.load import RunData, TaskData
 from harness.report.link_rate import link_rate, parse_bits  # noqa: F401  (parse_bits: importable from here too)
-from harness.report.metrics import ConfigMetrics, _num
+from harness.report.metrics import ConfigMetrics
 
 NOT_TRAINING_ROLES = ("rendezvous", "launcher", "mpi_host", "sampler")
 # Direct and baseline shares "disagree" when they differ by more than both intervals and this.
