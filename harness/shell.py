@@ -7,7 +7,7 @@ import re
 import shlex
 from dataclasses import dataclass
 
-from harness.protocol import constants
+from harness.protocol import constants, layout
 
 q = shlex.quote
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -37,22 +37,23 @@ def start_command(task_dir: str, argv: list[str], lease_s: float = LEASE_S) -> s
     `lease_s` seconds: a host cut off from the control side does not keep training."""
     lease = int(max(lease_s, 1))
     period = max(1, min(5, lease // 3))
+    pid, code, lease_file = layout.PID_FILE, layout.EXIT_CODE_FILE, layout.LEASE_FILE
     watchdog = (
-        f"( while sleep {period}; do [ -f exit_code ] && exit 0; "
-        f"age=$(( $(date +%s) - $(stat -c %Y lease 2>/dev/null || echo 0) )); "
-        f"if [ \"$age\" -gt {lease} ]; then echo \"no lease renewal for $age s\" > lease_expired; "
+        f"( while sleep {period}; do [ -f {code} ] && exit 0; "
+        f"age=$(( $(date +%s) - $(stat -c %Y {lease_file} 2>/dev/null || echo 0) )); "
+        f"if [ \"$age\" -gt {lease} ]; then echo \"no lease renewal for $age s\" > {layout.LEASE_EXPIRED_FILE}; "
         "kill -KILL -$$; fi; done ) & "
     )
     inner = (
-        "echo $$ > pid.tmp && mv pid.tmp pid; touch lease; "
-        f"{watchdog}. ./env.sh; "
+        f"echo $$ > {pid}.tmp && mv {pid}.tmp {pid}; touch {lease_file}; "
+        f"{watchdog}. ./{layout.ENV_FILE}; "
         f"{' '.join(q(a) for a in argv)}; "
-        "echo $? > exit_code.tmp && mv exit_code.tmp exit_code"
+        f"echo $? > {code}.tmp && mv {code}.tmp {code}"
     )
     return (
-        f"cd {q(task_dir)} && rm -f pid exit_code && "
-        f"(setsid /bin/sh -c {q(inner)} > stdout.log 2> stderr.log < /dev/null &) && "
-        "i=0; while [ ! -s pid ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; cat pid"
+        f"cd {q(task_dir)} && rm -f {pid} {code} && "
+        f"(setsid /bin/sh -c {q(inner)} > {layout.STDOUT_FILE} 2> {layout.STDERR_FILE} < /dev/null &) && "
+        f"i=0; while [ ! -s {pid} ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; cat {pid}"
     )
 
 
@@ -103,16 +104,17 @@ def poll_command(tasks: list[tuple]) -> str:
     file name]), with the newest step (or utilization sample) record of each."""
     parts = []
     for task_id, task_dir, pid, *rest in tasks:
-        events = q(rest[0] if rest else "events.jsonl")
+        events = q(rest[0] if rest else layout.EVENTS_FILE)
         d = q(task_dir)
+        code = f"{d}/{layout.EXIT_CODE_FILE}"
         parts.append(
-            f"touch {d}/lease 2>/dev/null; "   # renews the task's lease (see start_command)
-            f"if [ -f {d}/exit_code ]; then s=\"exited $(cat {d}/exit_code)\"; "
+            f"touch {d}/{layout.LEASE_FILE} 2>/dev/null; "   # renews the task's lease (see start_command)
+            f"if [ -f {code} ]; then s=\"exited $(cat {code})\"; "
             # A zombie counts as gone: some inits (containers, microVMs) never reap orphans.
             # Gone is checked against exit_code once more: the task may have ended between
             # the two tests, and its shell writes exit_code before it exits.
             f"else case \"$(ps -o stat= -p {int(pid)} 2>/dev/null)\" in ''|Z*) "
-            f"if [ -f {d}/exit_code ]; then s=\"exited $(cat {d}/exit_code)\"; else s=gone; fi;; "
+            f"if [ -f {code} ]; then s=\"exited $(cat {code})\"; else s=gone; fi;; "
             f"*) s=running;; esac; fi; "
             f"printf '%s\\t%s\\t%s\\n' {q(task_id)} \"$s\" "
             f"\"$(grep -E '\"event\": \"(step|sample)\"' {d}/{events} 2>/dev/null | tail -n 1)\""
