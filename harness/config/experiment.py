@@ -39,7 +39,7 @@ class _Strict(BaseModel):
 
 
 class DatasetSpec(_Strict):
-    name: Literal["synthetic", "digits", "cifar10", "facial_keypoints", "image_folder"]
+    name: Literal[DATASETS]
     # File datasets: a directory (cifar10, image_folder) or a CSV file (facial_keypoints).
     path: Optional[PathText] = None
     # synthetic: per-example shape (e.g. [32, 32, 3]), classes, examples.
@@ -96,9 +96,7 @@ class Workload(_Strict):
     throughput_scope: Literal["per_rank", "per_rank_equal", "total"] = "per_rank"
     warmup_readings: int = Field(default=1, ge=0, le=1_000_000, description="regex readings left out of throughput figures")
     # Regular expressions (one group each) applied to the script's output as it runs.
-    metrics: dict[Literal["images_per_s", "step_time_s", "loss", "accuracy", "val_loss", "val_accuracy"],
-                  Text(1000)] = \
-        Field(default_factory=dict)
+    metrics: dict[Literal[REGEX_METRICS], Text(1000)] = Field(default_factory=dict)
     batch_size: Optional[int] = Field(default=None, ge=1, le=MAX_BATCH, description="per worker")
     epochs: Optional[int] = Field(default=None, ge=1, le=100_000)
     steps_per_epoch: Optional[int] = Field(default=None, ge=1, le=MAX_STEPS)
