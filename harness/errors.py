@@ -6,11 +6,13 @@ from __future__ import annotations
 import sys
 from typing import Sequence
 
+from harness.protocol import exits
+
 
 class HarnessError(Exception):
     """Base of all expected failures. `exit_code` is what the CLI exits with."""
 
-    exit_code = 1
+    exit_code = exits.FAILED
 
     def lines(self) -> list[str]:
         return [str(self)]
@@ -19,7 +21,7 @@ class HarnessError(Exception):
 class ConfigError(HarnessError):
     """One or more problems in a user's file; each problem is one line naming file and field."""
 
-    exit_code = 2
+    exit_code = exits.USAGE
 
     def __init__(self, problems: Sequence[str]):
         self.problems = list(problems)
@@ -30,7 +32,7 @@ class ConfigError(HarnessError):
 
 
 class UsageError(HarnessError):
-    exit_code = 2
+    exit_code = exits.USAGE
 
 
 class TransportError(HarnessError):
@@ -45,13 +47,13 @@ class TransportError(HarnessError):
 class ConnectError(TransportError):
     """Could not open a session to the host (refused, timed out, auth, DNS)."""
 
-    exit_code = 4
+    exit_code = exits.UNREACHABLE
 
 
 class Unreachable(HarnessError):
     """One or more hosts could not be connected to before anything started (exit 4)."""
 
-    exit_code = 4
+    exit_code = exits.UNREACHABLE
 
 
 class HostKeyError(ConnectError):
@@ -61,11 +63,11 @@ class HostKeyError(ConnectError):
 class RunFailed(HarnessError):
     """A run ended with failed, stopped or timed-out tasks; the partial results were kept."""
 
-    exit_code = 3
+    exit_code = exits.RUN_FAILED
 
 
 class Interrupted(HarnessError):
-    exit_code = 130
+    exit_code = exits.SIGINT
 
 
 def report_error(err: HarnessError, stream=None) -> int:
