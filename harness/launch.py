@@ -20,8 +20,6 @@ from harness.protocol.constants import worker_argv as _worker_argv
 from harness.transport.base import Transport
 from harness.transport.fanout import fan_out
 
-FINAL = ("succeeded", "failed", "stopped", "lost", "interrupted")
-
 
 @dataclass
 class TaskState:
