@@ -97,18 +97,12 @@ def serve_tf(spec: dict, log) -> dict:
 def calibrate_ps_worker(tf, spec: dict, log) -> None:
     """A parameter-server worker's calibration (harness/worker/calibrate.py): the chief's
     step (same model, batch, optimizer and loss) with variables local to this process."""
-    import tf_keras as keras
-
     import models
     from harness.worker.calibrate import calibrate, gradient_bytes
     from harness.worker.datasets import load_dataset
-    from harness.worker.train import _optimizer, _score
+    from harness.worker.train import _import_tf, _optimizer, _score
 
-    threads = spec.get("threads") or {}
-    if threads.get("intra_op") is not None:
-        tf.config.threading.set_intra_op_parallelism_threads(threads["intra_op"])
-    if threads.get("inter_op") is not None:
-        tf.config.threading.set_inter_op_parallelism_threads(threads["inter_op"])
+    _, keras = _import_tf(spec.get("threads") or {})   # tf is imported: sets its threads, gives tf_keras
     work = spec["workload"]
     data = load_dataset(work["dataset"], seed=work["seed"])
     keras.utils.set_random_seed(work["seed"])
