@@ -10,6 +10,7 @@ from pathlib import Path
 
 from harness import __version__, cli_hosts, cli_project, cli_sandbox
 from harness.errors import HarnessError, Interrupted, RunFailed, report_error
+from harness.protocol import layout
 
 DEFAULT_EXPERIMENT = "experiments/default.yaml"
 DEFAULT_HOSTS = "hosts/local.yaml"
@@ -291,7 +292,7 @@ def _cmd_hosts_setup(args) -> int:
 def _cmd_report(args) -> int:
     from harness.report.render import write_report
 
-    if not (args.run_dir / "control.jsonl").is_file():
+    if not (args.run_dir / layout.CONTROL_FILE).is_file():
         raise HarnessError(f"{args.run_dir}: not a run directory (no control.jsonl); pass runs/<run-id>")
     for f in write_report(args.run_dir):
         print(f)

@@ -10,6 +10,7 @@ from typing import Optional
 
 from harness.errors import UsageError
 from harness.projection import Measured, Point, assumptions, predict, project
+from harness.protocol import layout
 
 
 def register(subparsers) -> None:
@@ -72,7 +73,7 @@ def measured_configs(run_dir: Path, compute: str = "calibration", only: Optional
     """[(Measured, t_step measured, notes)] for the run's distributed configurations."""
     from harness.report.analysis import analyze_dir
 
-    if not (run_dir / "control.jsonl").is_file():
+    if not (run_dir / layout.CONTROL_FILE).is_file():
         raise UsageError(f"{run_dir}: not a run directory (no control.jsonl); pass runs/<run-id>")
     a = analyze_dir(run_dir)
     out = []

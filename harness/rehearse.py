@@ -14,6 +14,7 @@ import yaml
 
 from harness.config.loading import read_yaml
 from harness.errors import UsageError
+from harness.protocol import layout
 
 
 def rehearse(args) -> int:
@@ -52,7 +53,7 @@ def rehearse(args) -> int:
         sandbox.down(str(d))
         inv_path.unlink(missing_ok=True)
     run_dir = Path(args.runs_dir) / run_id
-    if (run_dir / "control.jsonl").is_file():
+    if (run_dir / layout.CONTROL_FILE).is_file():
         from harness.report.study import study_tables
 
         print(f"\n{study_tables(run_dir)}")

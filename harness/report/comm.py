@@ -19,6 +19,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from harness.protocol import layout
 from harness.report import stats
 from harness.report.commbytes import HostByteCheck, bytes_in_window, check_host, ps_host_bytes, ring_host_bytes
 from harness.report.load import RunData, TaskData
@@ -274,7 +275,7 @@ def _timeline(a: CommAnalysis, run: RunData, m: ConfigMetrics) -> None:
     from harness.report.horovod_timeline import timeline_summary
 
     for t in run.tasks_of(m.config):
-        path = run.run_dir / t.rel_dir / "horovod_timeline.json"
+        path = run.run_dir / t.rel_dir / layout.HOROVOD_TIMELINE_FILE
         if t.rank == 0 and path.is_file():
             s = timeline_summary(path, only="gradient_tape")   # gradients only: no barriers, broadcast
             w = _warmup(t)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
 from harness.prices import Catalog
+from harness.protocol import layout
 from harness.report.comm import CommAnalysis, analyse
 from harness.report.load import RunData, resolved_configurations
 from harness.report.metrics import ConfigMetrics, _num, _setting
@@ -148,7 +149,7 @@ def comm_from_horovod_timeline(run: RunData, m: ConfigMetrics,
     if not m.step_time_mean_s:
         return None
     for t in run.tasks_of(m.config):
-        path = run.run_dir / t.rel_dir / "horovod_timeline.json"
+        path = run.run_dir / t.rel_dir / layout.HOROVOD_TIMELINE_FILE
         if t.rank == 0 and path.is_file():
             summary = timeline_summary(path)
             per_step = summary.get("communication_per_step_s")
