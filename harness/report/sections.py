@@ -317,7 +317,9 @@ def instance_facts_blocks(run_dir, instance_types: Sequence[str] = ()) -> list[B
     import json
     from pathlib import Path
 
-    path = Path(run_dir) / "instance_facts.json"
+    from harness.aws.instance_types import FACTS_FILE
+
+    path = Path(run_dir) / FACTS_FILE
     doc = None
     if path.is_file():
         try:
