@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from harness.config import load_experiment, load_inventory  # noqa: E402
 from harness.protocol.events import read_events  # noqa: E402
+from harness.protocol.spec import TaskSpec  # noqa: E402
 from harness.plan import Task, build_plan  # noqa: E402
 
 
@@ -66,8 +67,10 @@ def sampler_alone(interval: float, seconds: float, work: Path) -> dict:
     idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"],
                             env={**os.environ, **env, "HARNESS_TASK": "c/worker-0"})
     d = work / f"cost-{interval}"
-    spec = {"role": "sampler", "run_id": run_id, "config": "c", "task_id": "sampler", "host": "local",
-            "events": "samples.jsonl", "interval_s": interval}
+    # Through the protocol's TaskSpec, as the planner builds it: the worker refuses an
+    # unversioned spec.
+    spec = TaskSpec(run_id=run_id, experiment="bench", config="c", strategy="sampler", task_id="sampler",
+                    role="sampler", host="local", events="samples.jsonl", interval_s=interval).to_dict()
     try:
         proc = _start(d, spec, {**env, "HARNESS_TASK": "c/sampler"})
         time.sleep(seconds)
