@@ -144,19 +144,14 @@ def _sync_code(remote: list[Host], transports, dataset: str | None, control: Eve
         r = sync_host(transports[h.name], h, bundle, dataset, script)
         return r, time.monotonic() - t
 
-    out, failed = {}, []
-    for name, o in fan_out({h.name: h for h in remote}, one).items():
-        if o.error is not None:
-            failed.append(str(o.error))
-            continue
-        r, seconds = o.value
+    def record(name: str, value) -> HostSync:
+        r, seconds = value
         control.emit("sync", host=name, seconds=seconds, uploaded_bytes=r.uploaded_bytes, reused=r.reused,
                      bundle=bundle.digest, **({"script_bundle": script.digest, "script_path": r.script_path,
                                               "script_files": script.files} if script else {}))
-        out[name] = r
-    if failed:
-        raise HarnessError("; ".join(failed))
-    return out
+        return r
+
+    return _all_or_raise(remote, one, record)
 
 
 def _fetch_s3_dataset(hosts: list[Host], transports, uri: str, control: EventLog,
@@ -176,14 +171,24 @@ def _fetch_s3_dataset(hosts: list[Host], transports, uri: str, control: EventLog
             raise HarnessError(f"host {h.name}: could not fetch {uri}: {tail}")
         return local_path_from_output(res.stdout), time.monotonic() - t
 
+    def record(name: str, value) -> str:
+        path, seconds = value
+        control.emit("dataset_fetch", host=name, uri=uri, path=path, seconds=seconds)
+        return path
+
+    return _all_or_raise(hosts, one, record)
+
+
+def _all_or_raise(hosts: list[Host], one, record) -> dict:
+    """`one(host)` on every host in parallel; `record(name, value)` for each success (so
+    the hosts that did succeed are in control.jsonl even when another failed), then every
+    host's failure in one error. Returns {name: record's result}."""
     out, failed = {}, []
     for name, o in fan_out({h.name: h for h in hosts}, one).items():
         if o.error is not None:
             failed.append(str(o.error))
-            continue
-        path, seconds = o.value
-        out[name] = path
-        control.emit("dataset_fetch", host=name, uri=uri, path=path, seconds=seconds)
+        else:
+            out[name] = record(name, o.value)
     if failed:
         raise HarnessError("; ".join(failed))
     return out
