@@ -41,7 +41,7 @@ WARMUP = 5
 LOG_EVERY = 10
 STEP_S = 0.1
 BATCH = 64
-CACHE_SUFFIXES = (".cache.npz",)  # what the loader may leave beside a JSONL file
+CACHE_SUFFIXES = (".cache", ".cache.npz")  # what the loader may leave beside a JSONL file
 
 
 def _line(rec: dict) -> str:

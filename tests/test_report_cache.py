@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from harness.report import cache, load
+from harness.report import cache, columns, load
 from harness.report.csvfiles import render_samples_csv
 from harness.report.analysis import analyze
 from harness.report.render import render_results_csv
@@ -21,12 +21,16 @@ def test_second_load_reads_the_cache_and_gives_the_same_figures(tmp_path, monkey
     root = standard_run(tmp_path / "run")
     first = _outputs(root)
     caches = sorted(p.name for p in root.rglob("*" + cache.SUFFIX))
-    assert "events.jsonl.cache.npz" in caches and "samples.jsonl.cache.npz" in caches
+    assert "events.jsonl.cache" in caches and "samples.jsonl.cache" in caches
 
     def no_parsing(*a, **k):
         raise AssertionError("parsed although the cache matches")
 
+    def no_formatting(*a, **k):
+        raise AssertionError("samples.csv text formatted although the cache holds it")
+
     monkeypatch.setattr(load, "read_split", no_parsing)
+    monkeypatch.setattr(columns, "fmt_cells", no_formatting)
     assert _outputs(root) == first
 
 
@@ -49,7 +53,7 @@ def test_damaged_or_unwritable_cache_changes_nothing(tmp_path):
     root = gpu_run(tmp_path / "run")  # GPU samples are not cached, events are
     want = _outputs(root)
     for p in root.rglob("*" + cache.SUFFIX):
-        p.write_bytes(b"not a zip")
+        p.write_bytes(b"not a cache")
     assert _outputs(root) == want
     ro = tmp_path / "ro"
     shutil.copytree(root, ro)
@@ -64,3 +68,29 @@ def test_damaged_or_unwritable_cache_changes_nothing(tmp_path):
         for d in ro.rglob("*"):
             if d.is_dir():
                 d.chmod(0o755)
+
+
+def test_a_cache_that_fails_its_crc_or_is_cut_short_is_not_used(tmp_path):
+    root = standard_run(tmp_path / "run")
+    want = _outputs(root)
+    samples = next(root.rglob("samples.jsonl"))
+    cp = cache.cache_path(samples)
+    good = cp.read_bytes()
+    key = cache.key_of(samples.read_bytes())
+    assert cache.load(samples, key) is not None
+    flipped = bytearray(good)
+    flipped[-9] ^= 0x40  # one bit of the payload (the last array's bytes)
+    for damaged in (bytes(flipped), good[:-16], good[:40]):
+        cp.write_bytes(damaged)
+        assert cache.load(samples, key) is None
+        assert _outputs(root) == want
+        assert cache.load(samples, key) is not None  # rewritten from the JSONL
+
+
+def test_an_earlier_formats_cache_is_removed_when_the_new_one_is_written(tmp_path):
+    root = standard_run(tmp_path / "run")
+    samples = next(root.rglob("samples.jsonl"))
+    old = samples.with_name(samples.name + ".cache.npz")
+    old.write_bytes(b"PK an npz of format 2")
+    _outputs(root)
+    assert not old.exists() and cache.cache_path(samples).is_file()

@@ -1,19 +1,27 @@
 """A columnar cache beside each events/samples JSONL file, so rebuilding a report or
 comparing runs re-reads a run without parsing its JSON again.
 
-`<file>.cache.npz` holds the file's columns (columns.py), its other records (as JSON text,
-which round-trips parsed JSON exactly) and its bad line numbers, under a key of the JSONL's
-size and BLAKE2b digest and this module's FORMAT. A cache whose key does not match the file
-is ignored and rewritten; one that cannot be read or written is ignored. So deleting it, or
-a stale one, changes nothing but speed. Files with GPU readings are not cached (their
-columns are irregular); they are parsed every time."""
+`<file>.cache` holds the file's columns (columns.py), its other records (as JSON text,
+which round-trips parsed JSON exactly), its bad line numbers and, for samples, the
+samples.csv text of its values, under a key of the JSONL's size and BLAKE2b digest and this
+module's FORMAT. A cache whose key does not match the file is ignored and rewritten; one
+that cannot be read, fails its CRC-32 or cannot be written is ignored. So deleting it, or a
+stale one, changes nothing but speed. Files with GPU readings are not cached (their columns
+are irregular); they are parsed every time.
+
+The container is one read: a magic line, a JSON header (key, CRC-32 of the payload, and
+per array its dtype, shape and offset) and the arrays' bytes back to back, 8-byte aligned,
+viewed with numpy.frombuffer. (numpy's .npz is a zip with one member per array: opening
+3,600 members took most of a warm rebuild's loading time.)"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import struct
 import tempfile
+import zlib
 from pathlib import Path
 from typing import Optional
 
@@ -21,8 +29,11 @@ import numpy as np
 
 from harness.report.columns import Column, SampleColumns, StepColumns
 
-FORMAT = 2
-SUFFIX = ".cache.npz"
+FORMAT = 3
+SUFFIX = ".cache"
+OLD_SUFFIXES = (".cache.npz",)  # FORMAT 2
+MAGIC = b"harness-report-cache\n"
+_LEN = struct.Struct("<Q")
 
 
 def cache_path(path: Path) -> Path:
@@ -41,17 +52,60 @@ def _untext(arr: np.ndarray):
     return json.loads(arr.tobytes().decode("utf-8"))
 
 
-def load(path: Path, key: str) -> Optional[dict]:
-    """The cached arrays of `path` when the cache's key matches, else None."""
-    cp = cache_path(path)
-    try:
-        with np.load(cp, allow_pickle=False) as z:
-            if _untext(z["key"]) != key:
-                return None
-            return {k: z[k] for k in z.files}
-    except (OSError, ValueError, KeyError, EOFError):
+def _lines(strs: list[str]) -> np.ndarray:
+    return np.frombuffer("\n".join(strs).encode("ascii"), dtype=np.uint8)
+
+
+def _unlines(arr: np.ndarray, n: int) -> list[str]:
+    return arr.tobytes().decode("ascii").split("\n") if n else []
+
+
+def _pack(key: str, arrays: dict) -> bytes:
+    entries, chunks, offset = [], [], 0
+    for name, arr in arrays.items():
+        arr = np.asarray(arr)  # (ascontiguousarray would make a 0-d array 1-d)
+        raw = arr.tobytes(order="C")
+        entries.append({"name": name, "dtype": arr.dtype.str, "shape": list(arr.shape), "offset": offset,
+                        "nbytes": len(raw)})
+        pad = -len(raw) % 8
+        chunks.append(raw + b"\0" * pad)
+        offset += len(raw) + pad
+    payload = b"".join(chunks)
+    header = json.dumps({"key": key, "crc32": zlib.crc32(payload), "arrays": entries}).encode("utf-8")
+    header += b" " * (-(len(MAGIC) + _LEN.size + len(header)) % 8)  # the payload starts aligned
+    return MAGIC + _LEN.pack(len(header)) + header + payload
+
+
+def _unpack(buf: bytearray, key: str) -> Optional[dict]:
+    if buf[:len(MAGIC)] != MAGIC:
         return None
-    except Exception:  # a damaged zip raises its own errors (BadZipFile, ...): just re-parse
+    (hlen,) = _LEN.unpack_from(buf, len(MAGIC))
+    start = len(MAGIC) + _LEN.size
+    header = json.loads(bytes(buf[start:start + hlen]).decode("utf-8"))
+    if header.get("key") != key:
+        return None
+    payload = memoryview(buf)[start + hlen:]
+    if zlib.crc32(payload) != header["crc32"]:
+        return None
+    out = {}
+    for e in header["arrays"]:
+        end = e["offset"] + e["nbytes"]
+        if end > len(payload):
+            return None
+        out[e["name"]] = np.frombuffer(payload[e["offset"]:end], dtype=np.dtype(e["dtype"])).reshape(tuple(e["shape"]))
+    return out
+
+
+def load(path: Path, key: str) -> Optional[dict]:
+    """The cached arrays of `path` when the cache's key and CRC match, else None."""
+    try:
+        with open(cache_path(path), "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            buf = bytearray(size)  # writable, so the arrays are too, as parsed ones are
+            if fh.readinto(buf) != size:
+                return None
+        return _unpack(buf, key)
+    except (OSError, ValueError, KeyError, TypeError, struct.error, UnicodeDecodeError, RecursionError):
         return None
 
 
@@ -62,8 +116,10 @@ def save(path: Path, key: str, arrays: dict) -> None:
         fd, tmp = tempfile.mkstemp(prefix=cp.name, suffix=".tmp", dir=cp.parent)
         try:
             with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, key=_text(key), **arrays)
+                fh.write(_pack(key, arrays))
             os.replace(tmp, cp)
+            for old in OLD_SUFFIXES:  # an earlier format's cache of the same file: dead weight
+                path.with_name(path.name + old).unlink(missing_ok=True)
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
@@ -79,6 +135,8 @@ def samples_arrays(others: list[dict], bad: list[int], c: SampleColumns) -> Opti
     out = {"others": _text(others), "bad": np.array(bad, dtype=np.int64), "n": np.array(c.n),
            "cores": np.array(c.cores), "per_core_v": c.per_core.values, "per_core_i": c.per_core.is_int,
            "gpu_mean_util": c.gpu_mean_util, "names": _text(list(c.scalars))}
+    head, tail = c.csv_text()
+    out["csv_head"], out["csv_tail"] = _lines(head), _lines(tail)
     for k, (name, col) in enumerate(c.scalars.items()):
         out[f"s{k}_v"], out[f"s{k}_i"] = col.values, col.is_int
     return out
@@ -89,7 +147,8 @@ def samples_from(z: dict) -> tuple[list[dict], list[int], SampleColumns]:
     scalars = {name: Column(z[f"s{k}_v"], z[f"s{k}_i"]) for k, name in enumerate(names)}
     n = int(z["n"])
     cols = SampleColumns(n=n, scalars=scalars, per_core=Column(z["per_core_v"], z["per_core_i"]),
-                         cores=int(z["cores"]), gpu_mean_util=z["gpu_mean_util"])
+                         cores=int(z["cores"]), gpu_mean_util=z["gpu_mean_util"],
+                         text=(_unlines(z["csv_head"], n), _unlines(z["csv_tail"], n)))
     return _untext(z["others"]), z["bad"].tolist(), cols
 
 

@@ -19,6 +19,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
@@ -40,6 +41,10 @@ SAMPLE_SCALARS = ("t_wall", "t_mono", "dt_s", "late_s", "cpu_percent", "load1", 
                   "mem_available_bytes", "net_sent_bytes_per_s", "net_recv_bytes_per_s",
                   "disk_read_bytes_per_s", "disk_write_bytes_per_s")
 TASK_SCALARS = ("cpu_percent", "rss_bytes", "processes")
+# samples.csv's utilization columns, in its order (csvfiles.samples_columns)
+CSV_SAMPLE_FIELDS = ("cpu_percent", "load1", "mem_used_bytes", "mem_available_bytes",
+                     "net_sent_bytes_per_s", "net_recv_bytes_per_s", "disk_read_bytes_per_s",
+                     "disk_write_bytes_per_s")
 GPU_FIELDS = ("util_percent", "mem_used_bytes", "mem_total_bytes", "power_w", "temperature_c",
               "sm_clock_mhz")
 
@@ -47,6 +52,26 @@ GPU_FIELDS = ("util_percent", "mem_used_bytes", "mem_total_bytes", "power_w", "t
 # orjson turns an integer beyond 64 bits into a float; json keeps it exact. Lines with a run
 # of 19+ digits (rare: a file is scanned once) go to json.loads.
 _LONG_DIGITS = re.compile(rb"(?<![\d.])\d{19,}(?![\d.eE])")  # an integer, not a fraction's digits
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_RUN_OF_19 = b"0" * 19
+_NOT_AFTER = frozenset(b".eE")
+
+
+def _has_long_digits(data: bytes) -> bool:
+    """Whether _LONG_DIGITS matches in data, without running it over the whole file (the
+    regex scans at ~30 MB/s here): find each run of 19+ digits with bytes.find on a copy
+    whose digits are all "0", and test the run's neighbours as the regex's look-arounds do
+    (fractions such as 0.0001234567890123456 have such runs; integers rarely)."""
+    x = data.translate(_DIGITS_AS_ZERO)
+    i = x.find(_RUN_OF_19)
+    while i >= 0:  # leftmost match, so i is where a maximal run of digits starts
+        end = i + 19
+        while end < len(x) and x[end] == 48:  # ord("0")
+            end += 1
+        if (i == 0 or data[i - 1] != 46) and (end == len(x) or data[end] not in _NOT_AFTER):  # 46: "."
+            return True
+        i = x.find(_RUN_OF_19, end)
+    return False
 
 
 def _loads(line: bytes, fast: bool = True) -> Any:
@@ -64,13 +89,13 @@ def split_records(data: bytes) -> Iterator[tuple[int, Optional[dict], bytes]]:
     for every non-blank line, numbered as a text-mode read of the file numbers them."""
     if b"\r" in data:  # text mode would also split on a bare CR: keep its numbering
         data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-    long_digits = _LONG_DIGITS.search(data) is not None
+    long_digits = _has_long_digits(data)
     for number, line in enumerate(data.split(b"\n"), start=1):
         line = line.strip()
         if not line:
             continue
         try:
-            rec = _loads(line, fast=not (long_digits and _LONG_DIGITS.search(line)))
+            rec = _loads(line, fast=not (long_digits and _has_long_digits(line)))
         except (ValueError, RecursionError):
             if line.decode("utf-8", errors="replace").strip():  # str.strip knows more blanks
                 yield number, None, line
@@ -122,27 +147,44 @@ def _has_huge(raw: list, kinds: set) -> bool:
 
 def fmt_cells(col: Column) -> list[str]:
     """samples.csv text of each value: '' for none, str() of an integer, '.10g' of a float
-    (csvfiles._csv_value). Low-cardinality columns are formatted once per distinct value."""
+    (csvfiles._csv_value). Low-cardinality columns are formatted once per distinct value and
+    spread with numpy's object indexing, so no Python loop runs per cell."""
     vals = col.values
-    out = [""] * len(vals)
+    n = len(vals)
     ok = ~np.isnan(vals)
     if not ok.any():
-        return out
-    idx = np.flatnonzero(ok)
-    floats = idx[~col.is_int[idx]]
-    ints = idx[col.is_int[idx]]
-    if len(floats):
-        uniq, inv = np.unique(vals[floats], return_inverse=True)
-        if len(uniq) < len(floats) // 2:
-            texts = [format(v, ".10g") for v in uniq.tolist()]
-            strs = [texts[i] for i in inv.tolist()]
+        return [""] * n
+    floats = ok & ~col.is_int
+    ints = ok & col.is_int
+    if floats.all():  # the common case: every cell a float
+        return _fmt_floats(vals)
+    out = np.full(n, "", dtype=object)
+    if floats.any():
+        out[floats] = np.array(_fmt_floats(vals[floats]), dtype=object)
+    if ints.any():
+        iv = vals[ints]
+        if np.abs(iv).max() < 2.0 ** 53:  # exact in float64 and int64: numpy's str() of each, in C
+            out[ints] = iv.astype(np.int64).astype(str).astype(object)
         else:
-            strs = [format(v, ".10g") for v in vals[floats].tolist()]
-        for i, s in zip(floats.tolist(), strs):
-            out[i] = s
-    for i, v in zip(ints.tolist(), vals[ints].tolist()):
-        out[i] = str(int(v))
-    return out
+            out[ints] = np.array([str(int(v)) for v in iv.tolist()], dtype=object)
+    return out.tolist()
+
+
+def _repr_cells(vals: np.ndarray) -> list[str]:
+    if np.isnan(vals).any():
+        return ["" if v != v else repr(v) for v in vals.tolist()]
+    return list(map(repr, vals.tolist()))
+
+
+def _fmt_floats(vals: np.ndarray) -> list[str]:
+    # np.unique sorts: worth it only when a first look finds repeated values
+    if len(vals) > 2048 and len(np.unique(vals[:1024])) > 920:
+        return list(map(format, vals.tolist(), repeat(".10g")))
+    uniq, inv = np.unique(vals, return_inverse=True)
+    if len(uniq) < len(vals) // 2:
+        texts = np.array(list(map(format, uniq.tolist(), repeat(".10g"))), dtype=object)
+        return texts[inv].tolist()
+    return list(map(format, vals.tolist(), repeat(".10g")))
 
 
 @dataclass
@@ -157,9 +199,24 @@ class SampleColumns:
     gpu_present: dict[int, np.ndarray] = field(default_factory=dict)  # index -> rows listing it
     gpu_csv: dict[str, Column] = field(default_factory=dict)  # "gpu<index>_<field>" -> column
     gpu_csv_indices: list = field(default_factory=list)  # indices the csv header lists, set order
+    text: Optional[tuple[list[str], list[str]]] = None  # csv_text(), once made or from the cache
 
     def col(self, name: str) -> np.ndarray:
         return self.scalars[name].values
+
+    def csv_text(self) -> tuple[list[str], list[str]]:
+        """Per sample, the file's own part of its samples.csv row: "t_wall,t_mono" (repr:
+        the shortest exact form) and the cells from cpu_percent through its last per-core
+        column, comma-joined. A pure function of the file, so cache.py keeps it."""
+        if self.text is None:
+            head = list(map(",".join, zip(_repr_cells(self.col("t_wall")), _repr_cells(self.col("t_mono")))))
+            cells = [fmt_cells(self.scalars[f]) for f in CSV_SAMPLE_FIELDS]
+            cells += [fmt_cells(self.scalars[f"tasks.{f}"]) for f in TASK_SCALARS]
+            if self.cores:  # all cores formatted at once: they share their few distinct values
+                flat = fmt_cells(Column(self.per_core.values.reshape(-1), self.per_core.is_int.reshape(-1)))
+                cells += np.array(flat, dtype=object).reshape(self.n, self.cores).T.tolist()
+            self.text = (head, list(map(",".join, zip(*cells))))
+        return self.text
 
     def rows(self, names) -> list[dict]:
         """Per sample, {name: value} for the named scalar columns: the finite number as
@@ -275,7 +332,7 @@ class StepColumns:
 
     def record(self, i: int) -> dict:
         line = self.blob[int(self.offsets[i]):int(self.offsets[i + 1])]
-        return _loads(line, fast=not _LONG_DIGITS.search(line))
+        return _loads(line, fast=not _has_long_digits(line))
 
     def records(self, mask: Optional[np.ndarray] = None) -> list[dict]:
         rows = range(self.n) if mask is None else np.flatnonzero(mask).tolist()

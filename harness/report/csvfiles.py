@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+from itertools import repeat
 from typing import Any, Optional
 
 import numpy as np
@@ -13,7 +14,7 @@ import numpy as np
 from harness.report.analysis import RunAnalysis
 from harness.report.cost import PRICINGS, ConfigCost
 from harness.report.diagnose import Check
-from harness.report.columns import Column, fmt_cells
+from harness.report.columns import CSV_SAMPLE_FIELDS, fmt_cells
 from harness.report.load import RunData
 from harness.report.metrics import ConfigMetrics
 from harness.report.scaling import Scaling
@@ -108,9 +109,7 @@ def render_results_csv(a: RunAnalysis) -> str:
 
 # --- samples.csv ---------------------------------------------------------------------------
 
-SAMPLE_FIELDS = ("cpu_percent", "load1", "mem_used_bytes", "mem_available_bytes",
-                 "net_sent_bytes_per_s", "net_recv_bytes_per_s", "disk_read_bytes_per_s",
-                 "disk_write_bytes_per_s")
+SAMPLE_FIELDS = CSV_SAMPLE_FIELDS
 TASK_FIELDS = ("cpu_percent", "rss_bytes", "processes")
 GPU_FIELDS = ("util_percent", "mem_used_bytes", "mem_total_bytes", "power_w", "temperature_c",
               "sm_clock_mhz")
@@ -141,43 +140,43 @@ def _text(value: str) -> str:
     return buf.getvalue()[:-2]
 
 
-def _sampler_cells(s, columns: list[str], window: tuple) -> list[list[str]]:
-    """Each column's text for every sample of one sampler (columns.fmt_cells)."""
-    c = s.cols
-    n = c.n
-    blank = [""] * n
-    t = c.col("t_wall")
-    w0, w1 = window
-    if w0 is None:
-        in_win = blank
-    else:
-        flags = np.where(np.isnan(t), -1, (t >= w0) & (t <= w1))
-        in_win = [("" if f < 0 else "1" if f else "0") for f in flags.tolist()]
-    by_name = {"config": [_text(s.config)] * n, "host": [_text(s.host)] * n,
-               "in_training_window": in_win}
-    for name in ("t_wall", "t_mono"):  # full precision (repr: shortest exact form), not 10 digits
-        by_name[name] = ["" if v != v else repr(v) for v in c.col(name).tolist()]
-    for name in SAMPLE_FIELDS:
-        by_name[name] = fmt_cells(c.scalars[name])
-    for f in TASK_FIELDS:
-        by_name[f"tasks_{f}"] = fmt_cells(c.scalars[f"tasks.{f}"])
-    for i in range(c.cores):
-        by_name[f"cpu{i}_percent"] = fmt_cells(Column(c.per_core.values[:, i], c.per_core.is_int[:, i]))
-    for name, col in c.gpu_csv.items():
-        by_name[name] = fmt_cells(col)
-    return [by_name.get(name, blank) for name in columns]
+def _window_cells(s, window: tuple) -> list[str]:
+    """",<in_training_window>," per sample: 1 when t_wall lies in the window, 0 when not,
+    blank without a window or a t_wall."""
+    n = s.cols.n
+    if window[0] is None:
+        return [",,"] * n
+    t = s.cols.col("t_wall")
+    flags = np.where(np.isnan(t), 0, np.where((t >= window[0]) & (t <= window[1]), 2, 1))
+    return np.array([",,", ",0,", ",1,"], dtype=object)[flags].tolist()
+
+
+def _gpu_suffix(s, gpu_columns: list[str]) -> list[str]:
+    """",<gpu cells>" per sample for the header's GPU columns ("" without any)."""
+    if not gpu_columns:
+        return [""] * s.cols.n
+    blank = [""] * s.cols.n
+    cells = [fmt_cells(s.cols.gpu_csv[name]) if name in s.cols.gpu_csv else blank for name in gpu_columns]
+    return ["," + row for row in map(",".join, zip(*cells))]
 
 
 def render_samples_csv(a: RunAnalysis) -> str:
     """One row per `sample` record of every sampler, in run order; in_training_window is 1
     when t_wall lies in the configuration's training window (what the summaries use).
-    Built column by column (each value formatted as csv.DictWriter would print it)."""
+    Each row is the sampler's own text (SampleColumns.csv_text: formatted once per file and
+    cached with its columns), padded to the header's cores, with the window flag and GPU
+    cells; each value as csv.DictWriter would print it (_csv_value)."""
     columns = samples_columns(a.run)
+    cores = sum(1 for c in columns if c.startswith("cpu") and c.endswith("_percent") and c[3:-8].isdigit())
+    gpu_columns = [c for c in columns if c.startswith("gpu")]
     window = {m.config: (m.training_start_t_wall, m.training_end_t_wall) for m in a.metrics}
     parts = [",".join(_text(c) for c in columns) + "\n"]
     for s in a.run.samplers:
         if not s.cols.n:
             continue
-        cells = _sampler_cells(s, columns, window.get(s.config, (None, None)))
-        parts.append("\n".join(map(",".join, zip(*cells))) + "\n")
+        head, tail = s.cols.csv_text()
+        rows = zip(repeat(f"{_text(s.config)},{_text(s.host)},"), head,
+                   _window_cells(s, window.get(s.config, (None, None))), tail,
+                   repeat("," * (cores - s.cols.cores)), _gpu_suffix(s, gpu_columns))
+        parts.append("\n".join(map("".join, rows)) + "\n")
     return "".join(parts)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from typing import Any, NamedTuple, Optional
 
+import numpy as np
+
 from harness.report import script_metrics, stats
 from harness.report.load import RunData, TaskData, resolved_configurations, resolved_experiment
 from harness.report.metric_types import ConfigMetrics, StartupSplit, TaskMetrics  # the records; importable from here
@@ -44,28 +46,39 @@ def _setting(run: RunData, task: Optional[TaskData], key: str) -> tuple[Any, str
     return None, ""
 
 
-class _Step(NamedTuple):
-    first: int  # index of the first step the record covers: step - steps + 1
-    steps: int
-    images: float
-    seconds: float
-    data_wait_s: Optional[float]
-    t_wall: float
+class _Steps(NamedTuple):
+    """Well-formed step records of one task (or several, concatenated), in file order, as
+    arrays: thousands of records per task, so no object per record."""
+    first: np.ndarray  # int64: index of the first step each record covers, step - steps + 1
+    steps: np.ndarray  # int64
+    images: np.ndarray  # float64
+    seconds: np.ndarray  # float64, > 0
+    data_wait_s: np.ndarray  # float64, NaN = none recorded
+    t_wall: np.ndarray  # float64
 
-    @property
-    def per_step_s(self) -> float:
-        return self.seconds / self.steps
+    def __len__(self) -> int:
+        return len(self.first)
+
+    def where(self, mask: np.ndarray) -> "_Steps":
+        return _Steps(*(a[mask] for a in self))
+
+    @staticmethod
+    def concat(parts: list["_Steps"]) -> "_Steps":
+        if not parts:
+            return _Steps(np.zeros(0, dtype=np.int64), np.ones(0, dtype=np.int64), *(np.zeros(0) for _ in range(4)))
+        return _Steps(*(np.concatenate(cols) for cols in zip(*parts)))
+
+    def per_step_s(self) -> list[float]:
+        return (self.seconds / self.steps).tolist()  # float / int, as Python divides them
 
 
-def _steps(task: TaskData) -> tuple[list[_Step], int]:
+def _steps(task: TaskData) -> tuple[_Steps, int]:
     """Well-formed step records in file order, and how many were malformed: `step` and
     `steps` integers, steps >= 1, finite images, seconds > 0 and t_wall (load.StepColumns)."""
     c = task.steps
     ok = c.well_formed
-    waits = [None if w != w else w for w in c.data_wait_s[ok].tolist()]  # NaN: none recorded
-    out = list(map(_Step._make, zip((c.step[ok] - c.steps[ok] + 1).tolist(), c.steps[ok].tolist(),
-                                    c.images[ok].tolist(), c.seconds[ok].tolist(), waits,
-                                    c.t_wall[ok].tolist())))
+    out = _Steps(c.step[ok] - c.steps[ok] + 1, c.steps[ok], c.images[ok], c.seconds[ok], c.data_wait_s[ok],
+                 c.t_wall[ok])
     return out, c.n - len(out)
 
 
@@ -97,16 +110,16 @@ def _reference_task(tasks: list[TaskData]) -> Optional[TaskData]:
 # --- per-task ----------------------------------------------------------------------------
 
 def _task_metrics(run: RunData, task: TaskData, warmup: int,
-                  problems: list[str]) -> tuple[TaskMetrics, list[_Step], list[_Step]]:
+                  problems: list[str]) -> tuple[TaskMetrics, _Steps, _Steps]:
     steps, malformed = _steps(task)
     if malformed:
         problems.append(f"task {task.task_id}: {malformed} malformed step record(s) ignored")
-    kept = [s for s in steps if s.first > warmup]
-    images = sum(s.images for s in kept)
-    seconds = math.fsum(s.seconds for s in kept)
-    thr = images / seconds if kept and seconds > 0 else None
+    kept = steps.where(steps.first > warmup)
+    images = sum(kept.images.tolist())  # Python's left-to-right sum: the same digits as always
+    seconds = math.fsum(kept.seconds.tolist())
+    thr = images / seconds if len(kept) and seconds > 0 else None
     # Consecutive steps are autocorrelated: the interval is over batch means, not steps.
-    iv = stats.batch_means([s.per_step_s for s in kept])
+    iv = stats.batch_means(kept.per_step_s())
     hw, est = None, None
     if thr is not None and iv is not None and iv.se is not None and iv.mean > 0:
         rel = iv.se / iv.mean  # delta method: 1/x keeps relative error
@@ -184,8 +197,8 @@ def _throughput(m: ConfigMetrics, per_task: list[TaskMetrics]) -> None:
         f"{kept} of {total} records kept; {ci}")
 
 
-def _step_times(m: ConfigMetrics, kept: list[_Step]) -> None:
-    xs = [s.per_step_s for s in kept]
+def _step_times(m: ConfigMetrics, kept: _Steps) -> None:
+    xs = kept.per_step_s()
     m.step_time_n = len(xs)
     m.step_time_samples_s = xs
     m.step_time_mean_s = stats.mean(xs)
@@ -194,22 +207,22 @@ def _step_times(m: ConfigMetrics, kept: list[_Step]) -> None:
     m.step_time_sd_s = stats.sample_sd(xs)
     m.step_time_method = (f"per-record seconds/steps of the {len(xs)} step records after warm-up, "
                           f"pooled over tasks; median and p95 by linear interpolation")
-    waits = [s for s in kept if s.data_wait_s is not None]
-    denom = math.fsum(s.seconds for s in waits)
-    if waits and denom > 0:
-        m.data_wait_share = math.fsum(s.data_wait_s for s in waits) / denom
+    waits = kept.where(~np.isnan(kept.data_wait_s))
+    denom = math.fsum(waits.seconds.tolist())
+    if len(waits) and denom > 0:
+        m.data_wait_share = math.fsum(waits.data_wait_s.tolist()) / denom
         m.data_wait_method = (f"sum(data_wait_s)/sum(seconds) over {len(waits)} step records "
                               f"after warm-up, all tasks")
     else:
         m.data_wait_method = "no step records with data_wait_s after warm-up"
 
 
-def _training_time(m: ConfigMetrics, all_steps: list[_Step]) -> None:
-    if not all_steps:
+def _training_time(m: ConfigMetrics, all_steps: _Steps) -> None:
+    if not len(all_steps):
         m.training_time_method = "no step records"
         return
-    start = min(s.t_wall - s.seconds for s in all_steps)
-    end = max(s.t_wall for s in all_steps)
+    start = float((all_steps.t_wall - all_steps.seconds).min())
+    end = float(all_steps.t_wall.max())
     m.training_time_s = end - start
     m.training_start_t_wall, m.training_end_t_wall = start, end
     m.training_time_method = ("earliest step start (step record t_wall - seconds) to latest "
@@ -217,13 +230,13 @@ def _training_time(m: ConfigMetrics, all_steps: list[_Step]) -> None:
 
 
 def _startup(run: RunData, m: ConfigMetrics, tasks: list[TaskData],
-             steps_by_task: dict[str, list[_Step]]) -> None:
+             steps_by_task: dict[str, _Steps]) -> None:
     start = run.control_first("config_start", m.config)
     t0 = _num(start.get("t_wall")) if start else None
     if t0 is None:
         m.startup_method = "no config_start record in control.jsonl"
         return
-    firsts = [(steps_by_task[t.task_id][0], t) for t in tasks if steps_by_task.get(t.task_id)]
+    firsts = [(_first_record(steps_by_task[t.task_id]), t) for t in tasks if _any(steps_by_task.get(t.task_id))]
     if not firsts:
         m.startup_method = "no task reached its first step record"
         return
@@ -242,7 +255,7 @@ def _startup(run: RunData, m: ConfigMetrics, tasks: list[TaskData],
     process_s = t_begin - t_launch if t_begin is not None and t_launch is not None else None
     known = [launch_s, process_s, *(phase.get(p) for p in PHASES), first.seconds]
     missing = [name for name, v in zip(("launch", "process start", *PHASES), known) if v is None]
-    never = [t.task_id for t in tasks if not steps_by_task.get(t.task_id)]
+    never = [t.task_id for t in tasks if not _any(steps_by_task.get(t.task_id))]
     method = (f"config_start t_wall to the end (t_wall) of the first step record of task "
               f"{task.task_id}, the last of {len(firsts)} task(s) to finish one; split: launch = "
               f"task_launch - config_start, process start = worker run_start - task_launch, "
@@ -258,6 +271,20 @@ def _startup(run: RunData, m: ConfigMetrics, tasks: list[TaskData],
         model_built_s=phase.get("model_built"), first_step_s=first.seconds,
         other_s=total - math.fsum(v for v in known if v is not None), method=method)
     m.startup_method = method
+
+
+class _Record(NamedTuple):
+    t_wall: float
+    seconds: float
+    steps: int
+
+
+def _first_record(st: _Steps) -> _Record:
+    return _Record(float(st.t_wall[0]), float(st.seconds[0]), int(st.steps[0]))
+
+
+def _any(st: Optional[_Steps]) -> bool:
+    return st is not None and len(st) > 0
 
 
 def _final_and_target(run: RunData, m: ConfigMetrics, tasks: list[TaskData]) -> None:
@@ -316,8 +343,8 @@ def config_metrics(run: RunData, name: str) -> ConfigMetrics:
     if not tasks:
         m.problems.append("no tasks found for this configuration (no plan entry, launch "
                           "record or host directory)")
-    steps_by_task: dict[str, list[_Step]] = {}
-    all_kept: list[_Step] = []
+    steps_by_task: dict[str, _Steps] = {}
+    all_kept: list[_Steps] = []
     for task in tasks:
         value, _src = _setting(run, task, "warmup_steps")
         warmup = value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
@@ -328,7 +355,7 @@ def config_metrics(run: RunData, name: str) -> ConfigMetrics:
         tm, steps, kept = _task_metrics(run, task, warmup, m.problems)
         m.tasks.append(tm)
         steps_by_task[task.task_id] = steps
-        all_kept.extend(kept)
+        all_kept.append(kept)
         m.problems.extend(str(p) for p in task.problems)
         if tm.state != "succeeded":
             rc = "" if tm.exit_code is None else f", exit code {tm.exit_code}"
@@ -347,13 +374,13 @@ def config_metrics(run: RunData, name: str) -> ConfigMetrics:
             m.problems.append(f"task {task.task_id}: all {tm.step_records} step record(s) are "
                               f"warm-up (first step index <= {warmup}); no throughput from it")
     _throughput(m, m.tasks)
-    _step_times(m, all_kept)
-    _training_time(m, [s for ss in steps_by_task.values() for s in ss])
+    _step_times(m, _Steps.concat(all_kept))
+    _training_time(m, _Steps.concat(list(steps_by_task.values())))
     _startup(run, m, tasks, steps_by_task)
     _final_and_target(run, m, tasks)
-    m.images_total = int(sum(s.images for ss in steps_by_task.values() for s in ss))
+    m.images_total = int(sum(_Steps.concat(list(steps_by_task.values())).images.tolist()))
     m.images_method = "sum of images over all step records of all tasks, warm-up included"
-    if not any(steps_by_task.values()):
+    if not any(map(_any, steps_by_task.values())):
         # The user's own script reporting through regular expressions: the same figures
         # from its readings (harness/report/script_metrics.py).
         start = run.control_first("config_start", name)
