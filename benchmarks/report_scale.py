@@ -128,11 +128,11 @@ def _task_lines(rng: random.Random, host: str, rank: int, t_start: float, second
     return out
 
 
-def generate(root: Path, hosts: int, seconds: int, seed: int = 15) -> Path:
+def generate(root: Path, hosts: int, seconds: int, seed: int = 15, host_prefix: str = "h") -> Path:
     """A run directory of `hosts` hosts training for about `seconds` s; returns its path."""
     rng = random.Random(seed * 1000 + hosts * 7 + seconds)
     root.mkdir(parents=True, exist_ok=True)
-    names = [f"h{i:02d}" for i in range(hosts)]
+    names = [f"{host_prefix}{i:02d}" for i in range(hosts)]
     itype = "c5.4xlarge"
     workload = {"model": "resnet20", "dataset": {"name": "cifar10"}, "batch_size": BATCH, "epochs": 99,
                 "warmup_steps": WARMUP, "log_every": LOG_EVERY, "target_accuracy": 0.8}

@@ -18,7 +18,7 @@ from harness.errors import ConfigError, UsageError
 from harness.protocol import layout
 from harness.protocol.constants import BASE_ENV, DEFAULT_WORKDIR, RUN_ID_ENV, TASK_ENV
 from harness.protocol.spec import TaskSpec
-from harness.schedule import schedule
+from harness.schedule import group_waves, schedule  # group_waves: pure, used by the report too
 from harness.strategies import strategy_for
 from harness.strategies.base import PlacementContext
 from harness.strategies.ports import PortAllocator
@@ -119,22 +119,6 @@ def config_hosts(cfg: Configuration, inv: Inventory) -> list[Host]:
     if cfg.hosts and cfg.ps_hosts:
         return inv.select([*cfg.hosts, *cfg.ps_hosts])
     return inv.select(cfg.hosts)
-
-
-def group_waves(items: Sequence[tuple[str, set[str]]]) -> tuple[tuple[str, ...], ...]:
-    """PURE: (name, hosts) pairs, in order → waves whose host sets do not overlap. Each
-    joins the wave right after the last wave that already uses one of its hosts, so no host
-    serves two configurations at once and each host's configurations keep their order."""
-    waves: list[list[str]] = []
-    hosts_of: list[set[str]] = []
-    for name, mine in items:
-        i = 1 + max((i for i, used in enumerate(hosts_of) if used & mine), default=-1)
-        if i == len(waves):
-            waves.append([])
-            hosts_of.append(set())
-        waves[i].append(name)
-        hosts_of[i] |= set(mine)
-    return tuple(tuple(w) for w in waves)
 
 
 def plan_waves(configs: Sequence[ConfigPlan], parallel: bool) -> tuple[tuple[str, ...], ...]:

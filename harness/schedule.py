@@ -58,3 +58,19 @@ def schedule(configs: Sequence[str], hosts_of: dict[str, Sequence[str]], repeats
             rng.shuffle(round_)
         units += [Unit(unit_name(c, r, single), c, r, True) for c in round_]
     return units
+
+
+def group_waves(items: Sequence[tuple[str, set[str]]]) -> tuple[tuple[str, ...], ...]:
+    """PURE: (name, hosts) pairs, in order → waves whose host sets do not overlap. Each
+    joins the wave right after the last wave that already uses one of its hosts, so no host
+    serves two configurations at once and each host's configurations keep their order."""
+    waves: list[list[str]] = []
+    hosts_of: list[set[str]] = []
+    for name, mine in items:
+        i = 1 + max((i for i, used in enumerate(hosts_of) if used & mine), default=-1)
+        if i == len(waves):
+            waves.append([])
+            hosts_of.append(set())
+        waves[i].append(name)
+        hosts_of[i] |= set(mine)
+    return tuple(tuple(w) for w in waves)

@@ -10,12 +10,12 @@ from harness.report import plots
 from harness.report.analysis import analyze_dir
 
 
-def _generate(root, hosts, seconds):
+def _generate(root, hosts, seconds, **kw):
     path = Path(__file__).resolve().parents[1] / "benchmarks" / "report_scale.py"
     spec = importlib.util.spec_from_file_location("report_scale", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    return mod.generate(root, hosts, seconds)
+    return mod.generate(root, hosts, seconds, **kw)
 
 
 def test_bin_means_ignore_missing_readings():
@@ -41,3 +41,23 @@ def test_many_hosts_get_heat_maps(tmp_path):
     assert img.png[:4] == b"\x89PNG" and "heat map" in img.title and "6 hosts" in img.title
     few = analyze_dir(_generate(tmp_path / "few", plots.LINE_PANELS_MAX_HOSTS, 60))
     assert "per host" in plots.utilization_plot(few, "hvd").title
+
+
+def test_heat_maps_fixed_margins_hold_every_text(tmp_path, monkeypatch):
+    """The heat-map figure is drawn once with margins set in advance (no tight bbox): its
+    host names, labels, colour bars and legends must still lie inside the figure."""
+    drawn = []
+    png = plots._Canvas.png
+
+    def keep(self, name, title):
+        drawn.append(self.fig)
+        return png(self, name, title)
+
+    monkeypatch.setattr(plots._Canvas, "png", keep)
+    for hosts, prefix in ((5, "ip-10-0-123-45.eu-west-1.compute.internal-"), (64, "h"), (20, "worker-")):
+        a = analyze_dir(_generate(tmp_path / f"run{hosts}", hosts, 90, host_prefix=prefix))
+        assert "heat map" in plots.utilization_plot(a, "hvd").title
+        fig = drawn[-1]
+        box = fig.get_tightbbox(fig.canvas.get_renderer())  # inches, everything drawn
+        w, h = fig.get_size_inches()
+        assert box.x0 >= 0 and box.y0 >= 0 and box.x1 <= w and box.y1 <= h, (prefix, box, (w, h))

@@ -199,7 +199,7 @@ class SampleColumns:
     gpu_present: dict[int, np.ndarray] = field(default_factory=dict)  # index -> rows listing it
     gpu_csv: dict[str, Column] = field(default_factory=dict)  # "gpu<index>_<field>" -> column
     gpu_csv_indices: list = field(default_factory=list)  # indices the csv header lists, set order
-    text: Optional[tuple[list[str], list[str]]] = None  # csv_text(), once made or from the cache
+    text: Optional[tuple[str, str]] = None  # csv_text() newline-joined, once made or from the cache
 
     def col(self, name: str) -> np.ndarray:
         return self.scalars[name].values
@@ -207,7 +207,8 @@ class SampleColumns:
     def csv_text(self) -> tuple[list[str], list[str]]:
         """Per sample, the file's own part of its samples.csv row: "t_wall,t_mono" (repr:
         the shortest exact form) and the cells from cpu_percent through its last per-core
-        column, comma-joined. A pure function of the file, so cache.py keeps it."""
+        column, comma-joined. A pure function of the file, so cache.py keeps it; held as two
+        newline-joined strings (a list of strings per sample would double the memory)."""
         if self.text is None:
             head = list(map(",".join, zip(_repr_cells(self.col("t_wall")), _repr_cells(self.col("t_mono")))))
             cells = [fmt_cells(self.scalars[f]) for f in CSV_SAMPLE_FIELDS]
@@ -215,8 +216,9 @@ class SampleColumns:
             if self.cores:  # all cores formatted at once: they share their few distinct values
                 flat = fmt_cells(Column(self.per_core.values.reshape(-1), self.per_core.is_int.reshape(-1)))
                 cells += np.array(flat, dtype=object).reshape(self.n, self.cores).T.tolist()
-            self.text = (head, list(map(",".join, zip(*cells))))
-        return self.text
+            self.text = ("\n".join(head), "\n".join(map(",".join, zip(*cells))))
+        head, tail = self.text
+        return (head.split("\n"), tail.split("\n")) if self.n else ([], [])
 
     def rows(self, names) -> list[dict]:
         """Per sample, {name: value} for the named scalar columns: the finite number as

@@ -23,6 +23,13 @@ DPI = 100
 COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
 
 
+def import_matplotlib() -> None:
+    """Import what the figures draw with (about 0.6 s here), e.g. before forking."""
+    import matplotlib.backends.backend_agg  # noqa: F401
+    import matplotlib.figure  # noqa: F401
+    import matplotlib.style  # noqa: F401
+
+
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", name)
 
@@ -49,13 +56,21 @@ class _Canvas:
         self.fig = Figure(figsize=(width_in, height_in), dpi=DPI)
         FigureCanvasAgg(self.fig)
 
+    def margins(self, left_in: float, right_in: float, top_in: float, bottom_in: float) -> None:
+        """Fixed margins in inches, for a figure whose text sizes are known in advance; png()
+        then draws it once instead of twice (bbox_inches="tight" draws to measure first)."""
+        w, h = self.fig.get_size_inches()
+        self.fig.subplots_adjust(left=left_in / w, right=1 - right_in / w, top=1 - top_in / h,
+                                 bottom=bottom_in / h)
+        self._fixed = True
+
     def png(self, name: str, title: str) -> Image:
         buf = io.BytesIO()
         # No 'Software' tag: the bytes then depend on the data and matplotlib's drawing only.
         # bbox_inches="tight" fits long configuration names at half the cost of a
         # constrained layout (which dominated the report's time).
-        self.fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None},
-                         bbox_inches="tight", pad_inches=0.08)
+        tight = {} if getattr(self, "_fixed", False) else {"bbox_inches": "tight", "pad_inches": 0.08}
+        self.fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None}, **tight)
         data = buf.getvalue()
         w, h = struct.unpack(">II", data[16:24])  # the PNG header's IHDR width and height
         return Image(name=name, title=title, png=data, width=w, height=h)
@@ -218,6 +233,10 @@ def _line_panels(c: _Canvas, series: list[SeriesArrays], m, t0: float) -> list:
     return list(axes)
 
 
+def _host_font(hosts: int) -> int:
+    return max(4, 8 - hosts // 16)
+
+
 def _heat_maps(c: _Canvas, series: list[SeriesArrays], m, t0: float, lo: float, hi: float) -> list:
     """Per metric: a host × time heat map (bin means, 0-100 %) and the band of min / median /
     max over hosts per time bin."""
@@ -240,7 +259,7 @@ def _heat_maps(c: _Canvas, series: list[SeriesArrays], m, t0: float, lo: float, 
         # an inset colour bar takes no width from the heat map, so every panel shares the x axis
         c.fig.colorbar(im, cax=ax.inset_axes((1.01, 0.0, 0.015, 1.0))).ax.tick_params(labelsize=6)
         ax.set_yticks(range(0, len(series), every), [series[i].host for i in range(0, len(series), every)],
-                      fontsize=max(4, 8 - len(series) // 16))
+                      fontsize=_host_font(len(series)))
         ax.set_ylabel(f"{label}\nhost", fontsize=8)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # a bin no host reported in
@@ -283,6 +302,11 @@ def utilization_plot(a: RunAnalysis, config: str) -> Optional[Image]:
         n_metrics = len(_metrics_of(series))
         c = _Canvas(8.0, 1.0 + n_metrics * (max(1.6, 0.05 * len(series)) + 1.3))
         axes = _heat_maps(c, series, m, t0, first, max(float(sr.t_wall[-1]) for sr in series))
+        # Left: the two-line axis label, then host names (~0.6 em a character); right: the
+        # colour bars and the legends beside the panels (fixed texts); top: the title.
+        longest = max(len(sr.host) for sr in series)
+        c.margins(left_in=max(0.85, 0.5 + longest * _host_font(len(series)) * 0.62 / 72),
+                  right_in=1.45, top_in=0.35, bottom_in=0.5)
         title = (f"Utilization of {len(series)} hosts, configuration {config}: per metric a heat map "
                  f"(host × time, mean per time bin) and the min / median / max over hosts; dashed "
                  f"and shaded: training window")

@@ -7,8 +7,9 @@ ordering, so rendering twice gives identical bytes (the PNGs too, see plots.py).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Sequence
+from typing import Optional, Sequence
 
 from harness.errors import UsageError
 from harness.prices import load_catalog
@@ -21,6 +22,7 @@ from harness.report.blocks import (  # noqa: F401  (fmt_* re-exported for caller
     NONE, PLOTS_DIR, Block, Bullets, Heading, Image, Para, Table, fmt_num, fmt_share,
     fmt_wall, render_html, render_markdown,
 )
+from harness.report.forked import Forked
 from harness.report.csvfiles import CSV_COLUMNS, render_results_csv, render_samples_csv  # noqa: F401
 from harness.report.load import load_run, resolved_experiment
 from harness.report.metrics import ConfigMetrics
@@ -203,9 +205,17 @@ def _write(path: Path, data: str | bytes) -> Path:
     return path
 
 
-def write_report(run_dir: str | Path, *, plots: bool = True) -> list[Path]:
+def _child_plots(a: RunAnalysis) -> tuple[dict[str, list[Image]], Optional[Image]]:
+    from harness.report import plots as plotting  # matplotlib only when plots are wanted
+
+    return plotting.config_plots(a), plotting.decision(a)
+
+
+def write_report(run_dir: str | Path, *, plots: bool = True, fork: bool = True) -> list[Path]:
     """Load the raw records, compute every figure and (re)write the report files; returns
-    REPORT_FILES in that order, then the plots written under plots/."""
+    REPORT_FILES in that order, then the plots written under plots/. With `fork` (and more
+    than one core) the per-configuration figures are drawn in a forked child meanwhile
+    (forked.py): the same bytes, in about half the wall time on two cores."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise UsageError(f"{run_dir}: no such run directory; pass a runs/<run-id> directory")
@@ -213,14 +223,25 @@ def write_report(run_dir: str | Path, *, plots: bool = True) -> list[Path]:
     run_plots: list[Image] = []
     config_plots: dict[str, list[Image]] = {}
     decision = None
+    samples_csv = ""
     if plots:
-        from harness.report import plots as plotting  # matplotlib only when plots are wanted
+        from harness.report import plots as plotting
 
-        run_plots, config_plots = plotting.run_plots(a), plotting.config_plots(a)
-        decision = plotting.decision(a)
+        plotting.import_matplotlib()  # once, before the fork: the child inherits it
+        # the two halves take about the same time: per-configuration figures and the
+        # decision plot in the child, the run's figures and samples.csv here
+        drawing = Forked(lambda: _child_plots(a), enabled=fork and (os.cpu_count() or 1) > 1)
+        try:
+            run_plots = plotting.run_plots(a)
+            samples_csv = render_samples_csv(a)
+            config_plots, decision = drawing.result()
+        finally:
+            drawing.close()
+    else:
+        samples_csv = render_samples_csv(a)
     blocks = report_blocks(a, run_plots, config_plots, decision)
     paths = [_write(run_dir / name, text) for name, text in zip(REPORT_FILES, (
-        render_results_csv(a), render_samples_csv(a), render_markdown(blocks), render_html(blocks)))]
+        render_results_csv(a), samples_csv, render_markdown(blocks), render_html(blocks)))]
     images = [*([decision] if decision else []), *run_plots, *(p for ps in config_plots.values() for p in ps)]
     plot_dir = run_dir / PLOTS_DIR
     if images:

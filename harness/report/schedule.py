@@ -7,7 +7,7 @@ ran (sequential, or waves of configurations on disjoint hosts) is that bill, mea
 other is estimated from the same records: every host's held time minus the configurations'
 share of the schedule that ran plus their share of the other one, where a schedule's share
 is Σ over its waves of the longest run (config_start → config_end) in the wave, and the
-parallel waves come from the runs' hosts (harness.plan.group_waves). Runs measured while
+parallel waves come from the runs' hosts (harness.schedule.group_waves). Runs measured while
 sharing one machine (a sandbox) are slower than alone, so an estimate from a parallel
 rehearsal overstates the sequential bill there; on separate hosts they do not contend."""
 
@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Optional
 
-from harness.plan import group_waves
+from harness.schedule import group_waves
 from harness.prices import Catalog
 from harness.report.bill import MINIMUM_S, SECONDS_PER_HOUR, RunBill, compute_bill, spans
 from harness.report.load import RunData

@@ -4,6 +4,7 @@ numbers do not depend on which numpy/scipy a machine has."""
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Optional, Sequence
@@ -145,6 +146,7 @@ def normal_quantile(p: float) -> float:
     return _bisect_upper(normal_cdf, p)
 
 
+@functools.lru_cache(maxsize=4096)  # pure, and a report asks for the same few df many times
 def t_quantile(p: float, df: float) -> float:
     """The p-quantile of Student's t with df degrees of freedom, found by bisection on the
     exact CDF above (so any df, integer or not, to ~1e-12 relative); df = inf is the normal."""

@@ -1,0 +1,83 @@
+"""Run one function in a forked child process while this one goes on, and take its result.
+
+The report draws its per-configuration figures this way while the parent draws the run's
+figures and writes the CSV files: drawing is CPU-bound Python (threads would share one
+core), and a fork inherits the loaded run without copying or pickling it. The child sends
+its result back pickled through a pipe; the figures are the same bytes either way.
+
+Where fork is unavailable or fails, or the child dies or raises, the function simply runs
+again in this process when its result is asked for, so its errors surface here as usual."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from typing import Callable, Generic, Optional, TypeVar
+
+T = TypeVar("T")
+
+
+class Forked(Generic[T]):
+    """fn() running in a child; result() waits for it. Call close() (or result()) in a
+    finally: a child nobody waits for would stay a zombie in a long-lived process."""
+
+    def __init__(self, fn: Callable[[], T], enabled: bool = True):
+        self._fn = fn
+        self._pid: Optional[int] = None
+        self._read: Optional[int] = None
+        if enabled and hasattr(os, "fork"):
+            self._start()
+
+    def _start(self) -> None:
+        r, w = os.pipe()
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(r)
+            os.close(w)
+            return
+        if pid == 0:  # the child: never returns into the caller's code
+            status = 1
+            try:
+                os.close(r)
+                data = pickle.dumps(self._fn(), protocol=pickle.HIGHEST_PROTOCOL)
+                with os.fdopen(w, "wb") as fh:
+                    fh.write(data)
+                status = 0
+            except BaseException:  # the parent runs fn itself and sees the error there
+                pass
+            finally:
+                os._exit(status)  # no atexit handlers, no flushing the parent's buffers
+        os.close(w)
+        self._pid, self._read = pid, r
+
+    def result(self) -> T:
+        if self._pid is None:
+            return self._fn()
+        with os.fdopen(self._read, "rb") as fh:
+            self._read = None
+            data = fh.read()
+        _, status = os.waitpid(self._pid, 0)
+        self._pid = None
+        if os.waitstatus_to_exitcode(status) == 0:
+            try:
+                return pickle.loads(data)
+            except Exception:
+                pass
+        return self._fn()
+
+    def close(self) -> None:
+        """Stop and reap a child whose result is no longer wanted (the caller failed)."""
+        if self._pid is None:
+            return
+        import signal
+
+        try:
+            os.kill(self._pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        os.waitpid(self._pid, 0)
+        self._pid = None
+        if self._read is not None:
+            os.close(self._read)
+            self._read = None
