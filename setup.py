@@ -14,6 +14,8 @@ CONTROL = [
     "numpy>=1.26",
     "matplotlib>=3.8",
     "orjson>=3.9",  # report loading: ~3x json.loads on samples/events (docs/report_speed.md)
+    # samples.parquet for pandas users; 26 needs NumPy >= 2, which TensorFlow 2.17 does not allow
+    "pyarrow>=17,<26",
 ]
 # One list for setup.py and `harness hosts setup` (read without importing the package).
 TRAIN = runpy.run_path(str(Path(__file__).parent / "harness" / "requirements.py"))["TRAIN"]

@@ -33,12 +33,12 @@ def test_records_and_bad_lines_match_read_jsonl(tmp_path):
     path = tmp_path / "x.jsonl"
     path.write_bytes(TRICKY)
     want_records, want_bad = read_jsonl(path)
-    got = [(n, r) for n, r, _ in split_records(TRICKY)]
+    got = [(n, r) for n, r, _, _ in split_records(TRICKY)]
     # json.dumps compares NaN with NaN (== does not)
     assert json.dumps([r for _, r in got if r is not None]) == json.dumps(want_records)
     assert len(want_records) == 6 and want_bad == [6, 7, 8, 12]
     assert [n for n, r in got if r is None] == want_bad
-    split = read_split(path, "sample", keep_lines=False)
+    split = read_split(path, "sample")
     assert split.bad == want_bad
     assert len(split.rows) + len(split.others) == len(want_records)
 
@@ -47,7 +47,7 @@ def test_records_and_bad_lines_match_read_jsonl(tmp_path):
 def test_json_fallback_gives_the_same_records(monkeypatch, fast):
     if not fast:
         monkeypatch.setattr(columns, "_fast_loads", None)
-    recs = [r for _, r, _ in split_records(b'{"a": 1, "b": 2.5, "c": [1, {"d": null}]}\n{"e": 1e400}\n')]
+    recs = [r for _, r, _, _ in split_records(b'{"a": 1, "b": 2.5, "c": [1, {"d": null}]}\n{"e": 1e400}\n')]
     assert recs[0] == {"a": 1, "b": 2.5, "c": [1, {"d": None}]}
     assert recs[1] == {"e": float("inf")}
 
@@ -102,7 +102,9 @@ def test_step_columns_keep_what_the_dict_scan_kept():
             {"event": "step", "step": 11, "steps": 1, "images": 1, "seconds": 1, "t_wall": 13,
              "data_wait_s": "x", "timing": "completion_interval"}]
     lines = [json.dumps(r).encode() for r in recs]
-    c = StepColumns.build(recs, lines)
+    data = b"\n".join(lines)
+    starts = [sum(len(x) + 1 for x in lines[:i]) for i in range(len(lines))]
+    c = StepColumns.build(recs, starts, [a + len(x) for a, x in zip(starts, lines)], lambda: data)
     want, bad = _old_steps(recs)
     ok = c.well_formed
     got = list(zip((c.step[ok] - c.steps[ok] + 1).tolist(), c.steps[ok].tolist(), c.images[ok].tolist(),

@@ -12,7 +12,7 @@ import pytest
 from harness.cli import main
 from harness.errors import UsageError
 from harness.report.compare import compare_runs
-from harness.report.render import CSV_COLUMNS, write_report
+from harness.report.render import CSV_COLUMNS, REPORT_FILES, write_report
 from tests.runfixtures import gpu_run, standard_run
 
 
@@ -76,7 +76,7 @@ def test_markdown_references_the_png_files_and_html_embeds_them(gpu):
     assert refs == ["plots/decision.png", "plots/throughput.png", "plots/scaling.png", "plots/cost.png",
                     "plots/step-time.png", "plots/type_target.png", "plots/utilization-single.png",
                     "plots/utilization-hvd2.png", "plots/utilization-odd.png"]
-    assert sorted(str(p.relative_to(root)) for p in paths[4:]) == sorted(refs)
+    assert sorted(str(p.relative_to(root)) for p in paths[len(REPORT_FILES):]) == sorted(refs)
     html = (root / "report.html").read_text()
     embedded = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
     assert len(embedded) == len(refs)
@@ -96,7 +96,7 @@ def test_markdown_tables_are_stable_and_plots_optional(tmp_path):
     assert first == again  # tables, CSVs and (with the same matplotlib) the PNG bytes
     assert b"\x89PNG" == first["cost.png"][:4] and b"Software" not in first["cost.png"]
     paths = write_report(root, plots=False)
-    assert [p.name for p in paths] == ["results.csv", "samples.csv", "report.md", "report.html"]
+    assert [p.name for p in paths] == ["results.csv", "samples.csv", "report.md", "report.html", "samples.parquet"]
     assert not list((root / "plots").glob("*.png"))  # stale plots are removed
     md = (root / "report.md").read_text()
     assert "![" not in md and (root / "results.csv").read_bytes() == first["results.csv"]
@@ -146,7 +146,7 @@ def test_damaged_sampler_records_never_stop_the_report(tmp_path):
         fh.write('{"event": "sample", "t_wall": null, "cpu_percent": 99}\n')
         fh.write('[1, 2]\n')
     paths = write_report(root)
-    assert (root / "report.html").is_file() and len(paths) == 13
+    assert (root / "report.html").is_file() and len(paths) == 14  # 5 report files, 9 plots
     rows = {r["config"]: r for r in _rows(root / "results.csv")}
     # the unusable values are left out: CPU over the window is still 20 30 40 50 -> 35
     assert rows["single"]["util_cpu_mean_percent"] == "35"

@@ -22,11 +22,21 @@ def _read(paths):
 
 def test_writes_the_report_files_and_plots(run_dir):
     paths = write_report(run_dir)
-    assert [p.name for p in paths[:4]] == list(REPORT_FILES)
-    assert all(p.parent == run_dir and p.stat().st_size > 0 for p in paths[:4])
+    n = len(REPORT_FILES)
+    assert [p.name for p in paths[:n]] == list(REPORT_FILES)
+    assert all(p.parent == run_dir and p.stat().st_size > 0 for p in paths[:n])
     # then the plots, beside report.md under plots/
-    assert {p.name for p in paths[4:]} >= {"throughput.png", "scaling.png", "cost.png", "step-time.png"}
-    assert all(p.parent == run_dir / "plots" and p.read_bytes()[:4] == b"\x89PNG" for p in paths[4:])
+    assert {p.name for p in paths[n:]} >= {"throughput.png", "scaling.png", "cost.png", "step-time.png"}
+    assert all(p.parent == run_dir / "plots" and p.read_bytes()[:4] == b"\x89PNG" for p in paths[n:])
+
+
+def test_the_same_bytes_with_or_without_the_forked_child(run_dir, tmp_path):
+    """The child (forked.py) makes samples.parquet and the per-configuration figures; in
+    this process instead (one core, no fork) every file is the same."""
+    forked = _read(write_report(run_dir))
+    copy = tmp_path / "one-process"
+    shutil.copytree(run_dir, copy)
+    assert _read(write_report(copy, fork=False)) == forked
 
 
 def test_rendering_is_deterministic_and_independent_of_location(run_dir, tmp_path):

@@ -29,7 +29,7 @@ import numpy as np
 
 from harness.report.columns import Column, SampleColumns, StepColumns
 
-FORMAT = 4
+FORMAT = 5
 SUFFIX = ".cache"
 OLD_SUFFIXES = (".cache.npz",)  # FORMAT 2
 MAGIC = b"harness-report-cache\n"
@@ -151,17 +151,17 @@ def samples_from(z: dict) -> tuple[list[dict], list[int], SampleColumns]:
 # --- events.jsonl ----------------------------------------------------------------------------
 
 STEP_ARRAYS = ("well_formed", "step", "steps", "images", "seconds", "data_wait_s", "t_wall", "has_timing",
-               "ints", "offsets")
+               "ints", "starts", "ends")
 
 
 def events_arrays(others: list[dict], bad: list[int], order: np.ndarray, c: StepColumns) -> dict:
-    out = {"others": _text(others), "bad": np.array(bad, dtype=np.int64), "order": order,
-           "n": np.array(c.n), "blob": np.frombuffer(c.blob, dtype=np.uint8)}
+    out = {"others": _text(others), "bad": np.array(bad, dtype=np.int64), "order": order, "n": np.array(c.n)}
     for name in STEP_ARRAYS:
         out[name] = getattr(c, name)
     return out
 
 
-def events_from(z: dict) -> tuple[list[dict], list[int], np.ndarray, StepColumns]:
-    steps = StepColumns(n=int(z["n"]), blob=z["blob"].tobytes(), **{k: z[k] for k in STEP_ARRAYS})
+def events_from(z: dict, source) -> tuple[list[dict], list[int], np.ndarray, StepColumns]:
+    """The cached events; `source` gives the file's bytes again when a step record is wanted."""
+    steps = StepColumns(n=int(z["n"]), source=source, **{k: z[k] for k in STEP_ARRAYS})
     return _untext(z["others"]), z["bad"].tolist(), z["order"], steps

@@ -6,8 +6,9 @@ where the record had no finite number (missing, null, a string, a bool: `_num` i
 metrics.py/utilization.py), plus `is_int` where the JSON value was an integer, because
 samples.csv prints integers with str() and floats with '.10g' and the two differ for large
 values. Records that are not `sample`/`step` stay plain dicts (they are few). Step records
-also keep their raw JSON lines (one bytes blob + offsets), so `TaskData.of("step")` still
-returns the exact dicts for code that wants them, parsed on demand.
+keep where their lines lie in the file, so `TaskData.of("step")` still returns the exact
+dicts for code that wants them: the file is read again (and checked against the key it had
+when it was loaded) and those lines parsed, only then.
 
 Parsing uses orjson when installed (about 3× json.loads here, docs/report_speed.md) and falls
 back to json.loads for any line orjson rejects (NaN literals, huge integers, bad UTF-8), so
@@ -84,23 +85,33 @@ def _loads(line: bytes, fast: bool = True) -> Any:
     return json.loads(line.decode("utf-8", errors="replace").strip())
 
 
-def split_records(data: bytes) -> Iterator[tuple[int, Optional[dict], bytes]]:
-    """(1-based line number, record or None when the line is not a JSON object, raw line)
-    for every non-blank line, numbered as a text-mode read of the file numbers them."""
-    if b"\r" in data:  # text mode would also split on a bare CR: keep its numbering
-        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+def normalized(data: bytes) -> bytes:
+    """The bytes as a text-mode read splits them: a bare CR also ends a line."""
+    if b"\r" in data:
+        return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    return data
+
+
+def split_records(data: bytes) -> Iterator[tuple[int, Optional[dict], bytes, int]]:
+    """(1-based line number, record or None when the line is not a JSON object, raw line,
+    where that line starts in normalized(data)) for every non-blank line, numbered as a
+    text-mode read of the file numbers them."""
+    data = normalized(data)
     long_digits = _has_long_digits(data)
-    for number, line in enumerate(data.split(b"\n"), start=1):
-        line = line.strip()
+    pos = 0
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        start, pos = pos, pos + len(raw) + 1
+        line = raw.strip()
         if not line:
             continue
+        start += len(raw) - len(raw.lstrip())
         try:
             rec = _loads(line, fast=not (long_digits and _has_long_digits(line)))
         except (ValueError, RecursionError):
             if line.decode("utf-8", errors="replace").strip():  # str.strip knows more blanks
-                yield number, None, line
+                yield number, None, line, start
             continue
-        yield number, (rec if isinstance(rec, dict) else None), line
+        yield number, (rec if isinstance(rec, dict) else None), line, start
 
 
 @dataclass
@@ -318,7 +329,9 @@ def _num(value: Any) -> Optional[float]:
 
 @dataclass
 class StepColumns:
-    """Every `step` record of one events file, in file order, with the raw lines kept."""
+    """Every `step` record of one events file, in file order. The records themselves are
+    not kept: `source` gives the file's bytes again (normalized) when code asks for one as
+    a dict, and starts/ends say where each record's line lies in them."""
     n: int
     well_formed: np.ndarray  # bool: metrics._steps would keep it
     step: np.ndarray  # int64 (0 where not well formed)
@@ -329,11 +342,15 @@ class StepColumns:
     t_wall: np.ndarray  # NaN = none
     has_timing: np.ndarray  # bool: the record has a "timing" field (parameter-server chief)
     ints: np.ndarray  # bool: `step` and `steps` are both integers (step/steps hold them)
-    blob: bytes = b""  # the raw lines, back to back
-    offsets: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
+    starts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    ends: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    source: Optional[Callable[[], bytes]] = None
+    _data: Optional[bytes] = None
 
     def record(self, i: int) -> dict:
-        line = self.blob[int(self.offsets[i]):int(self.offsets[i + 1])]
+        if self._data is None:
+            self._data = self.source()
+        line = self._data[int(self.starts[i]):int(self.ends[i])]
         return _loads(line, fast=not _has_long_digits(line))
 
     def records(self, mask: Optional[np.ndarray] = None) -> list[dict]:
@@ -341,7 +358,8 @@ class StepColumns:
         return [self.record(i) for i in rows]
 
     @staticmethod
-    def build(recs: list[dict], lines: list[bytes]) -> "StepColumns":
+    def build(recs: list[dict], starts: list[int], ends: list[int],
+              source: Optional[Callable[[], bytes]] = None) -> "StepColumns":
         n = len(recs)
         step_raw = [r.get("step") for r in recs]
         steps_raw = [r.get("steps") for r in recs]
@@ -357,15 +375,12 @@ class StepColumns:
         t_wall = number_column([r.get("t_wall") for r in recs]).values
         with np.errstate(invalid="ignore"):
             ok = ints_ok & ~np.isnan(images) & (seconds > 0) & ~np.isnan(t_wall)
-        offsets = np.zeros(n + 1, dtype=np.int64)
-        if n:
-            np.cumsum([len(x) for x in lines], out=offsets[1:])
         return StepColumns(
             n=n, well_formed=ok, step=step, steps=steps, images=images, seconds=seconds,
             data_wait_s=number_column([r.get("data_wait_s") for r in recs]).values, t_wall=t_wall,
             has_timing=np.fromiter(("timing" in r for r in recs), dtype=bool, count=n), ints=ints,
-            blob=b"".join(lines), offsets=offsets)
+            starts=np.array(starts, dtype=np.int64), ends=np.array(ends, dtype=np.int64), source=source)
 
     @staticmethod
     def empty() -> "StepColumns":
-        return StepColumns.build([], [])
+        return StepColumns.build([], [], [])

@@ -7,7 +7,8 @@ import csv
 import io
 import math
 from itertools import repeat
-from typing import Any, Optional
+from pathlib import Path
+from typing import Any, Iterator, Optional
 
 import numpy as np
 
@@ -160,8 +161,10 @@ def _gpu_suffix(s, gpu_columns: list[str]) -> list[str]:
     return ["," + row for row in map(",".join, zip(*cells))]
 
 
-def render_samples_csv(a: RunAnalysis) -> str:
-    """One row per `sample` record of every sampler, in run order; in_training_window is 1
+def samples_csv_parts(a: RunAnalysis) -> Iterator[str]:
+    """samples.csv piece by piece: the header, then each sampler's rows.
+
+    One row per `sample` record of every sampler, in run order; in_training_window is 1
     when t_wall lies in the configuration's training window (what the summaries use).
     Each row is the sampler's own text (SampleColumns.csv_text: formatted once per file and
     cached with its columns), padded to the header's cores, with the window flag and GPU
@@ -170,7 +173,7 @@ def render_samples_csv(a: RunAnalysis) -> str:
     cores = sum(1 for c in columns if c.startswith("cpu") and c.endswith("_percent") and c[3:-8].isdigit())
     gpu_columns = [c for c in columns if c.startswith("gpu")]
     window = {m.config: (m.training_start_t_wall, m.training_end_t_wall) for m in a.metrics}
-    parts = [",".join(_text(c) for c in columns) + "\n"]
+    yield ",".join(_text(c) for c in columns) + "\n"
     for s in a.run.samplers:
         if not s.cols.n:
             continue
@@ -178,5 +181,16 @@ def render_samples_csv(a: RunAnalysis) -> str:
         rows = zip(repeat(f"{_text(s.config)},{_text(s.host)},"), head,
                    _window_cells(s, window.get(s.config, (None, None))), tail,
                    repeat("," * (cores - s.cols.cores)), _gpu_suffix(s, gpu_columns))
-        parts.append("\n".join(map("".join, rows)) + "\n")
-    return "".join(parts)
+        yield "\n".join(map("".join, rows)) + "\n"
+
+
+def render_samples_csv(a: RunAnalysis) -> str:
+    return "".join(samples_csv_parts(a))
+
+
+def write_samples_csv(a: RunAnalysis, path: Path) -> Path:
+    """samples.csv written sampler by sampler: a large run's text is never whole in memory."""
+    with open(path, "w", encoding="utf-8", newline="\n") as fh:
+        for part in samples_csv_parts(a):
+            fh.write(part)
+    return path

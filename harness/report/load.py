@@ -14,14 +14,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
+from harness.errors import HarnessError
 from harness.protocol import layout
 from harness.protocol.events import read_jsonl  # noqa: F401  (re-exported for callers)
 from harness.report import cache
-from harness.report.columns import SampleColumns, StepColumns, number_column, split_records
+from harness.report.columns import SampleColumns, StepColumns, normalized, number_column, split_records
 
 
 @dataclass(frozen=True)
@@ -245,32 +246,46 @@ def resolved_configurations(resolved: Any) -> list[dict]:
 class _Read:
     others: list[dict]
     rows: list[dict]  # the records of the columnar event
-    lines: list[bytes]  # their raw lines (kept only when asked for)
+    starts: list[int]  # where their lines start and end in the (normalized) file
+    ends: list[int]
     order: np.ndarray  # file order: >= 0 index into others, < 0 row -k - 1
     bad: list[int]
 
 
-def read_split(path: Path, event: str, keep_lines: bool, data: Optional[bytes] = None) -> _Read:
+def read_split(path: Path, event: str, data: Optional[bytes] = None) -> _Read:
     """Records of a JSONL file split into those whose "event" is `event` and the others;
     bad lines as read_jsonl reports them."""
     data = path.read_bytes() if data is None else data
-    others: list[dict] = []
-    rows: list[dict] = []
-    lines: list[bytes] = []
+    got = _Read([], [], [], [], np.zeros(0), [])
     order: list[int] = []
-    bad: list[int] = []
-    for number, rec, line in split_records(data):
+    for number, rec, line, start in split_records(data):
         if rec is None:
-            bad.append(number)
+            got.bad.append(number)
         elif rec.get("event") == event:
-            rows.append(rec)
-            order.append(-len(rows))
-            if keep_lines:
-                lines.append(line)
+            got.rows.append(rec)
+            got.starts.append(start)
+            got.ends.append(start + len(line))
+            order.append(-len(got.rows))
         else:
-            order.append(len(others))
-            others.append(rec)
-    return _Read(others, rows, lines, np.array(order, dtype=np.int64), bad)
+            order.append(len(got.others))
+            got.others.append(rec)
+    got.order = np.array(order, dtype=np.int64)
+    return got
+
+
+class SourceChanged(HarnessError):
+    """A run file changed between loading it and reading one of its records again."""
+
+
+def _reread(path: Path, key: str) -> Callable[[], bytes]:
+    """The file's bytes again, normalized as split_records saw them, if they are unchanged."""
+    def read() -> bytes:
+        data = path.read_bytes()
+        if cache.key_of(data) != key:
+            raise SourceChanged(f"{path}: changed while the report was being built; run "
+                                f"`harness report` again once nothing writes to the run")
+        return normalized(data)
+    return read
 
 
 def _read_json(path: Path, rel: str, problems: list[Problem]) -> Optional[Any]:
@@ -396,7 +411,7 @@ def _read_samples(path: Path) -> tuple[list[dict], list[int], SampleColumns]:
     z = cache.load(path, key)
     if z is not None:
         return cache.samples_from(z)
-    got = read_split(path, "sample", keep_lines=False, data=data)
+    got = read_split(path, "sample", data=data)
     cols = SampleColumns.build(got.rows)
     arrays = cache.samples_arrays(got.others, got.bad, cols)
     if arrays is not None:
@@ -409,10 +424,10 @@ def _read_events(path: Path) -> tuple[EventList, list[int]]:
     key = cache.key_of(data)
     z = cache.load(path, key)
     if z is not None:
-        others, bad, order, steps = cache.events_from(z)
+        others, bad, order, steps = cache.events_from(z, _reread(path, key))
         return EventList(others, steps, order), bad
-    got = read_split(path, "step", keep_lines=True, data=data)
-    steps = StepColumns.build(got.rows, got.lines)
+    got = read_split(path, "step", data=data)
+    steps = StepColumns.build(got.rows, got.starts, got.ends, _reread(path, key))
     cache.save(path, key, cache.events_arrays(got.others, got.bad, got.order, steps))
     return EventList(got.others, steps, got.order), got.bad
 

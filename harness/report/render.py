@@ -22,8 +22,9 @@ from harness.report.blocks import (  # noqa: F401  (fmt_* re-exported for caller
     NONE, PLOTS_DIR, Block, Bullets, Heading, Image, Para, Table, fmt_num, fmt_share,
     fmt_wall, render_html, render_markdown,
 )
+from harness.report import parquet_file
 from harness.report.forked import Forked
-from harness.report.csvfiles import CSV_COLUMNS, render_results_csv, render_samples_csv  # noqa: F401
+from harness.report.csvfiles import CSV_COLUMNS, render_results_csv, render_samples_csv, write_samples_csv  # noqa: F401
 from harness.report.load import load_run, resolved_experiment
 from harness.report.metrics import ConfigMetrics
 
@@ -193,7 +194,7 @@ def report_blocks(a: RunAnalysis, run_plots: Sequence[Image] = (),
 
 # --- entry point -------------------------------------------------------------------------
 
-REPORT_FILES = ("results.csv", "samples.csv", "report.md", "report.html")
+REPORT_FILES = ("results.csv", "samples.csv", "report.md", "report.html", parquet_file.FILE)
 
 
 def _write(path: Path, data: str | bytes) -> Path:
@@ -205,43 +206,47 @@ def _write(path: Path, data: str | bytes) -> Path:
     return path
 
 
-def _child_plots(a: RunAnalysis) -> tuple[dict[str, list[Image]], Optional[Image]]:
+def _child_half(a: RunAnalysis, run_dir: Path, plots: bool, parquet: bool) -> dict[str, list[Image]]:
+    """samples.parquet and the per-configuration figures: what a forked child does while
+    the parent draws the run's figures and formats samples.csv (about equal halves)."""
+    if parquet:
+        parquet_file.write_samples_parquet(a, run_dir / parquet_file.FILE)
+    if not plots:
+        return {}
     from harness.report import plots as plotting  # matplotlib only when plots are wanted
 
-    return plotting.config_plots(a), plotting.decision(a)
+    return plotting.config_plots(a)
 
 
 def write_report(run_dir: str | Path, *, plots: bool = True, fork: bool = True) -> list[Path]:
     """Load the raw records, compute every figure and (re)write the report files; returns
     REPORT_FILES in that order, then the plots written under plots/. With `fork` (and more
-    than one core) the per-configuration figures are drawn in a forked child meanwhile
-    (forked.py): the same bytes, in about half the wall time on two cores."""
+    than one core) samples.parquet and the per-configuration figures are made in a forked
+    child meanwhile (forked.py): the same bytes, in about half the wall time on two cores."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise UsageError(f"{run_dir}: no such run directory; pass a runs/<run-id> directory")
     a = analyze(load_run(run_dir))
+    parquet = parquet_file.import_pyarrow()  # before the fork, like matplotlib: the child inherits both
     run_plots: list[Image] = []
-    config_plots: dict[str, list[Image]] = {}
     decision = None
-    samples_csv = ""
     if plots:
         from harness.report import plots as plotting
 
-        plotting.import_matplotlib()  # once, before the fork: the child inherits it
-        # the two halves take about the same time: per-configuration figures and the
-        # decision plot in the child, the run's figures and samples.csv here
-        drawing = Forked(lambda: _child_plots(a), enabled=fork and (os.cpu_count() or 1) > 1)
-        try:
-            run_plots = plotting.run_plots(a)
-            samples_csv = render_samples_csv(a)
-            config_plots, decision = drawing.result()
-        finally:
-            drawing.close()
-    else:
-        samples_csv = render_samples_csv(a)
+        plotting.import_matplotlib()
+    child = Forked(lambda: _child_half(a, run_dir, plots, parquet), enabled=fork and (os.cpu_count() or 1) > 1)
+    try:
+        if plots:
+            run_plots, decision = plotting.run_plots(a), plotting.decision(a)
+        samples_path = write_samples_csv(a, run_dir / "samples.csv")
+        config_plots = child.result()
+    finally:
+        child.close()
     blocks = report_blocks(a, run_plots, config_plots, decision)
-    paths = [_write(run_dir / name, text) for name, text in zip(REPORT_FILES, (
-        render_results_csv(a), samples_csv, render_markdown(blocks), render_html(blocks)))]
+    paths = [_write(run_dir / "results.csv", render_results_csv(a)), samples_path,
+             _write(run_dir / "report.md", render_markdown(blocks)),
+             _write(run_dir / "report.html", render_html(blocks))]
+    paths += [run_dir / parquet_file.FILE] if parquet else []
     images = [*([decision] if decision else []), *run_plots, *(p for ps in config_plots.values() for p in ps)]
     plot_dir = run_dir / PLOTS_DIR
     if images:
