@@ -1,44 +1,54 @@
 """A function run in a forked child: its result comes back; when the child raises or dies,
-the function runs again here, so its error is this process's; no child is left behind."""
+the function runs again here, so its error is this process's; no child is left behind; a
+process with other threads does not fork. The forking cases run in a fresh interpreter
+(tests/fresh_process.py), single-threaded as `harness report` is."""
 
 import os
-
-import pytest
+import threading
 
 from harness.report.forked import Forked
+from tests.fresh_process import run_fresh
 
 
-def test_the_result_comes_from_the_child():
-    parent = os.getpid()
-    got = Forked(lambda: (os.getpid(), [b"\x89PNG" * 1000] * 100)).result()  # larger than a pipe's buffer
-    assert got[0] != parent and got[1] == [b"\x89PNG" * 1000] * 100
+def test_the_result_comes_from_the_child_and_failures_run_here():
+    out = run_fresh("""
+        import os, time
+        import pytest
+        from harness.report.forked import Forked
+
+        parent = os.getpid()
+        pid, data = Forked(lambda: (os.getpid(), [b"PNG" * 1000] * 100)).result()  # > a pipe's buffer
+        assert pid != parent and data == [b"PNG" * 1000] * 100
+
+        calls = []
+        def fails():
+            calls.append(os.getpid())
+            raise ValueError("bad figure")
+        with pytest.raises(ValueError, match="bad figure"):
+            Forked(fails).result()
+        assert calls == [parent]  # the child's own call was in the child's memory
+
+        assert Forked(lambda: os._exit(3) if os.getpid() != parent else "here").result() == "here"
+
+        job = Forked(lambda: time.sleep(60))
+        child = job._pid
+        assert child is not None
+        job.close()
+        with pytest.raises(ChildProcessError):
+            os.waitpid(child, os.WNOHANG)  # reaped: no zombie
+        print("ok")
+    """)
+    assert out.strip() == "ok"
 
 
-def test_a_failing_child_means_the_function_runs_here_and_raises_here():
-    calls = []
-
-    def fn():
-        calls.append(os.getpid())
-        raise ValueError("bad figure")
-
-    job = Forked(fn)
-    with pytest.raises(ValueError, match="bad figure"):
-        job.result()
-    assert calls == [os.getpid()]  # the child's own call was in the child's memory
-
-
-def test_a_child_that_dies_is_replaced_by_running_here():
-    parent = os.getpid()
-    got = Forked(lambda: os._exit(3) if os.getpid() != parent else "here").result()
-    assert got == "here"
-
-
-def test_disabled_runs_here_and_close_reaps_an_unwanted_child():
+def test_disabled_or_threaded_runs_here():
     assert Forked(os.getpid, enabled=False).result() == os.getpid()
-    import time
-
-    job = Forked(lambda: time.sleep(60))
-    pid = job._pid
-    job.close()
-    with pytest.raises(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)  # already reaped: no zombie
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        job = Forked(os.getpid)
+        assert job._pid is None and job.result() == os.getpid()
+    finally:
+        stop.set()
+        other.join()

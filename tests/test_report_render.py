@@ -8,6 +8,7 @@ import pytest
 
 from harness.errors import UsageError
 from harness.report.render import CSV_COLUMNS, REPORT_FILES, fmt_num, write_report
+from tests.fresh_process import run_fresh
 from tests.runfixtures import WORKLOAD, RunDir, standard_run
 
 
@@ -32,11 +33,30 @@ def test_writes_the_report_files_and_plots(run_dir):
 
 def test_the_same_bytes_with_or_without_the_forked_child(run_dir, tmp_path):
     """The child (forked.py) makes samples.parquet and the per-configuration figures; in
-    this process instead (one core, no fork) every file is the same."""
-    forked = _read(write_report(run_dir))
+    this process instead (one core, no fork) every file is the same. The forking report
+    runs in a fresh single-threaded interpreter (this session may have threads)."""
     copy = tmp_path / "one-process"
     shutil.copytree(run_dir, copy)
-    assert _read(write_report(copy, fork=False)) == forked
+    out = run_fresh(f"""
+        import os
+        from harness.report import forked
+        from harness.report.load import load_run
+        from harness.report.render import write_report
+        load_run({str(run_dir)!r})  # the caches first (prewarm.py may fork for them)
+        starts = []
+        start = forked.Forked._start
+        forked.Forked._start = lambda self: (starts.append(1), start(self))
+        write_report({str(run_dir)!r})
+        print(len(starts), os.cpu_count())
+    """)
+    forks, cores = map(int, out.split())
+    assert forks == (1 if cores > 1 else 0)
+    forked = {p.relative_to(run_dir): p.read_bytes() for p in run_dir.rglob("*") if p.is_file()
+              and not p.name.endswith(".cache")}
+    write_report(copy, fork=False)
+    here = {p.relative_to(copy): p.read_bytes() for p in copy.rglob("*") if p.is_file()
+            and not p.name.endswith(".cache")}
+    assert here == forked
 
 
 def test_rendering_is_deterministic_and_independent_of_location(run_dir, tmp_path):

@@ -92,6 +92,22 @@ def _unpack(buf: bytearray, key: str) -> Optional[dict]:
     return out
 
 
+def probably_current(path: Path) -> bool:
+    """A cheap look before reading `path`: its cache exists, is of this FORMAT and keys a
+    file of path's size. (load() still checks the digest; this only avoids parsing a file
+    twice when caches are being made in parallel, prewarm.py.)"""
+    try:
+        with open(cache_path(path), "rb") as fh:
+            head = fh.read(len(MAGIC) + _LEN.size)
+            if head[:len(MAGIC)] != MAGIC or len(head) < len(MAGIC) + _LEN.size:
+                return False
+            (hlen,) = _LEN.unpack_from(head, len(MAGIC))
+            key = json.loads(fh.read(min(hlen, 1 << 20)).decode("utf-8")).get("key", "")
+        return key.startswith(f"v{FORMAT}:{path.stat().st_size}:")
+    except (OSError, ValueError, AttributeError, struct.error):
+        return False
+
+
 def load(path: Path, key: str) -> Optional[dict]:
     """The cached arrays of `path` when the cache's key and CRC match, else None."""
     try:

@@ -20,8 +20,9 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from itertools import repeat
-from typing import Any, Callable, Iterator, Optional
+from itertools import chain, repeat
+from operator import itemgetter
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -126,15 +127,26 @@ class Column:
         return Column(np.full(n, NAN), np.zeros(n, dtype=bool))
 
 
-def number_column(raw: list) -> Column:
+def number_column(raw: Sequence) -> Column:
     """A Column from JSON values; non-finite, bool and non-numbers become NaN."""
     n = len(raw)
     kinds = set(map(type, raw))
-    if kinds <= {float, int, type(None)} and not _has_huge(raw, kinds):
-        values = np.array(raw, dtype=float) if n else np.zeros(0)  # None -> nan
-        is_int = (np.fromiter((type(v) is int for v in raw), dtype=bool, count=n) if int in kinds
-                  else np.zeros(n, dtype=bool))
-    else:
+    values = None
+    if kinds <= {float, int, type(None)}:
+        try:
+            values = np.array(raw, dtype=float) if n else np.zeros(0)  # None -> nan
+        except OverflowError:  # an integer beyond float64
+            values = None
+    if values is not None:
+        if int not in kinds:
+            is_int = np.zeros(n, dtype=bool)
+        elif kinds == {int}:
+            is_int = np.ones(n, dtype=bool)
+        else:  # mixed: compare each value's type, in C
+            is_int = np.array(list(map(type, raw)), dtype=object) == int
+        if int in kinds and (np.abs(values[is_int]) >= 2.0 ** 53).any():
+            values = None  # integers float64 would round: the careful path below
+    if values is None:
         values = np.full(n, NAN)
         is_int = np.zeros(n, dtype=bool)
         for i, v in enumerate(raw):
@@ -151,9 +163,23 @@ def number_column(raw: list) -> Column:
     return Column(values, is_int)
 
 
-def _has_huge(raw: list, kinds: set) -> bool:
-    """Integers that float64 would round (>= 2**53): printed exactly by str(); kept apart."""
-    return int in kinds and any(type(v) is int and abs(v) >= 1 << 53 for v in raw)
+def fields_of(records: list[dict], keys: Sequence[str]) -> list[Sequence]:
+    """Per key, its value in every record (None where missing): one C-level lookup of all
+    keys per record when every record has them all, else key by key."""
+    if not records or not keys:
+        return [[None] * len(records) for _ in keys]
+    try:
+        rows = list(map(itemgetter(*keys), records))
+    except KeyError:
+        return [_field(records, k) for k in keys]
+    return list(zip(*rows)) if len(keys) > 1 else [rows]
+
+
+def _field(records: list[dict], key: str) -> list:
+    try:
+        return list(map(itemgetter(key), records))
+    except KeyError:
+        return [r.get(key) for r in records]
 
 
 def fmt_cells(col: Column) -> list[str]:
@@ -244,11 +270,11 @@ class SampleColumns:
     @staticmethod
     def build(samples: list[dict]) -> "SampleColumns":
         n = len(samples)
-        scalars = {k: number_column([r.get(k) for r in samples]) for k in SAMPLE_SCALARS}
+        scalars = {k: number_column(v) for k, v in zip(SAMPLE_SCALARS, fields_of(samples, SAMPLE_SCALARS))}
         tasks = [r.get("tasks") for r in samples]
         tasks = [t if type(t) is dict else {} for t in tasks]
-        for k in TASK_SCALARS:
-            scalars[f"tasks.{k}"] = number_column([t.get(k) for t in tasks])
+        for k, v in zip(TASK_SCALARS, fields_of(tasks, TASK_SCALARS)):
+            scalars[f"tasks.{k}"] = number_column(v)
         per_core, cores = _per_core([r.get("cpu_percent_per_core") for r in samples])
         cols = SampleColumns(n=n, scalars=scalars, per_core=per_core, cores=cores,
                              gpu_mean_util=np.full(n, NAN))
@@ -263,7 +289,7 @@ def _per_core(lists: list) -> tuple[Column, int]:
     if not cores:
         return Column(np.zeros((n, 0)), np.zeros((n, 0), dtype=bool)), 0
     if min(lens) == cores:
-        flat = [v for x in lists for v in x]
+        flat = list(chain.from_iterable(lists))
     else:
         flat = []
         for x, k in zip(lists, lens):
@@ -327,6 +353,28 @@ def _num(value: Any) -> Optional[float]:
 
 # --- step records -------------------------------------------------------------------------
 
+_INT62 = 1 << 62
+
+
+def _step_ints(step_raw: Sequence, steps_raw: Sequence) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(both integers, step or 0, steps or 1) per record, as metrics._steps reads them:
+    isinstance(x, int) (bools pass, as they always did) and |x| < 2**62."""
+    if set(map(type, step_raw)) == {int} and set(map(type, steps_raw)) == {int}:
+        try:  # the usual case, in C
+            a, b = np.array(step_raw, dtype=np.int64), np.array(steps_raw, dtype=np.int64)
+        except OverflowError:
+            pass
+        else:
+            ints = (a > -_INT62) & (a < _INT62) & (b > -_INT62) & (b < _INT62)
+            return ints, np.where(ints, a, 0), np.where(ints, b, 1)
+    n = len(step_raw)
+    ints = np.fromiter((isinstance(a, int) and isinstance(b, int) and -_INT62 < a < _INT62 and -_INT62 < b < _INT62
+                        for a, b in zip(step_raw, steps_raw)), dtype=bool, count=n)
+    step = np.array([int(a) if ok else 0 for a, ok in zip(step_raw, ints.tolist())], dtype=np.int64)
+    steps = np.array([int(b) if ok else 1 for b, ok in zip(steps_raw, ints.tolist())], dtype=np.int64)
+    return ints, step, steps
+
+
 @dataclass
 class StepColumns:
     """Every `step` record of one events file, in file order. The records themselves are
@@ -361,23 +409,16 @@ class StepColumns:
     def build(recs: list[dict], starts: list[int], ends: list[int],
               source: Optional[Callable[[], bytes]] = None) -> "StepColumns":
         n = len(recs)
-        step_raw = [r.get("step") for r in recs]
-        steps_raw = [r.get("steps") for r in recs]
-        # metrics._steps: isinstance(x, int) (bools pass, as they always did), steps >= 1
-        ints = np.fromiter((isinstance(a, int) and isinstance(b, int)
-                            and -(1 << 62) < a < (1 << 62) and -(1 << 62) < b < (1 << 62)
-                            for a, b in zip(step_raw, steps_raw)), dtype=bool, count=n)
-        step = np.array([int(a) if ok else 0 for a, ok in zip(step_raw, ints.tolist())], dtype=np.int64)
-        steps = np.array([int(b) if ok else 1 for b, ok in zip(steps_raw, ints.tolist())], dtype=np.int64)
+        step_raw, steps_raw, images, seconds, t_wall, waits = fields_of(
+            recs, ("step", "steps", "images", "seconds", "t_wall", "data_wait_s"))
+        ints, step, steps = _step_ints(step_raw, steps_raw)
         ints_ok = ints & (steps >= 1)
-        images = number_column([r.get("images") for r in recs]).values
-        seconds = number_column([r.get("seconds") for r in recs]).values
-        t_wall = number_column([r.get("t_wall") for r in recs]).values
+        images, seconds, t_wall = (number_column(x).values for x in (images, seconds, t_wall))
         with np.errstate(invalid="ignore"):
             ok = ints_ok & ~np.isnan(images) & (seconds > 0) & ~np.isnan(t_wall)
         return StepColumns(
             n=n, well_formed=ok, step=step, steps=steps, images=images, seconds=seconds,
-            data_wait_s=number_column([r.get("data_wait_s") for r in recs]).values, t_wall=t_wall,
+            data_wait_s=number_column(waits).values, t_wall=t_wall,
             has_timing=np.fromiter(("timing" in r for r in recs), dtype=bool, count=n), ints=ints,
             starts=np.array(starts, dtype=np.int64), ends=np.array(ends, dtype=np.int64), source=source)
 

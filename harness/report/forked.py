@@ -6,12 +6,15 @@ core), and a fork inherits the loaded run without copying or pickling it. The ch
 its result back pickled through a pipe; the figures are the same bytes either way.
 
 Where fork is unavailable or fails, or the child dies or raises, the function simply runs
-again in this process when its result is asked for, so its errors surface here as usual."""
+again in this process when its result is asked for, so its errors surface here as usual.
+Only a process with one thread forks: a lock another thread holds at the fork (a progress
+display writing to stdout, a logging handler) would stay held forever in the child."""
 
 from __future__ import annotations
 
 import os
 import pickle
+import threading
 from typing import Callable, Generic, Optional, TypeVar
 
 T = TypeVar("T")
@@ -25,7 +28,7 @@ class Forked(Generic[T]):
         self._fn = fn
         self._pid: Optional[int] = None
         self._read: Optional[int] = None
-        if enabled and hasattr(os, "fork"):
+        if enabled and hasattr(os, "fork") and threading.active_count() == 1:
             self._start()
 
     def _start(self) -> None:

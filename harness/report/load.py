@@ -21,7 +21,7 @@ import numpy as np
 from harness.errors import HarnessError
 from harness.protocol import layout
 from harness.protocol.events import read_jsonl  # noqa: F401  (re-exported for callers)
-from harness.report import cache
+from harness.report import cache, prewarm
 from harness.report.columns import SampleColumns, StepColumns, normalized, number_column, split_records
 
 
@@ -460,6 +460,19 @@ def _mpi_ranks(run_dir: Path, launcher: TaskData) -> list[TaskData]:
     return out
 
 
+def _jsonl_jobs(run_dir: Path, entries: list[tuple]) -> list[prewarm.Job]:
+    """Every events/samples file the loop in load_run reads, with its reader."""
+    jobs: list[prewarm.Job] = []
+    for config, task_id, host, role in (e[:4] for e in entries):
+        tdir = run_dir / layout.task_rel(host, config, task_id)
+        if is_sampler(role, task_id):
+            jobs.append((tdir / SAMPLES_FILE, _read_samples))
+        else:
+            jobs.append((tdir / layout.EVENTS_FILE, _read_events))
+            jobs += [(path, _read_events) for _, path in layout.rank_events_files(tdir)]
+    return jobs
+
+
 def load_run(run_dir: str | Path) -> RunData:
     """Everything the report needs from a run directory; never raises for missing files."""
     run_dir = Path(run_dir)
@@ -484,6 +497,7 @@ def load_run(run_dir: str | Path) -> RunData:
     known = {e[:3] for e in expected}
     # Directories nobody planned (e.g. a run without plan.json) are still data.
     extra = [(c, t, h, None, None, None) for c, t, h in _on_disk(run_dir) if (c, t, h) not in known]
+    prewarm.warm_caches(_jsonl_jobs(run_dir, expected + extra))
     for entry in expected + extra:
         config, task_id, host, role = entry[:4]
         if is_sampler(role, task_id):

@@ -33,7 +33,11 @@ def percentile(xs: Sequence[float], q: float) -> Optional[float]:
         raise ValueError(f"percentile q must be in [0, 100], got {q}")
     if not xs:
         return None
-    s = sorted(xs)
+    return percentile_of_sorted(sorted(xs), q)
+
+
+def percentile_of_sorted(s: Sequence[float], q: float) -> float:
+    """percentile() of values already in ascending order (several percentiles, one sort)."""
     pos = (len(s) - 1) * q / 100.0
     lo = math.floor(pos)
     hi = min(lo + 1, len(s) - 1)

@@ -1,0 +1,43 @@
+"""A run read for the first time: parse its JSONL files in two processes.
+
+Parsing is CPU-bound Python (threads would share one core). The files whose cache is
+missing (cache.probably_current) are dealt, largest first, to this process and to a forked
+child (forked.py); each parses its share and writes the caches; the loader then reads every
+file through its cache as usual. Where caches cannot be written (a read-only run
+directory), this does nothing: the loader parses everything itself, as before."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable, Sequence
+
+from harness.report import cache
+from harness.report.forked import Forked
+
+Job = tuple[Path, Callable[[Path], object]]  # a JSONL file and the loader's reader for it
+
+
+def warm_caches(jobs: Sequence[Job]) -> int:
+    """Make the missing caches of `jobs`, half in a forked child; returns how many files
+    were parsed here (the child's are not counted)."""
+    cold = [(p, read) for p, read in jobs if p.is_file() and not cache.probably_current(p)]
+    if len(cold) < 2 or (os.cpu_count() or 1) < 2 or not all(os.access(p.parent, os.W_OK) for p, _ in cold):
+        return 0
+    cold.sort(key=lambda job: job[0].stat().st_size, reverse=True)
+    mine, theirs = cold[0::2], cold[1::2]
+    child = Forked(lambda: _parse(theirs), enabled=True)
+    try:
+        _parse(mine)
+        child.result()
+    finally:
+        child.close()
+    return len(mine)
+
+
+def _parse(jobs: Sequence[Job]) -> None:
+    for path, read in jobs:
+        try:
+            read(path)  # parses and writes the cache; the result is read back from it later
+        except OSError:
+            pass  # the loader meets the same error on its own read and reports it
