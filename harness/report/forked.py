@@ -20,6 +20,11 @@ from typing import Callable, Generic, Optional, TypeVar
 T = TypeVar("T")
 
 
+def can_fork() -> bool:
+    """Whether this process may fork a worker: it can, and no other thread runs."""
+    return hasattr(os, "fork") and threading.active_count() == 1
+
+
 class Forked(Generic[T]):
     """fn() running in a child; result() waits for it. Call close() (or result()) in a
     finally: a child nobody waits for would stay a zombie in a long-lived process."""
@@ -28,7 +33,7 @@ class Forked(Generic[T]):
         self._fn = fn
         self._pid: Optional[int] = None
         self._read: Optional[int] = None
-        if enabled and hasattr(os, "fork") and threading.active_count() == 1:
+        if enabled and can_fork():
             self._start()
 
     def _start(self) -> None:

@@ -4,7 +4,8 @@ Parsing is CPU-bound Python (threads would share one core). The files whose cach
 missing (cache.probably_current) are dealt, largest first, to this process and to a forked
 child (forked.py); each parses its share and writes the caches; the loader then reads every
 file through its cache as usual. Where caches cannot be written (a read-only run
-directory), this does nothing: the loader parses everything itself, as before."""
+directory) or no fork is possible (one core, or other threads running: forked.py), this
+does nothing: the loader parses everything itself, as before."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from harness.report import cache
-from harness.report.forked import Forked
+from harness.report.forked import Forked, can_fork
 
 Job = tuple[Path, Callable[[Path], object]]  # a JSONL file and the loader's reader for it
 
@@ -21,8 +22,10 @@ Job = tuple[Path, Callable[[Path], object]]  # a JSONL file and the loader's rea
 def warm_caches(jobs: Sequence[Job]) -> int:
     """Make the missing caches of `jobs`, half in a forked child; returns how many files
     were parsed here (the child's are not counted)."""
+    if (os.cpu_count() or 1) < 2 or not can_fork():  # parsing everything here would parse twice
+        return 0
     cold = [(p, read) for p, read in jobs if p.is_file() and not cache.probably_current(p)]
-    if len(cold) < 2 or (os.cpu_count() or 1) < 2 or not all(os.access(p.parent, os.W_OK) for p, _ in cold):
+    if len(cold) < 2 or not all(os.access(p.parent, os.W_OK) for p, _ in cold):
         return 0
     cold.sort(key=lambda job: job[0].stat().st_size, reverse=True)
     mine, theirs = cold[0::2], cold[1::2]
