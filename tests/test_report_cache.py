@@ -3,9 +3,7 @@ rewritten) when it does not, harmless when damaged or missing."""
 
 import shutil
 
-import pytest
-
-from harness.report import cache, columns, load
+from harness.report import cache, columns, jsonl_files, load
 from harness.report.csvfiles import render_samples_csv
 from harness.report.analysis import analyze
 from harness.report.render import render_results_csv
@@ -29,7 +27,7 @@ def test_second_load_reads_the_cache_and_gives_the_same_figures(tmp_path, monkey
     def no_formatting(*a, **k):
         raise AssertionError("samples.csv text formatted although the cache holds it")
 
-    monkeypatch.setattr(load, "read_split", no_parsing)
+    monkeypatch.setattr(jsonl_files, "read_split", no_parsing)
     monkeypatch.setattr(columns, "fmt_cells", no_formatting)
     assert _outputs(root) == first
 
@@ -94,20 +92,3 @@ def test_an_earlier_formats_cache_is_removed_when_the_new_one_is_written(tmp_pat
     old.write_bytes(b"PK an npz of format 2")
     _outputs(root)
     assert not old.exists() and cache.cache_path(samples).is_file()
-
-
-def test_step_records_are_read_again_from_the_file_only_when_asked_for(tmp_path):
-    root = standard_run(tmp_path / "run")
-    events = next(p for p in root.rglob("events.jsonl") if '"step"' in p.read_text())
-    text = events.read_text()
-    events.write_bytes(text.replace("\n", "\r\n", 3).encode())  # text mode splits CRs too
-    want = load.read_jsonl(events)[0]
-    rel = events.relative_to(root).parent
-    for _ in ("parsed", "from the cache"):
-        task = next(t for t in load.load_run(root).tasks if t.rel_dir == str(rel))
-        assert task.steps.source is not None and task.steps._data is None  # nothing kept yet
-        assert task.of("step") == [r for r in want if r.get("event") == "step"]
-    task = next(t for t in load.load_run(root).tasks if t.rel_dir == str(rel))
-    events.write_bytes(events.read_bytes() + b'{"event": "step"}\n')
-    with pytest.raises(load.SourceChanged, match="changed while the report was being built"):
-        task.of("step")

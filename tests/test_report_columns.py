@@ -12,7 +12,8 @@ import pytest
 from harness.report import columns
 from harness.report.columns import SampleColumns, StepColumns, fmt_cells, number_column, split_records
 from harness.report.csvfiles import _csv_value
-from harness.report.load import read_jsonl, read_split
+from harness.report.jsonl_files import read_split
+from harness.report.load import read_jsonl
 from harness.report.utilization import _num, stat, stat_array
 
 TRICKY = (b'{"event": "sample", "t_wall": 1.5}\n'

@@ -6,7 +6,7 @@ import importlib.util
 import shutil
 from pathlib import Path
 
-from harness.report import cache, load, prewarm
+from harness.report import cache, jsonl_files, load, prewarm
 from harness.report.analysis import analyze
 from harness.report.csvfiles import render_results_csv, render_samples_csv
 from tests.fresh_process import run_fresh
@@ -26,7 +26,7 @@ def _outputs(root):
 
 
 def _jobs(root):
-    return [(p, load._read_samples if p.name == "samples.jsonl" else load._read_events)
+    return [(p, jsonl_files.read_samples if p.name == "samples.jsonl" else jsonl_files.read_events)
             for p in sorted(root.rglob("*.jsonl")) if p.name != "control.jsonl"]
 
 
@@ -36,7 +36,7 @@ def test_cold_files_are_split_between_two_processes_and_all_get_a_cache(tmp_path
     out = run_fresh(f"""
         import os
         from pathlib import Path
-        from harness.report import cache, load, prewarm
+        from harness.report import cache, jsonl_files, prewarm
         prewarm.os.cpu_count = lambda: 2
         def logged(read):
             def run(path):
@@ -44,7 +44,7 @@ def test_cold_files_are_split_between_two_processes_and_all_get_a_cache(tmp_path
                     fh.write(f"{{os.getpid()}} {{path}}\\n")
                 return read(path)
             return run
-        jobs = [(p, logged(load._read_samples if p.name == "samples.jsonl" else load._read_events))
+        jobs = [(p, logged(jsonl_files.read_samples if p.name == "samples.jsonl" else jsonl_files.read_events))
                 for p in sorted(Path({str(root)!r}).rglob("*.jsonl")) if p.name != "control.jsonl"]
         print(len(jobs), prewarm.warm_caches(jobs), os.getpid(), all(cache.probably_current(p) for p, _ in jobs),
               prewarm.warm_caches(jobs))

@@ -6,23 +6,23 @@ Nothing here raises on a missing or damaged file: a host that died mid-run leave
 events.jsonl, a torn last line or no directory at all, and that is part of what the report
 has to show. Each such finding becomes a `Problem`. No TensorFlow.
 
-Each events/samples file is read once: `step` and `sample` records go into numpy columns
-(columns.py), the few other records stay dicts; figures over them are array operations."""
+Each events/samples file is read once (jsonl_files.py, through its cache): `step` and
+`sample` records go into numpy columns (columns.py), the few other records stay dicts;
+figures over them are array operations. A run read for the first time is parsed in two
+processes (prewarm.py)."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional, Sequence
+from typing import Any, Optional
 
-import numpy as np
-
-from harness.errors import HarnessError
 from harness.protocol import layout
 from harness.protocol.events import read_jsonl  # noqa: F401  (re-exported for callers)
-from harness.report import cache, prewarm
-from harness.report.columns import SampleColumns, StepColumns, normalized, number_column, split_records
+from harness.report import prewarm
+from harness.report.columns import SampleColumns, StepColumns, number_column
+from harness.report.jsonl_files import EventList, nanmax, read_events, read_samples
 
 
 @dataclass(frozen=True)
@@ -32,44 +32,6 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.where}: {self.what}"
-
-
-class EventList(Sequence):
-    """A task's records in file order. Step records live in `steps` (columns) and are turned
-    back into dicts from their raw line only when an item or iteration asks for one."""
-
-    def __init__(self, others: Optional[list[dict]] = None, steps: Optional[StepColumns] = None,
-                 order: Optional[np.ndarray] = None):
-        self.others = others or []
-        self.steps = steps if steps is not None else StepColumns.empty()
-        # order[i] >= 0: others[order[i]]; < 0: step row -order[i] - 1
-        self.order = order if order is not None else np.arange(len(self.others))
-
-    def __len__(self) -> int:
-        return len(self.order)
-
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            return [self[k] for k in range(*i.indices(len(self)))]
-        k = int(self.order[i])
-        return self.others[k] if k >= 0 else self.steps.record(-k - 1)
-
-    def __iter__(self) -> Iterator[dict]:
-        return (self[i] for i in range(len(self)))
-
-    def __eq__(self, other) -> bool:
-        return list(self) == list(other) if isinstance(other, (list, EventList)) else NotImplemented
-
-    def t_wall_max(self) -> Optional[float]:
-        """The latest finite t_wall of any record (cost.billed_wall's fallback end)."""
-        vals = [number_column([r.get("t_wall") for r in self.others]).values, self.steps.t_wall]
-        return _nanmax(vals)
-
-
-def _nanmax(arrays: list) -> Optional[float]:
-    vals = np.concatenate([np.asarray(a, dtype=float) for a in arrays]) if arrays else np.zeros(0)
-    vals = vals[~np.isnan(vals)]
-    return float(vals.max()) if len(vals) else None
 
 
 @dataclass
@@ -147,7 +109,7 @@ class SamplerData:
 
     def t_wall_max(self) -> Optional[float]:
         """The latest finite t_wall of any record, samples included."""
-        return _nanmax([number_column([r.get("t_wall") for r in self.records]).values,
+        return nanmax([number_column([r.get("t_wall") for r in self.records]).values,
                         self.cols.col("t_wall")])
 
 
@@ -242,52 +204,6 @@ def resolved_configurations(resolved: Any) -> list[dict]:
     return [c for c in confs if isinstance(c, dict)] if isinstance(confs, list) else []
 
 
-@dataclass
-class _Read:
-    others: list[dict]
-    rows: list[dict]  # the records of the columnar event
-    starts: list[int]  # where their lines start and end in the (normalized) file
-    ends: list[int]
-    order: np.ndarray  # file order: >= 0 index into others, < 0 row -k - 1
-    bad: list[int]
-
-
-def read_split(path: Path, event: str, data: Optional[bytes] = None) -> _Read:
-    """Records of a JSONL file split into those whose "event" is `event` and the others;
-    bad lines as read_jsonl reports them."""
-    data = path.read_bytes() if data is None else data
-    got = _Read([], [], [], [], np.zeros(0), [])
-    order: list[int] = []
-    for number, rec, line, start in split_records(data):
-        if rec is None:
-            got.bad.append(number)
-        elif rec.get("event") == event:
-            got.rows.append(rec)
-            got.starts.append(start)
-            got.ends.append(start + len(line))
-            order.append(-len(got.rows))
-        else:
-            order.append(len(got.others))
-            got.others.append(rec)
-    got.order = np.array(order, dtype=np.int64)
-    return got
-
-
-class SourceChanged(HarnessError):
-    """A run file changed between loading it and reading one of its records again."""
-
-
-def _reread(path: Path, key: str) -> Callable[[], bytes]:
-    """The file's bytes again, normalized as split_records saw them, if they are unchanged."""
-    def read() -> bytes:
-        data = path.read_bytes()
-        if cache.key_of(data) != key:
-            raise SourceChanged(f"{path}: changed while the report was being built; run "
-                                f"`harness report` again once nothing writes to the run")
-        return normalized(data)
-    return read
-
-
 def _read_json(path: Path, rel: str, problems: list[Problem]) -> Optional[Any]:
     if not path.is_file():
         return None
@@ -366,7 +282,7 @@ def _load_sampler(run_dir: Path, config: str, task_id: str, host: str) -> Sample
                                                         f"host {host}"))
         return s
     try:
-        s.records, s.bad_lines, s.cols = _read_samples(path)
+        s.records, s.bad_lines, s.cols = read_samples(path)
         s.found = True
     except OSError as e:
         s.notes.append(Problem(f"{rel}/{SAMPLES_FILE}", f"cannot read: {e.strerror}"))
@@ -404,37 +320,9 @@ def _on_disk(run_dir: Path) -> list[tuple[str, str, str]]:
     return found
 
 
-def _read_samples(path: Path) -> tuple[list[dict], list[int], SampleColumns]:
-    """samples.jsonl through its cache (cache.py): parsed only when the cache does not match."""
-    data = path.read_bytes()
-    key = cache.key_of(data)
-    z = cache.load(path, key)
-    if z is not None:
-        return cache.samples_from(z)
-    got = read_split(path, "sample", data=data)
-    cols = SampleColumns.build(got.rows)
-    arrays = cache.samples_arrays(got.others, got.bad, cols)
-    if arrays is not None:
-        cache.save(path, key, arrays)
-    return got.others, got.bad, cols
-
-
-def _read_events(path: Path) -> tuple[EventList, list[int]]:
-    data = path.read_bytes()
-    key = cache.key_of(data)
-    z = cache.load(path, key)
-    if z is not None:
-        others, bad, order, steps = cache.events_from(z, _reread(path, key))
-        return EventList(others, steps, order), bad
-    got = read_split(path, "step", data=data)
-    steps = StepColumns.build(got.rows, got.starts, got.ends, _reread(path, key))
-    cache.save(path, key, cache.events_arrays(got.others, got.bad, got.order, steps))
-    return EventList(got.others, steps, got.order), got.bad
-
-
 def _read_task_events(task: TaskData, path: Path, rel: str) -> None:
     try:
-        task.events, task.bad_lines = _read_events(path)
+        task.events, task.bad_lines = read_events(path)
         task.events_found = True
     except OSError as e:
         task.problems.append(Problem(rel, f"cannot read: {e.strerror}"))
@@ -466,10 +354,10 @@ def _jsonl_jobs(run_dir: Path, entries: list[tuple]) -> list[prewarm.Job]:
     for config, task_id, host, role in (e[:4] for e in entries):
         tdir = run_dir / layout.task_rel(host, config, task_id)
         if is_sampler(role, task_id):
-            jobs.append((tdir / SAMPLES_FILE, _read_samples))
+            jobs.append((tdir / SAMPLES_FILE, read_samples))
         else:
-            jobs.append((tdir / layout.EVENTS_FILE, _read_events))
-            jobs += [(path, _read_events) for _, path in layout.rank_events_files(tdir)]
+            jobs.append((tdir / layout.EVENTS_FILE, read_events))
+            jobs += [(path, read_events) for _, path in layout.rank_events_files(tdir)]
     return jobs
 
 

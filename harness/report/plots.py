@@ -55,6 +55,7 @@ class _Canvas:
 
         self.fig = Figure(figsize=(width_in, height_in), dpi=DPI)
         FigureCanvasAgg(self.fig)
+        self._fixed = False  # margins() set: draw once, without bbox_inches="tight"
 
     def margins(self, left_in: float, right_in: float, top_in: float, bottom_in: float) -> None:
         """Fixed margins in inches, for a figure whose text sizes are known in advance; png()
@@ -69,7 +70,7 @@ class _Canvas:
         # No 'Software' tag: the bytes then depend on the data and matplotlib's drawing only.
         # bbox_inches="tight" fits long configuration names at half the cost of a
         # constrained layout (which dominated the report's time).
-        tight = {} if getattr(self, "_fixed", False) else {"bbox_inches": "tight", "pad_inches": 0.08}
+        tight = {} if self._fixed else {"bbox_inches": "tight", "pad_inches": 0.08}
         self.fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None}, **tight)
         data = buf.getvalue()
         w, h = struct.unpack(">II", data[16:24])  # the PNG header's IHDR width and height

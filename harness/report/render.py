@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Sequence
 
 from harness.errors import UsageError
 from harness.prices import load_catalog
