@@ -199,3 +199,18 @@ def test_damaged_gpu_run_gives_the_golden_samples_csv(tmp_path):
                  '"data_wait_s": 0.25, "timing": "completion_interval", "workers": 2}\n')
     write_report(root, plots=False)
     assert hashlib.sha256((root / "samples.csv").read_bytes()).hexdigest() == GOLDEN_SAMPLES_SHA256["damaged"]
+
+
+def test_long_digit_scan_agrees_with_the_regex():
+    """_has_long_digits is a faster _LONG_DIGITS.search: the same answer on every string."""
+    rng = random.Random(15)
+    hits = 0
+    for _ in range(20_000):
+        s = bytes(rng.choice(b"1234567890" * 30 + b".eE ,-x") for _ in range(rng.randrange(0, 50)))
+        want = columns._LONG_DIGITS.search(s) is not None
+        hits += want
+        assert columns._has_long_digits(s) == want, s
+    assert 2_000 < hits < 18_000  # both answers well represented
+    for s in (b'{"a": 12345678901234567890}', b'{"late_s": 0.0002843947348234123}', b"1234567890123456789e5",
+              b"1234567890123456789", b".1234567890123456789"):
+        assert columns._has_long_digits(s) == (columns._LONG_DIGITS.search(s) is not None)
