@@ -78,7 +78,10 @@ def test_a_cache_that_fails_its_crc_or_is_cut_short_is_not_used(tmp_path):
     assert cache.load(samples, key) is not None
     flipped = bytearray(good)
     flipped[-9] ^= 0x40  # one bit of the payload (the last array's bytes)
-    for damaged in (bytes(flipped), good[:-16], good[:40]):
+    hlen = int.from_bytes(good[len(cache.MAGIC):len(cache.MAGIC) + 8], "little")
+    start = len(cache.MAGIC) + 8
+    as_list = good[:start] + b"[" + b" " * (hlen - 2) + b"]" + good[start + hlen:]  # a header of another shape
+    for damaged in (bytes(flipped), good[:-16], good[:40], as_list):
         cp.write_bytes(damaged)
         assert cache.load(samples, key) is None
         assert _outputs(root) == want

@@ -104,7 +104,7 @@ def probably_current(path: Path) -> bool:
             (hlen,) = _LEN.unpack_from(head, len(MAGIC))
             key = json.loads(fh.read(min(hlen, 1 << 20)).decode("utf-8")).get("key", "")
         return key.startswith(f"v{FORMAT}:{path.stat().st_size}:")
-    except (OSError, ValueError, AttributeError, struct.error):
+    except (OSError, ValueError, AttributeError, TypeError, struct.error):
         return False
 
 
@@ -117,7 +117,8 @@ def load(path: Path, key: str) -> Optional[dict]:
             if fh.readinto(buf) != size:
                 return None
         return _unpack(buf, key)
-    except (OSError, ValueError, KeyError, TypeError, struct.error, UnicodeDecodeError, RecursionError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError, struct.error,
+            UnicodeDecodeError, RecursionError):  # a damaged header (it is outside the CRC)
         return None
 
 
