@@ -295,6 +295,15 @@ GPU_HOSTS = [
 ]
 
 
+# Sampler records of the wrong shape (a GPU count, a string core count, non-numbers, a null
+# t_wall): what the report must read past without stopping; appended to gpu_run's samples.
+DAMAGED_SAMPLER_LINES = (
+    '{"event": "sampler_start", "gpus": 5, "cores": "four", "memory_total_bytes": -1}\n'
+    '{"event": "sample", "t_wall": 1005.0, "cpu_percent": "high", "gpus": "none", '
+    '"tasks": [], "cpu_percent_per_core": [null, "x"], "mem_available_bytes": 1}\n'
+    '{"event": "sample", "t_wall": null, "cpu_percent": 99}\n')
+
+
 def gpu_run(root: Path) -> Path:
     """Three healthy configurations for cost, scaling, diagnoses and the recommendation
     (warm-up 3 steps, log_every 2, 64 images per step record, target val_accuracy 0.5):

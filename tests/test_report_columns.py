@@ -7,14 +7,14 @@ import math
 import random
 
 import numpy as np
-import pytest
 
-from harness.report import columns
-from harness.report.columns import SampleColumns, StepColumns, fmt_cells, number_column, split_records
+from harness.report.columns import SampleColumns, StepColumns, fmt_cells, number_column
+from harness.report.json_lines import split_records
 from harness.report.csvfiles import _csv_value
 from harness.report.jsonl_files import read_split
 from harness.report.load import read_jsonl
 from harness.report.utilization import _num, stat, stat_array
+from tests.generated_runs import generate
 
 TRICKY = (b'{"event": "sample", "t_wall": 1.5}\n'
           b'\n'
@@ -42,15 +42,6 @@ def test_records_and_bad_lines_match_read_jsonl(tmp_path):
     split = read_split(path, "sample")
     assert split.bad == want_bad
     assert len(split.rows) + len(split.others) == len(want_records)
-
-
-@pytest.mark.parametrize("fast", [True, False])
-def test_json_fallback_gives_the_same_records(monkeypatch, fast):
-    if not fast:
-        monkeypatch.setattr(columns, "_fast_loads", None)
-    recs = [r for _, r, _, _ in split_records(b'{"a": 1, "b": 2.5, "c": [1, {"d": null}]}\n{"e": 1e400}\n')]
-    assert recs[0] == {"a": 1, "b": 2.5, "c": [1, {"d": None}]}
-    assert recs[1] == {"e": float("inf")}
 
 
 def test_number_column_is_num_and_keeps_integers():
@@ -130,17 +121,6 @@ def test_sample_columns_gpu_rules():
 
 # --- golden figures from the row-by-row code (main at 8a3a8fb, before the columnar reader) -----
 
-def _generate(root, hosts, seconds, seed):
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "report_scale.py"
-    spec = importlib.util.spec_from_file_location("report_scale", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.generate(root, hosts, seconds, seed=seed)
-
-
 GOLDEN_GEN = {  # results.csv of benchmarks/report_scale.generate(2 hosts, 90 s, seed 3)
     'throughput_images_per_s': '1277.255517',  # (the ± interval is stats.py's, not checked here)
     'step_time_n': '178', 'step_time_mean_s': '0.1002149261', 'step_time_median_s': '0.1003203101',
@@ -161,7 +141,7 @@ def test_generated_run_gives_the_golden_figures(tmp_path):
 
     from harness.report.render import write_report
 
-    root = _generate(tmp_path / "gen", 2, 90, 3)
+    root = generate(tmp_path / "gen", 2, 90, seed=3)
     write_report(root, plots=False)
     row = next(csv.DictReader(open(root / "results.csv")))
     assert {k: row[k] for k in GOLDEN_GEN} == GOLDEN_GEN
@@ -174,15 +154,12 @@ def test_damaged_gpu_run_gives_the_golden_samples_csv(tmp_path):
     import hashlib
 
     from harness.report.render import write_report
-    from tests.runfixtures import gpu_run
+    from tests.runfixtures import DAMAGED_SAMPLER_LINES, gpu_run
 
     root = gpu_run(tmp_path / "gpu")
     samples = root / "hosts" / "g1" / "single" / "sampler" / "samples.jsonl"
     with open(samples, "a", encoding="utf-8") as fh:
-        fh.write('{"event": "sampler_start", "gpus": 5, "cores": "four", "memory_total_bytes": -1}\n')
-        fh.write('{"event": "sample", "t_wall": 1005.0, "cpu_percent": "high", "gpus": "none", '
-                 '"tasks": [], "cpu_percent_per_core": [null, "x"], "mem_available_bytes": 1}\n')
-        fh.write('{"event": "sample", "t_wall": null, "cpu_percent": 99}\n')
+        fh.write(DAMAGED_SAMPLER_LINES)
         fh.write('{"event": "sample", "t_wall": 1006, "cpu_percent": NaN, "load1": true, "mem_used_bytes": '
                  '123456789012345, "cpu_percent_per_core": [1, 2.5, 3, 4, 5], "gpus": [{"index": 0, '
                  '"util_percent": 7}, {"index": 0, "util_percent": 9, "power_w": 12345678901}, '
@@ -199,18 +176,3 @@ def test_damaged_gpu_run_gives_the_golden_samples_csv(tmp_path):
                  '"data_wait_s": 0.25, "timing": "completion_interval", "workers": 2}\n')
     write_report(root, plots=False)
     assert hashlib.sha256((root / "samples.csv").read_bytes()).hexdigest() == GOLDEN_SAMPLES_SHA256["damaged"]
-
-
-def test_long_digit_scan_agrees_with_the_regex():
-    """_has_long_digits is a faster _LONG_DIGITS.search: the same answer on every string."""
-    rng = random.Random(15)
-    hits = 0
-    for _ in range(20_000):
-        s = bytes(rng.choice(b"1234567890" * 30 + b".eE ,-x") for _ in range(rng.randrange(0, 50)))
-        want = columns._LONG_DIGITS.search(s) is not None
-        hits += want
-        assert columns._has_long_digits(s) == want, s
-    assert 2_000 < hits < 18_000  # both answers well represented
-    for s in (b'{"a": 12345678901234567890}', b'{"late_s": 0.0002843947348234123}', b"1234567890123456789e5",
-              b"1234567890123456789", b".1234567890123456789"):
-        assert columns._has_long_digits(s) == (columns._LONG_DIGITS.search(s) is not None)

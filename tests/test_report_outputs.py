@@ -13,7 +13,7 @@ from harness.cli import main
 from harness.errors import UsageError
 from harness.report.compare import compare_runs
 from harness.report.render import CSV_COLUMNS, REPORT_FILES, write_report
-from tests.runfixtures import gpu_run, standard_run
+from tests.runfixtures import DAMAGED_SAMPLER_LINES, gpu_run, standard_run
 
 
 @pytest.fixture(scope="module")
@@ -140,10 +140,7 @@ def test_damaged_sampler_records_never_stop_the_report(tmp_path):
     root = gpu_run(tmp_path / "run")
     samples = root / "hosts" / "g1" / "single" / "sampler" / "samples.jsonl"
     with open(samples, "a", encoding="utf-8") as fh:
-        fh.write('{"event": "sampler_start", "gpus": 5, "cores": "four", "memory_total_bytes": -1}\n')
-        fh.write('{"event": "sample", "t_wall": 1005.0, "cpu_percent": "high", "gpus": "none", '
-                 '"tasks": [], "cpu_percent_per_core": [null, "x"], "mem_available_bytes": 1}\n')
-        fh.write('{"event": "sample", "t_wall": null, "cpu_percent": 99}\n')
+        fh.write(DAMAGED_SAMPLER_LINES)
         fh.write('[1, 2]\n')
     paths = write_report(root)
     assert (root / "report.html").is_file() and len(paths) == 14  # 5 report files, 9 plots

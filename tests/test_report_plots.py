@@ -1,21 +1,12 @@
 """Utilization plots: line panels for a few hosts, heat maps plus a min/median/max band for
 many, long series averaged into time bins for drawing only."""
 
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 
 from harness.report import plots
 from harness.report.analysis import analyze_dir
-
-
-def _generate(root, hosts, seconds, **kw):
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "report_scale.py"
-    spec = importlib.util.spec_from_file_location("report_scale", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.generate(root, hosts, seconds, **kw)
+from tests.generated_runs import generate
 
 
 def test_bin_means_ignore_missing_readings():
@@ -36,10 +27,10 @@ def test_long_series_are_downsampled_for_drawing_only():
 
 
 def test_many_hosts_get_heat_maps(tmp_path):
-    a = analyze_dir(_generate(tmp_path / "run", 6, 120))
+    a = analyze_dir(generate(tmp_path / "run", 6, 120))
     img = plots.utilization_plot(a, "hvd")
     assert img.png[:4] == b"\x89PNG" and "heat map" in img.title and "6 hosts" in img.title
-    few = analyze_dir(_generate(tmp_path / "few", plots.LINE_PANELS_MAX_HOSTS, 60))
+    few = analyze_dir(generate(tmp_path / "few", plots.LINE_PANELS_MAX_HOSTS, 60))
     assert "per host" in plots.utilization_plot(few, "hvd").title
 
 
@@ -55,7 +46,7 @@ def test_heat_maps_fixed_margins_hold_every_text(tmp_path, monkeypatch):
 
     monkeypatch.setattr(plots._Canvas, "png", keep)
     for hosts, prefix in ((5, "ip-10-0-123-45.eu-west-1.compute.internal-"), (64, "h"), (20, "worker-")):
-        a = analyze_dir(_generate(tmp_path / f"run{hosts}", hosts, 90, host_prefix=prefix))
+        a = analyze_dir(generate(tmp_path / f"run{hosts}", hosts, 90, host_prefix=prefix))
         assert "heat map" in plots.utilization_plot(a, "hvd").title
         fig = drawn[-1]
         box = fig.get_tightbbox(fig.canvas.get_renderer())  # inches, everything drawn

@@ -2,22 +2,13 @@
 a forked child, each writing caches; the report is the same as parsing all in one."""
 
 import hashlib
-import importlib.util
 import shutil
-from pathlib import Path
 
 from harness.report import cache, jsonl_files, load, prewarm
 from harness.report.analysis import analyze
 from harness.report.csvfiles import render_results_csv, render_samples_csv
+from tests.generated_runs import generate
 from tests.fresh_process import run_fresh
-
-
-def _generate(root, hosts, seconds):
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "report_scale.py"
-    spec = importlib.util.spec_from_file_location("report_scale", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.generate(root, hosts, seconds)
 
 
 def _outputs(root):
@@ -31,7 +22,7 @@ def _jobs(root):
 
 
 def test_cold_files_are_split_between_two_processes_and_all_get_a_cache(tmp_path):
-    root = _generate(tmp_path / "run", 3, 60)
+    root = generate(tmp_path / "run", 3, 60)
     log = tmp_path / "parsed.log"
     out = run_fresh(f"""
         import os
@@ -61,7 +52,7 @@ def test_cold_files_are_split_between_two_processes_and_all_get_a_cache(tmp_path
 
 
 def test_the_same_report_as_parsing_everything_here(tmp_path, monkeypatch):
-    root = _generate(tmp_path / "run", 4, 60)
+    root = generate(tmp_path / "run", 4, 60)
     single = tmp_path / "single"
     shutil.copytree(root, single)
     out = run_fresh(f"""
@@ -79,7 +70,7 @@ def test_the_same_report_as_parsing_everything_here(tmp_path, monkeypatch):
 
 
 def test_read_only_run_directories_are_left_to_the_loader(tmp_path, monkeypatch):
-    root = _generate(tmp_path / "run", 2, 30)
+    root = generate(tmp_path / "run", 2, 30)
     monkeypatch.setattr(prewarm.os, "cpu_count", lambda: 2)
     monkeypatch.setattr(prewarm.os, "access", lambda path, mode: False)
     assert prewarm.warm_caches(_jobs(root)) == 0
@@ -87,7 +78,7 @@ def test_read_only_run_directories_are_left_to_the_loader(tmp_path, monkeypatch)
 
 
 def test_a_cache_of_another_size_or_format_is_not_current(tmp_path):
-    root = _generate(tmp_path / "run", 1, 30)
+    root = generate(tmp_path / "run", 1, 30)
     samples = next(root.rglob("samples.jsonl"))
     assert not cache.probably_current(samples)
     load.load_run(root)

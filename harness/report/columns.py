@@ -8,34 +8,21 @@ samples.csv prints integers with str() and floats with '.10g' and the two differ
 values. Records that are not `sample`/`step` stay plain dicts (they are few). Step records
 keep where their lines lie in the file, so `TaskData.of("step")` still returns the exact
 dicts for code that wants them: the file is read again (and checked against the key it had
-when it was loaded) and those lines parsed, only then.
-
-Parsing uses orjson when installed (about 3× json.loads here, docs/report_speed.md) and falls
-back to json.loads for any line orjson rejects (NaN literals, huge integers, bad UTF-8), so
-both give the same records."""
+when it was loaded) and those lines parsed, only then. Lines become
+records in json_lines.py."""
 
 from __future__ import annotations
 
-import json
 import math
-import re
 from dataclasses import dataclass, field
 from itertools import chain, repeat
 from operator import itemgetter
-from typing import Any, Callable, Iterator, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
 from harness.report import stats
-
-try:  # a measured win, not a requirement: the fallback gives identical records
-    import orjson
-
-    _ORJSON_ERRORS: tuple = (orjson.JSONDecodeError,)
-    _fast_loads: Optional[Callable[[bytes], Any]] = orjson.loads
-except ImportError:  # pragma: no cover - orjson is in setup.py's requirements
-    _fast_loads = None
-    _ORJSON_ERRORS = ()
+from harness.report.json_lines import has_long_digits, loads
 
 NAN = float("nan")
 # Fields of a `sample` record kept as columns (docs/events.md); "tasks.x" is sample["tasks"]["x"].
@@ -49,70 +36,6 @@ CSV_SAMPLE_FIELDS = ("cpu_percent", "load1", "mem_used_bytes", "mem_available_by
                      "disk_write_bytes_per_s")
 GPU_FIELDS = ("util_percent", "mem_used_bytes", "mem_total_bytes", "power_w", "temperature_c",
               "sm_clock_mhz")
-
-
-# orjson turns an integer beyond 64 bits into a float; json keeps it exact. Lines with a run
-# of 19+ digits (rare: a file is scanned once) go to json.loads.
-_LONG_DIGITS = re.compile(rb"(?<![\d.])\d{19,}(?![\d.eE])")  # an integer, not a fraction's digits
-_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
-_RUN_OF_19 = b"0" * 19
-_NOT_AFTER = frozenset(b".eE")
-
-
-def _has_long_digits(data: bytes) -> bool:
-    """Whether _LONG_DIGITS matches in data, without running it over the whole file (the
-    regex scans at ~30 MB/s here): find each run of 19+ digits with bytes.find on a copy
-    whose digits are all "0", and test the run's neighbours as the regex's look-arounds do
-    (fractions such as 0.0001234567890123456 have such runs; integers rarely)."""
-    x = data.translate(_DIGITS_AS_ZERO)
-    i = x.find(_RUN_OF_19)
-    while i >= 0:  # leftmost match, so i is where a maximal run of digits starts
-        end = i + 19
-        while end < len(x) and x[end] == 48:  # ord("0")
-            end += 1
-        if (i == 0 or data[i - 1] != 46) and (end == len(x) or data[end] not in _NOT_AFTER):  # 46: "."
-            return True
-        i = x.find(_RUN_OF_19, end)
-    return False
-
-
-def _loads(line: bytes, fast: bool = True) -> Any:
-    """One JSON line as json.loads(line.decode('utf-8', 'replace').strip()) would give it."""
-    if fast and _fast_loads is not None:
-        try:
-            return _fast_loads(line)
-        except _ORJSON_ERRORS:
-            pass
-    return json.loads(line.decode("utf-8", errors="replace").strip())
-
-
-def normalized(data: bytes) -> bytes:
-    """The bytes as a text-mode read splits them: a bare CR also ends a line."""
-    if b"\r" in data:
-        return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-    return data
-
-
-def split_records(data: bytes) -> Iterator[tuple[int, Optional[dict], bytes, int]]:
-    """(1-based line number, record or None when the line is not a JSON object, raw line,
-    where that line starts in normalized(data)) for every non-blank line, numbered as a
-    text-mode read of the file numbers them."""
-    data = normalized(data)
-    long_digits = _has_long_digits(data)
-    pos = 0
-    for number, raw in enumerate(data.split(b"\n"), start=1):
-        start, pos = pos, pos + len(raw) + 1
-        line = raw.strip()
-        if not line:
-            continue
-        start += len(raw) - len(raw.lstrip())
-        try:
-            rec = _loads(line, fast=not (long_digits and _has_long_digits(line)))
-        except (ValueError, RecursionError):
-            if line.decode("utf-8", errors="replace").strip():  # str.strip knows more blanks
-                yield number, None, line, start
-            continue
-        yield number, (rec if isinstance(rec, dict) else None), line, start
 
 
 @dataclass
@@ -399,7 +322,7 @@ class StepColumns:
         if self._data is None:
             self._data = self.source()
         line = self._data[int(self.starts[i]):int(self.ends[i])]
-        return _loads(line, fast=not _has_long_digits(line))
+        return loads(line, fast=not has_long_digits(line))
 
     def records(self, mask: Optional[np.ndarray] = None) -> list[dict]:
         rows = range(self.n) if mask is None else np.flatnonzero(mask).tolist()

@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 from itertools import repeat
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator
 
 import numpy as np
 
 from harness.report.analysis import RunAnalysis
 from harness.report.cost import PRICINGS, ConfigCost
 from harness.report.diagnose import Check
-from harness.report.columns import CSV_SAMPLE_FIELDS, fmt_cells
+from harness.report.columns import CSV_SAMPLE_FIELDS, GPU_FIELDS, TASK_SCALARS, fmt_cells
 from harness.report.load import RunData
 from harness.report.metrics import ConfigMetrics
 from harness.report.scaling import Scaling
@@ -110,27 +109,19 @@ def render_results_csv(a: RunAnalysis) -> str:
 
 # --- samples.csv ---------------------------------------------------------------------------
 
-SAMPLE_FIELDS = CSV_SAMPLE_FIELDS
-TASK_FIELDS = ("cpu_percent", "rss_bytes", "processes")
-GPU_FIELDS = ("util_percent", "mem_used_bytes", "mem_total_bytes", "power_w", "temperature_c",
-              "sm_clock_mhz")
-
-
-def _number(v: Any) -> Optional[float]:
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        return None
-    return v if math.isfinite(v) else None
+def _header_cores(run: RunData) -> int:
+    """The per-core columns: as many as the most any sample has."""
+    return max((s.cols.cores for s in run.samplers), default=0)
 
 
 def samples_columns(run: RunData) -> list[str]:
     """Fixed columns, then one per core and six per GPU up to the most any sample has."""
-    cores = max((s.cols.cores for s in run.samplers), default=0)
     gpus = set()
     for s in run.samplers:
         gpus.update(s.cols.gpu_csv_indices)
-    return (["config", "host", "t_wall", "t_mono", "in_training_window", *SAMPLE_FIELDS]
-            + [f"tasks_{f}" for f in TASK_FIELDS]
-            + [f"cpu{i}_percent" for i in range(cores)]
+    return (["config", "host", "t_wall", "t_mono", "in_training_window", *CSV_SAMPLE_FIELDS]
+            + [f"tasks_{f}" for f in TASK_SCALARS]
+            + [f"cpu{i}_percent" for i in range(_header_cores(run))]
             + [f"gpu{i}_{f}" for i in sorted(gpus) for f in GPU_FIELDS])
 
 
@@ -170,7 +161,7 @@ def samples_csv_parts(a: RunAnalysis) -> Iterator[str]:
     cached with its columns), padded to the header's cores, with the window flag and GPU
     cells; each value as csv.DictWriter would print it (_csv_value)."""
     columns = samples_columns(a.run)
-    cores = sum(1 for c in columns if c.startswith("cpu") and c.endswith("_percent") and c[3:-8].isdigit())
+    cores = _header_cores(a.run)
     gpu_columns = [c for c in columns if c.startswith("gpu")]
     window = {m.config: (m.training_start_t_wall, m.training_end_t_wall) for m in a.metrics}
     yield ",".join(_text(c) for c in columns) + "\n"

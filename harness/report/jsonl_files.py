@@ -13,7 +13,8 @@ import numpy as np
 
 from harness.errors import HarnessError
 from harness.report import cache
-from harness.report.columns import SampleColumns, StepColumns, normalized, number_column, split_records
+from harness.report.columns import SampleColumns, StepColumns, number_column
+from harness.report.json_lines import normalized, split_records
 
 
 class EventList(Sequence):

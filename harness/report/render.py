@@ -194,7 +194,8 @@ def report_blocks(a: RunAnalysis, run_plots: Sequence[Image] = (),
 
 # --- entry point -------------------------------------------------------------------------
 
-REPORT_FILES = ("results.csv", "samples.csv", "report.md", "report.html", parquet_file.FILE)
+RESULTS_CSV, SAMPLES_CSV, REPORT_MD, REPORT_HTML = "results.csv", "samples.csv", "report.md", "report.html"
+REPORT_FILES = (RESULTS_CSV, SAMPLES_CSV, REPORT_MD, REPORT_HTML, parquet_file.FILE)
 
 
 def _write(path: Path, data: str | bytes) -> Path:
@@ -238,15 +239,15 @@ def write_report(run_dir: str | Path, *, plots: bool = True, fork: bool = True) 
     try:
         if plots:
             run_plots, decision = plotting.run_plots(a), plotting.decision(a)
-        samples_path = write_samples_csv(a, run_dir / "samples.csv")
+        write_samples_csv(a, run_dir / SAMPLES_CSV)
         config_plots = child.result()
     finally:
         child.close()
     blocks = report_blocks(a, run_plots, config_plots, decision)
-    paths = [_write(run_dir / "results.csv", render_results_csv(a)), samples_path,
-             _write(run_dir / "report.md", render_markdown(blocks)),
-             _write(run_dir / "report.html", render_html(blocks))]
-    paths += [run_dir / parquet_file.FILE] if parquet else []
+    for name, text in ((RESULTS_CSV, render_results_csv(a)), (REPORT_MD, render_markdown(blocks)),
+                       (REPORT_HTML, render_html(blocks))):
+        _write(run_dir / name, text)
+    paths = [run_dir / name for name in REPORT_FILES if parquet or name != parquet_file.FILE]
     images = [*([decision] if decision else []), *run_plots, *(p for ps in config_plots.values() for p in ps)]
     plot_dir = run_dir / PLOTS_DIR
     if images:
