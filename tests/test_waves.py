@@ -84,12 +84,13 @@ parallel: true
 workload:
   model: mlp
   dataset: {name: digits, validation_split: 0.25}
-  batch_size: 32
-  epochs: 3
-  learning_rate: 0.1
+  batch_size: 8
+  epochs: 24
+  learning_rate: 0.02
   optimizer: momentum
   target_accuracy: 0.5
   warmup_steps: 3
+  log_every: 8
 configurations:
   - {name: on-a, hosts: [a], threads: {intra_op: 1, inter_op: 1, omp: 1}}
   - {name: on-b, hosts: [b], threads: {intra_op: 1, inter_op: 1, omp: 1}}
@@ -119,7 +120,12 @@ def test_two_disjoint_host_groups_overlap_and_the_bill_is_recomputable(tmp_path,
     ev = lambda name, cfg=None: [r for r in control if r["event"] == name and (cfg is None or r.get("config") == cfg)]  # noqa: E731
     assert ev("schedule")[0]["waves"] == [["on-a", "on-b"]]
 
-    # the two training windows (first step start → last step end) overlap
+    # the two configurations were running at the same time ...
+    (sa,), (ea,), (sb,), (eb,) = (ev(e, c) for c in ("on-a", "on-b") for e in ("config_start", "config_end"))
+    assert max(sa["t_wall"], sb["t_wall"]) < min(ea["t_wall"], eb["t_wall"])
+    # ... and so were their training windows (first step start → last step end). Training
+    # lasts ~4000 steps (several seconds) so that two processes' start-up jitter on a busy
+    # 2-core machine (1.5 s seen in CI with 126 steps) cannot put the windows side by side.
     a0, a1 = _window(run / "hosts" / "a" / "on-a" / "worker-0" / "events.jsonl")
     b0, b1 = _window(run / "hosts" / "b" / "on-b" / "worker-0" / "events.jsonl")
     assert max(a0, b0) < min(a1, b1)
