@@ -113,16 +113,22 @@ def run_experiment(experiment: str, hosts: str, *, runs_root: str = "runs", run_
             # HARNESS_IMDS_URL is a testing/override knob for the metadata address (normally unset).
             plan = bind(plan, synced, resumed, os.environ.get(IMDS_ENV) if exp.spot_watch else None)
             (run_dir / layout.PLAN_FILE).write_text(json.dumps(plan.to_json(), indent=1))
-            # 6-8. execute and collect every configuration run, in waves; then report
-            return _execute(plan, inv, conn.transports, run_dir, stop, progress, grace_s, keep_going, control,
-                            lease_s, fail_fast)
+            # 6-7. execute and collect every configuration run, in waves
+            result = _execute(plan, inv, conn.transports, run_dir, stop, progress, grace_s, keep_going, control,
+                              lease_s, fail_fast)
     finally:
         conn.close()
+    # 8. report, once control.jsonl is closed and the hosts' connections with their threads
+    # are gone: a process with no other thread may use a second core (report/forked.py)
+    from harness.report.render import write_report
+
+    result.report_files = write_report(run_dir)
+    return result
 
 
 def _execute(plan: Plan, inv, transports, run_dir: Path, stop, progress, grace_s, keep_going, control,
              lease_s, fail_fast: bool = False) -> RunResult:
-    """Stages 6-7 for every configuration run, in waves (harness/waves.py); then stage 8."""
+    """Stages 6-7 for every configuration run, in waves (harness/waves.py)."""
     from harness.waves import ConfigOutcome, run_waves
 
     hosts = {h.name: h for h in inv.hosts}
@@ -166,7 +172,4 @@ def _execute(plan: Plan, inv, transports, run_dir: Path, stop, progress, grace_s
     if status == "succeeded" and stop.is_set() and len(outcomes) < len(plan.configs):
         status, reason = "stopped", "stop requested (Ctrl-C or SIGTERM)"
     control.emit("run_end", status=status, reason=reason)
-    from harness.report.render import write_report
-
-    files = write_report(run_dir)
-    return RunResult(run_dir, status, reason, leftovers, files)
+    return RunResult(run_dir, status, reason, leftovers, [])

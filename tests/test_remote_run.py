@@ -1,7 +1,6 @@
 """`harness run` over real SSH test hosts: code sync, hostile names and paths, a task
 killed on one host stopping every other host's tasks, stop requests, dead hosts."""
 
-import json
 import shlex
 import os
 import subprocess
@@ -21,6 +20,7 @@ from harness.pipeline import run_experiment
 from harness.plan import ConfigPlan, Task
 from harness.protocol.spec import TaskSpec
 from harness.transport.ssh import SSHOptions, SSHTransport
+from tests.fresh_process import run_fresh
 from tests.sshd_hosts import inventory_dict, write_known_hosts
 
 pytestmark = [pytest.mark.slow]
@@ -75,6 +75,33 @@ def test_two_host_run_with_hostile_names_syncs_once_and_collects(sshd_hosts, tmp
     syncs2 = [e for e in read_events(tmp_path / "runs" / "r2" / "control.jsonl") if e["event"] == "sync"]
     assert all(e["uploaded_bytes"] == 0 and e["reused"] == ["code"] for e in syncs2)
     assert "succeeded" in (run / "results.csv").read_text()
+
+
+def test_the_report_after_a_run_starts_with_no_other_thread_alive(sshd_hosts, tmp_path):
+    """The run's SSH connections and their reader threads are gone before its report is
+    written, so `harness run` may draw its report on two cores (report/forked.py) as
+    `harness report` does. A fresh interpreter: the test session has threads of its own."""
+    exp, inv, opts = setup_files(tmp_path, sshd_hosts[:2])
+    out = run_fresh(f"""
+        import threading
+        from pathlib import Path
+        import harness.report.render as render
+        from harness.pipeline import run_experiment
+        from harness.report.forked import can_fork
+        from harness.transport.ssh import SSHOptions
+
+        real = render.write_report
+        def spy(run_dir, **kw):
+            print("at report:", sorted(t.name for t in threading.enumerate()), can_fork())
+            return real(run_dir, **kw)
+        render.write_report = spy
+        opts = SSHOptions(known_hosts=Path({str(opts.known_hosts)!r}), ssh_config=None,
+                          harness_known_hosts=Path({str(opts.harness_known_hosts)!r}))
+        res = run_experiment({exp!r}, {inv!r}, runs_root={str(tmp_path / "runs")!r}, run_id="t", ssh_options=opts)
+        print("status:", res.status, len(res.report_files))
+    """)
+    assert "at report: ['MainThread'] True" in out, out
+    assert "status: succeeded" in out and (tmp_path / "runs" / "t" / "report.md").is_file()
 
 
 def test_unreachable_host_is_a_clean_error_before_anything_starts(sshd_hosts, tmp_path):

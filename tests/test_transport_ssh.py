@@ -363,6 +363,37 @@ def test_concurrent_commands_share_the_connection(tr):
     assert tr.connects == 1
 
 
+def test_an_eof_sent_late_does_not_drop_the_connection(tr, monkeypatch):
+    """A command that exits before its stdin's EOF is sent (a thread descheduled on a busy
+    host): paramiko's shutdown_write would send that EOF after the channel's CLOSE and
+    OpenSSH would drop the connection with every command on it. Here each EOF is held back
+    until its channel has closed, or 1 s: the connection must survive, unreconnected, and
+    a command that reads its stdin to the end still gets all of it and the EOF."""
+    transport = tr._active()
+    opened, real_session, real_send = [], tr._session, transport._send_user_message
+
+    def session():
+        opened.append(real_session())
+        return opened[-1]
+
+    def late_eof(msg):
+        raw = msg.asbytes()
+        if raw[:1] == paramiko.common.cMSG_CHANNEL_EOF:
+            # the newest channel with that id: the server reuses a closed channel's number
+            chan = next(c for c in reversed(opened) if c.remote_chanid == int.from_bytes(raw[1:5], "big"))
+            deadline = time.monotonic() + 1
+            while not chan.closed and time.monotonic() < deadline:
+                time.sleep(0.01)
+        return real_send(msg)
+
+    monkeypatch.setattr(tr, "_session", session)
+    monkeypatch.setattr(transport, "_send_user_message", late_eof)
+    assert tr.exec("true").ok
+    assert tr.exec("echo still here").stdout == "still here\n"
+    assert tr.exec("cat", stdin=b"all of it").stdout == "all of it"
+    assert tr.connects == 1 and transport.is_active()
+
+
 # --- files ---
 
 def test_write_file_creates_parents_and_sets_mode(tr, tmp_path):

@@ -27,6 +27,7 @@ __all__ = ["SSHTransport", "SSHOptions", "Target", "load_ssh_config", "resolve_t
            "AuthFailed", "ConnectRefused", "ConnectTimedOut", "HostNotFound"]
 
 log = logging.getLogger(__name__)
+_JOIN_S = 5.0  # at most this long for a closed connection's reader thread to end
 
 
 class SSHTransport(SFTPFiles, Transport):
@@ -107,7 +108,7 @@ class SSHTransport(SFTPFiles, Transport):
             # meanwhile and a command that writes before it reads cannot deadlock us.
             threading.Thread(target=_feed, args=(chan, stdin), daemon=True, name=f"stdin-{self.name}").start()
         else:
-            chan.shutdown_write()
+            end_stdin(chan)
         fd = chan.fileno()  # readable when stdout or stderr has data, or at EOF/close
         while True:
             while chan.recv_ready():
@@ -141,12 +142,36 @@ class SSHTransport(SFTPFiles, Transport):
             self._sftp = None
         for t in reversed(self._transports):  # the host first, then its jumps
             t.close()
+        for t in self._transports:  # each one's reader thread ends with its socket: no thread
+            if t.is_alive():        # outlives close(), so the report after a run may fork
+                t.join(_JOIN_S)
         self._transports = []
 
 
 def _feed(chan: paramiko.Channel, data: bytes) -> None:
     try:
         chan.sendall(data)
-        chan.shutdown_write()
+        end_stdin(chan)
     except (OSError, EOFError, paramiko.SSHException):
         pass  # the command exited or timed out without reading all of stdin: not an error
+
+
+def end_stdin(chan: paramiko.Channel) -> None:
+    """chan.shutdown_write() without its race (paramiko issues 1115, 1584, 1705): that builds
+    the EOF under the channel's lock but sends it after releasing it, so when the command
+    exits first the transport thread can answer the server's CLOSE in between; the EOF then
+    follows the CLOSE and OpenSSH drops the whole connection ("ieof packet referred to
+    nonexistent channel"), failing every other command on it. Here the EOF is sent while
+    the lock is held: the CLOSE, built under the same lock, can only come after it, and a
+    channel already closed gets no EOF. (Were a key exchange to start meanwhile, the send
+    waits for it, at most paramiko's clear_to_send_timeout.) Paramiko internals, so a
+    paramiko without them gets its own shutdown_write."""
+    if not (hasattr(chan, "_send_eof") and hasattr(chan.transport, "_send_user_message")):
+        chan.shutdown_write()
+        return
+    with chan.lock:
+        if chan.closed or chan.eof_sent:
+            return
+        msg = chan._send_eof()  # marks eof_sent; None if it already was
+        if msg is not None:
+            chan.transport._send_user_message(msg)
