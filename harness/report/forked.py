@@ -8,21 +8,41 @@ its result back pickled through a pipe; the figures are the same bytes either wa
 Where fork is unavailable or fails, or the child dies or raises, the function simply runs
 again in this process when its result is asked for, so its errors surface here as usual.
 Only a process with one thread forks: a lock another thread holds at the fork (a progress
-display writing to stdout, a logging handler) would stay held forever in the child."""
+display writing to stdout, a logging handler) would stay held forever in the child. Nor does
+a process that has loaded a library whose native threads a child cannot do without: a test
+session or notebook that trained with TensorFlow, say, whose forked child hung for ever in
+a garbage-collected function joining a data thread that only the parent has. And a child
+that overruns the time its caller gives it is killed and its work done here."""
 
 from __future__ import annotations
 
 import os
 import pickle
+import select
+import sys
 import threading
+import time
 from typing import Callable, Generic, Optional, TypeVar
 
 T = TypeVar("T")
 
+# Their runtimes keep native threads (threading does not see them) that a child can block on.
+FORK_UNSAFE = ("tensorflow", "torch", "jax")
+
 
 def can_fork() -> bool:
-    """Whether this process may fork a worker: it can, and no other thread runs."""
-    return hasattr(os, "fork") and threading.active_count() == 1
+    """Whether this process may fork a worker: it can, no other thread runs, and no
+    library with fork-unsafe native threads is loaded (the harness's control side never
+    loads one; a caller's own process may have)."""
+    return (hasattr(os, "fork") and threading.active_count() == 1
+            and not any(name in sys.modules for name in FORK_UNSAFE))
+
+
+def patience(own_seconds: float) -> float:
+    """How long to wait for a child given a share of the work like the one this process
+    just did in own_seconds: four times as long and a minute more for a busy machine.
+    Past that the child is taken for hung; its work is then done here, only later."""
+    return 60.0 + 4.0 * own_seconds
 
 
 class Forked(Generic[T]):
@@ -59,12 +79,15 @@ class Forked(Generic[T]):
         os.close(w)
         self._pid, self._read = pid, r
 
-    def result(self) -> T:
+    def result(self, timeout: Optional[float] = None) -> T:
+        """The child's result; fn() run here if the child failed, or has not finished
+        within `timeout` seconds (it is killed)."""
         if self._pid is None:
             return self._fn()
-        with os.fdopen(self._read, "rb") as fh:
-            self._read = None
-            data = fh.read()
+        data = self._read_all(timeout)
+        if data is None:
+            self.close()
+            return self._fn()
         _, status = os.waitpid(self._pid, 0)
         self._pid = None
         if os.waitstatus_to_exitcode(status) == 0:
@@ -73,6 +96,22 @@ class Forked(Generic[T]):
             except Exception:
                 pass
         return self._fn()
+
+    def _read_all(self, timeout: Optional[float]) -> Optional[bytes]:
+        """Everything the child writes, up to its end of the pipe closing; None on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        chunks = []
+        while True:
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([self._read], [], [], left)[0]:
+                    return None
+            chunk = os.read(self._read, 1 << 20)
+            if not chunk:
+                os.close(self._read)
+                self._read = None
+                return b"".join(chunks)
+            chunks.append(chunk)
 
     def close(self) -> None:
         """Stop and reap a child whose result is no longer wanted (the caller failed)."""

@@ -10,11 +10,12 @@ does nothing: the loader parses everything itself, as before."""
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Callable, Sequence
 
 from harness.report import cache
-from harness.report.forked import Forked, can_fork
+from harness.report.forked import Forked, can_fork, patience
 
 Job = tuple[Path, Callable[[Path], object]]  # a JSONL file and the loader's reader for it
 
@@ -31,8 +32,9 @@ def warm_caches(jobs: Sequence[Job]) -> int:
     mine, theirs = cold[0::2], cold[1::2]
     child = Forked(lambda: _parse(theirs), enabled=True)
     try:
+        start = time.monotonic()
         _parse(mine)
-        child.result()
+        child.result(timeout=patience(time.monotonic() - start))  # overrun: parsed here
     finally:
         child.close()
     return len(mine)

@@ -8,6 +8,7 @@ ordering, so rendering twice gives identical bytes (the PNGs too, see plots.py).
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Sequence
 
@@ -23,7 +24,7 @@ from harness.report.blocks import (  # noqa: F401  (fmt_* re-exported for caller
     fmt_wall, render_html, render_markdown,
 )
 from harness.report import parquet_file
-from harness.report.forked import Forked
+from harness.report.forked import Forked, patience
 from harness.report.csvfiles import CSV_COLUMNS, render_results_csv, render_samples_csv, write_samples_csv  # noqa: F401
 from harness.report.load import load_run, resolved_experiment
 from harness.report.metrics import ConfigMetrics
@@ -237,10 +238,11 @@ def write_report(run_dir: str | Path, *, plots: bool = True, fork: bool = True) 
         plotting.import_matplotlib()
     child = Forked(lambda: _child_half(a, run_dir, plots, parquet), enabled=fork and (os.cpu_count() or 1) > 1)
     try:
+        start = time.monotonic()
         if plots:
             run_plots, decision = plotting.run_plots(a), plotting.decision(a)
         write_samples_csv(a, run_dir / SAMPLES_CSV)
-        config_plots = child.result()
+        config_plots = child.result(timeout=patience(time.monotonic() - start))
     finally:
         child.close()
     blocks = report_blocks(a, run_plots, config_plots, decision)
