@@ -271,6 +271,26 @@ def ssh_config_entry(alias: str, host: TestHost, *, proxy_jump: str | None = Non
     return "\n".join(lines) + "\n"
 
 
+# --- SSH transports to test hosts (tests/test_transport_ssh*.py) ---
+
+def transport_options(tmp_path: Path, known_hosts: Path | None = None, **kw):
+    """SSHOptions that trust `known_hosts` only (an empty file by default), read no
+    ssh_config and give up on a connection after 3 s unless told otherwise."""
+    from harness.transport.ssh import SSHOptions
+
+    kh = known_hosts or (tmp_path / "empty_known_hosts")
+    kw.setdefault("connect_timeout", 3)
+    return SSHOptions(known_hosts=kh, harness_known_hosts=tmp_path / "harness" / "known_hosts",
+                      ssh_config=None, **kw)
+
+
+def host_of(test_host: TestHost, **kw):
+    """The inventory Host of a test host, with fields overridden by kw."""
+    from harness.config.inventory import Host
+
+    return Host(**{**test_host.inventory_entry(), **kw})
+
+
 # --- fixtures ---
 
 @pytest.fixture(scope="session")
@@ -281,4 +301,34 @@ def sshd_hosts(tmp_path_factory) -> list[TestHost]:
         pytest.skip(f"{SSHD} missing: apt-get install -y openssh-server")
     hosts = start_hosts(3, tmp_path_factory.mktemp("sshd"))
     yield hosts
+    stop_hosts(hosts)
+
+
+@pytest.fixture
+def no_ssh_agent(monkeypatch):
+    """Tests decide for themselves whether an ssh-agent is there."""
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+
+
+@pytest.fixture
+def known_hosts(sshd_hosts, tmp_path) -> Path:
+    """A known_hosts file listing the session's hosts."""
+    return write_known_hosts(sshd_hosts, tmp_path / "known_hosts")
+
+
+@pytest.fixture
+def ssh_transport(sshd_hosts, known_hosts, tmp_path):
+    """A connected SSHTransport to the session's first host."""
+    from harness.transport.ssh import SSHTransport
+
+    t = SSHTransport(host_of(sshd_hosts[0]), transport_options(tmp_path, known_hosts))
+    yield t
+    t.close()
+
+
+@pytest.fixture
+def own_host(tmp_path):
+    """A host this test may restart or re-key."""
+    hosts = start_hosts(1, tmp_path / "own", prefix="own")
+    yield hosts[0]
     stop_hosts(hosts)

@@ -15,9 +15,7 @@ from harness.transport.ssh import ConnectRefused, SSHOptions, SSHTransport
 from tests.sshd_hosts import inventory_dict, write_known_hosts
 
 
-@pytest.fixture(autouse=True)
-def _no_agent(monkeypatch):
-    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+pytestmark = pytest.mark.usefixtures("no_ssh_agent")
 
 
 def _closed_port() -> int:

@@ -31,10 +31,11 @@ FORK_UNSAFE = ("tensorflow", "torch", "jax")
 
 
 def can_fork() -> bool:
-    """Whether this process may fork a worker: it can, no other thread runs, and no
-    library with fork-unsafe native threads is loaded (the harness's control side never
-    loads one; a caller's own process may have)."""
-    return (hasattr(os, "fork") and threading.active_count() == 1
+    """Whether this process may fork a worker: it can, there is a second core for it (on
+    one, the two would only take turns), no other thread runs, and no library with
+    fork-unsafe native threads is loaded (the harness's control side never loads one; a
+    caller's own process may have)."""
+    return (hasattr(os, "fork") and (os.cpu_count() or 1) > 1 and threading.active_count() == 1
             and not any(name in sys.modules for name in FORK_UNSAFE))
 
 

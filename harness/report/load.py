@@ -110,7 +110,7 @@ class SamplerData:
     def t_wall_max(self) -> Optional[float]:
         """The latest finite t_wall of any record, samples included."""
         return nanmax([number_column([r.get("t_wall") for r in self.records]).values,
-                        self.cols.col("t_wall")])
+                       self.cols.col("t_wall")])
 
 
 @dataclass

@@ -23,7 +23,7 @@ Job = tuple[Path, Callable[[Path], object]]  # a JSONL file and the loader's rea
 def warm_caches(jobs: Sequence[Job]) -> int:
     """Make the missing caches of `jobs`, half in a forked child; returns how many files
     were parsed here (the child's are not counted)."""
-    if (os.cpu_count() or 1) < 2 or not can_fork():  # parsing everything here would parse twice
+    if not can_fork():  # parsing everything here would parse twice
         return 0
     cold = [(p, read) for p, read in jobs if p.is_file() and not cache.probably_current(p)]
     if len(cold) < 2 or not all(os.access(p.parent, os.W_OK) for p, _ in cold):

@@ -7,7 +7,6 @@ ordering, so rendering twice gives identical bytes (the PNGs too, see plots.py).
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Sequence
@@ -236,7 +235,7 @@ def write_report(run_dir: str | Path, *, plots: bool = True, fork: bool = True) 
         from harness.report import plots as plotting
 
         plotting.import_matplotlib()
-    child = Forked(lambda: _child_half(a, run_dir, plots, parquet), enabled=fork and (os.cpu_count() or 1) > 1)
+    child = Forked(lambda: _child_half(a, run_dir, plots, parquet), enabled=fork)
     try:
         start = time.monotonic()
         if plots:
