@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from itertools import combinations
 
-from harness.report.analysis import analyze_dir
+from harness.report.figures.analysis import analyze_dir
 
 
 def rows(run_dir: str) -> dict:

@@ -19,12 +19,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness.bundle import build_bundle  # noqa: E402
+from harness.stages.bundle import build_bundle  # noqa: E402
 from harness.config.inventory import Host  # noqa: E402
 from harness.protocol.events import EventLog  # noqa: E402
-from harness.launch import Supervisor  # noqa: E402
-from harness.plan import ConfigPlan, Task  # noqa: E402
-from harness.sync import sync_host  # noqa: E402
+from harness.stages.launch import Supervisor  # noqa: E402
+from harness.stages.plan import ConfigPlan, Task  # noqa: E402
+from harness.stages.sync import sync_host  # noqa: E402
 from harness.transport import open_transports  # noqa: E402
 from harness.transport.fanout import fan_out  # noqa: E402
 from harness.protocol.spec import TaskSpec  # noqa: E402

@@ -7,7 +7,7 @@ Prints figures; asserts nothing.
 Cost: a sampler runs alone for --seconds at each interval, beside one idle process carrying
 the run's id (so the task-process readings are exercised too); the figures come from its own
 sampler_end record. Throughput: the real training worker for one configuration of
-experiments/default.yaml on hosts/local.yaml (task.json as harness.plan builds it), run
+experiments/default.yaml on hosts/local.yaml (task.json as harness.stages.plan builds it), run
 alternately without and with a sampler at 0.2 s (ABBA order, so a steady drift of the
 machine's load hits both arms alike); then one longer run in which the sampler is paused and
 resumed every second, which also cancels load that changes between runs, and a control run
@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 from harness.config import load_experiment, load_inventory  # noqa: E402
 from harness.protocol.events import read_events  # noqa: E402
 from harness.protocol.spec import TaskSpec  # noqa: E402
-from harness.plan import Task, build_plan  # noqa: E402
+from harness.stages.plan import Task, build_plan  # noqa: E402
 
 
 def _start(task_dir: Path, spec: dict, env: dict) -> subprocess.Popen:

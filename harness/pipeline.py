@@ -20,18 +20,18 @@ from pathlib import Path
 from typing import Callable
 
 from harness import __version__
-from harness.bind import bind
-from harness.collect import collect_config
-from harness.connect import connect
+from harness.stages.bind import bind
+from harness.stages.collect import collect_config
+from harness.stages.connect import connect
 from harness.errors import ConfigError, UsageError
-from harness.launch import Supervisor
-from harness.live_prices import fetch_facts_for_run, fetch_for_run, wants_live_prices
-from harness.load import Inputs, load_inputs, resume_points, with_repeats
-from harness.plan import Plan, build_plan
+from harness.stages.launch import Supervisor
+from harness.prices.for_run import fetch_facts_for_run, fetch_for_run, wants_live_prices
+from harness.stages.load import Inputs, load_inputs, resume_points, with_repeats
+from harness.stages.plan import Plan, build_plan
 from harness.protocol import layout
 from harness.protocol.constants import IMDS_ENV
 from harness.protocol.events import EventLog
-from harness.sync import sync_hosts
+from harness.stages.sync import sync_hosts
 
 __all__ = ["RunResult", "load_and_plan", "new_run_id", "resume_points", "run_experiment", "with_repeats"]
 
@@ -119,8 +119,8 @@ def run_experiment(experiment: str, hosts: str, *, runs_root: str = "runs", run_
     finally:
         conn.close()
     # 8. report, once control.jsonl is closed and the hosts' connections with their threads
-    # are gone: a process with no other thread may use a second core (report/forked.py)
-    from harness.report.render import write_report
+    # are gone: a process with no other thread may use a second core (report/read/forked.py)
+    from harness.report.write.render import write_report
 
     result.report_files = write_report(run_dir)
     return result
@@ -128,8 +128,8 @@ def run_experiment(experiment: str, hosts: str, *, runs_root: str = "runs", run_
 
 def _execute(plan: Plan, inv, transports, run_dir: Path, stop, progress, grace_s, keep_going, control,
              lease_s, fail_fast: bool = False) -> RunResult:
-    """Stages 6-7 for every configuration run, in waves (harness/waves.py)."""
-    from harness.waves import ConfigOutcome, run_waves
+    """Stages 6-7 for every configuration run, in waves (harness/stages/waves.py)."""
+    from harness.stages.waves import ConfigOutcome, run_waves
 
     hosts = {h.name: h for h in inv.hosts}
     by_name = {cp.name: cp for cp in plan.configs}

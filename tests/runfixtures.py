@@ -141,7 +141,7 @@ class RunDir:
                                 "rank": rank, "host": host, "env": [], "spec": spec})
 
     def write_plan(self) -> "RunDir":
-        """plan.json as harness.plan.Plan.to_json writes it: tasks grouped by configuration."""
+        """plan.json as harness.stages.plan.Plan.to_json writes it: tasks grouped by configuration."""
         configs: dict[str, list[dict]] = {}
         for t in self.plan_tasks:
             configs.setdefault(t["config"], []).append(t)
@@ -156,7 +156,7 @@ class RunDir:
         return TaskDir(self, config, task_id, host, role, rank)
 
     def plan_sampler(self, config: str, host: str) -> None:
-        """The plan's sampler entry (harness.plan._sampler_tasks): role sampler, no rank."""
+        """The plan's sampler entry (harness.stages.plan._sampler_tasks): role sampler, no rank."""
         spec = {"config": config, "task_id": "sampler", "role": "sampler", "rank": None,
                 "host": host, "events": "samples.jsonl", "interval_s": 1.0}
         self.plan_tasks.append({"config": config, "task_id": "sampler", "role": "sampler", "index": 0,
@@ -406,7 +406,7 @@ def gpu_run(root: Path) -> Path:
 def repeated_run(root: Path, step_seconds: dict[str, list[float]], *, steps: int = 24,
                  host: str = "h1", instance_type: str = "c5.xlarge", warmup_run: bool = False,
                  min_effect: Optional[float] = None) -> Path:
-    """Configurations run as repeats, interleaved (a@1 b@1 a@2 b@2 …), as harness.plan
+    """Configurations run as repeats, interleaved (a@1 b@1 a@2 b@2 …), as harness.stages.plan
     plans them with `repeats`: step_seconds[config][r] is the per-step time of its run r+1
     (each record ±1 % around it, deterministically). One host, held from the connection
     (t = 10) to the last collection; every run takes 5 s of start-up, its steps, 1 s to

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from harness.cli import main
-from harness.report.analysis import analyze_dir
+from harness.report.figures.analysis import analyze_dir
 
 EXPERIMENT = """
 name: aa

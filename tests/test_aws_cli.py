@@ -1,4 +1,4 @@
-"""`harness hosts …` (harness/cli_hosts.py) end to end against moto's server, and the
+"""`harness hosts …` (harness/cli/hosts.py) end to end against moto's server, and the
 promise that credentials never appear in outputs or logs."""
 
 import argparse
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from harness import cli_hosts
+from harness.cli import hosts as cli_hosts
 from harness.config.inventory import Inventory
 from harness.errors import HarnessError, report_error
 from tests.aws_fixtures import (  # noqa: F401
@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def cli(argv: list[str]) -> int:
-    """What harness/cli.py's main does once `hosts` is registered."""
+    """What harness/cli/commands.py's main does once `hosts` is registered."""
     ap = argparse.ArgumentParser(prog="harness")
     sub = ap.add_subparsers(dest="command", required=True)
     cli_hosts.register(sub)

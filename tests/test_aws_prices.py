@@ -1,4 +1,4 @@
-"""harness.aws.prices: the Price List API through botocore's Stubber (moto does not
+"""harness.prices.live: the Price List API through botocore's Stubber (moto does not
 implement it), spot price history against moto, the prices.json cache, and failures."""
 
 import copy
@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 from botocore.stub import Stubber
 
-from harness.aws import prices
+from harness.prices import live as prices
 from harness.aws.session import AwsSettings, client, pricing_client
 from harness.prices import parse_live_prices
 from tests.aws_fixtures import (  # noqa: F401

@@ -1,11 +1,11 @@
-"""harness.aws.resume: the resume plan and the interruption's cost; and an interruption
+"""harness.stages.resume: the resume plan and the interruption's cost; and an interruption
 mid-run (spot notice from a local IMDS) → checkpoint → resume reaching the planned steps."""
 
 import threading
 
 import pytest
 
-from harness.aws.resume import interruption_cost, resume_plan
+from harness.stages.resume import interruption_cost, resume_plan
 from harness.worker.spot_watch import start_watcher
 from tests.aws_fixtures import FakeImds
 

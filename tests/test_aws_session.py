@@ -91,8 +91,8 @@ def test_importing_the_aws_code_loads_neither_boto3_nor_tensorflow():
     import subprocess
     import sys
 
-    code = ("import sys, harness.cli_hosts, harness.aws.discover, harness.aws.prices, harness.aws.lifecycle, "
-            "harness.aws.s3, harness.aws.resume, harness.aws.instance_types, harness.worker.spot_watch, "
+    code = ("import sys, harness.cli.hosts, harness.aws.discover, harness.prices.live, harness.aws.lifecycle, "
+            "harness.aws.s3, harness.stages.resume, harness.aws.instance_types, harness.worker.spot_watch, "
             "harness.worker.s3_fetch; print(sorted(m for m in ('boto3', 'botocore', 'tensorflow') if m in sys.modules))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr

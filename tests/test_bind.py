@@ -1,13 +1,13 @@
-"""harness/bind.py: the plan's tasks made final (code and dataset paths, resume point, IMDS
+"""harness/stages/bind.py: the plan's tasks made final (code and dataset paths, resume point, IMDS
 URL), pure; what bind returns is what plan.json holds and what each task.json gets."""
 
 from pathlib import Path
 
-from harness.bind import bind
+from harness.stages.bind import bind
 from harness.config import load_experiment, load_inventory
-from harness.plan import build_plan
+from harness.stages.plan import build_plan
 from harness.protocol.spec import TaskSpec
-from harness.sync import HostSync
+from harness.stages.sync import HostSync
 
 ROOT = Path(__file__).resolve().parent.parent
 

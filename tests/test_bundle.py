@@ -5,7 +5,7 @@ import subprocess
 import sys
 import tarfile
 
-from harness.bundle import build_bundle
+from harness.stages.bundle import build_bundle
 
 
 def test_bundle_is_deterministic_and_importable(tmp_path):

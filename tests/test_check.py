@@ -2,7 +2,7 @@
 
 import json
 
-from harness.check import HostCheck, cross_host_problems, interpret, probe_hosts
+from harness.preflight.check import HostCheck, cross_host_problems, interpret, probe_hosts
 from harness.config.inventory import Host
 from harness.transport import LocalTransport
 

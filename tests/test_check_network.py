@@ -1,11 +1,11 @@
 """`harness check -e` across hosts: what the plan needs of the network, and the hostname
-verdict (pure parts of harness/check_network.py; the sandbox test runs the real thing)."""
+verdict (pure parts of harness/preflight/network.py; the sandbox test runs the real thing)."""
 
 import yaml
 
-from harness.check_network import HostNeeds, interpret_hostname, needs, ssh_probe_command
+from harness.preflight.network import HostNeeds, interpret_hostname, needs, ssh_probe_command
 from harness.config import load_experiment, load_inventory
-from harness.plan import build_plan
+from harness.stages.plan import build_plan
 
 
 def _plan(tmp_path, configurations):

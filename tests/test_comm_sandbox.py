@@ -15,9 +15,9 @@ import pytest
 import yaml
 
 from harness import sandbox
-from harness.cli_sandbox import main as sandbox_cli
+from harness.cli.sandbox import main as sandbox_cli
 from harness.pipeline import run_experiment
-from harness.report.analysis import analyze_dir
+from harness.report.figures.analysis import analyze_dir
 from harness.sandbox import netns, sshd
 from harness.transport.ssh import SSHOptions
 

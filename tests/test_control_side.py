@@ -4,9 +4,9 @@ TensorFlow, so `harness check` and `harness report` start in well under a second
 import subprocess
 import sys
 
-CONTROL_MODULES = ["harness.cli", "harness.pipeline", "harness.plan", "harness.launch", "harness.collect",
-                   "harness.check", "harness.sync", "harness.transport.ssh", "harness.report.render",
-                   "harness.report.compare", "harness.cli_hosts", "harness.cli_sandbox", "models"]
+CONTROL_MODULES = ["harness.cli.commands", "harness.pipeline", "harness.stages.plan", "harness.stages.launch", "harness.stages.collect",
+                   "harness.preflight.check", "harness.stages.sync", "harness.transport.ssh", "harness.report.write.render",
+                   "harness.report.write.compare", "harness.cli.hosts", "harness.cli.sandbox", "models"]
 
 
 def test_control_modules_import_no_framework():

@@ -15,7 +15,7 @@ import yaml
 
 from harness.protocol.events import read_events
 from harness.pipeline import run_experiment
-from harness.report.horovod_timeline import timeline_summary
+from harness.report.figures.horovod_timeline import timeline_summary
 
 pytestmark = [pytest.mark.slow]
 

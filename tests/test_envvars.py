@@ -6,8 +6,8 @@ import yaml
 from harness.cli import main
 from harness.config import load_experiment, load_inventory
 from harness.config.envvars import validate_env, why_refused
-from harness.plan import build_plan
-from harness.shell import env_file
+from harness.stages.plan import build_plan
+from harness.transport.shell import env_file
 
 
 def test_names_the_harness_sets_are_refused_and_tuning_knobs_allowed():

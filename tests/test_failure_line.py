@@ -37,8 +37,8 @@ def test_a_silent_segfault_is_named_not_tensorflows_start_up_noise():
 
 
 def test_a_crashed_gloo_rank_points_at_the_hostname_check():
-    from harness.launch import gloo_hint
-    from harness.plan import Task
+    from harness.stages.launch import gloo_hint
+    from harness.stages.plan import Task
 
     rank = Task(config="c", task_id="worker-0", role="worker", index=0, rank=0, host="h", task_dir="/d",
                 env={"HOROVOD_CONTROLLER": "gloo"})

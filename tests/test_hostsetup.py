@@ -2,7 +2,7 @@
 (pure); the SSH path is exercised by tests/test_remote_run.py's venv test."""
 
 from harness.config.inventory import Host
-from harness.hostsetup import (horovod_build_command, horovod_install_command, packages_for, setup_command,
+from harness.preflight.hostsetup import (horovod_build_command, horovod_install_command, packages_for, setup_command,
                                venv_dir)
 from harness.requirements import HOROVOD_VERSION
 
@@ -42,7 +42,7 @@ def test_wheel_built_on_one_host_is_copied_and_installed_on_the_others(tmp_path,
     import sys
     import sysconfig
 
-    from harness.hostsetup import install_horovod, wheel_dir
+    from harness.preflight.hostsetup import install_horovod, wheel_dir
     from harness.transport.ssh import SSHOptions, SSHTransport
     from tests.sshd_hosts import start_hosts, stop_hosts, write_known_hosts
 

@@ -13,8 +13,8 @@ import pytest
 
 from harness.config.inventory import Host
 from harness.protocol.events import EventLog, read_events
-from harness.launch import Supervisor
-from harness.plan import ConfigPlan, Task
+from harness.stages.launch import Supervisor
+from harness.stages.plan import ConfigPlan, Task
 from harness.protocol.spec import TaskSpec
 
 # Stands in for `python -m harness.worker`: a real process whose behaviour the test picks.

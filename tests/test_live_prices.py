@@ -1,7 +1,7 @@
 """Live prices at the start of a run: when to ask AWS, and a run never fails for it."""
 
 from harness.config.inventory import Host
-from harness.live_prices import fetch_for_run, region_of_hosts, wants_live_prices
+from harness.prices.for_run import fetch_for_run, region_of_hosts, wants_live_prices
 
 EC2 = Host(name="a", address="198.51.100.1", instance_type="g4dn.xlarge",
            labels={"instance_id": "i-0abc", "az": "us-west-2b"})
@@ -28,8 +28,8 @@ def test_no_aws_means_catalog_with_a_reason(tmp_path, monkeypatch):
 
 
 def test_instance_facts_stored_with_the_run_and_shown_in_the_report(aws_env, tmp_path):
-    from harness.live_prices import fetch_facts_for_run
-    from harness.report.sections import instance_facts_blocks
+    from harness.prices.for_run import fetch_facts_for_run
+    from harness.report.write.sections import instance_facts_blocks
 
     out = fetch_facts_for_run(tmp_path, [EC2, EC2.model_copy(update={"name": "b", "instance_type": "c5.xlarge"})])
     assert out["stored"] and out["instance_types"] == ["c5.xlarge", "g4dn.xlarge"]
@@ -40,7 +40,7 @@ def test_instance_facts_stored_with_the_run_and_shown_in_the_report(aws_env, tmp
 
 
 def test_instance_facts_without_aws_is_a_reason(no_credentials, tmp_path, monkeypatch):
-    from harness.live_prices import fetch_facts_for_run
+    from harness.prices.for_run import fetch_facts_for_run
 
     monkeypatch.setenv("HARNESS_AWS_ENDPOINT_URL", "http://127.0.0.1:9")
     out = fetch_facts_for_run(tmp_path, [EC2])

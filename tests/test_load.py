@@ -1,4 +1,4 @@
-"""harness/load.py: resume points from an earlier run's collected files, MPI ranks included."""
+"""harness/stages/load.py: resume points from an earlier run's collected files, MPI ranks included."""
 
 import json
 from pathlib import Path
@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import UsageError
-from harness.load import resume_points
+from harness.stages.load import resume_points
 
 
 def _run(d: Path, tasks: list[dict], status: str, files: dict[str, list[dict]], epochs=4):

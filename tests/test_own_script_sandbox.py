@@ -15,8 +15,8 @@ import yaml
 from harness import sandbox
 from harness.config import load_inventory
 from harness.pipeline import run_experiment
-from harness.report.load import load_run
-from harness.report.metrics import compute_metrics
+from harness.report.read.rundir import load_run
+from harness.report.figures.metrics import compute_metrics
 from harness.sandbox import netns, sshd
 from harness.transport.ssh import SSHOptions, SSHTransport
 

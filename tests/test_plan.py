@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from harness.config import load_experiment, load_inventory
-from harness.plan import build_plan, host_task_dir
+from harness.stages.plan import build_plan, host_task_dir
 from harness.config.inventory import Host
 
 ROOT = Path(__file__).resolve().parent.parent

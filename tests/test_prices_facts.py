@@ -66,7 +66,7 @@ def test_catalog_prices_the_families_the_studies_and_readme_mention(facts):
 
 
 def test_report_falls_back_to_bundled_facts_without_instance_facts_json(tmp_path):
-    from harness.report.sections import instance_facts_blocks
+    from harness.report.write.sections import instance_facts_blocks
 
     assert instance_facts_blocks(tmp_path) == []
     assert instance_facts_blocks(tmp_path, ["x9.weird"]) == []

@@ -4,9 +4,9 @@ import io
 
 from rich.console import Console
 
-from harness.launch import TaskState
-from harness.plan import ConfigPlan, Task
-from harness.progress import LineProgress, LiveTable, host_utilization
+from harness.stages.launch import TaskState
+from harness.stages.plan import ConfigPlan, Task
+from harness.cli.progress import LineProgress, LiveTable, host_utilization
 
 
 def states():

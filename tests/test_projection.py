@@ -2,7 +2,7 @@
 
 import pytest
 
-from harness.projection import Measured, assumptions, fit, predict, project
+from harness.report.figures.projection import Measured, assumptions, fit, predict, project
 
 G = 500_000.0
 

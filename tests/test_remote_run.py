@@ -15,9 +15,9 @@ import yaml
 from harness.config.inventory import Host
 from harness.errors import HarnessError
 from harness.protocol.events import EventLog, read_events
-from harness.launch import Supervisor
+from harness.stages.launch import Supervisor
 from harness.pipeline import run_experiment
-from harness.plan import ConfigPlan, Task
+from harness.stages.plan import ConfigPlan, Task
 from harness.protocol.spec import TaskSpec
 from harness.transport.ssh import SSHOptions, SSHTransport
 from tests.fresh_process import run_fresh
@@ -79,15 +79,15 @@ def test_two_host_run_with_hostile_names_syncs_once_and_collects(sshd_hosts, tmp
 
 def test_the_report_after_a_run_starts_with_no_other_thread_alive(sshd_hosts, tmp_path):
     """The run's SSH connections and their reader threads are gone before its report is
-    written, so `harness run` may draw its report on two cores (report/forked.py) as
+    written, so `harness run` may draw its report on two cores (report/read/forked.py) as
     `harness report` does. A fresh interpreter: the test session has threads of its own."""
     exp, inv, opts = setup_files(tmp_path, sshd_hosts[:2])
     out = run_fresh(f"""
         import threading
         from pathlib import Path
-        import harness.report.render as render
+        import harness.report.write.render as render
         from harness.pipeline import run_experiment
-        from harness.report.forked import can_fork
+        from harness.report.read.forked import can_fork
         from harness.transport.ssh import SSHOptions
 
         real = render.write_report
@@ -201,8 +201,8 @@ def test_stop_request_over_ssh_stops_and_keeps_partial_results(sshd_hosts, tmp_p
 
 def test_hosts_sharing_a_workdir_sync_safely(sshd_hosts, tmp_path):
     """Hosts on one NFS workdir (or two runs at once) unpack the same bundle concurrently."""
-    from harness.bundle import build_bundle
-    from harness.sync import sync_host
+    from harness.stages.bundle import build_bundle
+    from harness.stages.sync import sync_host
     from harness.transport.fanout import fan_out
 
     opts = SSHOptions(known_hosts=write_known_hosts(sshd_hosts, tmp_path / "kh"), ssh_config=None,
@@ -236,7 +236,7 @@ def test_check_over_ssh_in_parallel(sshd_hosts, tmp_path, capsys):
 
 
 def test_hosts_setup_makes_a_venv_on_the_host(sshd_hosts, tmp_path):
-    from harness.hostsetup import setup_host
+    from harness.preflight.hostsetup import setup_host
 
     opts = SSHOptions(known_hosts=write_known_hosts(sshd_hosts, tmp_path / "kh"), ssh_config=None,
                       harness_known_hosts=tmp_path / "hk")

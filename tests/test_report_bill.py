@@ -5,7 +5,7 @@ import json
 import pytest
 
 from harness.prices import load_catalog
-from harness.report.analysis import analyze_dir
+from harness.report.figures.analysis import analyze_dir
 from tests.runfixtures import repeated_run
 
 

@@ -18,7 +18,7 @@ import subprocess
 
 import pytest
 
-from harness.report.render import write_report
+from harness.report.write.render import write_report
 from tests.runfixtures import gpu_run
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -3,10 +3,10 @@ rewritten) when it does not, harmless when damaged or missing."""
 
 import shutil
 
-from harness.report import cache, columns, jsonl_files, load
-from harness.report.csvfiles import render_samples_csv
-from harness.report.analysis import analyze
-from harness.report.render import render_results_csv
+from harness.report.read import cache, columns, jsonl_files, rundir as load
+from harness.report.write.csvfiles import render_samples_csv
+from harness.report.figures.analysis import analyze
+from harness.report.write.render import render_results_csv
 from tests.runfixtures import gpu_run, standard_run
 
 

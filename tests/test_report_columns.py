@@ -8,12 +8,12 @@ import random
 
 import numpy as np
 
-from harness.report.columns import SampleColumns, StepColumns, fmt_cells, number_column
-from harness.report.json_lines import split_records
-from harness.report.csvfiles import _csv_value
-from harness.report.jsonl_files import read_split
-from harness.report.load import read_jsonl
-from harness.report.utilization import _num, stat, stat_array
+from harness.report.read.columns import SampleColumns, StepColumns, fmt_cells, number_column
+from harness.report.read.json_lines import split_records
+from harness.report.write.csvfiles import _csv_value
+from harness.report.read.jsonl_files import read_split
+from harness.report.read.rundir import read_jsonl
+from harness.report.figures.utilization import _num, stat, stat_array
 from tests.generated_runs import generate
 
 TRICKY = (b'{"event": "sample", "t_wall": 1.5}\n'
@@ -139,7 +139,7 @@ def test_generated_run_gives_the_golden_figures(tmp_path):
     import csv
     import hashlib
 
-    from harness.report.render import write_report
+    from harness.report.write.render import write_report
 
     root = generate(tmp_path / "gen", 2, 90, seed=3)
     write_report(root, plots=False)
@@ -153,7 +153,7 @@ def test_damaged_gpu_run_gives_the_golden_samples_csv(tmp_path):
     and float GPU indices, bad UTF-8, blank and non-object lines."""
     import hashlib
 
-    from harness.report.render import write_report
+    from harness.report.write.render import write_report
     from tests.runfixtures import DAMAGED_SAMPLER_LINES, gpu_run
 
     root = gpu_run(tmp_path / "gpu")

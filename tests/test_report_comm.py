@@ -1,13 +1,13 @@
-"""Communication analysis over a hand-made run (report/comm.py): direct share per rank,
+"""Communication analysis over a hand-made run (report/figures/comm.py): direct share per rank,
 the baseline estimator beside it, shared cores, the byte check, achieved bandwidth; and
 `harness project` over the same run."""
 
 import pytest
 
 from harness.cli import main
-from harness.report.analysis import analyze_dir
-from harness.report.comm import parse_bits, share_from_samples
-from harness.report.render import write_report
+from harness.report.figures.analysis import analyze_dir
+from harness.report.figures.comm import parse_bits, share_from_samples
+from harness.report.write.render import write_report
 from tests.runfixtures import WORKLOAD, RunDir
 
 G = 500_000          # gradient bytes

@@ -2,7 +2,7 @@
 
 import pytest
 
-from harness.report.commbytes import (bytes_in_window, check_host, ps_host_bytes, ring_allreduce_bytes,
+from harness.report.figures.commbytes import (bytes_in_window, check_host, ps_host_bytes, ring_allreduce_bytes,
                                       ring_host_bytes)
 
 

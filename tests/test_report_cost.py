@@ -6,9 +6,9 @@ Prices: g4dn.xlarge on-demand 0.526 $/h (catalog); spot g1 0.2 (inventory overri
 import pytest
 
 from harness.prices import load_catalog
-from harness.report.cost import compute_costs, fmt_usd
-from harness.report.load import load_run
-from harness.report.metrics import compute_metrics
+from harness.report.figures.cost import compute_costs, fmt_usd
+from harness.report.read.rundir import load_run
+from harness.report.figures.metrics import compute_metrics
 from tests.runfixtures import RunDir, gpu_run, standard_run
 
 

@@ -4,12 +4,12 @@ import dataclasses
 
 import pytest
 
-from harness.report import diagnose as dg
-from harness.report.analysis import analyze
-from harness.report.load import load_run
-from harness.report.metrics import ConfigMetrics, TaskMetrics
-from harness.report.recommend import recommend
-from harness.report.scaling import CommShare, Scaling
+from harness.report.figures import diagnose as dg
+from harness.report.figures.analysis import analyze
+from harness.report.read.rundir import load_run
+from harness.report.figures.metrics import ConfigMetrics, TaskMetrics
+from harness.report.figures.recommend import recommend
+from harness.report.figures.scaling import CommShare, Scaling
 from tests.runfixtures import gpu_run, standard_run
 
 
@@ -133,7 +133,7 @@ def test_recommendation_by_target(gpu):
 
 
 def _groups(a, metrics):
-    from harness.report.repeats import compute_groups
+    from harness.report.figures.repeats import compute_groups
     return compute_groups(a.run, metrics, a.costs)
 
 

@@ -7,7 +7,7 @@ such as TensorFlow loaded, does not fork. The forking cases run in a fresh inter
 import os
 import threading
 
-from harness.report.forked import Forked
+from harness.report.read.forked import Forked
 from tests.fresh_process import run_fresh
 
 
@@ -15,7 +15,7 @@ def test_the_result_comes_from_the_child_and_failures_run_here():
     out = run_fresh("""
         import os, time
         import pytest
-        from harness.report.forked import Forked
+        from harness.report.read.forked import Forked
 
         parent = os.getpid()
         pid, data = Forked(lambda: (os.getpid(), [b"PNG" * 1000] * 100)).result()  # > a pipe's buffer
@@ -57,7 +57,7 @@ def test_a_process_with_a_fork_unsafe_runtime_loaded_runs_here():
     that used it hung for ever (in a garbage-collected function joining a data thread)."""
     out = run_fresh("""
         import os, sys, types
-        from harness.report.forked import FORK_UNSAFE, Forked, can_fork
+        from harness.report.read.forked import FORK_UNSAFE, Forked, can_fork
 
         assert can_fork() and "tensorflow" in FORK_UNSAFE
         for name in FORK_UNSAFE:

@@ -3,8 +3,8 @@
 import json
 
 from harness.prices.facts import load_facts
-from harness.report.instance_check import expected_vendor, instance_checks, observed_vendor
-from harness.report.load import load_run
+from harness.report.figures.instance_check import expected_vendor, instance_checks, observed_vendor
+from harness.report.read.rundir import load_run
 from tests.runfixtures import gpu_run
 
 

@@ -5,8 +5,8 @@ import random
 
 import pytest
 
-from harness.report import json_lines
-from harness.report.json_lines import split_records
+from harness.report.read import json_lines
+from harness.report.read.json_lines import split_records
 
 
 @pytest.mark.parametrize("fast", [True, False])

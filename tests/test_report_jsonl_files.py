@@ -4,7 +4,7 @@ the file that was loaded."""
 
 import pytest
 
-from harness.report import jsonl_files, load
+from harness.report.read import jsonl_files, rundir as load
 from tests.runfixtures import standard_run
 
 

@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from harness.report.load import load_run
-from harness.report.metrics import compute_metrics, config_metrics
+from harness.report.read.rundir import load_run
+from harness.report.figures.metrics import compute_metrics, config_metrics
 from tests.runfixtures import WORKLOAD, RunDir, standard_run
 
 T3 = 3.182446305284263  # t(0.975, 3)

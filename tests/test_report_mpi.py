@@ -1,8 +1,8 @@
 """Under `launcher: mpi` the ranks' records sit in events-rank<k>.jsonl files of the
 mpirun task; the report counts each as a training task."""
 
-from harness.report.load import load_run
-from harness.report.metrics import compute_metrics
+from harness.report.read.rundir import load_run
+from harness.report.figures.metrics import compute_metrics
 from tests.runfixtures import RunDir
 
 
@@ -41,7 +41,7 @@ def _two_configs(tmp_path):
 
 
 def test_ps_share_from_completion_intervals(tmp_path):
-    from harness.report.scaling import comm_from_ps_intervals
+    from harness.report.figures.scaling import comm_from_ps_intervals
 
     run, _ = _two_configs(tmp_path)
     chief = run.task("dist", "chief", "a", role="chief", rank=0).task_json()
@@ -59,7 +59,7 @@ def test_ps_share_from_completion_intervals(tmp_path):
 def test_horovod_share_from_the_timeline(tmp_path):
     import json
 
-    from harness.report.scaling import comm_from_horovod_timeline
+    from harness.report.figures.scaling import comm_from_horovod_timeline
 
     run, _ = _two_configs(tmp_path)
     w0 = run.task("dist", "worker-0", "a", rank=0).task_json()

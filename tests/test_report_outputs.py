@@ -11,8 +11,8 @@ import pytest
 
 from harness.cli import main
 from harness.errors import UsageError
-from harness.report.compare import compare_runs
-from harness.report.render import CSV_COLUMNS, REPORT_FILES, write_report
+from harness.report.write.compare import compare_runs
+from harness.report.write.render import CSV_COLUMNS, REPORT_FILES, write_report
 from tests.runfixtures import DAMAGED_SAMPLER_LINES, gpu_run, standard_run
 
 
@@ -125,8 +125,8 @@ def test_compare_runs_side_by_side(tmp_path, gpu, capsys):
 
 def test_control_side_imports_neither_tensorflow_nor_matplotlib_until_plotting(gpu):
     code = ("import sys\n"
-            "from harness.report.render import write_report\n"
-            "from harness.report.compare import compare_runs\n"
+            "from harness.report.write.render import write_report\n"
+            "from harness.report.write.compare import compare_runs\n"
             f"compare_runs([{str(gpu[0])!r}])\n"
             "assert 'matplotlib' not in sys.modules, 'matplotlib imported before plotting'\n"
             f"write_report({str(gpu[0])!r})\n"

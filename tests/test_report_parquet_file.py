@@ -9,10 +9,10 @@ import math
 import pyarrow.parquet as pq
 import pytest
 
-from harness.report.analysis import analyze
-from harness.report.csvfiles import render_samples_csv
-from harness.report.load import load_run
-from harness.report.parquet_file import samples_table, write_samples_parquet
+from harness.report.figures.analysis import analyze
+from harness.report.write.csvfiles import render_samples_csv
+from harness.report.read.rundir import load_run
+from harness.report.write.parquet_file import samples_table, write_samples_parquet
 from tests.runfixtures import gpu_run, standard_run
 
 

@@ -4,8 +4,8 @@ many, long series averaged into time bins for drawing only."""
 
 import numpy as np
 
-from harness.report import plots
-from harness.report.analysis import analyze_dir
+from harness.report.write import plots
+from harness.report.figures.analysis import analyze_dir
 from tests.generated_runs import generate
 
 

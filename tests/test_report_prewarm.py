@@ -4,9 +4,9 @@ a forked child, each writing caches; the report is the same as parsing all in on
 import hashlib
 import shutil
 
-from harness.report import cache, jsonl_files, load, prewarm
-from harness.report.analysis import analyze
-from harness.report.csvfiles import render_results_csv, render_samples_csv
+from harness.report.read import cache, jsonl_files, rundir as load, prewarm
+from harness.report.figures.analysis import analyze
+from harness.report.write.csvfiles import render_results_csv, render_samples_csv
 from tests.generated_runs import generate
 from tests.fresh_process import run_fresh
 
@@ -27,7 +27,7 @@ def test_cold_files_are_split_between_two_processes_and_all_get_a_cache(tmp_path
     out = run_fresh(f"""
         import os
         from pathlib import Path
-        from harness.report import cache, jsonl_files, prewarm
+        from harness.report.read import cache, jsonl_files, prewarm
         prewarm.os.cpu_count = lambda: 2
         def logged(read):
             def run(path):
@@ -57,7 +57,9 @@ def test_the_same_report_as_parsing_everything_here(tmp_path, monkeypatch):
     shutil.copytree(root, single)
     out = run_fresh(f"""
         import hashlib
-        from harness.report import analysis, csvfiles, load, prewarm
+        from harness.report.figures import analysis
+        from harness.report.write import csvfiles
+        from harness.report.read import rundir as load, prewarm
         prewarm.os.cpu_count = lambda: 2
         a = analysis.analyze(load.load_run({str(root)!r}))
         text = csvfiles.render_results_csv(a) + csvfiles.render_samples_csv(a)

@@ -7,7 +7,7 @@ from datetime import datetime
 import pytest
 
 from harness.errors import UsageError
-from harness.report.render import CSV_COLUMNS, REPORT_FILES, fmt_num, write_report
+from harness.report.write.render import CSV_COLUMNS, REPORT_FILES, fmt_num, write_report
 from tests.fresh_process import run_fresh
 from tests.runfixtures import WORKLOAD, RunDir, standard_run
 
@@ -39,9 +39,9 @@ def test_the_same_bytes_with_or_without_the_forked_child(run_dir, tmp_path):
     shutil.copytree(run_dir, copy)
     out = run_fresh(f"""
         import os
-        from harness.report import forked
-        from harness.report.load import load_run
-        from harness.report.render import write_report
+        from harness.report.read import forked
+        from harness.report.read.rundir import load_run
+        from harness.report.write.render import write_report
         load_run({str(run_dir)!r})  # the caches first (prewarm.py may fork for them)
         starts = []
         start = forked.Forked._start

@@ -3,8 +3,8 @@ called one, a difference inside the noise is not, and a warm-up run never counts
 
 import pytest
 
-from harness.report.analysis import analyze_dir
-from harness.report.render import write_report
+from harness.report.figures.analysis import analyze_dir
+from harness.report.write.render import write_report
 from tests.runfixtures import repeated_run
 
 
@@ -63,7 +63,7 @@ def test_warmup_run_is_kept_but_not_counted(tmp_path):
 
 
 def test_scaling_efficiency_has_a_verdict_against_ideal(tmp_path):
-    from harness.report.analysis import scaling_verdicts
+    from harness.report.figures.analysis import scaling_verdicts
     from tests.runfixtures import gpu_run
 
     a = analyze_dir(gpu_run(tmp_path / "g"))

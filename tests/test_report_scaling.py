@@ -5,10 +5,10 @@ import json
 import pytest
 
 from harness.prices import load_catalog
-from harness.report import scaling
-from harness.report.load import load_run
-from harness.report.metrics import compute_metrics
-from harness.report.scaling import CommShare, compute_scaling, gpu_peak_tflops
+from harness.report.figures import scaling
+from harness.report.read.rundir import load_run
+from harness.report.figures.metrics import compute_metrics
+from harness.report.figures.scaling import CommShare, compute_scaling, gpu_peak_tflops
 from tests.runfixtures import WORKLOAD, RunDir, gpu_run, standard_run
 
 CATALOG = load_catalog()

@@ -1,10 +1,10 @@
 """Own-script figures from regex readings: the same ConfigMetrics fields as a built-in model,
-worked out by hand here (harness/report/script_metrics.py)."""
+worked out by hand here (harness/report/figures/script_metrics.py)."""
 
 import pytest
 
-from harness.report.load import load_run
-from harness.report.metrics import compute_metrics
+from harness.report.read.rundir import load_run
+from harness.report.figures.metrics import compute_metrics
 from tests.runfixtures import RunDir
 
 RATES0 = [50.0, 100.0, 110.0, 90.0, 100.0]   # rank 0's readings; the first is warm-up
@@ -77,7 +77,7 @@ def test_no_readings_says_why(tmp_path):
 
 
 def test_utilization_window_says_it_comes_from_the_readings(tmp_path):
-    from harness.report.utilization import config_utilization
+    from harness.report.figures.utilization import config_utilization
 
     from tests.runfixtures import SamplerDir
 

@@ -3,9 +3,9 @@
 
 import pytest
 
-from harness.report.load import load_run
-from harness.report.metrics import compute_metrics
-from harness.report.utilization import compute_utilization, host_series, stat, summary
+from harness.report.read.rundir import load_run
+from harness.report.figures.metrics import compute_metrics
+from harness.report.figures.utilization import compute_utilization, host_series, stat, summary
 from tests.runfixtures import RunDir, gpu_run, standard_run
 
 

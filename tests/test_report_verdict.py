@@ -4,7 +4,7 @@ import random
 import pytest
 
 from harness.report import stats
-from harness.report.verdict import compare
+from harness.report.figures.verdict import compare
 
 
 def est(xs):

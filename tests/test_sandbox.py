@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from harness import sandbox
-from harness.cli_sandbox import main as sandbox_cli
+from harness.cli.sandbox import main as sandbox_cli
 from harness.config import load_inventory
 from harness.pipeline import run_experiment
 from harness.sandbox import netns, shaping, sshd

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from harness.cli_sandbox import main as sandbox_cli
+from harness.cli.sandbox import main as sandbox_cli
 from harness.config import load_inventory
 from harness.sandbox import load_state, sshd
 from harness.transport.ssh import SSHOptions, SSHTransport
@@ -85,7 +85,7 @@ def test_without_root_up_says_so_and_suggests_loopback(tmp_path):
     if prefix is None:
         pytest.skip("running as root and setpriv is missing: cannot try as an unprivileged user")
     os.chmod(tmp_path, 0o777)
-    r = subprocess.run([*prefix, sys.executable, "-m", "harness.cli_sandbox", "up", "--hosts", "2",
+    r = subprocess.run([*prefix, sys.executable, "-m", "harness.cli.sandbox", "up", "--hosts", "2",
                         "--dir", str(tmp_path / "sb"), "--out", str(tmp_path / "inv.yaml")],
                        capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(__file__)),
                        env={**os.environ, "HOME": str(tmp_path)})

@@ -126,7 +126,7 @@ def test_names_fit_interface_limits_and_carry_the_tag():
 def test_cli_registers_under_any_parser():
     import argparse
 
-    from harness.cli_sandbox import cmd_sandbox, register
+    from harness.cli.sandbox import cmd_sandbox, register
 
     ap = argparse.ArgumentParser(prog="harness")
     register(ap.add_subparsers(dest="command"))

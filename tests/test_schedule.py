@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from harness.config import load_experiment, load_inventory
-from harness.plan import build_plan
-from harness.schedule import schedule, split_unit_name
+from harness.stages.plan import build_plan
+from harness.stages.schedule import schedule, split_unit_name
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -4,7 +4,7 @@ import os
 import subprocess
 import time
 
-from harness import shell
+from harness.transport import shell
 
 HOSTILE = "a b'c\"d;e $(touch /tmp/pwned-harness) `x` \n f"
 

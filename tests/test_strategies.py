@@ -11,7 +11,7 @@ from harness.config import Inventory, load_experiment
 from harness.config.experiment import Experiment, expand_sweeps
 from harness.config.inventory import Host
 from harness.errors import ConfigError
-from harness.plan import build_plan
+from harness.stages.plan import build_plan
 from harness.strategies import horovod
 from harness.worker import mpi
 from harness.strategies.ports import PortAllocator, machine_key
@@ -319,7 +319,7 @@ def _timeline(steps: int) -> list[dict]:
 
 
 def test_timeline_summary_counts_steps_and_unions_fused_tensors(tmp_path):
-    from harness.report.horovod_timeline import timeline_summary
+    from harness.report.figures.horovod_timeline import timeline_summary
 
     p = tmp_path / "horovod_timeline.json"
     p.write_text(json.dumps(_timeline(4)))
@@ -334,7 +334,7 @@ def test_timeline_summary_counts_steps_and_unions_fused_tensors(tmp_path):
 
 
 def test_timeline_per_step_and_only_some_tensors(tmp_path):
-    from harness.report.horovod_timeline import timeline_summary
+    from harness.report.figures.horovod_timeline import timeline_summary
 
     p = tmp_path / "horovod_timeline.json"
     p.write_text(json.dumps(_timeline(3)))
@@ -346,7 +346,7 @@ def test_timeline_per_step_and_only_some_tensors(tmp_path):
 
 
 def test_timeline_cut_off_by_a_killed_process_is_read_to_its_last_record(tmp_path):
-    from harness.report.horovod_timeline import timeline_summary
+    from harness.report.figures.horovod_timeline import timeline_summary
 
     text = "[\n" + ",\n".join(json.dumps(r) for r in _timeline(3))
     p = tmp_path / "t.json"

@@ -6,9 +6,9 @@ import stat
 
 import pytest
 
-from harness.bundle import build_bundle
+from harness.stages.bundle import build_bundle
 from harness.config.inventory import Host
-from harness.sync import sync_host
+from harness.stages.sync import sync_host
 from harness.transport.ssh import SSHOptions, SSHTransport
 from tests.sshd_hosts import start_hosts, stop_hosts, write_known_hosts
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.plan import group_waves
-from harness.waves import ConfigOutcome, run_waves
+from harness.stages.plan import group_waves
+from harness.stages.waves import ConfigOutcome, run_waves
 
 
 def test_group_waves_keeps_hosts_apart_and_their_order():
@@ -26,7 +26,7 @@ def test_group_waves_keeps_hosts_apart_and_their_order():
 
 def test_plan_waves_from_experiment_and_flag(tmp_path):
     from harness.config import load_experiment, load_inventory
-    from harness.plan import build_plan
+    from harness.stages.plan import build_plan
 
     root = Path(__file__).resolve().parent.parent
     exp = load_experiment(root / "experiments/studies/face-recognition-single-vs-parameter-server.yaml")
@@ -145,13 +145,13 @@ def test_two_disjoint_host_groups_overlap_and_the_bill_is_recomputable(tmp_path,
     assert want["parallel"] < want["sequential"]
 
     from harness.prices import load_catalog
-    from harness.report.cost import fmt_usd
-    from harness.report.load import load_run
-    from harness.report.schedule import run_schedule
+    from harness.report.figures.cost import fmt_usd
+    from harness.report.read.rundir import load_run
+    from harness.report.figures.schedule_bill import run_schedule
 
     rs = run_schedule(load_run(run), load_catalog())
     got = {b.mode: b for b in rs.bills}
-    from harness.report.bill import compute_bill
+    from harness.report.figures.bill import compute_bill
 
     assert got["parallel"].usd["on_demand"] == compute_bill(load_run(run), load_catalog()).on_demand_usd
     assert got["parallel"].measured and not got["sequential"].measured
@@ -164,8 +164,8 @@ def test_two_disjoint_host_groups_overlap_and_the_bill_is_recomputable(tmp_path,
         assert fmt_usd(want[mode]) in report
     # the per-type table: two instance types, one row each, with prices from the catalog
     assert "## Per instance type" in report and "$0.085/h" in report and "$0.08925/h" in report
-    from harness.report.analysis import analyze_dir
-    from harness.report.per_type import type_rows
+    from harness.report.figures.analysis import analyze_dir
+    from harness.report.figures.per_type import type_rows
 
     a = analyze_dir(run)
     rows = {r.instance_type: r for r in type_rows(a)}

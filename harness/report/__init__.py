@@ -1,5 +1,5 @@
-"""The report, in pipeline order: load raw run records (load) → figures (metrics, stats) →
-utilization (samplers) → cost (with harness.prices) → scaling → diagnose → recommend, all
-bundled by analysis.analyze(); then files: render (report.md / report.html from blocks and
-sections), csvfiles (results.csv, samples.csv), plots (PNG, the only matplotlib user), and
-compare (several runs side by side). Control side only: no TensorFlow imported here."""
+"""The report, in three layers, each importing only the ones before it:
+read/ (raw JSONL into records and columns) → figures/ (pure: metrics, utilization, cost,
+scaling, verdicts, diagnoses, the recommendation; analysis.analyze() gathers them) →
+write/ (report.md / report.html, results.csv, samples.csv, samples.parquet, plots, compare).
+stats.py is the small statistics all three use. Control side only: no TensorFlow here."""
