@@ -25,7 +25,9 @@ ensure_python_env() {  # $1 = extras, e.g. "train" or "train,dev"
     stamp="$VENV/.installed-${extras//,/-}-$key"
     if [ ! -f "$stamp" ]; then
         log "installing harness[$extras] into $VENV (first run only)"
-        pip_pinned install -q pip   # the pip that the constraints were made with
+        # first the pip that the constraints were made with (a new venv's pip may not know
+        # --build-constraint yet)
+        "$VENV/bin/python" -m pip install -q -c constraints.txt pip
         pip_pinned install -q -e ".[$extras]"
         touch "$stamp"
     fi

@@ -5,7 +5,7 @@ import tarfile
 
 import pytest
 
-from harness.stages.script_bundle import ScriptFilesError, build_script_bundle, script_files
+from harness.config.script_bundle import ScriptFilesError, build_script_bundle, script_files
 
 
 def _tree(tmp_path):
@@ -58,7 +58,7 @@ def test_digest_follows_the_contents_only(tmp_path):
 def test_experiment_loader_refuses_an_oversized_folder(tmp_path, monkeypatch):
     from harness.config import load_experiment
     from harness.errors import ConfigError
-    import harness.stages.script_bundle as sb
+    import harness.config.script_bundle as sb
 
     d = _tree(tmp_path)
     (tmp_path / "e.yaml").write_text("name: e\nworkload: {script: proj/train.py, files: [proj/lib]}\n"

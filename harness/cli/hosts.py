@@ -12,6 +12,9 @@ import json
 import sys
 from pathlib import Path
 
+from harness.cli.flags import ssh_flags, ssh_options
+from harness.errors import HarnessError
+
 
 def register(subparsers):
     """Add `hosts` and its sub-commands to the CLI's subparsers. Returns the `hosts`
@@ -55,6 +58,18 @@ def register(subparsers):
     pr.add_argument("--run-dir", type=Path, help="cache: read/write prices.json in this run directory")
     pr.add_argument("--json", action="store_true", help="print the prices.json document")
     pr.set_defaults(hosts_handler=_prices)
+
+    setup = sub.add_parser("setup", help="only when asked: create a venv on every host and install the "
+                                  "pinned training packages into it (never into the host's own Python)")
+    setup.add_argument("--hosts", required=True, help="inventory YAML")
+    setup.add_argument("--base-python", default="python3", help="interpreter on the hosts that creates the venv")
+    setup.add_argument("--with", dest="with_", action="append", choices=["horovod"],
+                       help="also build Horovod (once, on the first host, as a wheel copied to the others)")
+    setup.add_argument("--gpu", choices=["auto", "yes", "no"], default="auto",
+                       help="TensorFlow's CUDA build (tensorflow[and-cuda]); auto: on hosts where nvidia-smi lists a "
+                            "GPU or the inventory gives gpus")
+    ssh_flags(setup)
+    setup.set_defaults(hosts_handler=cmd_hosts_setup)
     return sub
 
 
@@ -163,3 +178,45 @@ def run(args) -> int:
 
     install_log_redaction()
     return args.hosts_handler(args)
+
+
+def cmd_hosts_setup(args) -> int:
+    from harness.preflight import hostsetup
+    from harness.config import load_inventory
+    from harness.transport import open_transports
+    from harness.transport.fanout import fan_out
+
+    inv = load_inventory(args.hosts)
+    hosts = [h for h in inv.hosts if not h.is_local]
+    if not hosts:
+        raise HarnessError(f"{args.hosts}: no SSH hosts to set up (local hosts use this checkout's .venv)")
+    horovod = "horovod" in (args.with_ or [])
+    transports = open_transports(hosts, ssh_options(args))
+    try:
+        def one(h):
+            tr = transports[h.name]
+            gpu = args.gpu == "yes" or (args.gpu == "auto" and hostsetup.host_has_gpu(tr, h))
+            pkgs = hostsetup.packages_for(gpu, horovod)
+            print(f"{h.name}: installing {' '.join(pkgs)} into {hostsetup.venv_dir(h)} …", flush=True)
+            return hostsetup.setup_host(tr, h, pkgs, base_python=args.base_python)
+
+        results = fan_out({h.name: h for h in hosts}, one)
+        ready = [h for h in hosts if results[h.name].ok]
+        versions = {}
+        if horovod and ready:
+            print(f"{ready[0].name}: building horovod {hostsetup.HOROVOD_VERSION} (once; copied to the other hosts) …",
+                  flush=True)
+            wheel = hostsetup.build_horovod_wheel(transports[ready[0].name], ready[0])
+            versions = hostsetup.install_horovod(transports, ready, ready[0], wheel)
+    finally:
+        for tr in transports.values():
+            tr.close()
+    failed = 0
+    for name, o in results.items():
+        if o.ok:
+            extra = f" (horovod {versions[name]})" if name in versions else ""
+            print(f"{name}: ready{extra}; set `python: {o.value}` for this host in {args.hosts}")
+        else:
+            failed += 1
+            print(f"harness: error: {o.error}", file=sys.stderr)
+    return 1 if failed else 0

@@ -13,14 +13,15 @@ from pathlib import Path
 import yaml
 
 from harness.config.loading import read_yaml
-from harness.errors import UsageError
+from harness.errors import HarnessError, UsageError, report_error
 from harness.protocol import layout
 
 
 def rehearse(args) -> int:
-    from harness.cli import commands as cli
     from harness import sandbox
+    from harness.cli.run import run_and_print
     from harness.pipeline import new_run_id
+    from harness.transport.ssh import SSHOptions
     from harness.sandbox.like import rehearsal_inventory
     from harness.sandbox.state import sandbox_dir
 
@@ -42,13 +43,14 @@ def rehearse(args) -> int:
         inv_path.parent.mkdir(parents=True, exist_ok=True)
         inv_path.write_text(f"# rehearsal: sandbox {st.tag} standing in for {args.like}\n"
                             + yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
-        argv = ["run", "--hosts", str(inv_path), "--known-hosts", st.files[0], "-e", args.experiment,
-                "--runs-dir", args.runs_dir, "--run-id", run_id, "--live-prices", "off"]
-        argv += ["--parallel"] if args.parallel else []
-        argv += ["--sequential"] if args.sequential else []
-        argv += ["--fail-fast"] if args.fail_fast else []
         t0 = time.monotonic()
-        rc = cli.main(argv)
+        try:
+            rc = run_and_print(args.experiment, str(inv_path), ssh_options=SSHOptions(known_hosts=st.files[0]),
+                               runs_root=args.runs_dir, run_id=run_id, live_prices="off",
+                               parallel=True if args.parallel else (False if args.sequential else None),
+                               fail_fast=args.fail_fast)
+        except HarnessError as e:  # said as `harness run` says it; the study tables still follow
+            rc = report_error(e)
         wall = time.monotonic() - t0
     finally:
         sandbox.down(str(d))

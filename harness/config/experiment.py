@@ -87,7 +87,7 @@ class Workload(_Strict):
     dataset: Optional[DatasetSpec] = None
     script: Optional[PathText] = None
     args: list[Text(PATH_MAX)] = Field(default_factory=list, max_length=256, description="the script's command-line arguments")
-    # What travels with the script to SSH hosts (harness/stages/script_bundle.py): these files or
+    # What travels with the script to SSH hosts (harness/config/script_bundle.py): these files or
     # folders (under the script's folder), or by default the script's whole folder.
     files: Optional[list[PathText]] = Field(default=None, max_length=1000)
     # A regex images_per_s reading is one rank's rate (per_rank: summed over the ranks that
@@ -324,7 +324,7 @@ def load_experiment(path: str | Path) -> Experiment:
         files = [str(_resolve(f, base)) for f in work.files] if work.files is not None else None
         if files is not None:
             updates["files"] = files
-        from harness.stages.script_bundle import ScriptFilesError, script_files
+        from harness.config.script_bundle import ScriptFilesError, script_files
         try:
             script_files(p, files)
         except ScriptFilesError as e:

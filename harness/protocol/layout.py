@@ -110,7 +110,7 @@ def bundle_dir(workdir: str, digest: str) -> str:
 
 
 def script_dir(workdir: str, digest: str) -> str:
-    """Where a version of the user's script bundle (harness/stages/script_bundle.py) is unpacked."""
+    """Where a version of the user's script bundle (harness/config/script_bundle.py) is unpacked."""
     return posixpath.join(workdir, "scripts", digest)
 
 

@@ -21,7 +21,7 @@ from harness.config.inventory import Host
 from harness.errors import HarnessError
 from harness.protocol import layout
 from harness.protocol.constants import DEFAULT_WORKDIR
-from harness.stages.script_bundle import ScriptBundle
+from harness.config.script_bundle import ScriptBundle
 from harness.protocol.events import EventLog
 from harness.transport.base import Transport
 from harness.transport.fanout import fan_out
@@ -125,7 +125,7 @@ def sync_hosts(hosts: list[Host], transports: dict[str, Transport], dataset: str
         dataset = None   # not a local path to upload: each host downloads it itself, below
     script = None
     if remote and workload is not None and workload.script:
-        from harness.stages.script_bundle import build_script_bundle
+        from harness.config.script_bundle import build_script_bundle
 
         script = build_script_bundle(workload.script, workload.files)
     if remote:

@@ -100,9 +100,9 @@ def calibrate_ps_worker(tf, spec: dict, log) -> None:
     import models
     from harness.worker.calibrate import calibrate, gradient_bytes
     from harness.worker.datasets import load_dataset
-    from harness.worker.train import _import_tf, _optimizer, _score
+    from harness.worker.keras_parts import import_tf, optimizer, score
 
-    _, keras = _import_tf(spec.get("threads") or {})   # tf is imported: sets its threads, gives tf_keras
+    _, keras = import_tf(spec.get("threads") or {})   # tf is imported: sets its threads, gives tf_keras
     work = spec["workload"]
     data = load_dataset(work["dataset"], seed=work["seed"])
     keras.utils.set_random_seed(work["seed"])
@@ -113,8 +113,8 @@ def calibrate_ps_worker(tf, spec: dict, log) -> None:
     from harness.worker.distribute import Local
 
     local = Local(tf, spec)
-    step = local.train_step(model, _optimizer(keras, work["optimizer"], work["learning_rate"]), loss_fn,
-                            lambda pred, y: _score(tf, pred, y, classification), int(work["batch_size"]))
+    step = local.train_step(model, optimizer(keras, work["optimizer"], work["learning_rate"]), loss_fn,
+                            lambda pred, y: score(tf, pred, y, classification), int(work["batch_size"]))
     it = local.dataset(data.x_train, data.y_train, int(work["batch_size"]), int(work["seed"]))
     _, grad_bytes = gradient_bytes(model)
     calibrate(log, step, it, model, int(work["calibration_steps"]), strategy="parameter_server",

@@ -21,7 +21,7 @@ from collections import deque
 from harness.protocol import exits
 from harness.protocol.events import EventLog
 from harness.protocol.layout import EVENTS_FILE
-from harness.worker import distribute, servers
+from harness.worker import distribute, keras_parts, servers
 from harness.worker.calibrate import Interleaved, gradient_bytes, horovod_settings
 from harness.worker.hostinfo import host_facts, process_start_wall
 from harness.worker.interruption import EXIT_INTERRUPTED, SpotInterrupted, SpotWatch, on_notice, restore
@@ -71,34 +71,12 @@ def run_task(spec: dict) -> int:
     return 0
 
 
-def _import_tf(threads: dict):
-    import tensorflow as tf
-    import tf_keras
-
-    # Must happen before TensorFlow creates its thread pools (before any op runs).
-    if threads.get("intra_op") is not None:
-        tf.config.threading.set_intra_op_parallelism_threads(threads["intra_op"])
-    if threads.get("inter_op") is not None:
-        tf.config.threading.set_inter_op_parallelism_threads(threads["inter_op"])
-    return tf, tf_keras
-
-
-def _optimizer(keras, name: str, lr: float):
-    if name == "sgd":
-        return keras.optimizers.SGD(learning_rate=lr)
-    if name == "momentum":
-        return keras.optimizers.SGD(learning_rate=lr, momentum=0.9)
-    if name == "adam":
-        return keras.optimizers.Adam(learning_rate=lr)
-    return keras.optimizers.RMSprop(learning_rate=lr)
-
-
 def _train(spec: dict, log: EventLog) -> dict:
     work = spec["workload"]
     strategy = spec.get("strategy") or "single"
 
     t = time.monotonic()
-    tf, keras = _import_tf(spec.get("threads", {}))
+    tf, keras = keras_parts.import_tf(spec.get("threads", {}))
     log.emit("phase", name="framework_import", seconds=time.monotonic() - t,
              versions={"tensorflow": tf.__version__, "tf_keras": keras.__version__})
 
@@ -143,14 +121,14 @@ def _train(spec: dict, log: EventLog) -> dict:
     lr = work["learning_rate"] * (size if work.get("scale_lr") and dist.sync else 1)
     with dist.scope():
         model = models.build(work["model"], data.input_shape, data.outputs, data.task)
-        opt = _optimizer(keras, work["optimizer"], lr)
+        opt = keras_parts.optimizer(keras, work["optimizer"], lr)
     classification = data.task == "classification"
     # Per-example losses: every strategy averages them itself (over its local or global batch).
     loss_fn = (keras.losses.SparseCategoricalCrossentropy(reduction="none") if classification
                else keras.losses.MeanSquaredError(reduction="none"))
 
     def score_fn(pred, y):
-        return _score(tf, pred, y, classification)
+        return keras_parts.score(tf, pred, y, classification)
 
     step_fn = dist.train_step(model, opt, loss_fn, score_fn, batch)
     params, grad_bytes = gradient_bytes(model)
@@ -162,7 +140,7 @@ def _train(spec: dict, log: EventLog) -> dict:
     calib = None
     if dist.calibrates and work.get("calibration_steps"):
         # A throw-away optimizer of the same kind: the real one's state stays untouched.
-        local_step = dist.train_step(model, _optimizer(keras, work["optimizer"], lr), loss_fn, score_fn, batch,
+        local_step = dist.train_step(model, keras_parts.optimizer(keras, work["optimizer"], lr), loss_fn, score_fn, batch,
                                      exchange=False)
         calib = Interleaved(log, local_step, it, model, int(work["calibration_steps"]),
                             first=max(start_step, int(work.get("warmup_steps") or 0)) + 1,
@@ -322,14 +300,6 @@ def _loop_ps(spec, log, dist, model, opt, loss_fn, score_fn, step_fn, it, data, 
         _epoch_end(log, dist, model, opt, loss_fn, score_fn, save, data, record, step, classification)
     seconds = (last_end - first_start) if first_start is not None else 0.0
     return {"steps": step - start_step, "images": images, "seconds": seconds, "last_step": step}
-
-
-def _score(tf, pred, y, classification: bool):
-    """Per batch: the number of correct predictions, or the sum of squared errors."""
-    if classification:
-        hits = tf.equal(tf.argmax(pred, axis=-1), tf.cast(y, tf.int64))
-        return tf.reduce_sum(tf.cast(hits, tf.float32))
-    return tf.reduce_sum(tf.square(tf.cast(y, tf.float32) - pred))
 
 
 def _metric_fields(prefix: str, score_sum: float, n: int, mean_loss: float, classification: bool) -> dict:

@@ -15,7 +15,8 @@ from harness.report.figures.bill import RunBill, compute_bill
 from harness.report.figures.instance_check import instance_checks
 from harness.report.figures.cost import ConfigCost, compute_costs
 from harness.report.figures.diagnose import Check, compute_checks
-from harness.report.read.rundir import RunData, load_run, resolved_experiment
+from harness.report.read.rundir import load_run
+from harness.report.read.records import RunData, resolved_experiment
 from harness.report.figures.metrics import ConfigMetrics, compute_metrics
 from harness.report.figures.recommend import Recommendation, recommend
 from harness.report.figures.repeats import ConfigGroup, compute_groups

@@ -21,7 +21,7 @@ from typing import Optional
 
 from harness.prices import Catalog, HostPrice, resolve_host_price
 from harness.report.figures.cost import live_prices
-from harness.report.read.rundir import RunData
+from harness.report.read.records import RunData
 
 SECONDS_PER_HOUR = 3600.0
 MINIMUM_S = 60.0

@@ -22,7 +22,7 @@ import numpy as np
 from harness.protocol import layout
 from harness.report import stats
 from harness.report.figures.commbytes import HostByteCheck, bytes_in_window, check_host, ps_host_bytes, ring_host_bytes
-from harness.report.read.rundir import RunData, TaskData
+from harness.report.read.records import RunData, TaskData
 from harness.report.figures.link_rate import link_rate, parse_bits  # noqa: F401  (parse_bits: importable from here too)
 from harness.report.figures.metrics import ConfigMetrics
 

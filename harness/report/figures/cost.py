@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
 from harness.prices import Catalog, HostPrice, LivePrices, Price, parse_live_prices, resolve_host_price
-from harness.report.read.rundir import RunData
+from harness.report.read.records import RunData
 from harness.report.figures.metrics import ConfigMetrics
 
 SECONDS_PER_HOUR = 3600.0

@@ -13,7 +13,7 @@ import re
 from typing import Optional
 
 from harness.report.figures.diagnose import NOT_EVALUATED, OK, TRIGGERED, Check
-from harness.report.read.rundir import RunData
+from harness.report.read.records import RunData
 
 NAME = "instance type mismatch"
 MEM_LOW, MEM_HIGH = 0.85, 1.10

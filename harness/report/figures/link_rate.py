@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Optional, Sequence
 
-from harness.report.read.rundir import RunData
+from harness.report.read.records import RunData
 
 _GBIT = re.compile(r"(\d+(?:\.\d+)?)\s*Gigabit", re.I)
 _RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(bit|kbit|mbit|gbit|tbit)?\s*$", re.I)

@@ -13,7 +13,7 @@ import numpy as np
 
 from harness.report.figures import script_metrics
 from harness.report import stats
-from harness.report.read.rundir import RunData, TaskData, resolved_configurations, resolved_experiment
+from harness.report.read.records import RunData, TaskData, resolved_configurations, resolved_experiment
 from harness.report.figures.metric_types import ConfigMetrics, StartupSplit, TaskMetrics  # the records; importable from here
 
 # The experiment's own default (harness.config.experiment.Workload.warmup_steps); used only

@@ -13,7 +13,7 @@ from typing import Callable, Optional, Sequence
 
 from harness.report import stats
 from harness.report.figures.cost import ConfigCost
-from harness.report.read.rundir import RunData, plan_configs
+from harness.report.read.records import RunData, plan_configs
 from harness.report.figures.metrics import ConfigMetrics
 from harness.report.stats import Estimate
 from harness.stages.schedule import split_unit_name

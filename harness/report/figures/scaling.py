@@ -16,7 +16,7 @@ from typing import Callable, Optional, Sequence
 from harness.prices import Catalog
 from harness.protocol import layout
 from harness.report.figures.comm import CommAnalysis, analyse
-from harness.report.read.rundir import RunData, resolved_configurations
+from harness.report.read.records import RunData, resolved_configurations
 from harness.report.figures.metrics import ConfigMetrics, _num, _setting
 
 # Peak FP32 TFLOPS per GPU (vendor spec sheets, via /work/shared/data/README.md). Matched

@@ -20,7 +20,7 @@ from typing import Optional
 from harness.stages.schedule import group_waves
 from harness.prices import Catalog
 from harness.report.figures.bill import MINIMUM_S, SECONDS_PER_HOUR, RunBill, compute_bill, spans
-from harness.report.read.rundir import RunData
+from harness.report.read.records import RunData
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from harness.report import stats
-from harness.report.read.rundir import RunData, SamplerData
+from harness.report.read.records import RunData, SamplerData
 from harness.report.figures.metrics import ConfigMetrics
 
 # Samples normally arrive every interval_s; a gap longer than this many intervals at either

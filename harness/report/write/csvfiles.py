@@ -15,7 +15,7 @@ from harness.report.figures.analysis import RunAnalysis
 from harness.report.figures.cost import PRICINGS, ConfigCost
 from harness.report.figures.diagnose import Check
 from harness.report.read.columns import CSV_SAMPLE_FIELDS, GPU_FIELDS, TASK_SCALARS, fmt_cells
-from harness.report.read.rundir import RunData
+from harness.report.read.records import RunData
 from harness.report.figures.metrics import ConfigMetrics
 from harness.report.figures.scaling import Scaling
 from harness.report.figures.utilization import ConfigUtilization, summary

@@ -25,7 +25,8 @@ from harness.report.write.blocks import (  # noqa: F401  (fmt_* re-exported for 
 from harness.report.write import parquet_file
 from harness.report.read.forked import Forked, patience
 from harness.report.write.csvfiles import CSV_COLUMNS, render_results_csv, render_samples_csv, write_samples_csv  # noqa: F401
-from harness.report.read.rundir import load_run, resolved_experiment
+from harness.report.read.rundir import load_run
+from harness.report.read.records import resolved_experiment
 from harness.report.figures.metrics import ConfigMetrics
 
 

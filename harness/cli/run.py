@@ -1,0 +1,125 @@
+"""`harness run`: its flags, the plan of `--dry-run`, and one whole run with its live table,
+signal handling and printed results (also what the study rehearsal calls)."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from harness.cli.flags import between, ssh_flags, ssh_options
+from harness.errors import Interrupted, RunFailed
+
+DEFAULT_EXPERIMENT = "experiments/default.yaml"
+DEFAULT_HOSTS = "hosts/local.yaml"
+
+
+def register(sub) -> None:
+    run = sub.add_parser("run", help="run an experiment on an inventory of hosts and write the report")
+    run.add_argument("--experiment", "-e", help=f"experiment YAML (default {DEFAULT_EXPERIMENT}; with --resume, "
+                     "the resumed run's copy)")
+    run.add_argument("--hosts", help=f"inventory YAML (default {DEFAULT_HOSTS}; with --resume, the resumed run's copy)")
+    run.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                     help="run again, as a new run, the configurations of RUN_DIR that did not succeed, each "
+                          "from its latest checkpoint (e.g. after a spot interruption)")
+    run.add_argument("--runs-dir", default="runs", help="where run directories are created (default runs/)")
+    run.add_argument("--run-id", help="name of the run directory (default: experiment name + UTC time + random)")
+    run.add_argument("--keep-going", action="store_true", help="run the remaining configurations after one fails")
+    run.add_argument("--grace", type=between(0, 3600), default=10.0, help="seconds between SIGTERM and SIGKILL when stopping tasks")
+    run.add_argument("--upload-to", metavar="s3://BUCKET/PREFIX",
+                     help="after the run (also a failed or stopped one), upload its directory to S3")
+    run.add_argument("--lease", type=between(5, 86400), default=60.0,
+                     help="seconds a task keeps running on a host the control side can no longer reach (default 60)")
+    run.add_argument("--repeats", type=between(1, 100, int), metavar="N",
+                     help="run every configuration N times, interleaved (overrides the experiment's repeats)")
+    run.add_argument("--dry-run", action="store_true", help="validate and print the plan; start nothing")
+    order = run.add_mutually_exclusive_group()
+    order.add_argument("--parallel", action="store_true", default=None,
+                       help="run configurations whose hosts do not overlap at the same time, in waves "
+                            "(as `parallel: true` in the experiment)")
+    order.add_argument("--sequential", action="store_true",
+                       help="one configuration after another, even if the experiment says parallel: true")
+    run.add_argument("--fail-fast", action="store_true",
+                     help="in parallel: the first failed configuration stops every other one")
+    run.add_argument("--live-prices", choices=("auto", "on", "off"), default="auto",
+                     help="fetch on-demand/spot prices from AWS into the run (auto: when hosts came from EC2 discovery)")
+    ssh_flags(run)
+
+
+def cmd_run(args) -> int:
+    if args.resume is not None:
+        args.experiment = args.experiment or str(args.resume / "experiment.yaml")
+        args.hosts = args.hosts or str(args.resume / "inventory.yaml")
+    args.experiment = args.experiment or DEFAULT_EXPERIMENT
+    args.hosts = args.hosts or DEFAULT_HOSTS
+
+    if args.dry_run:
+        from harness import pipeline
+
+        run_id = args.run_id or "dry-run"
+        _, _, plan = pipeline.load_and_plan(args.experiment, args.hosts, run_id, Path(args.runs_dir) / run_id,
+                                            _parallel(args), args.repeats)
+        waves = plan.wave_list()
+        print(f"schedule: {'parallel' if plan.parallel else 'sequential'}, {len(waves)} wave(s): "
+              + " | ".join(", ".join(w) for w in waves))
+        for cp in plan.configs:
+            print(f"{cp.name}: strategy {cp.strategy}, hosts {', '.join(cp.hosts)}")
+            for t in cp.tasks:
+                print(f"  {t.task_id:<12} role {t.role:<7} rank {t.rank!s:<4} host {t.host}  dir {t.task_dir}")
+        return 0
+
+    return run_and_print(args.experiment, args.hosts, upload_to=args.upload_to, runs_root=args.runs_dir,
+                         run_id=args.run_id, ssh_options=ssh_options(args), grace_s=args.grace,
+                         keep_going=args.keep_going, live_prices=args.live_prices, lease_s=args.lease,
+                         resume=args.resume, parallel=_parallel(args), fail_fast=args.fail_fast,
+                         repeats=args.repeats)
+
+
+def run_and_print(experiment: str, hosts: str, *, upload_to: str | None = None, **run_kw) -> int:
+    """One whole run as `harness run` does it (live table, signals, the run directory and
+    report printed, the upload): `run_kw` goes to pipeline.run_experiment. Raises the run's
+    failure as a HarnessError, like every command."""
+    from harness import pipeline
+    from harness.cli.progress import make_progress
+
+    stop = threading.Event()
+
+    def on_signal(signum, frame):
+        if stop.is_set():  # a second Ctrl-C: the user really wants out
+            raise KeyboardInterrupt
+        print(f"\nharness: {signal.Signals(signum).name} received; stopping every task on every host…",
+              file=sys.stderr, flush=True)
+        stop.set()
+
+    # SIGHUP too: a closed terminal or ssh session must not orphan tasks on the hosts.
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    progress = make_progress()
+    try:
+        result = pipeline.run_experiment(experiment, hosts, stop=stop, progress=progress, **run_kw)
+    finally:
+        progress.close()
+        for s, h in old.items():
+            signal.signal(s, h)
+    print(f"run directory: {result.run_dir}")
+    if upload_to:
+        from harness.aws.s3 import s3_client, upload_run_dir
+        from harness.aws.session import AwsSettings
+
+        up = upload_run_dir(s3_client(AwsSettings()), result.run_dir, upload_to)
+        print(f"uploaded {up.files} files ({up.bytes} bytes) to {up.uri}")
+    for f in result.report_files:
+        print(f"  {f}")
+    if result.leftovers:
+        for host, pids in result.leftovers.items():
+            print(f"harness: warning: host {host}: processes of this run still present: {pids}", file=sys.stderr)
+    if result.status == "stopped":
+        raise Interrupted(f"run stopped: {result.reason}; partial results kept in {result.run_dir}")
+    if result.status != "succeeded":
+        raise RunFailed(f"run {result.status}: {result.reason}; partial results kept in {result.run_dir}")
+    return 0
+
+
+def _parallel(args) -> bool | None:
+    """--parallel → True, --sequential → False, neither → the experiment's `parallel`."""
+    return True if args.parallel else (False if args.sequential else None)

@@ -1,0 +1,35 @@
+"""TensorFlow and Keras pieces that every process training or calibrating on a host needs
+the same way: importing TensorFlow with its thread pools set, the optimizer by name, and the
+per-batch score (train.py and servers.py)."""
+
+from __future__ import annotations
+
+
+def import_tf(threads: dict):
+    import tensorflow as tf
+    import tf_keras
+
+    # Must happen before TensorFlow creates its thread pools (before any op runs).
+    if threads.get("intra_op") is not None:
+        tf.config.threading.set_intra_op_parallelism_threads(threads["intra_op"])
+    if threads.get("inter_op") is not None:
+        tf.config.threading.set_inter_op_parallelism_threads(threads["inter_op"])
+    return tf, tf_keras
+
+
+def optimizer(keras, name: str, lr: float):
+    if name == "sgd":
+        return keras.optimizers.SGD(learning_rate=lr)
+    if name == "momentum":
+        return keras.optimizers.SGD(learning_rate=lr, momentum=0.9)
+    if name == "adam":
+        return keras.optimizers.Adam(learning_rate=lr)
+    return keras.optimizers.RMSprop(learning_rate=lr)
+
+
+def score(tf, pred, y, classification: bool):
+    """Per batch: the number of correct predictions, or the sum of squared errors."""
+    if classification:
+        hits = tf.equal(tf.argmax(pred, axis=-1), tf.cast(y, tf.int64))
+        return tf.reduce_sum(tf.cast(hits, tf.float32))
+    return tf.reduce_sum(tf.square(tf.cast(y, tf.float32) - pred))
