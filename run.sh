@@ -117,7 +117,7 @@ case "${1:-}" in
         ensure_system_packages
         ensure_python_env "train,aws,dev"
         ensure_horovod "train,aws,dev"
-        exec "$VENV/bin/python" -m pytest -q tests "$@"
+        exec "$VENV/bin/python" -m pytest -q -rs tests "$@"
         ;;
     report|check|compare|hosts|sandbox|project|--help|-h|--version)
         ensure_python_env "train,aws"

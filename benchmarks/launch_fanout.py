@@ -29,17 +29,17 @@ from harness.transport import open_transports  # noqa: E402
 from harness.transport.fanout import fan_out  # noqa: E402
 from harness.protocol.spec import TaskSpec  # noqa: E402
 from harness.transport.ssh import SSHOptions  # noqa: E402
-from tests.sshd_hosts import running_hosts, write_known_hosts  # noqa: E402
+from harness import sandbox  # noqa: E402
 
 
 def one_launch(test_hosts, tmp: Path, trial: int) -> float:
     script = tmp / "trivial"
     script.write_text("#!/bin/sh\nexec sleep 30\n")
     script.chmod(0o755)
-    opts = SSHOptions(known_hosts=write_known_hosts(test_hosts, tmp / "kh"), ssh_config=None,
-                      harness_known_hosts=tmp / "hk")
-    hosts = [Host(name=f"h{i}", address=t.address, port=t.port, user=t.user, key=str(t.key_path),
-                  python=str(script), workdir=str(tmp / f"w{i}")) for i, t in enumerate(test_hosts)]
+    st = test_hosts
+    opts = SSHOptions(known_hosts=st.files[0], ssh_config=None, harness_known_hosts=tmp / "hk")
+    hosts = [Host(name=f"h{i}", address=t.address, port=t.port, user=st.user, key=st.client_key,
+                  python=str(script), workdir=str(tmp / f"w{i}")) for i, t in enumerate(st.hosts)]
     run_id = f"bench-{trial}-{len(hosts)}"
     tasks = tuple(Task(config="c", task_id="w", role="worker", index=0, rank=i, host=h.name,
                        task_dir=f"{h.workdir}/{run_id}/w", env={"HARNESS_RUN_ID": run_id},
@@ -80,8 +80,14 @@ def main() -> None:
     rows = {}
     with tempfile.TemporaryDirectory() as d:
         for n in [int(x) for x in args.sizes.split(",")]:
-            with running_hosts(n, Path(d) / f"hosts{n}") as hosts:
-                rows[n] = [one_launch(hosts, Path(d) / f"hosts{n}", r) for r in range(args.repeats)]
+            # loopback sandbox hosts: real sshd servers on 127.0.0.1 ports, no root needed
+            where = Path(d) / f"hosts{n}"
+            st = sandbox.up(sandbox.UpRequest(hosts=n, loopback=True, bandwidth=None, directory=str(where / "sb"),
+                                              out=str(where / "sandbox.yaml"), known_hosts=str(where / "kh")))
+            try:
+                rows[n] = [one_launch(st, where, r) for r in range(args.repeats)]
+            finally:
+                sandbox.down(str(where / "sb"))
     print(f"{'hosts':>5}  {'median s':>9}  {'min s':>7}  {'max s':>7}  {'connect':>8}  {'sync':>6}  {'start':>6}"
           f"  {'stop s':>7}   (to all running; phases and stop: medians)")
     med = {}

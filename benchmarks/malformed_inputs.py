@@ -1,4 +1,4 @@
-"""The malformed-input corpus (tests/malformed_corpus.py), tried as a new user would:
+"""The malformed-input corpus (benchmarks/malformed_corpus.py), tried as a new user would:
 `python -m harness run --experiment … --hosts … --runs-dir …` in a fresh process per case.
 Counts the cases that give exactly one line on stderr, exit 2 and nothing written under
 the runs directory, and lists every case that does not, with what it did instead.
@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.malformed_corpus import CASES, materialize  # noqa: E402
+from malformed_corpus import CASES, materialize  # noqa: E402  (beside this file)
 
 
 def main() -> int:

@@ -1,7 +1,8 @@
-"""The stages of `harness run`, top to bottom, one module each (docs/architecture.md):
+"""The stages of `harness run`, top to bottom, one module each under harness/stages/, in the
+order harness.stages.Stage names them (docs/architecture.md):
 
-  load (load.py) → plan (plan.py) → connect (connect.py) → sync (sync.py) → bind (bind.py)
-  → execute (launch.py) → collect (collect.py), per configuration run, in waves → report (report/)
+  load → plan → connect → sync → bind → execute (launch) → collect, per configuration
+  run, in waves (waves.py) → report (harness/report/)
 
 Each stage reads only what the stages before it returned; none changes an earlier stage's
 output. The bound plan is written once (plan.json) and each task's spec is shipped as is.

@@ -1,7 +1,7 @@
 """`python -m harness.worker --task task.json`: one task on this host, as its spec says.
 
 Imports only the standard library and harness.protocol until the task's own module is
-chosen; the host needs nothing the control side uses (tests/test_host_side.py checks)."""
+chosen; the host needs nothing the control side uses (tests/integration/test_host_side.py checks)."""
 
 from __future__ import annotations
 

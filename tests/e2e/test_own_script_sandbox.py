@@ -1,0 +1,102 @@
+"""A user's own Horovod benchmark script on two sandbox hosts that share nothing with the
+control side: each host has its own mount namespace where /tmp, /root, /home and this
+checkout are empty (`sandbox up --private-dirs`), so the script (which exists only here)
+must travel in the harness's bundle; an `env:` value must reach it; and the report's
+throughput must equal the script's own printed total within the script's own ±."""
+
+import os
+import re
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness import sandbox
+from harness.config import load_inventory
+from harness.pipeline import run_experiment
+from harness.report.read.rundir import load_run
+from harness.report.figures.metrics import compute_metrics
+from harness.sandbox import netns, sshd
+from harness.transport.ssh import SSHOptions, SSHTransport
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "hvd_benchmark.py"
+
+
+def _unavailable():
+    if os.geteuid() != 0:
+        return "needs root: network namespaces and mount namespaces"
+    return netns.netns_unavailable_reason() or sshd.available()
+
+
+pytestmark = [pytest.mark.slow, pytest.mark.root, pytest.mark.netns,
+              pytest.mark.skipif(_unavailable() is not None, reason=str(_unavailable()))]
+
+
+@pytest.fixture(scope="module")
+def private_sb(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("privsb")
+    d, inv = tmp / "sb", tmp / "sandbox.yaml"
+    st = sandbox.up(sandbox.UpRequest(hosts=2, bandwidth=None, directory=str(d), out=str(inv), private_dirs=True))
+    st.opts = SSHOptions(known_hosts=Path(st.files[0]), ssh_config=None, harness_known_hosts=tmp / "hk")
+    st.tmp = tmp
+    yield st
+    sandbox.down(d)
+
+
+def test_private_hosts_see_nothing_of_the_control_side(private_sb):
+    inv = load_inventory(private_sb.files[1])
+    for h in inv.hosts:
+        tr = SSHTransport(h, private_sb.opts)
+        try:
+            assert not tr.exec(f"test -e {SCRIPT}").ok                 # the script is only here
+            assert not tr.exec(f"test -e {private_sb.tmp / 'sandbox.yaml'}").ok   # nor the inventory
+            other = next(x for x in inv.hosts if x.name != h.name)
+            assert not tr.exec(f"test -e {other.workdir}").ok           # nor the other host's files
+            assert tr.exec(f"test -d {h.workdir} && {h.python} -c 'import tensorflow'", timeout=600).ok
+            assert tr.exec(f"{h.python} -c 'import harness'", timeout=120).returncode != 0   # no checkout to import
+        finally:
+            tr.close()
+
+
+@pytest.mark.horovod
+def test_own_benchmark_script_shipped_with_env_and_the_report_matches_its_total(private_sb, tmp_path):
+    exp = {
+        "name": "ownbench",
+        "workload": {
+            "script": str(SCRIPT),
+            "args": ["--batch-size", "64", "--num-batches-per-iter", "40", "--num-iters", "8"],
+            "batch_size": 64,
+            "metrics": {"images_per_s": r"Iter #\d+: ([0-9.]+) img/sec per worker"},
+            "throughput_scope": "per_rank_equal",   # rank 0 prints its own rate for every rank
+            "warmup_readings": 1,
+            "env": {"BENCH_NOTE": "from the experiment"},
+        },
+        "configurations": [{"name": "hvd2", "strategy": "horovod", "workers": 2, "hosts": ["sb0", "sb1"],
+                            "threads": {"intra_op": 1, "inter_op": 1}}],
+        "sample_interval_s": 0.5,
+    }
+    path = tmp_path / "ownbench.yaml"
+    path.write_text(yaml.safe_dump(exp))
+    res = run_experiment(str(path), private_sb.files[1], runs_root=str(tmp_path / "runs"), run_id="ownbench",
+                         ssh_options=private_sb.opts)
+    assert res.status == "succeeded", res.reason
+    run = Path(res.run_dir)
+    out = {}
+    for host, rank in (("sb0", 0), ("sb1", 1)):
+        d = run / "hosts" / host / "hvd2" / f"worker-{rank}"
+        out[rank] = (d / "stdout.log").read_text()
+        assert f"rank {rank}: BENCH_NOTE=from the experiment" in out[rank]
+    m_total = re.search(r"Total img/sec on 2 worker\(s\): ([0-9.]+) \+-([0-9.]+)", out[0])
+    assert m_total, out[0]
+    total, pm = float(m_total.group(1)), float(m_total.group(2))
+    (m,) = compute_metrics(load_run(run))
+    print(f"script's printed total: {total:.1f} +-{pm:.1f} img/s; report: {m.throughput_images_per_s:.1f} "
+          f"± {m.throughput_ci95_half_width_images_per_s:.1f} images/s ({m.throughput_method})")
+    assert abs(m.throughput_images_per_s - total) <= pm
+    assert "per_rank_equal" in m.throughput_method and "1 of 2 rank(s) printed" in m.throughput_method
+    assert m.training_time_s and m.training_time_s > 0 and m.step_time_n == 7
+    report = (run / "report.md").read_text()
+    assert "per_rank_equal" in report
+    sync = [line for line in (run / "control.jsonl").read_text().splitlines() if '"event": "sync"' in line]
+    assert len(sync) == 2 and all('"script_path"' in s for s in sync)

@@ -1,0 +1,457 @@
+"""Hand-written run directories for the report tests (layout and fields: docs/events.md).
+
+`standard_run` is the shared fixture; its numbers are chosen so every metric can be worked
+out by hand, and tests/unit/test_report_metrics.py shows that arithmetic."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+WORKLOAD = {"model": "mlp", "batch_size": 32, "epochs": 3, "warmup_steps": 3,
+            "log_every": 2, "target_accuracy": 0.5}
+
+
+def _append(path: Path, record: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(record) + "\n")
+
+
+class TaskDir:
+    def __init__(self, run: "RunDir", config: str, task_id: str, host: str, role: str, rank: int):
+        self.config, self.task_id, self.host, self.role, self.rank = config, task_id, host, role, rank
+        self.path = run.root / "hosts" / host / config / task_id
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.events = self.path / "events.jsonl"
+
+    def task_json(self, workload: Optional[dict] = None) -> "TaskDir":
+        spec = {"config": self.config, "task_id": self.task_id, "role": self.role,
+                "rank": self.rank, "host": self.host, "workload": workload or WORKLOAD}
+        (self.path / "task.json").write_text(json.dumps(spec), encoding="utf-8")
+        return self
+
+    def event(self, event: str, t_wall: float, **fields: Any) -> "TaskDir":
+        rec = {"event": event, "t_wall": t_wall, "t_mono": t_wall - 90.0, "config": self.config,
+               "task_id": self.task_id, "role": self.role, "rank": self.rank, "host": self.host}
+        rec.update(fields)
+        _append(self.events, rec)
+        return self
+
+    def step(self, t_wall: float, step: int, seconds: float, *, steps: int = 2, images: int = 64,
+             data_wait_s: float = 0.0, epoch: int = 1) -> "TaskDir":
+        return self.event("step", t_wall, step=step, steps=steps, epoch=epoch, images=images,
+                          seconds=seconds, data_wait_s=data_wait_s, loss=1.0)
+
+    def epoch(self, t_wall: float, epoch: int, **fields: Any) -> "TaskDir":
+        return self.event("epoch", t_wall, epoch=epoch, **fields)
+
+    def startup(self, run_start: float, import_s: float, data_s: float, model_s: float,
+                **model_fields: Any) -> "TaskDir":
+        """run_start then the three phase records, back to back; `model_fields` go into the
+        model_built record (e.g. flops_per_example)."""
+        self.event("run_start", run_start, pid=1234, process_start_wall=run_start - 0.1,
+                   versions={"python": "3.11"}, host_facts={"cores_logical": 2}, threads={})
+        t = run_start + import_s
+        self.event("phase", t, name="framework_import", seconds=import_s)
+        self.event("phase", t + data_s, name="data_ready", seconds=data_s)
+        return self.event("phase", t + data_s + model_s, name="model_built", seconds=model_s,
+                          **model_fields)
+
+    def torn(self, text: str) -> "TaskDir":
+        """A last line cut off mid-write (no newline), as a killed process leaves it."""
+        with open(self.events, "a", encoding="utf-8") as fh:
+            fh.write(text)
+        return self
+
+    def exit_code(self, code: int) -> "TaskDir":
+        (self.path / "exit_code").write_text(f"{code}\n", encoding="utf-8")
+        return self
+
+
+class SamplerDir:
+    """hosts/<host>/<config>/sampler/samples.jsonl as the utilization sampler writes it."""
+
+    def __init__(self, run: "RunDir", config: str, host: str):
+        self.config, self.host = config, host
+        self.path = run.root / "hosts" / host / config / "sampler"
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.samples = self.path / "samples.jsonl"
+
+    def record(self, event: str, t_wall: float, **fields: Any) -> "SamplerDir":
+        _append(self.samples, {"event": event, "t_wall": t_wall, "t_mono": t_wall - 90.0, **fields})
+        return self
+
+    def start(self, t_wall: float, *, interval_s: float = 1.0, memory_total_bytes: float = 8e9,
+              cores: int = 4, gpus: Optional[list] = None, nvml_reason: Optional[str] = None) -> "SamplerDir":
+        return self.record("sampler_start", t_wall, interval_s=interval_s, nvml=bool(gpus),
+                           nvml_reason=None if gpus else (nvml_reason or "NVML library not found"),
+                           cores=cores, memory_total_bytes=memory_total_bytes, gpus=gpus or [])
+
+    def sample(self, t_wall: float, cpu: Optional[float], *, mem_used: float = 2e9,
+               mem_available: float = 6e9, net: float = 1000.0, disk: float = 0.0,
+               task_cpu: Optional[float] = None, task_rss: Optional[float] = 5e8,
+               gpu_util: Optional[list] = None) -> "SamplerDir":
+        """One sample; network sent = received = `net`, disk read = write = `disk`;
+        gpu_util is one utilization per GPU (index = position)."""
+        gpus = [{"index": i, "util_percent": u, "mem_used_bytes": 1e9, "mem_total_bytes": 16e9,
+                 "power_w": 50.0, "temperature_c": 60, "sm_clock_mhz": 1500}
+                for i, u in enumerate(gpu_util or [])]
+        return self.record("sample", t_wall, cpu_percent=cpu,
+                           cpu_percent_per_core=None if cpu is None else [cpu, cpu],
+                           load1=1.0, mem_used_bytes=mem_used, mem_available_bytes=mem_available,
+                           net_sent_bytes_per_s=net, net_recv_bytes_per_s=net,
+                           disk_read_bytes_per_s=disk, disk_write_bytes_per_s=disk,
+                           tasks={"cpu_percent": task_cpu if task_cpu is not None else cpu,
+                                  "rss_bytes": task_rss, "processes": 1}, gpus=gpus)
+
+    def end(self, t_wall: float, cpu_seconds: float, wall_seconds: float) -> "SamplerDir":
+        return self.record("sampler_end", t_wall, cpu_seconds=cpu_seconds, wall_seconds=wall_seconds)
+
+    def torn(self, text: str) -> "SamplerDir":
+        with open(self.samples, "a", encoding="utf-8") as fh:
+            fh.write(text)
+        return self
+
+
+class RunDir:
+    def __init__(self, root: Path, run_id: str = "run-1"):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.run_id = run_id
+        self.plan_tasks: list[dict] = []
+
+    def control(self, event: str, t_wall: float, **fields: Any) -> "RunDir":
+        _append(self.root / "control.jsonl", {"event": event, "t_wall": t_wall,
+                                              "t_mono": t_wall - 50.0, **fields})
+        return self
+
+    def resolved(self, workload: dict, configurations: list[dict], name: str = "exp",
+                 hosts: Optional[list[dict]] = None) -> "RunDir":
+        doc = {"experiment": {"name": name, "workload": workload, "configurations": configurations},
+               "inventory": {"hosts": hosts or []}}
+        (self.root / "resolved.json").write_text(json.dumps(doc), encoding="utf-8")
+        return self
+
+    def plan_task(self, config: str, task_id: str, host: str, role: str = "worker", rank: int = 0) -> None:
+        spec = {"config": config, "task_id": task_id, "role": role, "rank": rank, "host": host,
+                "workload": WORKLOAD}
+        self.plan_tasks.append({"config": config, "task_id": task_id, "role": role, "index": rank,
+                                "rank": rank, "host": host, "env": [], "spec": spec})
+
+    def write_plan(self) -> "RunDir":
+        """plan.json as harness.stages.plan.Plan.to_json writes it: tasks grouped by configuration."""
+        configs: dict[str, list[dict]] = {}
+        for t in self.plan_tasks:
+            configs.setdefault(t["config"], []).append(t)
+        doc = {"run_id": self.run_id, "experiment": "exp",
+               "configs": [{"name": name, "strategy": "single", "hosts": sorted({t["host"] for t in ts}),
+                            "tasks": ts, "time_limit_s": 3600} for name, ts in configs.items()]}
+        (self.root / "plan.json").write_text(json.dumps(doc), encoding="utf-8")
+        return self
+
+    def task(self, config: str, task_id: str, host: str, role: str = "worker", rank: int = 0) -> TaskDir:
+        self.plan_task(config, task_id, host, role, rank)
+        return TaskDir(self, config, task_id, host, role, rank)
+
+    def plan_sampler(self, config: str, host: str) -> None:
+        """The plan's sampler entry (harness.stages.plan._sampler_tasks): role sampler, no rank."""
+        spec = {"config": config, "task_id": "sampler", "role": "sampler", "rank": None,
+                "host": host, "events": "samples.jsonl", "interval_s": 1.0}
+        self.plan_tasks.append({"config": config, "task_id": "sampler", "role": "sampler", "index": 0,
+                                "rank": None, "host": host, "env": [], "spec": spec})
+
+    def sampler(self, config: str, host: str) -> SamplerDir:
+        self.plan_sampler(config, host)
+        return SamplerDir(self, config, host)
+
+    def prices_json(self, doc: dict) -> "RunDir":
+        (self.root / "prices.json").write_text(json.dumps(doc), encoding="utf-8")
+        return self
+
+
+def standard_run(root: Path) -> Path:
+    """Three configurations, workload warm-up 3 steps, log_every 2, 64 images per record,
+    target val_accuracy 0.5:
+      one  - 1 task, healthy, reaches the target in epoch 2;
+      two  - 2 tasks; w1 on h2 dies mid-run (torn last line, no run_end, no exit_code),
+             the target is never reached;
+      gone - 1 task whose host returned nothing (no directory at all).
+    Each configuration also has a utilization sampler per host (role "sampler"), which must
+    never count as a training task: one/h1 samples throughout; two/h2's samples stop early
+    with the host (torn last line, no sampler_end); gone/h3's sampler left no directory."""
+    run = RunDir(root)
+    run.resolved(WORKLOAD, [
+        {"name": "one", "strategy": "single", "workers": 1, "ps": 0},
+        {"name": "two", "strategy": "horovod", "workers": 2, "ps": 0},
+        {"name": "gone", "strategy": "single", "workers": 1, "ps": 0},
+    ])
+    run.control("run_start", 99.0, run_id="run-1", experiment="exp", inventory="local",
+                harness_version="0.1.0")
+
+    # --- one ---
+    run.control("config_start", 100.0, config="one", strategy="single", workers=1, ps=0,
+                hosts=["h1"], instance_types={"h1": "c5.xlarge"})
+    run.control("task_launch", 100.2, config="one", task_id="sampler", host="h1", role="sampler", rank=None)
+    run.control("task_launch", 100.5, config="one", task_id="w0", host="h1", role="worker", rank=0)
+    s = run.sampler("one", "h1").start(100.3)
+    # training window [106.5, 113.3]: the samples at 106 and 114 fall outside it
+    s.sample(106.0, 5.0)
+    for t, cpu in zip(range(107, 114), (50, 60, 70, 80, 90, 100, 40)):
+        s.sample(float(t), float(cpu), task_rss=4e8 + 1e8 * (t - 107))
+    s.sample(114.0, 5.0, mem_available=0.5e9)  # after training: still counts for memory pressure
+    s.end(114.6, cpu_seconds=0.028, wall_seconds=14.3)
+    t = run.task("one", "w0", "h1", "worker", 0).task_json()
+    t.startup(102.0, 3.0, 1.0, 0.5)  # phases end at 105.0, 106.0, 106.5
+    t.step(108.5, 2, 2.0, data_wait_s=0.5)            # steps 1-2: warm-up
+    t.step(109.5, 4, 1.0, data_wait_s=0.1)            # steps 3-4: warm-up (first = 3 <= 3)
+    t.epoch(110.0, 1, steps=4, images=128, seconds=3.0, train_loss=1.5, val_loss=1.6,
+            train_accuracy=0.40, val_accuracy=0.35)
+    t.step(110.8, 6, 0.8, data_wait_s=0.2, epoch=2)   # kept from here on
+    t.step(111.8, 8, 1.0, data_wait_s=0.0, epoch=2)
+    t.epoch(112.3, 2, steps=4, images=128, seconds=1.8, train_loss=1.0, val_loss=1.1,
+            train_accuracy=0.60, val_accuracy=0.55)
+    t.step(112.9, 10, 0.6, data_wait_s=0.1, epoch=3)
+    t.step(113.3, 11, 0.4, steps=1, images=32, data_wait_s=0.0, epoch=3)
+    t.epoch(113.8, 3, steps=3, images=96, seconds=1.0, train_loss=0.8, val_loss=0.9,
+            train_accuracy=0.70, val_accuracy=0.65)
+    t.event("run_end", 114.0, status="ok", steps=11, images=352, seconds=6.8)
+    t.exit_code(0)
+    run.control("task_exit", 114.5, config="one", task_id="w0", host="h1", returncode=0,
+                state="succeeded")
+    run.control("task_exit", 114.7, config="one", task_id="sampler", host="h1", returncode=-15,
+                state="stopped")
+    run.control("config_end", 115.0, config="one", status="succeeded", reason="")
+
+    # --- two ---
+    run.control("config_start", 200.0, config="two", strategy="horovod", workers=2, ps=0,
+                hosts=["h1", "h2"], instance_types={"h1": "c5.xlarge", "h2": "c5.xlarge"})
+    run.control("task_launch", 200.1, config="two", task_id="sampler", host="h1", role="sampler", rank=None)
+    run.control("task_launch", 200.1, config="two", task_id="sampler", host="h2", role="sampler", rank=None)
+    run.control("task_launch", 200.2, config="two", task_id="w0", host="h1", role="worker", rank=0)
+    s1 = run.sampler("two", "h1").start(200.15)
+    for t in range(201, 212):
+        s1.sample(float(t), 50.0)
+    s1.end(212.0, cpu_seconds=0.02, wall_seconds=11.85)
+    # h2 dies: its samples stop at 207.0 although training (window [205.0, 209.8]) goes on
+    s2 = run.sampler("two", "h2").start(200.15)
+    for t, cpu in ((205.0, 30.0), (206.0, 40.0), (207.0, 50.0)):
+        s2.sample(t, cpu)
+    s2.torn('{"event": "sample", "t_wall": 208.0, "cpu_')
+    run.control("task_launch", 200.4, config="two", task_id="w1", host="h2", role="worker", rank=1)
+    a = run.task("two", "w0", "h1", "worker", 0).task_json()
+    a.startup(201.0, 2.0, 1.0, 1.0)  # phases end at 203, 204, 205
+    a.step(206.5, 2, 1.5)
+    a.step(207.0, 4, 0.5)
+    a.step(207.5, 6, 0.5, data_wait_s=0.05)
+    a.step(208.1, 8, 0.6, data_wait_s=0.05)
+    a.epoch(208.5, 1, train_loss=2.0, val_loss=2.1, train_accuracy=0.25, val_accuracy=0.30)
+    a.step(208.9, 10, 0.4, data_wait_s=0.05, epoch=2)
+    a.step(209.4, 12, 0.5, data_wait_s=0.05, epoch=2)
+    a.epoch(209.9, 2, train_loss=1.8, val_loss=1.9, train_accuracy=0.42, val_accuracy=0.45)
+    a.event("run_end", 210.0, status="ok", steps=12, images=384, seconds=4.4)
+    a.exit_code(0)
+    b = run.task("two", "w1", "h2", "worker", 1).task_json()
+    b.startup(201.5, 2.5, 1.0, 1.0)  # phases end at 204, 205, 206
+    b.step(207.0, 2, 1.0)
+    b.step(207.6, 4, 0.6)
+    b.step(208.1, 6, 0.5, data_wait_s=0.1)
+    b.step(208.8, 8, 0.7, data_wait_s=0.1)
+    b.epoch(209.2, 1, train_loss=2.0, val_loss=2.2, train_accuracy=0.26, val_accuracy=0.31)
+    b.step(209.8, 10, 0.6, data_wait_s=0.1, epoch=2)
+    b.torn('{"event": "step", "t_wall": 210.4, "step": 12, "ste')
+    run.control("task_exit", 210.1, config="two", task_id="w0", host="h1", returncode=0,
+                state="succeeded")
+    run.control("task_exit", 215.0, config="two", task_id="w1", host="h2", returncode=None,
+                state="lost")
+    run.control("task_exit", 215.0, config="two", task_id="sampler", host="h2", returncode=None,
+                state="lost")
+    run.control("task_exit", 215.0, config="two", task_id="sampler", host="h1", returncode=-15,
+                state="stopped")
+    run.control("config_end", 215.0, config="two", status="failed", reason="task w1 on h2 lost")
+
+    # --- gone ---
+    run.control("config_start", 300.0, config="gone", strategy="single", workers=1, ps=0,
+                hosts=["h3"], instance_types={"h3": "c5.xlarge"})
+    run.control("task_launch", 300.5, config="gone", task_id="w0", host="h3", role="worker", rank=0)
+    run.plan_sampler("gone", "h3")
+    run.plan_task("gone", "w0", "h3", "worker", 0)
+    run.control("task_exit", 330.0, config="gone", task_id="w0", host="h3", returncode=None,
+                state="lost")
+    run.control("config_end", 330.0, config="gone", status="failed", reason="host h3 unreachable")
+    run.control("run_end", 331.0, status="failed")
+    run.write_plan()
+    return run.root
+
+
+GPU_HOSTS = [
+    {"name": "g1", "transport": "ssh", "address": "10.0.0.1", "instance_type": "g4dn.xlarge",
+     "gpus": 1, "price_per_hour": None, "spot_price_per_hour": 0.2},
+    {"name": "g2", "transport": "ssh", "address": "10.0.0.2", "instance_type": "g4dn.xlarge",
+     "gpus": 1, "price_per_hour": None, "spot_price_per_hour": None},
+    {"name": "g3", "transport": "ssh", "address": "10.0.0.3", "instance_type": "x9.weird",
+     "gpus": 0, "price_per_hour": None, "spot_price_per_hour": None},
+]
+
+
+# Sampler records of the wrong shape (a GPU count, a string core count, non-numbers, a null
+# t_wall): what the report must read past without stopping; appended to gpu_run's samples.
+DAMAGED_SAMPLER_LINES = (
+    '{"event": "sampler_start", "gpus": 5, "cores": "four", "memory_total_bytes": -1}\n'
+    '{"event": "sample", "t_wall": 1005.0, "cpu_percent": "high", "gpus": "none", '
+    '"tasks": [], "cpu_percent_per_core": [null, "x"], "mem_available_bytes": 1}\n'
+    '{"event": "sample", "t_wall": null, "cpu_percent": 99}\n')
+
+
+def gpu_run(root: Path) -> Path:
+    """Three healthy configurations for cost, scaling, diagnoses and the recommendation
+    (warm-up 3 steps, log_every 2, 64 images per step record, target val_accuracy 0.5):
+      single - 1 worker on g1 (g4dn.xlarge, T4): 4 kept records of 0.64 s -> 100 images/s;
+               flops_per_example 1e9; GPU 30-60 % (low); reaches the target at 10 s.
+      hvd2   - horovod, w0 on g1 (0.8 s records, 80 images/s), w1 on g2 (1.0 s, 64 images/s):
+               a straggler and input-bound (data wait 0.1 and 0.3 s per record);
+               reaches the target at 8 s.
+      odd    - 1 worker on g3 (instance type x9.weird: no price anywhere; no GPU):
+               128 images/s, CPU 96-98 %, available memory 5 % before training; target at 5 s.
+    Prices: g1 spot 0.2 from the inventory; g2 spot 0.1578 from prices.json; on-demand
+    g4dn.xlarge 0.526 from the catalog."""
+    run = RunDir(root, "gpu-run")
+    run.resolved(WORKLOAD, [
+        {"name": "single", "strategy": "single", "workers": 1, "ps": 0},
+        {"name": "hvd2", "strategy": "horovod", "workers": 2, "ps": 0},
+        {"name": "odd", "strategy": "single", "workers": 1, "ps": 0},
+    ], hosts=GPU_HOSTS)
+    run.prices_json({"on_demand": {}, "spot": {"g4dn.xlarge": 0.1578, "c5.xlarge": "cheap"},
+                     "source": "test spot history", "as_of": "2026-11-20"})
+    run.control("run_start", 999.0, run_id="gpu-run", experiment="exp", harness_version="0.1.0")
+
+    # --- single: t0 = 1000, window [1004.0, 1008.28] ---
+    run.control("config_start", 1000.0, config="single", strategy="single", workers=1, ps=0,
+                hosts=["g1"], instance_types={"g1": "g4dn.xlarge"})
+    t = run.task("single", "w0", "g1").task_json()
+    t.startup(1001.0, 2.0, 0.5, 0.5, flops_per_example=1e9)  # phases end at 1004.0
+    t.step(1005.0, 2, 1.0, data_wait_s=0.1)                 # warm-up
+    t.step(1005.64, 4, 0.64, data_wait_s=0.064)             # warm-up (first 3)
+    t.step(1006.28, 6, 0.64, data_wait_s=0.064)
+    t.step(1006.92, 8, 0.64, data_wait_s=0.064)
+    t.epoch(1007.0, 1, train_loss=1.0, val_loss=1.1, train_accuracy=0.45, val_accuracy=0.4)
+    t.step(1007.64, 10, 0.64, data_wait_s=0.064, epoch=2)
+    t.step(1008.28, 12, 0.64, data_wait_s=0.064, epoch=2)
+    t.epoch(1010.0, 2, train_loss=0.8, val_loss=0.9, train_accuracy=0.65, val_accuracy=0.6)
+    t.event("run_end", 1010.5, status="ok", steps=12, images=384, seconds=4.28)
+    s = run.sampler("single", "g1").start(1000.05, memory_total_bytes=16e9, gpus=["Tesla T4"])
+    s.sample(1001.5, 10.0, gpu_util=[0.0])  # start-up: outside the window
+    for ts, cpu, gpu in ((1004.5, 20.0, 30.0), (1005.5, 30.0, 40.0), (1006.5, 40.0, 50.0),
+                         (1007.5, 50.0, 60.0)):
+        s.sample(ts, cpu, gpu_util=[gpu], mem_used=4e9, mem_available=12e9)
+    s.sample(1009.5, 10.0, gpu_util=[0.0])  # evaluation after the last step: outside
+    s.end(1010.9, cpu_seconds=0.01, wall_seconds=10.85)
+    run.control("task_exit", 1010.6, config="single", task_id="w0", host="g1", returncode=0, state="succeeded")
+    run.control("config_end", 1011.0, config="single", status="succeeded", reason="")
+
+    # --- hvd2: t0 = 2000, window [2004.0, 2010.4] ---
+    run.control("config_start", 2000.0, config="hvd2", strategy="horovod", workers=2, ps=0,
+                hosts=["g1", "g2"], instance_types={"g1": "g4dn.xlarge", "g2": "g4dn.xlarge"})
+    a = run.task("hvd2", "w0", "g1", rank=0).task_json()
+    a.startup(2001.0, 2.0, 0.5, 0.5)
+    a.step(2005.0, 2, 1.0)
+    a.step(2005.8, 4, 0.8)
+    a.step(2006.6, 6, 0.8, data_wait_s=0.1)
+    a.step(2007.4, 8, 0.8, data_wait_s=0.1)
+    a.epoch(2008.0, 1, train_loss=1.0, val_loss=1.0, train_accuracy=0.5, val_accuracy=0.55)
+    a.step(2009.6, 10, 0.8, data_wait_s=0.1, epoch=2)
+    a.step(2010.4, 12, 0.8, data_wait_s=0.1, epoch=2)
+    a.epoch(2010.8, 2, train_loss=0.7, val_loss=0.8, train_accuracy=0.7, val_accuracy=0.65)
+    a.event("run_end", 2011.0, status="ok", steps=12, images=384, seconds=6.4)
+    b = run.task("hvd2", "w1", "g2", rank=1).task_json()
+    b.startup(2001.2, 2.0, 0.5, 0.5)
+    b.step(2005.2, 2, 1.0)
+    b.step(2006.2, 4, 1.0)
+    for i, ts in enumerate((2007.2, 2008.2, 2009.2, 2010.2)):
+        b.step(ts, 6 + 2 * i, 1.0, data_wait_s=0.3, epoch=1 + i // 2)
+    b.event("run_end", 2010.5, status="ok", steps=12, images=384, seconds=6.2)
+    for host, util in (("g1", 80.0), ("g2", 65.0)):
+        sh = run.sampler("hvd2", host).start(2000.05, memory_total_bytes=16e9, gpus=["Tesla T4"])
+        for ts in (2004.5, 2005.5, 2006.5, 2007.5, 2008.5, 2009.5):
+            sh.sample(ts, 60.0, gpu_util=[util], net=2e6)
+        sh.end(2011.5, cpu_seconds=0.01, wall_seconds=11.4)
+    for tid, host in (("w0", "g1"), ("w1", "g2")):
+        run.control("task_exit", 2011.2, config="hvd2", task_id=tid, host=host, returncode=0, state="succeeded")
+    run.control("config_end", 2012.0, config="hvd2", status="succeeded", reason="")
+
+    # --- odd: t0 = 3000, window [3002.5, 3004.5] ---
+    run.control("config_start", 3000.0, config="odd", strategy="single", workers=1, ps=0,
+                hosts=["g3"], instance_types={"g3": "x9.weird"})
+    o = run.task("odd", "w0", "g3").task_json()
+    o.startup(3000.5, 1.0, 0.5, 0.5, flops_per_example=1e9)
+    o.step(3003.0, 2, 0.5)
+    o.step(3003.5, 4, 0.5)
+    o.step(3004.0, 6, 0.5)
+    o.step(3004.5, 8, 0.5)
+    o.epoch(3005.0, 1, train_loss=0.5, val_loss=0.6, train_accuracy=0.8, val_accuracy=0.7)
+    o.event("run_end", 3005.5, status="ok", steps=8, images=256, seconds=2.0)
+    so = run.sampler("odd", "g3").start(3000.05, memory_total_bytes=4e9, nvml_reason="NVML library not found")
+    so.sample(3002.0, 99.0, mem_used=3.8e9, mem_available=0.2e9)  # loading data: 5 % available
+    so.sample(3003.0, 96.0, mem_used=3e9, mem_available=1e9)
+    so.sample(3004.0, 98.0, mem_used=3e9, mem_available=1e9)
+    so.end(3005.8, cpu_seconds=0.01, wall_seconds=5.75)
+    run.control("task_exit", 3005.6, config="odd", task_id="w0", host="g3", returncode=0, state="succeeded")
+    run.control("config_end", 3006.0, config="odd", status="succeeded", reason="")
+    run.control("run_end", 3006.5, status="succeeded")
+    run.write_plan()
+    return run.root
+
+
+def repeated_run(root: Path, step_seconds: dict[str, list[float]], *, steps: int = 24,
+                 host: str = "h1", instance_type: str = "c5.xlarge", warmup_run: bool = False,
+                 min_effect: Optional[float] = None) -> Path:
+    """Configurations run as repeats, interleaved (a@1 b@1 a@2 b@2 …), as harness.stages.plan
+    plans them with `repeats`: step_seconds[config][r] is the per-step time of its run r+1
+    (each record ±1 % around it, deterministically). One host, held from the connection
+    (t = 10) to the last collection; every run takes 5 s of start-up, its steps, 1 s to
+    stop and 0.5 s to collect. With warmup_run, config@warmup runs first, 3x slower."""
+    run = RunDir(root, "rep-run")
+    configs = list(step_seconds)
+    repeats = len(next(iter(step_seconds.values())))
+    units = [(c, 0, False, step_seconds[c][0] * 3) for c in configs[:1]] if warmup_run else []
+    units += [(c, r + 1, True, step_seconds[c][r]) for r in range(repeats) for c in configs]
+    exp_extra = {"repeats": repeats, "warmup_run": warmup_run}
+    if min_effect is not None:
+        exp_extra["min_effect"] = min_effect
+    wl = {**WORKLOAD, "warmup_steps": 2, "log_every": 1, "target_accuracy": None}
+    doc = {"experiment": {"name": "rep", "workload": wl, **exp_extra,
+                          "configurations": [{"name": c, "strategy": "single"} for c in configs]},
+           "inventory": {"hosts": [{"name": host, "instance_type": instance_type}]}}
+    (run.root / "resolved.json").write_text(json.dumps(doc), encoding="utf-8")
+    run.control("run_start", 9.0, run_id="rep-run", experiment="rep")
+    run.control("connect", 10.0, hosts=[host], seconds=1.0)
+    t = 12.0
+    plan_configs = []
+    for c, r, counted, sec in units:
+        name = f"{c}@{'warmup' if r == 0 else r}"
+        run.control("config_start", t, config=name, strategy="single", workers=1, ps=0, hosts=[host],
+                    instance_types={host: instance_type}, configuration=c, repeat=r, counted=counted)
+        task = run.task(name, "worker-0", host)
+        task.task_json(wl)
+        task.event("run_start", t + 1.0, pid=1)
+        ts = t + 5.0
+        for i in range(1, steps + 1):
+            s = sec * (1 + 0.01 * ((i * 7) % 3 - 1))  # -1 %, 0, +1 %
+            ts += s
+            task.step(ts, i, s, steps=1, images=32)
+        task.epoch(ts + 0.1, 1, val_accuracy=0.5)
+        task.event("run_end", ts + 0.2, status="ok")
+        task.exit_code(0)
+        run.control("task_exit", ts + 0.5, config=name, task_id="worker-0", state="succeeded", returncode=0)
+        run.control("config_end", ts + 1.0, config=name, status="succeeded", reason="")
+        run.control("collected", ts + 1.5, config=name)
+        plan_configs.append({"name": name, "config": c, "repeat": r, "counted": counted, "strategy": "single",
+                             "hosts": [host], "time_limit_s": 3600,
+                             "tasks": [t_ for t_ in run.plan_tasks if t_["config"] == name]})
+        t = ts + 1.5
+    run.control("run_end", t + 0.5, status="succeeded", reason="")
+    (run.root / "plan.json").write_text(json.dumps({"run_id": "rep-run", "experiment": "rep",
+                                                    "configs": plan_configs, "schedule": exp_extra}),
+                                        encoding="utf-8")
+    return run.root
