@@ -28,13 +28,15 @@ from harness.errors import ConfigError, UsageError
 from harness.stages.launch import Supervisor
 from harness.prices.for_run import fetch_facts_for_run, fetch_for_run, wants_live_prices
 from harness.stages.load import Inputs, load_inputs, resume_points, with_repeats
+from harness.stages.options import RunOptions
 from harness.stages.plan import Plan, build_plan
 from harness.protocol import layout
 from harness.protocol.constants import IMDS_ENV
 from harness.protocol.events import EventLog
 from harness.stages.sync import sync_hosts
 
-__all__ = ["RunResult", "load_and_plan", "new_run_id", "resume_points", "run_experiment", "with_repeats"]
+__all__ = ["RunOptions", "RunResult", "load_and_plan", "new_run_id", "resume_points", "run", "run_experiment",
+           "with_repeats"]
 
 
 @dataclass
@@ -46,11 +48,10 @@ class RunResult:
     report_files: list[Path]
 
 
-def load_and_plan(experiment: str, hosts: str, run_id: str, run_dir: Path, parallel: bool | None = None,
-                  repeats: int | None = None):
+def load_and_plan(opts: RunOptions, run_id: str):
     """Stages 1-2 alone (`--dry-run`, `harness check`)."""
-    inputs = load_inputs(experiment, hosts, repeats=repeats)
-    return inputs.experiment, inputs.inventory, _plan(inputs, run_id, run_dir, parallel)
+    inputs = load_inputs(opts.experiment, opts.hosts, repeats=opts.repeats)
+    return inputs.experiment, inputs.inventory, _plan(inputs, run_id, opts.run_dir_root / run_id, opts.parallel)
 
 
 def _plan(inputs: Inputs, run_id: str, run_dir: Path, parallel: bool | None) -> Plan:
@@ -65,46 +66,47 @@ def new_run_id(name: str) -> str:
     return f"{name}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{secrets.token_hex(3)}"
 
 
-def run_experiment(experiment: str, hosts: str, *, runs_root: str = "runs", run_id: str | None = None,
-                   stop: threading.Event | None = None, progress: Callable | None = None,
-                   ssh_options=None, grace_s: float = 10.0, keep_going: bool = False,
-                   live_prices: str = "auto", lease_s: float = 60.0, resume: str | Path | None = None,
-                   parallel: bool | None = None, fail_fast: bool = False,
-                   repeats: int | None = None) -> RunResult:
-    """`resume`: an earlier run directory; only its configurations that did not succeed
-    run again (in this new run directory), each from its latest checkpoint."""
+def run_experiment(experiment: str, hosts: str, *, stop: threading.Event | None = None,
+                   progress: Callable | None = None, **options) -> RunResult:
+    """One run from keyword options (RunOptions' fields): the library's short form of run()."""
+    return run(RunOptions(experiment, hosts, **options), stop=stop, progress=progress)
+
+
+def run(opts: RunOptions, *, stop: threading.Event | None = None, progress: Callable | None = None) -> RunResult:
+    """Stages 1-8. `opts.resume`: an earlier run directory; only its configurations that did
+    not succeed run again (in this new run directory), each from its latest checkpoint."""
     stop = stop or threading.Event()
     # 1. load
-    inputs = load_inputs(experiment, hosts, resume, repeats)
+    inputs = load_inputs(opts.experiment, opts.hosts, opts.resume, opts.repeats)
     exp, inv, resumed = inputs.experiment, inputs.inventory, inputs.resumed
-    run_id = run_id or new_run_id(exp.name)
-    run_dir = Path(runs_root) / run_id
+    run_id = opts.run_id or new_run_id(exp.name)
+    run_dir = opts.run_dir_root / run_id
     if run_dir.exists():
         raise UsageError(f"{run_dir}: run directory already exists; choose another --run-id")
     # 2. plan
-    plan = _plan(inputs, run_id, run_dir, parallel)
+    plan = _plan(inputs, run_id, run_dir, opts.parallel)
     if resumed is not None:
         if not resumed["configs"]:
-            raise UsageError(f"{resume}: every configuration succeeded; nothing to resume")
-        plan = plan.only(list(resumed["configs"]), f"--resume {resume}")
+            raise UsageError(f"{opts.resume}: every configuration succeeded; nothing to resume")
+        plan = plan.only(list(resumed["configs"]), f"--resume {opts.resume}")
     # 3. connect: every host before anything is written or started
-    conn = connect(plan, inv, ssh_options)
+    conn = connect(plan, inv, opts.ssh_options)
     try:
         run_dir.mkdir(parents=True)
-        shutil.copyfile(experiment, run_dir / layout.EXPERIMENT_COPY)
-        shutil.copyfile(hosts, run_dir / layout.INVENTORY_COPY)
+        shutil.copyfile(opts.experiment, run_dir / layout.EXPERIMENT_COPY)
+        shutil.copyfile(opts.hosts, run_dir / layout.INVENTORY_COPY)
         (run_dir / layout.RESOLVED_FILE).write_text(json.dumps(
             {"experiment": exp.model_dump(), "inventory": inv.model_dump()}, indent=1))
         with EventLog(run_dir / layout.CONTROL_FILE) as control:
             control.emit("run_start", run_id=plan.run_id, experiment=plan.experiment, harness_version=__version__,
                          **({"resumed_from": resumed["run_id"]} if resumed else {}))
             if resumed:
-                control.emit("resume", from_run=resumed["run_id"], from_dir=str(resume),
+                control.emit("resume", from_run=resumed["run_id"], from_dir=str(opts.resume),
                              configs={c: {k: r[k] for k in ("status", "from_step", "remaining_steps", "planned_steps",
                                                              "checkpoint_path", "checkpoint_host", "reason")}
                                       for c, r in resumed["configs"].items()})
             control.emit("connect", hosts=[h.name for h in conn.hosts], seconds=conn.seconds)
-            if wants_live_prices(live_prices, conn.hosts):
+            if wants_live_prices(opts.live_prices, conn.hosts):
                 control.emit("prices", **fetch_for_run(run_dir, conn.hosts))
                 control.emit("instance_facts", **fetch_facts_for_run(run_dir, conn.hosts))
             # 4. sync
@@ -115,8 +117,7 @@ def run_experiment(experiment: str, hosts: str, *, runs_root: str = "runs", run_
             plan = bind(plan, synced, resumed, os.environ.get(IMDS_ENV) if exp.spot_watch else None)
             (run_dir / layout.PLAN_FILE).write_text(json.dumps(plan.to_json(), indent=1))
             # 6-7. execute and collect every configuration run, in waves
-            result = _execute(plan, inv, conn.transports, run_dir, stop, progress, grace_s, keep_going, control,
-                              lease_s, fail_fast)
+            result = _execute(plan, inv, conn.transports, run_dir, control, opts, stop, progress)
     finally:
         conn.close()
     # 8. report, once control.jsonl is closed and the hosts' connections with their threads
@@ -127,8 +128,8 @@ def run_experiment(experiment: str, hosts: str, *, runs_root: str = "runs", run_
     return result
 
 
-def _execute(plan: Plan, inv, transports, run_dir: Path, stop, progress, grace_s, keep_going, control,
-             lease_s, fail_fast: bool = False) -> RunResult:
+def _execute(plan: Plan, inv, transports, run_dir: Path, control, opts: RunOptions, stop,
+             progress) -> RunResult:
     """Stages 6-7 for every configuration run, in waves (harness/stages/waves.py)."""
     from harness.stages.waves import ConfigOutcome, run_waves
 
@@ -137,7 +138,7 @@ def _execute(plan: Plan, inv, transports, run_dir: Path, stop, progress, grace_s
     leftovers: dict[str, list[int]] = {}
     waves = plan.wave_list()
     control.emit("schedule", mode="parallel" if plan.parallel else "sequential", waves=[list(w) for w in waves],
-                 fail_fast=fail_fast)
+                 fail_fast=opts.fail_fast)
 
     def run_one(name: str, scope) -> ConfigOutcome:
         cp = by_name[name]
@@ -148,8 +149,8 @@ def _execute(plan: Plan, inv, transports, run_dir: Path, stop, progress, grace_s
                      ps=sum(1 for t in cp.tasks if t.role == "ps"), hosts=list(cp.hosts),
                      instance_types={h: hosts[h].instance_type for h in cp.hosts},
                      configuration=cp.config or cp.name, repeat=cp.repeat, counted=cp.counted)
-        sup = Supervisor(cp, transports, hosts, control, scope, progress=progress, grace_s=grace_s,
-                         lease_s=lease_s, sweep_config_only=plan.parallel)
+        sup = Supervisor(cp, transports, hosts, control, scope, progress=progress, grace_s=opts.grace_s,
+                         lease_s=opts.lease_s, sweep_config_only=plan.parallel)
         outcome = sup.run()
         reason = outcome.reason
         if outcome.status == "stopped" and not stop.is_set():
@@ -164,7 +165,8 @@ def _execute(plan: Plan, inv, transports, run_dir: Path, stop, progress, grace_s
             leftovers.setdefault(h, []).extend(pids)
         return ConfigOutcome(cp.name, outcome.status, reason)
 
-    outcomes = run_waves(waves, run_one, stop, parallel=plan.parallel, keep_going=keep_going, fail_fast=fail_fast,
+    outcomes = run_waves(waves, run_one, stop, parallel=plan.parallel, keep_going=opts.keep_going,
+                         fail_fast=opts.fail_fast,
                          on_wave=lambda i, names: control.emit("wave_start", wave=i, configs=list(names)))
     status, reason = "succeeded", ""
     for o in outcomes:

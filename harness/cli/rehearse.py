@@ -21,6 +21,7 @@ def rehearse(args) -> int:
     from harness import sandbox
     from harness.cli.run import run_and_print
     from harness.pipeline import new_run_id
+    from harness.stages.options import RunOptions
     from harness.transport.ssh import SSHOptions
     from harness.sandbox.like import rehearsal_inventory
     from harness.sandbox.state import sandbox_dir
@@ -45,10 +46,10 @@ def rehearse(args) -> int:
                             + yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
         t0 = time.monotonic()
         try:
-            rc = run_and_print(args.experiment, str(inv_path), ssh_options=SSHOptions(known_hosts=st.files[0]),
-                               runs_root=args.runs_dir, run_id=run_id, live_prices="off",
-                               parallel=True if args.parallel else (False if args.sequential else None),
-                               fail_fast=args.fail_fast)
+            rc = run_and_print(RunOptions(
+                args.experiment, str(inv_path), ssh_options=SSHOptions(known_hosts=st.files[0]),
+                runs_root=args.runs_dir, run_id=run_id, live_prices="off",
+                parallel=True if args.parallel else (False if args.sequential else None), fail_fast=args.fail_fast))
         except HarnessError as e:  # said as `harness run` says it; the study tables still follow
             rc = report_error(e)
         wall = time.monotonic() - t0

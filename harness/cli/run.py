@@ -10,6 +10,7 @@ from pathlib import Path
 
 from harness.cli.flags import between, ssh_flags, ssh_options
 from harness.errors import Interrupted, RunFailed
+from harness.stages.options import RunOptions
 
 DEFAULT_EXPERIMENT = "experiments/default.yaml"
 DEFAULT_HOSTS = "hosts/local.yaml"
@@ -47,19 +48,25 @@ def register(sub) -> None:
     ssh_flags(run)
 
 
-def cmd_run(args) -> int:
+def options(args) -> RunOptions:
+    """The run the flags ask for, with the defaults (and a resumed run's own copies) filled in."""
+    experiment, hosts = args.experiment, args.hosts
     if args.resume is not None:
-        args.experiment = args.experiment or str(args.resume / "experiment.yaml")
-        args.hosts = args.hosts or str(args.resume / "inventory.yaml")
-    args.experiment = args.experiment or DEFAULT_EXPERIMENT
-    args.hosts = args.hosts or DEFAULT_HOSTS
+        experiment = experiment or str(args.resume / "experiment.yaml")
+        hosts = hosts or str(args.resume / "inventory.yaml")
+    return RunOptions(experiment=experiment or DEFAULT_EXPERIMENT, hosts=hosts or DEFAULT_HOSTS,
+                      runs_root=args.runs_dir, run_id=args.run_id, ssh_options=ssh_options(args),
+                      grace_s=args.grace, keep_going=args.keep_going, live_prices=args.live_prices,
+                      lease_s=args.lease, resume=args.resume, parallel=_parallel(args),
+                      fail_fast=args.fail_fast, repeats=args.repeats, upload_to=args.upload_to)
 
+
+def cmd_run(args) -> int:
+    opts = options(args)
     if args.dry_run:
         from harness import pipeline
 
-        run_id = args.run_id or "dry-run"
-        _, _, plan = pipeline.load_and_plan(args.experiment, args.hosts, run_id, Path(args.runs_dir) / run_id,
-                                            _parallel(args), args.repeats)
+        _, _, plan = pipeline.load_and_plan(opts, opts.run_id or "dry-run")
         waves = plan.wave_list()
         print(f"schedule: {'parallel' if plan.parallel else 'sequential'}, {len(waves)} wave(s): "
               + " | ".join(", ".join(w) for w in waves))
@@ -68,18 +75,13 @@ def cmd_run(args) -> int:
             for t in cp.tasks:
                 print(f"  {t.task_id:<12} role {t.role:<7} rank {t.rank!s:<4} host {t.host}  dir {t.task_dir}")
         return 0
-
-    return run_and_print(args.experiment, args.hosts, upload_to=args.upload_to, runs_root=args.runs_dir,
-                         run_id=args.run_id, ssh_options=ssh_options(args), grace_s=args.grace,
-                         keep_going=args.keep_going, live_prices=args.live_prices, lease_s=args.lease,
-                         resume=args.resume, parallel=_parallel(args), fail_fast=args.fail_fast,
-                         repeats=args.repeats)
+    return run_and_print(opts)
 
 
-def run_and_print(experiment: str, hosts: str, *, upload_to: str | None = None, **run_kw) -> int:
+def run_and_print(opts: RunOptions) -> int:
     """One whole run as `harness run` does it (live table, signals, the run directory and
-    report printed, the upload): `run_kw` goes to pipeline.run_experiment. Raises the run's
-    failure as a HarnessError, like every command."""
+    report printed, the upload). Raises the run's failure as a HarnessError, like every
+    command."""
     from harness import pipeline
     from harness.cli.progress import make_progress
 
@@ -96,17 +98,17 @@ def run_and_print(experiment: str, hosts: str, *, upload_to: str | None = None, 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     progress = make_progress()
     try:
-        result = pipeline.run_experiment(experiment, hosts, stop=stop, progress=progress, **run_kw)
+        result = pipeline.run(opts, stop=stop, progress=progress)
     finally:
         progress.close()
         for s, h in old.items():
             signal.signal(s, h)
     print(f"run directory: {result.run_dir}")
-    if upload_to:
+    if opts.upload_to:
         from harness.aws.s3 import s3_client, upload_run_dir
         from harness.aws.session import AwsSettings
 
-        up = upload_run_dir(s3_client(AwsSettings()), result.run_dir, upload_to)
+        up = upload_run_dir(s3_client(AwsSettings()), result.run_dir, opts.upload_to)
         print(f"uploaded {up.files} files ({up.bytes} bytes) to {up.uri}")
     for f in result.report_files:
         print(f"  {f}")

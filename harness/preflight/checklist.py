@@ -3,8 +3,6 @@ strategies need between the hosts (docs/architecture.md, pre-flight)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from harness.errors import HarnessError
 from harness.preflight import network as check_network
 
@@ -22,7 +20,7 @@ def check_hosts(hosts: str, experiment: str | None, ssh_opts) -> int:
     if experiment:
         from harness import pipeline
 
-        _, _, plan = pipeline.load_and_plan(experiment, hosts, "check", Path("runs") / "check")
+        _, _, plan = pipeline.load_and_plan(pipeline.RunOptions(experiment, hosts), "check")
         strategies = {cp.strategy for cp in plan.configs}
         for cp in plan.configs:
             for t in cp.tasks:

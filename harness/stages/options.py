@@ -1,0 +1,37 @@
+"""RunOptions: how one run is to be carried out, as the user (or the rehearsal, a search, an
+attach) asked for it. Built once, frozen, passed down: a new run option is a field here,
+its flag in harness/cli/run.py, and the one place that uses it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    experiment: str                          # experiment YAML
+    hosts: str                               # inventory YAML
+    runs_root: str = "runs"                  # where run directories are created
+    run_id: Optional[str] = None             # default: experiment name + UTC time + random
+    ssh_options: Any = None                  # harness.transport.ssh.SSHOptions, or None for the defaults
+    grace_s: float = 10.0                    # SIGTERM → SIGKILL when stopping tasks
+    keep_going: bool = False                 # run the remaining configurations after one fails
+    live_prices: Literal["auto", "on", "off"] = "auto"
+    lease_s: float = 60.0                    # how long a task outlives a control side it cannot hear
+    resume: Optional[Path] = None            # an earlier run directory: rerun what did not succeed
+    parallel: Optional[bool] = None          # None: the experiment's `parallel`
+    fail_fast: bool = False                  # in parallel: the first failure stops every configuration
+    repeats: Optional[int] = None            # overrides the experiment's repeats
+    upload_to: Optional[str] = None          # s3://BUCKET/PREFIX for the run directory afterwards
+
+    def __post_init__(self):
+        if self.live_prices not in ("auto", "on", "off"):
+            raise ValueError(f"live_prices must be auto, on or off, not {self.live_prices!r}")
+        if self.resume is not None and not isinstance(self.resume, Path):
+            object.__setattr__(self, "resume", Path(self.resume))
+
+    @property
+    def run_dir_root(self) -> Path:
+        return Path(self.runs_root)
