@@ -150,7 +150,8 @@ def _execute(plan: Plan, inv, transports, run_dir: Path, control, opts: RunOptio
                      instance_types={h: hosts[h].instance_type for h in cp.hosts},
                      configuration=cp.config or cp.name, repeat=cp.repeat, counted=cp.counted)
         sup = Supervisor(cp, transports, hosts, control, scope, progress=progress, grace_s=opts.grace_s,
-                         lease_s=opts.lease_s, sweep_config_only=plan.parallel)
+                         lease_s=opts.lease_s, sweep_config_only=plan.parallel,
+                         connection_grace_s=opts.connection_grace_s)
         outcome = sup.run()
         reason = outcome.reason
         if outcome.status == "stopped" and not stop.is_set():

@@ -30,8 +30,12 @@ def register(sub) -> None:
     run.add_argument("--grace", type=between(0, 3600), default=10.0, help="seconds between SIGTERM and SIGKILL when stopping tasks")
     run.add_argument("--upload-to", metavar="s3://BUCKET/PREFIX",
                      help="after the run (also a failed or stopped one), upload its directory to S3")
-    run.add_argument("--lease", type=between(5, 86400), default=60.0,
-                     help="seconds a task keeps running on a host the control side can no longer reach (default 60)")
+    run.add_argument("--lease", type=between(5, 86400), default=90.0,
+                     help="seconds a task keeps running on a host the control side can no longer reach (default 90; "
+                          "at least --connection-grace + 5)")
+    run.add_argument("--connection-grace", type=between(0, 86400), default=60.0, metavar="SECONDS",
+                     help="a host the control side cannot reach for less than this is reconnected and the run goes "
+                          "on (default 60; 0: the first failed poll fails the run)")
     run.add_argument("--repeats", type=between(1, 100, int), metavar="N",
                      help="run every configuration N times, interleaved (overrides the experiment's repeats)")
     run.add_argument("--dry-run", action="store_true", help="validate and print the plan; start nothing")
@@ -57,8 +61,9 @@ def options(args) -> RunOptions:
     return RunOptions(experiment=experiment or DEFAULT_EXPERIMENT, hosts=hosts or DEFAULT_HOSTS,
                       runs_root=args.runs_dir, run_id=args.run_id, ssh_options=ssh_options(args),
                       grace_s=args.grace, keep_going=args.keep_going, live_prices=args.live_prices,
-                      lease_s=args.lease, resume=args.resume, parallel=_parallel(args),
-                      fail_fast=args.fail_fast, repeats=args.repeats, upload_to=args.upload_to)
+                      lease_s=args.lease, connection_grace_s=args.connection_grace, resume=args.resume,
+                      parallel=_parallel(args), fail_fast=args.fail_fast, repeats=args.repeats,
+                      upload_to=args.upload_to)
 
 
 def cmd_run(args) -> int:
