@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from harness.config.envvars import EnvVars, why_refused
 from harness.config.fields import MAX_HOSTS, MAX_PRICE_PER_HOUR, MAX_THREADS, Name, PathText, Text
-from harness.config.keyfile import key_file_problem, key_file_warning
+from harness.config.keyfile import key_file_problem, key_permission_check
 from harness.config.loading import parse_model, read_yaml
 from harness.errors import ConfigError
 from harness.protocol.constants import DEFAULT_REMOTE_PYTHON
@@ -38,6 +38,9 @@ _SHARED: dict[str, tuple[Any, Any]] = {
     "port": (Optional[Port], None),
     "user": (Optional[User], None),
     "key": (Optional[PathText], None),
+    # Use a `key` that group or others can access (OpenSSH refuses it): for file systems whose
+    # modes cannot be changed. Off unless set; a warning on every load.
+    "allow_unprotected_key": (bool, False),
     "transport": (Transport, "ssh"),
     "instance_type": (Optional[InstanceType], None),
     "slots": (Slots, 1),
@@ -174,21 +177,24 @@ def load_inventory(path: str | Path) -> Inventory:
     problems, hosts = [], []
     checked: dict[Path, str | None] = {}
     reported: set[Path] = set()
+    warned: set[Path] = set()
     for i, h in enumerate(inv.hosts):
         if h.key:
             # Relative key paths are relative to the inventory file, like every other path.
             key = Path(h.key).expanduser()
             key = key if key.is_absolute() else base / key
+            where = "defaults.key" if h.key == inv.defaults.key else f"hosts[{i}].key"
             if key not in checked:  # hosts usually share one key: load it once
                 checked[key] = key_file_problem(key)
-                warning = None if checked[key] else key_file_warning(key)
-                if warning:
-                    where = "defaults.key" if h.key == inv.defaults.key else f"hosts[{i}].key"
-                    print(f"harness: warning: {path}: {where}: {warning}", file=sys.stderr)
-            if checked[key] and key not in reported:  # once per file, at its first host
+            refusal, warning = (None, None) if checked[key] else key_permission_check(
+                key, allow_unprotected=h.allow_unprotected_key)
+            problem = checked[key] or refusal
+            if problem and key not in reported:  # once per file, at its first host
                 reported.add(key)
-                where = "defaults.key" if h.key == inv.defaults.key else f"hosts[{i}].key"
-                problems.append(f"{path}: {where}: {checked[key]}")
+                problems.append(f"{path}: {where}: {problem}")
+            elif warning and key not in warned:
+                warned.add(key)
+                print(f"harness: warning: {path}: {where}: {warning}", file=sys.stderr)
             h = h.model_copy(update={"key": str(key)})
         hosts.append(h)
     if problems:
