@@ -171,8 +171,16 @@ def selector_matches(name: str, labels: Mapping[str, str], selector: str) -> boo
     return bool(sep) and labels.get(key) == value
 
 
-def load_inventory(path: str | Path) -> Inventory:
-    inv = parse_model(Inventory, read_yaml(path), path)
+def load_inventory(path: str | Path, hostfile: bool | None = None) -> Inventory:
+    """An inventory YAML, or a Horovod/MPI hostfile (`hostfile=True`, or None: a file not
+    named .yaml/.yml/.json whose lines read as one; harness/config/hostfile.py)."""
+    from harness.config import hostfile as hf
+
+    if hostfile or (hostfile is None and hf.looks_like_hostfile(path)):
+        data = hf.read_hostfile(path)
+    else:
+        data = read_yaml(path)
+    inv = parse_model(Inventory, data, path)
     base = Path(path).resolve().parent
     problems, hosts = [], []
     checked: dict[Path, str | None] = {}

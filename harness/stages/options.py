@@ -31,6 +31,9 @@ class RunOptions:
     fail_fast: bool = False                  # in parallel: the first failure stops every configuration
     repeats: Optional[int] = None            # overrides the experiment's repeats
     upload_to: Optional[str] = None          # s3://BUCKET/PREFIX for the run directory afterwards
+    hostfile: Optional[bool] = None          # `hosts` is a Horovod/MPI hostfile (None: when it looks like one)
+    env: tuple[tuple[str, str], ...] = ()    # -x NAME[=VALUE]: wins over every env: of the experiment
+    workers: Optional[int] = None            # -np N: the workers of every distributed configuration
 
     def __post_init__(self):
         if self.live_prices not in ("auto", "on", "off"):
