@@ -7,7 +7,7 @@ from __future__ import annotations
 from harness.protocol.spec import Threads
 from harness.protocol.workload import OPTIMIZERS
 
-# One builder per name the protocol knows (OPTIMIZERS; tests/integration/test_models.py
+# One builder per name the protocol knows (OPTIMIZERS; tests/integration/test_worker_task_spec.py
 # keeps the two equal). A name without a builder is refused, never replaced by another.
 _OPTIMIZERS = {
     "sgd": lambda keras, lr: keras.optimizers.SGD(learning_rate=lr),
