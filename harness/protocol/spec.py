@@ -20,7 +20,7 @@ from harness.protocol.layout import EVENTS_FILE
 from harness.protocol.parts import Part, SpecError, freeze, plain
 from harness.protocol.workload import Workload
 
-__all__ = ["SPEC_VERSION", "SpecError", "TaskSpec", "Threads", "SpotWatch", "ResumeFrom"]
+__all__ = ["SPEC_VERSION", "SpecError", "TaskSpec", "Threads", "SpotWatchSettings", "ResumeFrom"]
 
 # Bump when a field changes meaning or a required field is added; a worker refuses a spec
 # of another version (an old bundle on a host would misread it).
@@ -38,7 +38,8 @@ class Threads(Part):
 
 
 @dataclass(frozen=True)
-class SpotWatch(Part):
+class SpotWatchSettings(Part):
+    """Spot interruption notices: the task watches the metadata service (harness/worker/spot_watch.py)."""
     interval_s: float = 5.0      # how often the task asks the metadata service for a notice
 
 
@@ -51,7 +52,7 @@ class ResumeFrom(Part):
 
 
 # The typed parts of a spec: field -> its type (a JSON object given there is read into it).
-_PARTS = {"workload": Workload, "threads": Threads, "cluster": Cluster, "spot_watch": SpotWatch,
+_PARTS = {"workload": Workload, "threads": Threads, "cluster": Cluster, "spot_watch": SpotWatchSettings,
           "resume_from": ResumeFrom}
 
 
@@ -78,7 +79,7 @@ class TaskSpec(Mapping):
     task_scan_s: Optional[float] = None   # sampler tuning (null: the sampler's defaults)
     cost_every_s: Optional[float] = None
     orphan_after_s: Optional[float] = None
-    spot_watch: Optional[SpotWatch] = None  # when the task watches for spot notices
+    spot_watch: Optional[SpotWatchSettings] = None  # when the task watches for spot notices
     resume_from: Optional[ResumeFrom] = None
     # where (the task runs in its directory on the host; these are relative to it)
     events: str = EVENTS_FILE            # its events file

@@ -8,7 +8,7 @@ import pytest
 
 from harness.protocol.cluster import Cluster, MpiContext, Slot
 from harness.protocol.parts import SpecError
-from harness.protocol.spec import ResumeFrom, SpotWatch, TaskSpec, Threads
+from harness.protocol.spec import ResumeFrom, SpotWatchSettings, TaskSpec, Threads
 from harness.protocol.workload import Dataset, Workload
 
 WHO = dict(run_id="r1", experiment="e", config="one", strategy="horovod", task_id="worker-0", role="worker", host="h1")
@@ -25,7 +25,7 @@ def test_nested_parts_are_typed_attributes():
     assert isinstance(spec.threads, Threads) and spec.threads.intra_op == 2 and spec.threads.inter_op is None
     assert isinstance(spec.cluster, Cluster) and [s.rank for s in spec.cluster.slots] == [0, 1]
     assert isinstance(spec.cluster.slots[0], Slot) and spec.cluster.port == 29500
-    assert isinstance(spec.spot_watch, SpotWatch) and spec.spot_watch.interval_s == 2
+    assert isinstance(spec.spot_watch, SpotWatchSettings) and spec.spot_watch.interval_s == 2
     assert isinstance(spec.resume_from, ResumeFrom) and spec.resume_from.step == 4
     assert spec.resume_from.checkpoint_path is None
 
