@@ -30,6 +30,7 @@ from harness.errors import ConfigError, UsageError
 from harness.stages.launch import Supervisor
 from harness.prices.for_run import fetch_facts_for_run, fetch_for_run, wants_live_prices
 from harness.stages.load import Inputs, load_inputs, resume_points, with_repeats
+from harness.stages import warm_launch, warm_pool
 from harness.stages.options import RunOptions
 from harness.stages.plan import Plan, build_plan
 from harness.protocol import layout
@@ -166,17 +167,24 @@ def _execute(plan: Plan, inv, transports, run_dir: Path, control, opts: RunOptio
             reason = "stopped because another configuration failed (--fail-fast)"
         control.emit("config_end", config=cp.name, status=outcome.status, reason=reason,
                      leftovers=outcome.leftovers)
+        fresh = warm.after(cp, outcome.status == "succeeded" and not stop.is_set())
         collected = collect_config(cp, transports, run_dir, sup.unreachable)
         for key, why in collected.errors.items():
             control.emit("collect_error", config=cp.name, task=key, error=why)
         control.emit("collected", config=cp.name)  # the end of this run's collection (cost model)
+        warm.ready(fresh)   # before the next run on these hosts: their imports are not its to share
         for h, pids in outcome.leftovers.items():
             leftovers.setdefault(h, []).extend(pids)
         return ConfigOutcome(cp.name, outcome.status, reason)
 
-    outcomes = run_waves(waves, run_one, stop, parallel=plan.parallel, keep_going=opts.keep_going,
-                         fail_fast=opts.fail_fast,
-                         on_wave=lambda i, names: control.emit("wave_start", wave=i, configs=list(names)))
+    warm = _WarmStarts(plan, transports, hosts, control, idle_s=opts.lease_s)
+    try:
+        outcomes = run_waves(waves, run_one, stop, parallel=plan.parallel, keep_going=opts.keep_going,
+                             fail_fast=opts.fail_fast,
+                             on_wave=lambda i, names: control.emit("wave_start", wave=i, configs=list(names)))
+    finally:
+        for h, pids in warm.stop(opts.grace_s).items():
+            leftovers.setdefault(h, []).extend(pids)
     status, reason = "succeeded", ""
     for o in outcomes:
         if o.status != "succeeded" and status == "succeeded":
@@ -185,3 +193,32 @@ def _execute(plan: Plan, inv, transports, run_dir: Path, control, opts: RunOptio
         status, reason = "stopped", "stop requested (Ctrl-C or SIGTERM)"
     control.emit("run_end", status=status, reason=reason)
     return RunResult(run_dir, status, reason, leftovers, [])
+
+
+class _WarmStarts:
+    """The run's warm zygotes (stages/warm_pool.py): started on a host when a configuration
+    run there has ended and a later one will use them, stopped with the run."""
+
+    def __init__(self, plan: Plan, transports, hosts, control, idle_s: float):
+        self.plan, self.transports, self.hosts, self.control, self.idle_s = plan, transports, hosts, control, idle_s
+        self.index = {cp.name: i for i, cp in enumerate(plan.configs)}
+        self.started: dict = {}
+        self._lock = threading.Lock()   # configuration runs of a wave end in their own threads
+
+    def after(self, cp, go_on: bool) -> dict:
+        if not self.plan.zygotes or not go_on:
+            return {}
+        with self._lock:
+            due = warm_pool.due(list(self.plan.zygotes), self.index[cp.name], cp.hosts, set(self.started))
+            fresh = warm_launch.start(due, self.transports, self.hosts, self.plan.run_id, self.idle_s,
+                                      self.control) if due else {}
+            self.started.update(fresh)
+        return fresh
+
+    def ready(self, fresh: dict) -> None:
+        if fresh:
+            warm_launch.wait_ready(fresh, self.transports, self.hosts, self.plan.run_id, self.control)
+
+    def stop(self, grace_s: float) -> dict[str, list[int]]:
+        return warm_launch.stop(self.started, self.transports, self.plan.run_id, self.control, grace_s) \
+            if self.started else {}

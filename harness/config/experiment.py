@@ -259,6 +259,9 @@ class Experiment(_Strict):
     # One warm-up run per host before the counted runs (caches, page cache, imports); its
     # files are kept, its figures are shown but not counted in any comparison.
     warmup_run: bool = False
+    # Repeats (and configurations with the same environment) on a host after its first run
+    # are forked from a zygote that has done the imports (harness/stages/warm_pool.py).
+    warm_start: bool = True
     # A difference smaller than this share counts as noise in every verdict.
     min_effect: float = Field(default=0.05, ge=0, lt=1)
 

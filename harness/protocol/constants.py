@@ -28,6 +28,9 @@ BASE_ENV = {
 }
 RUN_ID_ENV = "HARNESS_RUN_ID"        # finds a run's processes on a host (sampler, leftover sweep)
 TASK_ENV = "HARNESS_TASK"            # "<config>/<task_id>"
+WARM_NAME_ENV = "HARNESS_WARM_NAME"  # a task that a warm zygote may serve: the zygote's name
+WARM_ENV = "HARNESS_WARM"            # set in a warm child: what it shares with its zygote (JSON)
+WARM_ZYGOTE_ENV = "HARNESS_WARM_ZYGOTE"  # set in a zygote's own environment (a configuration's sweep leaves it)
 EVENTS_ENV = "HARNESS_EVENTS"        # a user script's path to append records to
 
 # The EC2 instance metadata service, and the variable that overrides its address (tests).

@@ -18,6 +18,7 @@ from harness.errors import ConfigError, UsageError
 from harness.protocol import layout
 from harness.protocol.constants import BASE_ENV, DEFAULT_WORKDIR, RUN_ID_ENV, TASK_ENV
 from harness.protocol.spec import TaskSpec
+from harness.stages import warm_pool
 from harness.stages.schedule import group_waves, schedule  # group_waves: pure, used by the report too
 from harness.strategies import strategy_for
 from harness.strategies.base import PlacementContext
@@ -70,6 +71,7 @@ class Plan:
     waves: tuple[tuple[str, ...], ...] = ()
     parallel: bool = False
     schedule: dict = field(default_factory=dict)  # repeats, order, seed, warm-up: how it was drawn
+    zygotes: tuple = ()         # warm_pool.Zygote: warm starts on hosts that run an environment twice
 
     def wave_list(self) -> tuple[tuple[str, ...], ...]:
         return self.waves or tuple((cp.name,) for cp in self.configs)
@@ -81,7 +83,9 @@ class Plan:
                              "tasks": [t.to_json() for t in cp.tasks], "time_limit_s": cp.time_limit_s,
                              "config": cp.config, "repeat": cp.repeat, "counted": cp.counted}
                             for cp in self.configs],
-                "waves": [list(w) for w in self.waves], "parallel": self.parallel, "schedule": self.schedule}
+                "waves": [list(w) for w in self.waves], "parallel": self.parallel, "schedule": self.schedule,
+                "warm": [{"host": z.host, "name": z.name, "key": z.key, "env": sorted(z.env),
+                          "first_warm_run": self.configs[z.first_unit].name} for z in self.zygotes]}
 
     def only(self, names: list[str], why: str) -> "Plan":
         """The named configuration runs only, in plan order; every name must be in the plan."""
@@ -89,6 +93,7 @@ class Plan:
         if missing:
             raise UsageError(f"{why}: configuration(s) {', '.join(missing)} are not in this experiment")
         keep = [cp for cp in self.configs if cp.name in set(names)]
+        # no warm starts in a resumed subset: its tasks find no zygote and run cold
         return Plan(self.run_id, self.experiment, tuple(keep), plan_waves(keep, self.parallel), self.parallel,
                     self.schedule)
 
@@ -143,7 +148,10 @@ def build_plan(exp: Experiment, inv: Inventory, run_id: str, run_dir: Path,
     drawn = {"repeats": exp.repeats, "order": exp.order, "order_seed": exp.order_seed,
              "warmup_run": exp.warmup_run, "units": [u.name for u in units]}
     par = exp.parallel if parallel is None else parallel
-    return Plan(run_id, exp.name, runs, plan_waves(runs, par), par, drawn)
+    zygotes: list = []
+    if exp.warm_start:
+        runs, zygotes = warm_pool.assign(runs, {h.name: h.interpreter for h in inv.hosts}, run_id)
+    return Plan(run_id, exp.name, runs, plan_waves(runs, par), par, drawn, tuple(zygotes))
 
 
 def _config_plan(i: int, cfg: Configuration, name: str, repeat: int, counted: bool, exp: Experiment,

@@ -153,16 +153,20 @@ def signal_command(pids: list[int], signal: str) -> str:
     return "; ".join(f"kill -{signal} -{int(p)} 2>/dev/null" for p in pids) + "; true" if pids else "true"
 
 
-def leftovers_command(run_id: str, pids: list[int], config: str | None = None) -> str:
+def leftovers_command(run_id: str, pids: list[int], config: str | None = None, keep_warm: bool = True) -> str:
     """Pids of processes that still belong to the run: in a task's session, or carrying the
     run's id in their environment (catches children that left the session). With `config`,
     only that configuration's (HARNESS_CONFIG): configurations running in parallel on hosts
-    of one machine (a sandbox shares one process table) must not sweep each other's tasks."""
+    of one machine (a sandbox shares one process table) must not sweep each other's tasks.
+    `keep_warm`: leave the run's warm zygotes, which serve its later configuration runs
+    (the run stops them at its end: stages/warm_launch.py)."""
     sessions = " ".join(str(int(p)) for p in pids)
     marker = q(f"HARNESS_RUN_ID={run_id}")
     env_scan = f"grep -l -a -F -x -z {marker} /proc/[0-9]*/environ 2>/dev/null"
     if config is not None:
         env_scan += f" | xargs -r grep -l -a -F -x -z {q('HARNESS_CONFIG=' + config)} 2>/dev/null"
+    if keep_warm:
+        env_scan += f" | xargs -r grep -L -a -F -x -z {q(constants.WARM_ZYGOTE_ENV + '=1')} 2>/dev/null"
     return (
         f"for s in {sessions}; do ps -e -o pid=,sid=,stat= | awk -v s=$s '$2 == s && $3 !~ /^Z/ {{print $1}}'; done; "
         f"{env_scan} | cut -d/ -f3; true"

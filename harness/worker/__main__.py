@@ -8,29 +8,25 @@ it does not know) ends the task before it starts: one line on stderr, exit 2."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
-from harness.protocol import exits
-from harness.protocol.spec import SpecError
-from harness.worker.task_spec import read_task
+from harness.protocol.constants import WARM_NAME_ENV
+from harness.worker.entry import run_file
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m harness.worker")
     ap.add_argument("--task", required=True, help="task JSON written by the planner")
     args = ap.parse_args(argv)
-    try:
-        spec = read_task(args.task)
-    except (OSError, SpecError) as e:
-        print(f"harness.worker: {args.task}: {e}", file=sys.stderr)
-        return exits.USAGE
-    if spec.role == "sampler":
-        from harness.worker.sampler import run_sampler
+    if os.environ.get(WARM_NAME_ENV):   # a zygote may serve it (harness/worker/warm.py); cold otherwise
+        from harness.worker.warm import run_warm
 
-        return run_sampler(spec)
-    from harness.worker.train import run_task
-
-    return run_task(spec)
+        name = os.environ.pop(WARM_NAME_ENV)
+        code = run_warm(name, args.task)
+        if code is not None:
+            return code
+    return run_file(args.task)
 
 
 if __name__ == "__main__":

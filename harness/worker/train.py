@@ -10,6 +10,7 @@ distributed strategies (servers.run_server) and the user's own script (script.py
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import platform
@@ -19,6 +20,7 @@ import traceback
 from collections import deque
 
 from harness.protocol import exits
+from harness.protocol.constants import WARM_ENV
 from harness.protocol.events import EventLog
 from harness.protocol.spec import TaskSpec
 from harness.worker import distribute, keras_parts, servers
@@ -38,7 +40,8 @@ def run_task(spec: TaskSpec) -> int:
     log.emit("run_start", pid=os.getpid(), process_start_wall=process_start_wall(),
              versions={"python": platform.python_version(), "numpy": np.__version__},
              host_facts=host_facts(), threads=spec.threads.to_dict(), strategy=spec.strategy,
-             **({"resumed_from": spec.resume_from.to_dict()} if spec.resume_from is not None else {}))
+             **({"resumed_from": spec.resume_from.to_dict()} if spec.resume_from is not None else {}),
+             **({"warm": json.loads(os.environ[WARM_ENV])} if WARM_ENV in os.environ else {}))
     try:
         if server:
             summary = servers.run_server(spec, log)

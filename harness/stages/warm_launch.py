@@ -1,0 +1,109 @@
+"""Starting, awaiting and stopping the warm zygotes of a run on their hosts (which and when:
+warm_pool.py; the zygote: harness/worker/warm.py). Every step is in control.jsonl
+(`warm_start`, `warm_ready`, `warm_stop`), so the time a run spent on them is in its bill."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from harness.errors import HarnessError
+from harness.protocol import layout
+from harness.stages.warm_pool import Zygote, start_argv
+from harness.transport import shell
+from harness.transport.fanout import fan_out
+
+READY_TIMEOUT_S = 180.0
+# A zygote outlives no run: the run stops it, and one whose control side is gone exits
+# after this long without a task. Its shell needs no lease of its own.
+NO_LEASE_S = 10**9
+
+
+def start(zygotes: list[Zygote], transports: dict, hosts: dict, run_id: str, idle_s: float,
+          control) -> dict[str, tuple[Zygote, int]]:
+    """Start each zygote detached on its host; {name: (zygote, pid)} of those that started.
+    A zygote that cannot start is recorded and skipped: its tasks then run cold."""
+    def one(z: Zygote):
+        host = hosts[z.host]
+        d = z.task_dir(host.workdir, run_id)
+        tr = transports[z.host]
+        res = tr.exec(shell.UNPACK_COMMAND, stdin=shell.files_tar([(f"{d}/{layout.ENV_FILE}", shell.env_file(z.env),
+                                                                    0o600)]), timeout=60)
+        if not res.ok:
+            raise HarnessError(f"host {z.host}: could not write the zygote's files: {res.stderr.strip()}")
+        out = tr.exec(shell.start_command(d, start_argv(host.interpreter, z, idle_s), NO_LEASE_S), timeout=60)
+        pid = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else ""
+        if not pid.isdigit():
+            raise HarnessError(f"host {z.host}: the zygote did not start: {out.stderr.strip() or 'no pid'}")
+        return int(pid)
+
+    started = {}
+    for name, o in fan_out({z.name: z for z in zygotes}, one).items():
+        z = next(x for x in zygotes if x.name == name)
+        if o.error is not None:
+            control.emit("warm_start", host=z.host, name=name, key=z.key, error=str(o.error))
+        else:
+            control.emit("warm_start", host=z.host, name=name, key=z.key, pid=o.value)
+            started[name] = (z, o.value)
+    return started
+
+
+def wait_ready(started: dict[str, tuple[Zygote, int]], transports: dict, hosts: dict, run_id: str, control,
+               timeout: float = READY_TIMEOUT_S) -> None:
+    """Until every zygote has its imports done (its `warm_ready` line), so the next run on its
+    host does not share the CPU with them."""
+    def one(item):
+        z, pid = item
+        d = z.task_dir(hosts[z.host].workdir, run_id)
+        t0, deadline = time.monotonic(), time.monotonic() + timeout
+        cmd = f"grep -h '\"warm_ready\"' {shell.q(d + '/' + layout.STDOUT_FILE)} 2>/dev/null; " \
+              f"cat {shell.q(d + '/' + layout.EXIT_CODE_FILE)} 2>/dev/null | sed 's/^/exit /'; true"
+        while time.monotonic() < deadline:
+            out = transports[z.host].exec(cmd, timeout=30).stdout
+            for line in out.splitlines():
+                if line.startswith("{"):
+                    return {**json.loads(line), "seconds": round(time.monotonic() - t0, 3)}
+                if line.startswith("exit "):
+                    raise HarnessError(f"host {z.host}: the zygote ended ({line}) before it was ready")
+            time.sleep(0.1)
+        raise HarnessError(f"host {z.host}: the zygote was not ready after {timeout:g} s")
+
+    for name, o in fan_out(started, one).items():
+        z, _ = started[name]
+        if o.error is not None:
+            control.emit("warm_ready", host=z.host, name=name, error=str(o.error))
+        else:
+            control.emit("warm_ready", host=z.host, name=name, waited_s=o.value["seconds"],
+                         import_s=o.value.get("import_s"), imports=o.value.get("imports"))
+
+
+def stop(started: dict[str, tuple[Zygote, int]], transports: dict, run_id: str, control,
+         grace_s: float = 10.0) -> dict[str, list[int]]:
+    """SIGTERM every zygote, SIGKILL what is left after grace_s, then look for any process of
+    the run on their hosts (the run's last sweep, zygotes included); {host: leftover pids}."""
+    by_host: dict[str, list[int]] = {}
+    for z, pid in started.values():
+        by_host.setdefault(z.host, []).append(pid)
+
+    def one(host: str) -> list[int]:
+        tr, pids = transports[host], by_host[host]
+        tr.exec(shell.signal_command(pids, "TERM"), timeout=30)
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline:
+            alive = shell.parse_pids(tr.exec(shell.leftovers_command(run_id, pids, keep_warm=False), timeout=30).stdout)
+            if not alive:
+                return []
+            time.sleep(0.2)
+        tr.exec(shell.signal_command(pids, "KILL"), timeout=30)
+        found = shell.parse_pids(tr.exec(shell.leftovers_command(run_id, pids, keep_warm=False), timeout=30).stdout)
+        if found:
+            tr.exec("kill -KILL " + " ".join(str(p) for p in found) + " 2>/dev/null; true", timeout=30)
+        return shell.parse_pids(tr.exec(shell.leftovers_command(run_id, pids, keep_warm=False), timeout=30).stdout)
+
+    leftovers = {}
+    for host, o in fan_out({h: h for h in by_host}, one).items():
+        left = [-1] if o.error is not None else o.value
+        control.emit("warm_stop", host=host, zygotes=by_host[host], leftovers=left)
+        if left:
+            leftovers[host] = left
+    return leftovers

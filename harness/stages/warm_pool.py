@@ -1,0 +1,103 @@
+"""Warm starts, control side (the zygote itself: harness/worker/warm.py).
+
+A training task can run warm when a later run of the plan, on the same host, starts a
+process with the same interpreter and the same environment apart from what each task sets
+for itself (its rank, TF_CONFIG, the harness's own names): then one zygote per such
+(host, environment) is worth starting. PURE `assign` marks those tasks (HARNESS_WARM_NAME in
+their environment; the task asks that zygote and runs cold when there is none); the pipeline
+starts a zygote when a configuration run on its host has just ended, while that run is
+being collected (never while a run on that host is measured), so a repeat's start-up
+excludes the imports its predecessor already paid for; `stop` ends them with the run.
+
+Not warm: samplers and servers that never train (rendezvous, the mpirun launcher and its
+idle hosts: mpirun starts the ranks itself), and users' scripts (they are their own
+interpreter). Thread settings are part of the environment, so a configuration with other
+threads gets its own zygote: TensorFlow fixes some of them when it loads."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import posixpath
+
+from harness.protocol.constants import DEFAULT_WORKDIR, RUN_ID_ENV, WARM_NAME_ENV as NAME_ENV
+from harness.protocol.constants import WARM_ZYGOTE_ENV as ZYGOTE_ENV
+COLD_ROLES = ("sampler", "rendezvous", "launcher", "mpi_host")
+# Read by each task after the imports, so they differ between tasks of one zygote.
+PER_TASK = ("TF_CONFIG", "CUDA_VISIBLE_DEVICES")
+PER_TASK_PREFIXES = ("HARNESS_", "HOROVOD_")
+
+
+def zygote_env(env: dict[str, str]) -> dict[str, str]:
+    """The part of a task's environment its zygote must be started with."""
+    return {k: v for k, v in env.items() if k not in PER_TASK and not k.startswith(PER_TASK_PREFIXES)}
+
+
+def key(interpreter: str, env: dict[str, str]) -> str:
+    h = hashlib.sha256(interpreter.encode())
+    for k, v in sorted(zygote_env(env).items()):
+        h.update(b"\0" + k.encode() + b"=" + v.encode())
+    return h.hexdigest()[:12]
+
+
+def eligible(task) -> bool:
+    workload = task.spec.workload if task.spec is not None else None
+    return task.role not in COLD_ROLES and workload is not None and not workload.script
+
+
+@dataclasses.dataclass(frozen=True)
+class Zygote:
+    host: str
+    name: str                       # the abstract socket's name (harness/worker/warm.py)
+    key: str
+    env: dict                       # what it is started with (its env.sh)
+    horovod: bool
+    first_unit: int                 # the index of the first configuration run that can use it
+    cold_unit: int = 0              # the run before it that pays the imports itself (runs cold)
+
+    def task_dir(self, workdir: str | None, run_id: str) -> str:
+        return posixpath.join(workdir or DEFAULT_WORKDIR, "runs", run_id, "warm", self.key)
+
+
+def assign(configs: tuple, interpreters: dict[str, str], run_id: str) -> tuple[tuple, list[Zygote]]:
+    """The plan's configuration runs with HARNESS_WARM_NAME set on every task that a zygote
+    can serve, and those zygotes: one per (host, key) that two or more runs use."""
+    seen: dict[tuple[str, str], list[int]] = {}
+    for i, cp in enumerate(configs):
+        for t in cp.tasks:
+            if eligible(t):
+                k = key(interpreters[t.host], t.env)
+                units = seen.setdefault((t.host, k), [])
+                if not units or units[-1] != i:
+                    units.append(i)
+    wanted = {hk: units for hk, units in seen.items() if len(units) >= 2}
+    zygotes, names = [], {}
+    for (host, k), units in wanted.items():
+        name = f"{run_id}-{host}-{k}"[-100:]
+        names[host, k] = name
+        sample = next(t for t in configs[units[0]].tasks if t.host == host and eligible(t)
+                      and key(interpreters[host], t.env) == k)
+        zygotes.append(Zygote(host, name, k, {**zygote_env(sample.env), RUN_ID_ENV: run_id, ZYGOTE_ENV: "1"},
+                              configs[units[0]].strategy == "horovod", units[1], units[0]))
+    out = []
+    for cp in configs:
+        tasks = tuple(dataclasses.replace(t, env={**t.env, NAME_ENV: names[t.host, key(interpreters[t.host], t.env)]})
+                      if eligible(t) and (t.host, key(interpreters[t.host], t.env)) in names else t
+                      for t in cp.tasks)
+        out.append(dataclasses.replace(cp, tasks=tasks))
+    return tuple(out), zygotes
+
+
+def due(zygotes: list[Zygote], finished_unit: int, hosts: tuple[str, ...], started: set[str]) -> list[Zygote]:
+    """Zygotes to start now that configuration run `finished_unit` ended on `hosts`: those of
+    these hosts whose cold run is done, whose first warm user is still to come, and that are
+    not running yet. (The first run of an environment on a host stays cold, so the report
+    can set warm start-up beside cold.)"""
+    return [z for z in zygotes if z.host in hosts and z.name not in started
+            and z.cold_unit <= finished_unit < z.first_unit]
+
+
+def start_argv(interpreter: str, z: Zygote, idle_s: float) -> list[str]:
+    argv = [interpreter, "-m", "harness.worker.warm", "--name", z.name, "--idle", f"{idle_s:g}"]
+    return argv + (["--horovod"] if z.horovod else [])
+

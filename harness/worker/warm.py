@@ -1,0 +1,252 @@
+"""Warm starts: a zygote per (host, environment) that has paid for the interpreter and the
+imports once (TensorFlow, tf-keras, numpy, the harness's training code and, where asked,
+Horovod) and forks one child per task. A task started with `--warm NAME` asks the zygote
+for a child and becomes its stand-in: it passes its stdout/stderr, working directory and
+environment, forwards SIGTERM/SIGINT/SIGHUP, and exits as the child did. No zygote there
+(not started yet, gone, idle timeout) and the task runs cold, as always.
+
+Why fork after the imports is sound: no TensorFlow op has run in the zygote, so no thread
+pool, device or CUDA context exists yet; each child sets its threads and builds its model
+and data from scratch, exactly as a cold process would after its imports. What a warm
+child shares with the zygote's earlier children is only that imported code (recorded in
+its run_start as `warm`). The zygote belongs to its run: it carries the run's id (the
+leftover check finds it), it exits after `idle_s` with no task, and the run stops it at
+its end. Only a process of the zygote's own user may connect (SO_PEERCRED)."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import socket
+import struct
+import sys
+import time
+
+from harness.protocol.constants import WARM_ENV
+
+
+def address(name: str) -> str:
+    """An abstract Unix socket (Linux): no path length limit, no file left behind; each
+    network namespace has its own, like each host."""
+    return "\0harness-warm-" + name
+
+
+# -- the client: a task's stand-in ------------------------------------------------------------
+
+def run_warm(name: str, task: str) -> int | None:
+    """Run `task` in a child of zygote `name`; its exit code, or None when there is no zygote
+    to ask (the caller then runs the task itself, cold)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(address(name))   # a starting zygote accepts once its imports are done
+    except (FileNotFoundError, ConnectionRefusedError):
+        s.close()
+        return None
+    request = json.dumps({"task": task, "cwd": os.getcwd(), "env": dict(os.environ)})   # task: as given, from cwd
+    sys.stdout.flush()
+    sys.stderr.flush()
+    socket.send_fds(s, [request.encode() + b"\n"], [0, 1, 2])
+    replies = s.makefile("rb")
+    first = replies.readline()
+    if not first:
+        s.close()
+        return None   # the zygote went away before it forked: nothing runs, so run cold
+    child = json.loads(first)["pid"]
+
+    def forward(signum, frame):
+        try:
+            os.kill(child, signum)
+        except ProcessLookupError:
+            pass
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, forward)
+    last = replies.readline()
+    if not last:
+        print(f"harness.worker: the warm zygote {name} ended while task {task} ran (child {child})",
+              file=sys.stderr)
+        return 1
+    status = json.loads(last)
+    if status.get("signal"):   # end as the child did, so the exit status reads the same
+        signal.signal(status["signal"], signal.SIG_DFL)
+        os.kill(os.getpid(), status["signal"])
+    return int(status.get("exit", 1))
+
+
+# -- the zygote -----------------------------------------------------------------------------
+
+def _peer_uid(conn: socket.socket) -> int:
+    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    return struct.unpack("3i", creds)[1]
+
+
+def _imports(horovod: bool) -> list[str]:
+    """What a cold task would import before its first line of training."""
+    done = []
+    import numpy  # noqa: F401
+    import tensorflow  # noqa: F401
+    import tf_keras  # noqa: F401
+
+    import harness.worker.datasets  # noqa: F401
+    import harness.worker.entry  # noqa: F401   (and with it the training code)
+    import models  # noqa: F401
+    done += ["numpy", "tensorflow", "tf_keras", "harness.worker.entry", "harness.worker.datasets", "models"]
+    try:
+        import sklearn.datasets  # noqa: F401   (the bundled datasets' loader)
+        done.append("sklearn.datasets")
+    except ImportError:
+        pass
+    if horovod:
+        try:
+            import horovod.tensorflow  # noqa: F401
+            done.append("horovod.tensorflow")
+        except ImportError:
+            pass
+    return done
+
+
+def serve(name: str, idle_s: float = 90.0, horovod: bool = False) -> int:
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(address(name))
+    listener.listen(64)   # bound before the imports: a task that comes early waits for them
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda s, f: stopping.append(s))
+    signal.signal(signal.SIGINT, lambda s, f: stopping.append(s))
+    t0 = time.time()
+    imported = _imports(horovod)
+    ready = time.time()
+    print(json.dumps({"event": "warm_ready", "name": name, "pid": os.getpid(), "import_s": round(ready - t0, 3),
+                      "imports": imported}), flush=True)
+    children: dict[int, socket.socket] = {}
+    served, last_active = 0, time.monotonic()
+    while not stopping:
+        _reap(children)
+        if children:
+            last_active = time.monotonic()
+        elif time.monotonic() - last_active > idle_s:
+            break
+        r, _, _ = select.select([listener], [], [], 0.2)
+        if not r:
+            continue
+        conn, _ = listener.accept()
+        if _peer_uid(conn) != os.getuid():
+            conn.close()
+            continue
+        try:
+            msg, fds, _, _ = socket.recv_fds(conn, 1 << 20, 3)
+            while msg and not msg.endswith(b"\n"):   # a large environment may come in pieces
+                more = conn.recv(1 << 20)
+                if not more:
+                    break
+                msg += more
+            request = json.loads(msg)
+        except (OSError, ValueError):
+            conn.close()
+            continue
+        served += 1
+        info = {"zygote_pid": os.getpid(), "zygote_started_wall": t0, "zygote_ready_wall": ready,
+                "import_s": round(ready - t0, 3), "task_number": served, "shared": imported}
+        pid = os.fork()
+        if pid == 0:
+            _child(listener, conn, fds, request, info)   # never returns
+        for fd in fds:
+            os.close(fd)
+        conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+        children[pid] = conn
+        last_active = time.monotonic()
+    for pid in children:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + 10
+    while children and time.monotonic() < deadline:
+        _reap(children)
+        time.sleep(0.1)
+    return 0
+
+
+def _reap(children: dict[int, socket.socket]) -> None:
+    while children:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        conn = children.pop(pid, None)
+        if conn is None:
+            continue
+        reply = ({"signal": os.WTERMSIG(status)} if os.WIFSIGNALED(status) else {"exit": os.WEXITSTATUS(status)})
+        try:
+            conn.sendall(json.dumps(reply).encode() + b"\n")
+        except OSError:
+            pass
+        conn.close()
+
+
+def _child(listener: socket.socket, conn: socket.socket, fds: list[int], request: dict, info: dict) -> None:
+    """In the forked child: become the task (its output, directory, environment) and run it."""
+    code = 1
+    try:
+        listener.close()
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_DFL)
+        for i, fd in enumerate(fds[:3]):
+            os.dup2(fd, i)
+        for fd in fds:
+            if fd > 2:
+                os.close(fd)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        os.environ[WARM_ENV] = json.dumps(info)
+        _die_with_the_stand_in(conn)
+        from harness.worker.entry import run_file
+
+        code = run_file(request["task"])
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+    except BaseException:   # noqa: BLE001  (report it as a cold task would, then end)
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+def _die_with_the_stand_in(conn: socket.socket) -> None:
+    """The task's stand-in is what the harness signals and kills; if it goes (a SIGKILL of
+    its session, an expired lease), the child goes too."""
+    import threading
+
+    def watch():
+        try:
+            while conn.recv(1):
+                pass
+        except OSError:
+            pass
+        os._exit(137)
+
+    threading.Thread(target=watch, daemon=True, name="warm-stand-in").start()
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m harness.worker.warm")
+    ap.add_argument("--name", required=True)
+    ap.add_argument("--idle", type=float, default=90.0, help="exit after this many seconds with no task")
+    ap.add_argument("--horovod", action="store_true", help="also import horovod.tensorflow")
+    args = ap.parse_args(argv)
+    return serve(args.name, args.idle, args.horovod)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""Warm starts in whole runs: a configuration's repeats after its first run on a host are
+forked from a zygote that has done the imports; start-up (config_start to the first step)
+shows the saving; nothing warm outlives the run. Figures: benchmarks/warm_starts.py."""
+
+import csv
+import json
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness.pipeline import run_experiment
+
+pytestmark = [pytest.mark.slow]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(tmp_path, configuration, repeats=3):
+    e = tmp_path / "e.yaml"
+    e.write_text(yaml.safe_dump({
+        "name": "warm", "repeats": repeats, "sample_interval_s": 0.5,
+        "workload": {"model": "mlp", "dataset": {"name": "digits"}, "batch_size": 32, "epochs": 2,
+                     "warmup_steps": 5},
+        "configurations": [configuration]}))
+    res = run_experiment(str(e), str(ROOT / "hosts" / "local.yaml"), runs_root=str(tmp_path / "runs"),
+                         run_id="w", grace_s=5)
+    assert res.status == "succeeded", res.reason
+    assert res.leftovers == {}, res.leftovers
+    return Path(res.run_dir)
+
+
+def _startup(run: Path) -> dict[str, float]:
+    return {r["config"]: float(r["startup_s"]) for r in csv.DictReader(open(run / "results.csv"))}
+
+
+def _warm_flags(run: Path, config: str) -> list[bool]:
+    out = []
+    for events in sorted((run / "hosts" / "local" / config).glob("worker-*/events.jsonl")):
+        start = next(json.loads(line) for line in events.read_text().splitlines() if '"run_start"' in line)
+        out.append(bool(start.get("warm")))
+    return out
+
+
+def _no_process_of(run_id: str) -> bool:
+    marker = f"HARNESS_RUN_ID={run_id}".encode()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if marker in open(f"/proc/{pid}/environ", "rb").read().split(b"\0"):
+                return False
+        except OSError:
+            pass
+    return True
+
+
+def test_single_repeats_after_the_first_run_start_warm(tmp_path):
+    run = _run(tmp_path, {"name": "one", "threads": {"intra_op": 1, "inter_op": 1}})
+    assert _warm_flags(run, "one@1") == [False] and _warm_flags(run, "one@2") == _warm_flags(run, "one@3") == [True]
+    s = _startup(run)
+    print(f"start-up: cold {s['one@1']:.2f} s, warm {s['one@2']:.2f} s and {s['one@3']:.2f} s")
+    assert max(s["one@2"], s["one@3"]) < s["one@1"]
+    control = [json.loads(x) for x in (run / "control.jsonl").read_text().splitlines()]
+    kinds = [r["event"] for r in control if r["event"].startswith("warm_")]
+    assert kinds == ["warm_start", "warm_ready", "warm_stop"]
+    assert next(r for r in control if r["event"] == "warm_stop")["leftovers"] == []
+    assert _no_process_of("w")
+    assert "## Warm starts" in (run / "report.md").read_text()
+
+
+@pytest.mark.horovod
+def test_horovod_gloo_ranks_start_warm_in_their_repeats(tmp_path):
+    run = _run(tmp_path, {"name": "hvd", "strategy": "horovod", "workers": 2, "launcher": "gloo",
+                          "threads": {"intra_op": 1, "inter_op": 1}}, repeats=2)
+    assert _warm_flags(run, "hvd@1") == [False, False] and _warm_flags(run, "hvd@2") == [True, True]
+    s = _startup(run)
+    print(f"Horovod start-up: cold {s['hvd@1']:.2f} s, warm {s['hvd@2']:.2f} s")
+    assert s["hvd@2"] < s["hvd@1"]
+    assert _no_process_of("w")

@@ -1,0 +1,71 @@
+"""Which tasks a warm zygote serves and when zygotes start (harness/stages/warm_pool.py)."""
+
+from pathlib import Path
+
+import yaml
+
+from harness.config import load_experiment, load_inventory
+from harness.protocol.constants import WARM_NAME_ENV, WARM_ZYGOTE_ENV
+from harness.stages import warm_pool
+from harness.stages.plan import build_plan
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _plan(tmp_path, configurations, repeats=2, warm=True, workload=None):
+    e = tmp_path / "e.yaml"
+    e.write_text(yaml.safe_dump({
+        "name": "w", "repeats": repeats, "warm_start": warm, "sample_interval_s": 1,
+        "workload": workload or {"model": "mlp", "dataset": {"name": "digits"}, "batch_size": 8, "epochs": 1},
+        "configurations": configurations}))
+    return build_plan(load_experiment(e), load_inventory(ROOT / "hosts" / "local.yaml"), "r1", tmp_path / "r1")
+
+
+def _names(cp):
+    return {t.task_id: t.env.get(WARM_NAME_ENV) for t in cp.tasks}
+
+
+def test_repeats_share_a_zygote_and_another_environment_gets_its_own(tmp_path):
+    # intra/inter-op threads are set in the fresh child before TensorFlow's runtime starts, so
+    # they may share a zygote; OMP_NUM_THREADS is read when the libraries load, so it may not.
+    plan = _plan(tmp_path, [{"name": "a", "threads": {"intra_op": 1}}, {"name": "b", "threads": {"intra_op": 2}},
+                            {"name": "c", "threads": {"omp": 2}}])
+    assert [cp.name for cp in plan.configs] == ["a@1", "b@1", "c@1", "a@2", "b@2", "c@2"]
+    a1, b1, c1, a2, b2, c2 = (_names(cp) for cp in plan.configs)
+    assert a1["sampler"] is None and a1["worker-0"] == b1["worker-0"] == a2["worker-0"] == b2["worker-0"]
+    assert c1["worker-0"] == c2["worker-0"] != a1["worker-0"]
+    zs = {z.name: z for z in plan.zygotes}
+    assert len(zs) == 2
+    za, zc = zs[a1["worker-0"]], zs[c1["worker-0"]]
+    assert (za.host, plan.configs[za.first_unit].name, plan.configs[zc.first_unit].name) == ("local", "b@1", "c@2")
+    assert za.env[WARM_ZYGOTE_ENV] == "1" and za.env["HARNESS_RUN_ID"] == "r1" and zc.env["OMP_NUM_THREADS"] == "2"
+    assert not any(k.startswith("HOROVOD_") or k == "HARNESS_CONFIG" for k in za.env)
+    assert {w["first_warm_run"] for w in plan.to_json()["warm"]} == {"b@1", "c@2"}
+    # after a@1 ends on its host, its zygote is due (its next user is b@1); c's only after c@1
+    due = warm_pool.due(list(plan.zygotes), 0, ("local",), set())
+    assert [z.name for z in due] == [za.name]
+    assert warm_pool.due(list(plan.zygotes), 0, ("local",), {za.name}) == []
+    assert warm_pool.due(list(plan.zygotes), 0, ("elsewhere",), set()) == []
+
+
+def test_no_zygote_for_one_run_scripts_or_when_turned_off(tmp_path):
+    assert _plan(tmp_path, [{"name": "a"}], repeats=1).zygotes == ()
+    assert _plan(tmp_path, [{"name": "a"}], warm=False).zygotes == ()
+    script = tmp_path / "s.py"
+    script.write_text("print(1)\n")
+    assert _plan(tmp_path, [{"name": "a"}], workload={"script": str(script)}).zygotes == ()
+
+
+def test_horovod_ranks_are_warm_and_its_rendezvous_is_not(tmp_path):
+    plan = _plan(tmp_path, [{"name": "h", "strategy": "horovod", "workers": 2, "launcher": "gloo"}])
+    names = _names(plan.configs[1])
+    assert names["rendezvous"] is None and names["worker-0"] == names["worker-1"] is not None
+    (z,) = plan.zygotes
+    assert z.horovod and "--horovod" in warm_pool.start_argv("python3", z, 90)
+
+
+def test_the_key_ignores_what_each_task_sets_itself():
+    base = {"TF_USE_LEGACY_KERAS": "1", "OMP_NUM_THREADS": "1"}
+    k = warm_pool.key("py", {**base, "HOROVOD_RANK": "0", "TF_CONFIG": "{}", "HARNESS_CONFIG": "a@1"})
+    assert k == warm_pool.key("py", {**base, "HOROVOD_RANK": "1", "HARNESS_CONFIG": "a@2"})
+    assert k != warm_pool.key("py", {**base, "OMP_NUM_THREADS": "2"}) != warm_pool.key("py3", base)
