@@ -8,6 +8,7 @@ from typing import Annotated, Literal, Mapping, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from harness.config.autostop import Autostop
 from harness.config.envvars import EnvVars, why_refused
 from harness.config.fields import MAX_HOSTS, MAX_PRICE_PER_HOUR, MAX_THREADS, Name, PathText, Text
 from harness.config.keyfile import key_file_problem, key_file_warning
@@ -17,7 +18,7 @@ from harness.protocol.constants import DEFAULT_REMOTE_PYTHON
 
 _HOST_FIELDS_WITH_DEFAULTS = (
     "user", "port", "key", "python", "workdir", "transport", "instance_type", "slots", "gpus",
-    "labels", "price_per_hour", "spot_price_per_hour", "proxy_jump", "env",
+    "labels", "price_per_hour", "spot_price_per_hour", "proxy_jump", "env", "autostop",
 )
 
 
@@ -51,6 +52,7 @@ class HostDefaults(_Strict):
     proxy_jump: Optional[JumpSpec] = None
     # Environment for every task on the host (e.g. NCCL_SOCKET_IFNAME); merged with a host's own.
     env: EnvVars = Field(default_factory=dict)
+    autostop: Optional[Autostop] = None  # harness/config/autostop.py
 
 
 class Host(_Strict):
@@ -74,6 +76,8 @@ class Host(_Strict):
     proxy_jump: Optional[JumpSpec] = None
     # Environment variables for every task on this host (docs/strategies.md, "Environment").
     env: EnvVars = Field(default_factory=dict)
+    # Instances the harness started stop after this long idle (harness/config/autostop.py).
+    autostop: Optional[Autostop] = None
 
     @field_validator("name")
     @classmethod
