@@ -78,12 +78,9 @@ def attach(hosts, transports, run_id: str, run_dir: Path, control, t_connect: fl
         after_s, command = (a.after_s, a.command) if a else ((start.get("autostop") or {}).get("after_s"), None)
         if not after_s:
             continue
-        cmd, tar = cmds.arm(h.interpreter, _workdir(h), after_s, command, armed_by=f"run {run_id}", run_id=run_id)
         try:
-            res = transports[host].exec(cmd, stdin=tar, timeout=60)
-            if not res.ok:
-                raise HarnessError(f"exit {res.returncode}: {res.stderr.strip()[-300:]}")
-        except HarnessError as e:
+            watchdog = arm_one(transports[host], h, after_s, command, armed_by=f"run {run_id}", run_id=run_id)
+        except (HarnessError, OSError) as e:
             control.emit("autostop_error", host=host, instance_id=start["instance_id"], error=str(e))
             armed_records.append(ledger.record("autostop_not_armed", instance_id=start["instance_id"], host=host,
                                                by=f"run {run_id}", error=str(e)))
@@ -91,11 +88,23 @@ def attach(hosts, transports, run_id: str, run_dir: Path, control, t_connect: fl
         att.armed.append(host)
         action = a.action if a else (start.get("autostop") or {}).get("action", "stop")
         control.emit("autostop_armed", host=host, instance_id=start["instance_id"], after_s=after_s, action=action,
-                     watchdog=cmds.parse_json_line(res.stdout))
+                     watchdog=watchdog)
         armed_records.append(ledger.record("autostop_armed", instance_id=start["instance_id"], host=host,
                                            by=f"run {run_id}", after_s=after_s, action=action))
     _append(armed_records, control)
     return att
+
+
+def arm_one(transport, h, after_s: float, command: Optional[str], *, armed_by: str,
+            run_id: Optional[str] = None) -> dict:
+    """Install and start (or re-arm) the watchdog on one host; with run_id, attach that run.
+    Returns what the script said ({"watchdog": "started"|"running", "pid": …})."""
+    cmd, tar = cmds.arm(h.interpreter, _workdir(h), after_s, command, armed_by=armed_by, run_id=run_id)
+    res = transport.exec(cmd, stdin=tar, timeout=60)
+    if not res.ok:
+        raise HarnessError(f"host {h.name}: arming autostop failed (exit {res.returncode}): "
+                           f"{res.stderr.strip()[-300:] or res.stdout.strip()[-300:]}")
+    return cmds.parse_json_line(res.stdout.split("\n")[0] if run_id else res.stdout)
 
 
 def detach(att: Attached, hosts, transports, run_id: str, run_dir: Path, control, status: str) -> None:
