@@ -140,9 +140,10 @@ def change_state(action: str, targets: Sequence[Target], ec2, *, wait: bool = Tr
 
 def set_shutdown_behavior(ec2, instance_ids: Iterable[str], behavior: str) -> None:
     """What EC2 does when the instance shuts itself down (the autostop watchdog's command):
-    stop, or terminate. One request per instance (the API takes one id)."""
+    stop, or terminate. One request per instance (the API takes one id); the Attribute/Value
+    form of the request (moto's server implements only this one)."""
     for iid in instance_ids:
-        ec2.modify_instance_attribute(InstanceId=iid, InstanceInitiatedShutdownBehavior={"Value": behavior})
+        ec2.modify_instance_attribute(InstanceId=iid, Attribute="instanceInitiatedShutdownBehavior", Value=behavior)
 
 
 def run_action(action: str, hosts: Iterable[Any], settings: AwsSettings, *, lookup: PriceLookup,

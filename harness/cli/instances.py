@@ -65,13 +65,18 @@ def _autostop_override(after, action):
 def autostop_by_host(args, inv) -> dict:
     """host → Autostop for `hosts start`: --autostop wins, else the inventory's."""
     override = _autostop_override(args.autostop, args.autostop_action)
-    out = {}
-    for h in inv.hosts:
-        a = override or h.autostop
-        if a is not None and args.autostop_action and a.action != args.autostop_action:
-            a = a.model_copy(update={"action": args.autostop_action})
-        out[h.name] = a
-    return out
+    return {h.name: merged_autostop(h.autostop, override, args.autostop_action) for h in inv.hosts}
+
+
+def merged_autostop(own, override, action=None):
+    """The command line's idle time and action over the inventory's autostop, keeping the
+    inventory's shutdown command (dropping it would run the default `shutdown` instead)."""
+    a = own
+    if override is not None:
+        a = override.model_copy(update={"command": own.command}) if own is not None else override
+    if a is not None and action and a.action != action:
+        a = a.model_copy(update={"action": action})
+    return a
 
 
 def arm_after_start(args, inv, autostop: dict, states: dict) -> int:
@@ -129,7 +134,7 @@ def cmd_autostop(args) -> int:
     if not hosts:
         raise UsageError(f"--select {' '.join(args.select)}: no host of {args.hosts} matches")
     override = _autostop_override(args.after, args.action)
-    settings = {h.name: None if args.cancel else (override or h.autostop) for h in hosts}
+    settings = {h.name: None if args.cancel else merged_autostop(h.autostop, override, args.action) for h in hosts}
     missing = [h.name for h in hosts if not args.cancel and settings[h.name] is None]
     if missing:
         raise UsageError(f"{args.hosts}: no autostop for host(s) {', '.join(missing)}; pass --after 10m or "
@@ -159,15 +164,16 @@ def cmd_status(args) -> int:
         return 0
     lookup = catalog_lookup(load_catalog())
     types = {lf.instance_type for lf in found if lf.instance_type}
-    price_note = "on-demand $/h from the bundled catalog"
+    price_note = "on-demand $/h: the live price list where it has the type, else the bundled catalog (source per row)"
     if not args.offline:
         from harness.prices.live import fetch_live_prices
 
         live = fetch_live_prices(types, settings)
         if live.prices is not None:
-            lookup, price_note = live_lookup(live.prices, lookup), "on-demand $/h from the live price list"
+            lookup = live_lookup(live.prices, lookup)
         else:
-            price_note += f" (live prices unavailable: {live.reason})"
+            why = " ".join(str(live.reason).split())
+            price_note += f"; live prices unavailable: {why[:157] + '…' if len(why) > 160 else why}"
     table = rows(found, described, lookup, now)
     head = ("host", "instance", "state", "type", "launched", "$ so far", "idle since", "autostop deadline")
     cells = [head] + [(r.host, r.instance_id, r.state, r.instance_type, r.launched,

@@ -28,11 +28,13 @@ def _script(workdir: str) -> tuple[str, str]:
 
 
 def arm(python: str, workdir: str, after_s: float, command: Optional[str], *, armed_by: str,
-        run_id: Optional[str] = None, poll_s: float = POLL_S) -> tuple[str, bytes]:
+        run_id: Optional[str] = None, poll_s: Optional[float] = None) -> tuple[str, bytes]:
     """(command, stdin): install the script and config, start the watchdog unless one runs
     (arming again rewrites the config and restarts the idle clock), and with `run_id`
     attach that run through the command's own SSH session ($PPID)."""
     d, script = _script(workdir)
+    if poll_s is None:  # a short idle time needs a finer look
+        poll_s = max(0.5, min(POLL_S, float(after_s) / 4))
     config = {"enabled": True, "after_s": float(after_s), "command": command, "poll_s": float(poll_s),
               "armed_by": armed_by, "workdir": workdir}
     tar = files_tar([(script, watchdog_source(), 0o700),
