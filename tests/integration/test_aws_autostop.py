@@ -126,6 +126,14 @@ def test_status_lists_running_instances_with_cost_and_deadline(aws_env, sshd_hos
         inv.write_text(yaml.safe_dump(bad))
         assert cli(["hosts", "autostop", "--hosts", str(inv), "--after", "5m", "--known-hosts", str(known)]) == 4
         assert "h1: autostop not armed: not connected" in capsys.readouterr().err
+        # `hosts stop` records the stop; status then lists the instance as stopped, idle until the stop.
+        assert cli(["hosts", "stop", "--hosts", str(inv), "--yes"]) == 0
+        stops = [r for r in ledger.read()[0] if r["event"] == "instance_stopped"]
+        assert len(stops) == 1 and stops[0]["how"] == "harness hosts stop" and stops[0]["state"] == "stopped"
+        capsys.readouterr()
+        assert cli(["hosts", "status", "--offline"]) == 0
+        out = capsys.readouterr().out
+        assert "stopped (recorded)" in out and "idle until stop" in out and "not asked (--offline)" in out
     finally:
         stop_watchdog(workdir)
 
