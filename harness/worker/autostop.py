@@ -16,7 +16,8 @@ is on a freshly started host). Everything lives in one folder, `<workdir>/autost
   state.json         rewritten every poll: idle_since, deadline, what is busy
   fired.json         when the command ran: when, what, its exit code
 
-Busy means: an attached run whose process is alive (same pid and start time), or a task
+Busy means: an attached run whose process is alive (same pid and start time) and that was
+heard from (attach, or a lease of its tasks renewed) within hold_s (30 min), or a task
 under <workdir>/runs/<run>/<config>/<task>/ whose `pid` is alive and that has no
 `exit_code` yet (layout of harness/protocol/layout.py, repeated here; a test keeps them equal).
 
@@ -36,12 +37,13 @@ import sys
 import time
 
 # harness/protocol/layout.py's names (this file must run without the harness package).
-RUNS_DIR, PID_FILE, EXIT_CODE_FILE = "runs", "pid", "exit_code"
+RUNS_DIR, PID_FILE, EXIT_CODE_FILE, LEASE_FILE = "runs", "pid", "exit_code", "lease"
 CONFIG, STATE, FIRED, LOCK, PIDFILE, LOG = ("config.json", "state.json", "fired.json", "watchdog.lock",
                                             "watchdog.pid", "watchdog.log")
 ATTACHED, ACTIVITY = "attached", "activity"
 DEFAULT_POLL_S = 10.0
 RETRY_S = 60.0  # a failed shutdown command is tried again after this long
+HOLD_S = 1800.0  # an attached run silent (no lease renewed, no re-attach) this long no longer counts
 
 
 def default_command() -> list[str]:
@@ -86,16 +88,22 @@ def _alive(pid: int) -> bool:
     return start_ticks(pid) is not None
 
 
-def busy_reasons(root: str, workdir: str) -> list[str]:
+def busy_reasons(root: str, workdir: str, hold_s: float = HOLD_S, now=None) -> list[str]:
     """What keeps the host busy now (empty: idle)."""
     out = []
+    now = time.time() if now is None else now
     adir = os.path.join(root, ATTACHED)
+    runs = os.path.join(workdir, RUNS_DIR)
     for name in sorted(os.listdir(adir)) if os.path.isdir(adir) else []:
         m = _read_json(os.path.join(adir, name))
         if m and isinstance(m.get("pid"), int) and m.get("start") is not None \
                 and start_ticks(m["pid"]) == m["start"]:
-            out.append(f"run {m.get('run_id')} attached (pid {m['pid']})")
-    runs = os.path.join(workdir, RUNS_DIR)
+            # A connection whose far end vanished (a closed lid) can stay open on this side for
+            # hours: the mark counts only while the run shows a sign of life (the supervisor
+            # renews its tasks' leases) within hold_s.
+            heard = max([_mtime(os.path.join(adir, name))] + _lease_times(runs, str(m.get("run_id"))))
+            if now - heard <= hold_s:
+                out.append(f"run {m.get('run_id')} attached (pid {m['pid']})")
     for run in sorted(os.listdir(runs)) if os.path.isdir(runs) else []:
         for config in _dirs(os.path.join(runs, run)):
             for task in _dirs(os.path.join(runs, run, config)):
@@ -110,6 +118,11 @@ def busy_reasons(root: str, workdir: str) -> list[str]:
                 if _alive(pid):
                     out.append(f"task {run}/{config}/{task} (pid {pid})")
     return out
+
+
+def _lease_times(runs: str, run_id: str) -> list[float]:
+    base = os.path.join(runs, run_id)
+    return [_mtime(os.path.join(base, c, t, LEASE_FILE)) for c in _dirs(base) for t in _dirs(os.path.join(base, c))]
 
 
 def _dirs(path: str) -> list[str]:
@@ -163,7 +176,7 @@ def watch(root: str, *, clock=time.time, sleep=time.sleep) -> int:
         now = clock()
         start = idle_start(root, config)
         idle_since = start if idle_since is None else max(idle_since, start)
-        busy = busy_reasons(root, workdir)
+        busy = busy_reasons(root, workdir, float(config.get("hold_s") or HOLD_S), now)
         idle_since, deadline, fire = decide(now, busy, idle_since, float(config["after_s"]))
         _write_json(os.path.join(root, STATE), {"t": now, "pid": os.getpid(), "busy": busy,
                                                 "idle_since": idle_since, "deadline": deadline,

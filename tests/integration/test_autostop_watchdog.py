@@ -65,8 +65,8 @@ def workdir(tmp_path):
 
 
 def test_layout_names_match_the_protocol():
-    assert (watchdog.RUNS_DIR, watchdog.PID_FILE, watchdog.EXIT_CODE_FILE) == \
-        ("runs", layout.PID_FILE, layout.EXIT_CODE_FILE)
+    assert (watchdog.RUNS_DIR, watchdog.PID_FILE, watchdog.EXIT_CODE_FILE, watchdog.LEASE_FILE) == \
+        ("runs", layout.PID_FILE, layout.EXIT_CODE_FILE, layout.LEASE_FILE)
     assert layout.remote_task_dir("/w", "r", "c", "t").startswith("/w/runs/")
     assert layout.autostop_dir("/w") == "/w/autostop"
 
@@ -114,6 +114,28 @@ def test_an_attached_run_and_a_running_task_keep_it_busy(workdir):
         for p in (holder, task):
             p.kill()
             p.wait()
+
+
+def test_a_silent_attached_run_stops_counting_after_hold_s(tmp_path):
+    """A half-open connection (the laptop's lid closed) keeps the session process alive:
+    the mark then counts only while the run renews a lease, or for hold_s after attaching."""
+    holder = subprocess.Popen(["sleep", "60"])
+    try:
+        root, work = tmp_path / "autostop", tmp_path
+        root.mkdir()
+        watchdog.attach(str(root), "r9", holder.pid)
+        now = time.time()
+        assert watchdog.busy_reasons(str(root), str(work), hold_s=600, now=now) == [
+            f"run r9 attached (pid {holder.pid})"]
+        assert watchdog.busy_reasons(str(root), str(work), hold_s=600, now=now + 601) == []
+        lease = Path(layout.remote_task_dir(str(work), "r9", "c", "t")) / layout.LEASE_FILE
+        lease.parent.mkdir(parents=True)
+        lease.touch()
+        os.utime(lease, (now + 500, now + 500))  # the supervisor renewed a lease later
+        assert len(watchdog.busy_reasons(str(root), str(work), hold_s=600, now=now + 601)) == 1
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def test_rearming_keeps_one_watchdog_and_cancel_stops_it(workdir):
