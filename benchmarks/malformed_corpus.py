@@ -49,6 +49,14 @@ def private_key(p: Path) -> None:
     p.chmod(0o600)
 
 
+def unprotected_key(mode: int) -> Callable[[Path], None]:
+    """A private key that group or others can access (OpenSSH refuses it)."""
+    def make(p: Path) -> None:
+        private_key(p)
+        p.chmod(mode)
+    return make
+
+
 def public_key(p: Path) -> None:
     import paramiko
 
@@ -124,7 +132,10 @@ CASES: dict[str, Case] = {
     "empty inventory": Case("yaml", "file is empty", hosts=""),
     "experiment is a list": Case("yaml", "top level must be a mapping", exp="- a\n- b\n"),
     "inventory is a scalar": Case("yaml", "top level must be a mapping", hosts="just words\n"),
-    "experiment not utf-8": Case("yaml", "not UTF-8", exp_path="bin.yaml", files={"bin.yaml": text(b"\xff\xfe\x00name")}),
+    "experiment not utf-8": Case("yaml", "bin.yaml:1:1: not UTF-8 text: byte 0xff at offset 0", exp_path="bin.yaml",
+                                 files={"bin.yaml": text(b"\xff\xfe\x00name")}),
+    "inventory latin-1 on line 3": Case("yaml", "latin1.yaml:3:15: not UTF-8 text: byte 0xe9 at offset 91", hosts_path="latin1.yaml",
+                                        files={"latin1.yaml": text((GOOD_HOSTS + "  - {name: caf\xe9, transport: local}\n").encode("latin-1"))}),
     "experiment too large": Case("yaml", "more than a configuration file can be", exp=GOOD_EXP + "#" * (2 << 20) + "\n"),
     "experiment is a directory": Case("yaml", "is a directory", exp_path="d", files={"d": mkdir}),
     "experiment missing": Case("yaml", "file not found", exp_path="nope.yaml"),
@@ -139,8 +150,11 @@ CASES: dict[str, Case] = {
     "duplicate label": Case("duplicate", "duplicate key 'zone'", hosts=host("name: h2, transport: local, labels: {zone: a, zone: b}")),
     "duplicate defaults key": Case("duplicate", "duplicate key 'user'", hosts="defaults:\n  user: a\n  user: b\n" + GOOD_HOSTS),
     # --- alias bombs and huge sweeps ---
-    "alias bomb in experiment": Case("expansion", "aliases (*name) are expanded", exp=GOOD_EXP + bomb()),
-    "alias bomb in inventory": Case("expansion", "aliases (*name) are expanded", hosts=GOOD_HOSTS + bomb()),
+    "alias bomb in experiment": Case("expansion", "exp.yaml:15:5: anchor &l4 expands to more than 100000 values", exp=GOOD_EXP + bomb()),
+    "alias bomb in inventory": Case("expansion", "hosts.yaml:7:5: anchor &l4 expands to more than 100000 values", hosts=GOOD_HOSTS + bomb()),
+    "many aliases of one anchor": Case("expansion", "exp.yaml:11:6: the YAML expands to more than 100000 values once its aliases "
+                                       "(*name) are expanded, 110000 of them from the 10000 aliases of anchor &ten",
+                                       exp=GOOD_EXP + "ten: &ten [x, x, x, x, x, x, x, x, x, x]\nmany: [" + ", ".join(["*ten"] * 10_000) + "]\n"),
     "sweep of lists": Case("expansion", "threads.intra_op[1]: a sweep lists single values", exp=conf("threads: {intra_op: [1, [2, 3]]}")),
     "sweep of mappings": Case("expansion", "threads.omp[0]: a sweep lists single values", exp=conf("threads: {omp: [{a: 1}]}")),
     "sweep with null": Case("expansion", "threads.inter_op[1]: a sweep lists single values", exp=conf("threads: {inter_op: [2, null]}")),
@@ -223,6 +237,11 @@ CASES: dict[str, Case] = {
     "key is garbage": Case("key", "is not a private key paramiko can read", hosts=GOOD_HOSTS + SSH_HOST, files={"id": text("hello\n")}),
     "key is empty": Case("key", "is not a private key paramiko can read", hosts=GOOD_HOSTS + SSH_HOST, files={"id": text("")}),
     "key is huge": Case("key", "too large to be a private key", hosts=GOOD_HOSTS + SSH_HOST, files={"id": text("k" * 200_000)}),
+    "key readable by others": Case("key", "hosts[1].key: ", hosts=GOOD_HOSTS + SSH_HOST, files={"id": unprotected_key(0o644)}),
+    "key readable by group": Case("key", "(mode 0640); OpenSSH refuses such a key as unprotected: chmod 600 ",
+                                  hosts=GOOD_HOSTS + SSH_HOST, files={"id": unprotected_key(0o640)}),
+    "defaults key writable by group": Case("key", "defaults.key: ", files={"id": unprotected_key(0o620)},
+                                           hosts="defaults: {key: id}\n" + GOOD_HOSTS + "  - {name: s1, address: 127.0.0.1, port: 1}\n"),
     "defaults key missing": Case("key", "defaults.key: file", hosts="defaults: {key: nokey}\n" + GOOD_HOSTS +
                                  "  - {name: s1, address: 127.0.0.1, port: 1}\n"),
     # --- control characters ---

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import yaml
+
 from harness import __version__
 from harness.stages.bind import bind
 from harness.stages.collect import collect_config
@@ -51,7 +53,8 @@ class RunResult:
 
 def load_and_plan(opts: RunOptions, run_id: str):
     """Stages 1-2 alone (`--dry-run`, `harness check`)."""
-    inputs = load_inputs(opts.experiment, opts.hosts, repeats=opts.repeats)
+    inputs = load_inputs(opts.experiment, opts.hosts, repeats=opts.repeats, hostfile=opts.hostfile,
+                         env=opts.env, workers=opts.workers)
     return inputs.experiment, inputs.inventory, _plan(inputs, run_id, opts.run_dir_root / run_id, opts.parallel)
 
 
@@ -78,7 +81,8 @@ def run(opts: RunOptions, *, stop: threading.Event | None = None, progress: Call
     not succeed run again (in this new run directory), each from its latest checkpoint."""
     stop = stop or threading.Event()
     # 1. load
-    inputs = load_inputs(opts.experiment, opts.hosts, opts.resume, opts.repeats)
+    inputs = load_inputs(opts.experiment, opts.hosts, opts.resume, opts.repeats, hostfile=opts.hostfile,
+                         env=opts.env, workers=opts.workers)
     exp, inv, resumed = inputs.experiment, inputs.inventory, inputs.resumed
     run_id = opts.run_id or new_run_id(exp.name)
     run_dir = opts.run_dir_root / run_id
@@ -95,7 +99,11 @@ def run(opts: RunOptions, *, stop: threading.Event | None = None, progress: Call
     try:
         run_dir.mkdir(parents=True)
         shutil.copyfile(opts.experiment, run_dir / layout.EXPERIMENT_COPY)
-        shutil.copyfile(opts.hosts, run_dir / layout.INVENTORY_COPY)
+        if inputs.hostfile:   # the inventory it stands for, so --resume and attach read YAML as always
+            (run_dir / layout.INVENTORY_COPY).write_text(
+                f"# from the hostfile {opts.hosts}\n" + yaml.safe_dump(inputs.hostfile, sort_keys=False))
+        else:
+            shutil.copyfile(opts.hosts, run_dir / layout.INVENTORY_COPY)
         (run_dir / layout.RESOLVED_FILE).write_text(json.dumps(
             {"experiment": exp.model_dump(), "inventory": inv.model_dump()}, indent=1))
         with EventLog(run_dir / layout.CONTROL_FILE) as control:
@@ -159,7 +167,8 @@ def _execute(plan: Plan, inv, transports, run_dir: Path, control, opts: RunOptio
                      instance_types={h: hosts[h].instance_type for h in cp.hosts},
                      configuration=cp.config or cp.name, repeat=cp.repeat, counted=cp.counted)
         sup = Supervisor(cp, transports, hosts, control, scope, progress=progress, grace_s=opts.grace_s,
-                         lease_s=opts.lease_s, sweep_config_only=plan.parallel)
+                         lease_s=opts.lease_s, sweep_config_only=plan.parallel,
+                         connection_grace_s=opts.connection_grace_s)
         outcome = sup.run()
         reason = outcome.reason
         if outcome.status == "stopped" and not stop.is_set():

@@ -37,6 +37,8 @@ def describe(s: TaskState) -> str:
                 f"loss {step.get('loss', float('nan')):.4f}"
     if s.error and s.state in ("failed", "lost"):
         text += f"  {s.error}"
+    if s.note and s.state == "running":
+        text += f"  ({s.note})"
     return text
 
 

@@ -3,13 +3,15 @@ signal handling and printed results (also what the study rehearsal calls)."""
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
 from pathlib import Path
 
 from harness.cli.flags import between, ssh_flags, ssh_options
-from harness.errors import Interrupted, RunFailed
+from harness.config.envvars import why_refused
+from harness.errors import Interrupted, RunFailed, UsageError
 from harness.stages.options import RunOptions
 
 DEFAULT_EXPERIMENT = "experiments/default.yaml"
@@ -20,7 +22,16 @@ def register(sub) -> None:
     run = sub.add_parser("run", help="run an experiment on an inventory of hosts and write the report")
     run.add_argument("--experiment", "-e", help=f"experiment YAML (default {DEFAULT_EXPERIMENT}; with --resume, "
                      "the resumed run's copy)")
-    run.add_argument("--hosts", help=f"inventory YAML (default {DEFAULT_HOSTS}; with --resume, the resumed run's copy)")
+    inventory = run.add_mutually_exclusive_group()
+    inventory.add_argument("--hosts", help=f"inventory YAML, or a Horovod/MPI hostfile (default {DEFAULT_HOSTS}; "
+                           "with --resume, the resumed run's copy)")
+    inventory.add_argument("--hostfile", metavar="FILE",
+                           help="a Horovod/MPI hostfile as the inventory: `host slots=N` per line (N ranks there)")
+    run.add_argument("-np", type=between(1, 100000, int), dest="np", metavar="N",
+                     help="workers (ranks) of every distributed configuration, as horovodrun's -np")
+    run.add_argument("-x", action="append", default=[], dest="export", metavar="NAME[=VALUE]",
+                     help="set NAME (to VALUE, or to its value here) for every task, as mpirun's -x; wins over "
+                          "env: in the experiment (repeatable)")
     run.add_argument("--resume", type=Path, metavar="RUN_DIR",
                      help="run again, as a new run, the configurations of RUN_DIR that did not succeed, each "
                           "from its latest checkpoint (e.g. after a spot interruption)")
@@ -30,8 +41,12 @@ def register(sub) -> None:
     run.add_argument("--grace", type=between(0, 3600), default=10.0, help="seconds between SIGTERM and SIGKILL when stopping tasks")
     run.add_argument("--upload-to", metavar="s3://BUCKET/PREFIX",
                      help="after the run (also a failed or stopped one), upload its directory to S3")
-    run.add_argument("--lease", type=between(5, 86400), default=60.0,
-                     help="seconds a task keeps running on a host the control side can no longer reach (default 60)")
+    run.add_argument("--lease", type=between(5, 86400), default=90.0,
+                     help="seconds a task keeps running on a host the control side can no longer reach (default 90; "
+                          "at least --connection-grace + 5)")
+    run.add_argument("--connection-grace", type=between(0, 86400), default=60.0, metavar="SECONDS",
+                     help="a host the control side cannot reach for less than this is reconnected and the run goes "
+                          "on (default 60; 0: the first failed poll fails the run)")
     run.add_argument("--repeats", type=between(1, 100, int), metavar="N",
                      help="run every configuration N times, interleaved (overrides the experiment's repeats)")
     run.add_argument("--dry-run", action="store_true", help="validate and print the plan; start nothing")
@@ -50,15 +65,33 @@ def register(sub) -> None:
 
 def options(args) -> RunOptions:
     """The run the flags ask for, with the defaults (and a resumed run's own copies) filled in."""
-    experiment, hosts = args.experiment, args.hosts
+    experiment, hosts = args.experiment, args.hosts or args.hostfile
     if args.resume is not None:
         experiment = experiment or str(args.resume / "experiment.yaml")
         hosts = hosts or str(args.resume / "inventory.yaml")
     return RunOptions(experiment=experiment or DEFAULT_EXPERIMENT, hosts=hosts or DEFAULT_HOSTS,
                       runs_root=args.runs_dir, run_id=args.run_id, ssh_options=ssh_options(args),
                       grace_s=args.grace, keep_going=args.keep_going, live_prices=args.live_prices,
-                      lease_s=args.lease, resume=args.resume, parallel=_parallel(args),
-                      fail_fast=args.fail_fast, repeats=args.repeats, upload_to=args.upload_to)
+                      lease_s=args.lease, connection_grace_s=args.connection_grace, resume=args.resume,
+                      parallel=_parallel(args), fail_fast=args.fail_fast, repeats=args.repeats,
+                      upload_to=args.upload_to, hostfile=True if args.hostfile else None,
+                      env=exports(args.export), workers=args.np)
+
+
+def exports(items: list[str]) -> tuple[tuple[str, str], ...]:
+    """-x NAME=VALUE, or -x NAME for NAME's value in this environment (mpirun's -x)."""
+    out = {}
+    for item in items:
+        name, eq, value = item.partition("=")
+        why = why_refused(name)
+        if why:
+            raise UsageError(f"-x {name}: {why}")
+        if not eq:
+            if name not in os.environ:
+                raise UsageError(f"-x {name}: not set in this environment; give it as -x {name}=VALUE")
+            value = os.environ[name]
+        out[name] = value
+    return tuple(out.items())
 
 
 def cmd_run(args) -> int:

@@ -46,9 +46,9 @@ def register(subparsers) -> argparse.ArgumentParser:
     dn.add_argument("--dir", help=_DIR_HELP)
 
     ft = sub.add_parser("fault", help="inject a fault into one host: "
-                        "cut | restore | slow RATE | kill-tasks | kill-sshd")
+                        "cut | cut-control | restore | slow RATE | kill-tasks | kill-sshd")
     ft.add_argument("host")
-    ft.add_argument("fault", choices=["cut", "restore", "slow", "kill-tasks", "kill-sshd"])
+    ft.add_argument("fault", choices=["cut", "cut-control", "restore", "slow", "kill-tasks", "kill-sshd"])
     ft.add_argument("rate", nargs="?", help="for slow: the new rate, e.g. 10mbit")
     ft.add_argument("--dir", help=_DIR_HELP)
 

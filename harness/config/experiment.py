@@ -17,9 +17,9 @@ from harness.config.dataset_check import dataset_problem
 from harness.config.loading import clip, read_yaml
 from harness.config.sweeps import THREAD_FIELDS, expand_sweeps, sweep_errors, sweep_problems
 from harness.errors import ConfigError
+from harness.protocol.workload import DATASETS, OPTIMIZERS
 from models import MODEL_NAMES
 
-DATASETS = ("synthetic", "digits", "cifar10", "facial_keypoints", "image_folder")
 _FILE_DATASETS = ("cifar10", "facial_keypoints", "image_folder")
 STRATEGIES = ("single", "horovod", "parameter_server", "mirrored")
 # What a regular expression in `workload.metrics` may pull from a script's output; the
@@ -104,7 +104,7 @@ class Workload(_Strict):
     # Synchronous data-parallel strategies (horovod, mirrored) multiply the learning rate
     # by the number of workers: the global batch is that many times larger.
     scale_lr: bool = False
-    optimizer: Literal["sgd", "momentum", "adam", "rmsprop"] = "sgd"
+    optimizer: Literal[OPTIMIZERS] = "sgd"
     target_accuracy: Optional[float] = Field(default=None, gt=0, le=1)
     target_rmse: Optional[float] = Field(default=None, gt=0, le=1e6)
     warmup_steps: int = Field(default=5, ge=0, le=MAX_STEPS, description="steps left out of throughput figures")

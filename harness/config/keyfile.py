@@ -1,9 +1,11 @@
 """Is an inventory's `key:` a private key the SSH transport can use? Checked at load, so
-a wrong path, the `.pub` half or a file that is not a key is one line naming the field
-before any connection is tried."""
+a wrong path, the `.pub` half, a file that is not a key or a key others can read is one
+line naming the field before any connection is tried."""
 
 from __future__ import annotations
 
+import os
+import shlex
 import stat
 from pathlib import Path
 
@@ -52,13 +54,25 @@ def key_file_problem(key: Path) -> str | None:
     return None
 
 
-def key_file_warning(key: Path) -> str | None:
-    """As OpenSSH does, but a warning: a private key others can read is a leaked key."""
+def key_permission_check(key: Path, *, allow_unprotected: bool = False) -> tuple[str | None, str | None]:
+    """(refusal, warning) for `key`'s mode, judged as OpenSSH does (sshkey_perm_ok): a key
+    of one's own that group or others can access is refused, with the chmod that fixes it.
+    `allow_unprotected` (the inventory's `allow_unprotected_key`, off unless set) turns the
+    refusal into a warning: for a file system whose modes cannot be changed. A key owned
+    by another user OpenSSH uses as it is (the chmod is not ours to run): a warning."""
     try:
-        mode = stat.S_IMODE(key.stat().st_mode)
+        st = key.stat()
     except OSError:
-        return None
-    if mode & 0o077:
-        return (f"{clip(str(key), 300)} is readable by group or others (mode {mode:04o}); OpenSSH refuses "
-                f"such keys: chmod 600 {clip(str(key), 300)}")
-    return None
+        return None, None  # key_file_problem says what is wrong with the path
+    mode = stat.S_IMODE(st.st_mode)
+    if not mode & 0o077:
+        return None, None
+    shown = clip(str(key), 300)
+    chmod = f"chmod 600 {shlex.quote(str(key)) if len(str(key)) <= 300 else shown}"
+    what = f"{shown} is accessible by group or others (mode {mode:04o})"
+    if st.st_uid != os.getuid():
+        return None, f"{what} and owned by another user; anyone who can read it can log in with it"
+    if allow_unprotected:
+        return None, f"{what}; used as allow_unprotected_key is set, though OpenSSH would refuse it: {chmod}"
+    return (f"{what}; OpenSSH refuses such a key as unprotected: {chmod} (or set allow_unprotected_key: true "
+            "on the host or in defaults to use it anyway)"), None

@@ -16,11 +16,11 @@ def check_hosts(hosts: str, experiment: str | None, ssh_opts) -> int:
     from harness.transport import open_transports
 
     inv = load_inventory(hosts)
-    strategies, ports, plan, passed = {"single"}, {}, None, []
+    strategies, ports, plan, passed, exp = {"single"}, {}, None, [], None
     if experiment:
         from harness import pipeline
 
-        _, _, plan = pipeline.load_and_plan(pipeline.RunOptions(experiment, hosts), "check")
+        exp, _, plan = pipeline.load_and_plan(pipeline.RunOptions(experiment, hosts), "check")
         strategies = {cp.strategy for cp in plan.configs}
         for cp in plan.configs:
             for t in cp.tasks:
@@ -38,6 +38,8 @@ def check_hosts(hosts: str, experiment: str | None, ssh_opts) -> int:
                 elif c.facts and name in need and need[name].resolve:
                     passed.append(f"{name}: hostname {c.facts.get('hostname')!r} resolves to "
                                   f"{', '.join(c.facts.get('hostname_addresses') or [])}")
+            for name, found in _script_problems(exp, plan, inv, transports, checks).items():
+                checks[name].blockers.extend(found)
             if not any(c.blockers for c in checks.values()):  # listeners need the planned ports free
                 for name, found in check_network.run_network_checks(
                         [h for h in inv.hosts if h.name in transports], transports, need, passed).items():
@@ -65,3 +67,26 @@ def check_hosts(hosts: str, experiment: str | None, ssh_opts) -> int:
     if blocked:
         raise HarnessError(f"{len(blocked)} of {len(checks)} host(s) not ready: {', '.join(blocked)}")
     return 0
+
+
+def _script_problems(exp, plan, inv, transports, checks) -> dict[str, list[str]]:
+    """The user's script's top-level imports, tried on every host that runs it."""
+    if exp is None or not exp.workload.script:
+        return {}
+    from harness.preflight import script_check, script_imports
+
+    script = exp.workload.script
+    try:
+        modules = script_imports.script_modules(script)
+    except script_imports.ScriptSyntaxError as e:
+        raise HarnessError(f"script {e}: fix it before renting hosts") from None
+    envs: dict[str, dict] = {}
+    for cp in plan.configs:
+        for t in cp.tasks:
+            if t.role != "sampler":
+                envs.setdefault(t.host, dict(t.env))
+    launchers = {t.spec.get("cluster", {}).get("launcher") for cp in plan.configs if cp.strategy == "horovod"
+                 for t in cp.tasks} - {None}
+    horovod = script_imports.uses_horovod(modules) or any(cp.strategy == "horovod" for cp in plan.configs)
+    hosts = [h for h in inv.hosts if h.name in envs and h.name in transports and checks[h.name].facts]
+    return script_check.check_script(script, modules, hosts, transports, envs, launchers, horovod)

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from harness.protocol.parts import Part
+
 SCHEMA_VERSION = 1
 
 
@@ -94,6 +96,8 @@ def _jsonable(value: Any) -> Any:
         return value.item()
     if isinstance(value, Path):
         return str(value)
+    if isinstance(value, Part):   # a TaskSpec's typed parts: their JSON form
+        return value.to_dict()
     if hasattr(value, "keys") and hasattr(value, "__getitem__"):  # read-only mappings (a TaskSpec's parts)
         return {k: value[k] for k in value.keys()}
     if isinstance(value, tuple):

@@ -2,46 +2,58 @@
 
 The control side builds one per task (plan, then bind fills what only the run knows),
 writes them all to plan.json and ships each unchanged to its host as task.json; the
-worker reads it back with `TaskSpec.from_dict`. A spec is also a read-only mapping of its
-JSON form (`spec["workload"]["batch_size"]`), and every value read from it is a copy."""
+worker reads it back with `TaskSpec.read` and uses its attributes: nested parts are typed
+too (`spec.workload.dataset.name`, `spec.cluster.slots[0].rank`; harness/protocol/parts.py).
+For the control side a spec is also a read-only mapping of its JSON form
+(`spec["workload"]["batch_size"]`), and every value read that way is a copy."""
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any, Iterator, Optional
 
+from harness.protocol.cluster import Cluster
 from harness.protocol.layout import EVENTS_FILE
+from harness.protocol.parts import Part, SpecError, freeze, plain
+from harness.protocol.workload import Workload
+
+__all__ = ["SPEC_VERSION", "SpecError", "TaskSpec", "Threads", "SpotWatchSettings", "ResumeFrom"]
 
 # Bump when a field changes meaning or a required field is added; a worker refuses a spec
 # of another version (an old bundle on a host would misread it).
 SPEC_VERSION = 1
 
 
-class SpecError(ValueError):
-    """A task spec that does not hold: names the field and what is wrong."""
+@dataclass(frozen=True)
+class Threads(Part):
+    """The configuration's thread settings (null: TensorFlow's / the library's choice)."""
+    intra_op: Optional[int] = None
+    inter_op: Optional[int] = None
+    omp: Optional[int] = None
+    kmp_affinity: Optional[str] = None
+    kmp_blocktime: Optional[int] = None
 
 
-def _freeze(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return MappingProxyType({str(k): _freeze(v) for k, v in value.items()})
-    if isinstance(value, (list, tuple)):
-        return tuple(_freeze(v) for v in value)
-    return value
+@dataclass(frozen=True)
+class SpotWatchSettings(Part):
+    """Spot interruption notices: the task watches the metadata service (harness/worker/spot_watch.py)."""
+    interval_s: float = 5.0      # how often the task asks the metadata service for a notice
 
 
-def _thaw(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _thaw(v) for k, v in value.items()}
-    if isinstance(value, tuple):
-        return [_thaw(v) for v in value]
-    return copy.copy(value)
+@dataclass(frozen=True)
+class ResumeFrom(Part):
+    """Where a resumed task continues: a checkpoint of an earlier run and its step."""
+    run_id: Optional[str] = None
+    checkpoint_path: Optional[str] = None
+    step: int = 0
 
 
+# The typed parts of a spec: field -> its type (a JSON object given there is read into it).
+_PARTS = {"workload": Workload, "threads": Threads, "cluster": Cluster, "spot_watch": SpotWatchSettings,
+          "resume_from": ResumeFrom}
 
 
 @dataclass(frozen=True)
@@ -59,16 +71,16 @@ class TaskSpec(Mapping):
     size: int = 0                      # data-parallel workers of the configuration
     repeat: Optional[int] = None       # repeat index of a configuration run several times
     # what
-    workload: Optional[Mapping] = None   # the experiment's workload (dataset.path bound per host)
-    threads: Mapping = field(default_factory=dict)
-    cluster: Mapping = field(default_factory=dict)          # strategy-specific facts (rank layout, TF cluster, mpirun contexts)
+    workload: Optional[Workload] = None   # the experiment's workload (dataset.path bound per host)
+    threads: Threads = field(default_factory=Threads.empty)
+    cluster: Cluster = field(default_factory=Cluster.empty)   # strategy-specific facts (rank layout, TF cluster, mpirun contexts)
     ports: tuple = ()                    # ports this task listens on
     interval_s: Optional[float] = None   # sampler period
     task_scan_s: Optional[float] = None   # sampler tuning (null: the sampler's defaults)
     cost_every_s: Optional[float] = None
     orphan_after_s: Optional[float] = None
-    spot_watch: Optional[Mapping] = None  # {"interval_s"} when the task watches for spot notices
-    resume_from: Optional[Mapping] = None  # {"run_id", "checkpoint_path", "step"}
+    spot_watch: Optional[SpotWatchSettings] = None  # when the task watches for spot notices
+    resume_from: Optional[ResumeFrom] = None
     # where (the task runs in its directory on the host; these are relative to it)
     events: str = EVENTS_FILE            # its events file
     checkpoint_dir: Optional[str] = None
@@ -76,14 +88,26 @@ class TaskSpec(Mapping):
     spec_version: int = SPEC_VERSION
 
     def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            v = getattr(self, f.name)
-            if isinstance(v, (Mapping, list, tuple)) and not isinstance(v, TaskSpec):
-                object.__setattr__(self, f.name, _freeze(v))
+        where = self._where()
+        for name, part in _PARTS.items():
+            v = getattr(self, name)
+            if v is None or isinstance(v, part):
+                continue
+            if not isinstance(v, Mapping):
+                raise SpecError(f"{where}: {name} must be a mapping" + (" or null" if name not in ("threads", "cluster") else ""))
+            try:
+                object.__setattr__(self, name, part.from_dict(v))
+            except SpecError as e:
+                raise SpecError(f"{where}: {e.under(name)}") from None
+        if isinstance(self.ports, list):
+            object.__setattr__(self, "ports", freeze(self.ports))
         self._check()
 
+    def _where(self) -> str:
+        return f"task {self.config}/{self.task_id}" if isinstance(self.task_id, str) else "task"
+
     def _check(self) -> None:
-        where = f"task {self.config}/{self.task_id}" if isinstance(self.task_id, str) else "task"
+        where = self._where()
         for name in ("run_id", "experiment", "config", "strategy", "task_id", "role", "host", "events"):
             if not isinstance(getattr(self, name), str) or not getattr(self, name):
                 raise SpecError(f"{where}: {name} must be a non-empty string, got {getattr(self, name)!r}")
@@ -94,13 +118,6 @@ class TaskSpec(Mapping):
             v = getattr(self, name)
             if v is not None and type(v) is not int:
                 raise SpecError(f"{where}: {name} must be an integer or null, got {v!r}")
-        for name in ("workload", "spot_watch", "resume_from"):
-            v = getattr(self, name)
-            if v is not None and not isinstance(v, Mapping):
-                raise SpecError(f"{where}: {name} must be a mapping or null")
-        for name in ("threads", "cluster"):
-            if not isinstance(getattr(self, name), Mapping):
-                raise SpecError(f"{where}: {name} must be a mapping")
         for name in ("interval_s", "task_scan_s", "cost_every_s", "orphan_after_s"):
             v = getattr(self, name)
             if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
@@ -109,7 +126,7 @@ class TaskSpec(Mapping):
             v = getattr(self, name)
             if v is not None and not isinstance(v, str):
                 raise SpecError(f"{where}: {name} must be a string or null, got {v!r}")
-        if not all(type(p) is int for p in self.ports):
+        if not isinstance(self.ports, tuple) or not all(type(p) is int for p in self.ports):
             raise SpecError(f"{where}: ports must be integers, got {list(self.ports)!r}")
         if self.spec_version != SPEC_VERSION:
             raise SpecError(f"{where}: task spec version {self.spec_version}, this harness reads version "
@@ -122,7 +139,7 @@ class TaskSpec(Mapping):
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
             if v is not None:
-                out[f.name] = _thaw(v)
+                out[f.name] = plain(v)
         return out
 
     def to_json(self) -> str:
@@ -164,7 +181,7 @@ class TaskSpec(Mapping):
         v = getattr(self, key)
         if v is None:
             raise KeyError(key)
-        return _thaw(v)
+        return plain(v)
 
     def __iter__(self) -> Iterator[str]:
         return (k for k in self._names() if getattr(self, k) is not None)

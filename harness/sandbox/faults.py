@@ -2,7 +2,10 @@
 
 cut        the host's veth goes down: its packets are silently dropped, as when a
            cable is pulled or a security group changes (no RST, no ICMP)
-restore    the veth back up, shaping re-applied, sshd restarted if it was killed
+cut-control  only the host's traffic to the control side is dropped (a blackhole route to
+           the bridge address in its namespace), as when the laptop that runs the harness
+           changes networks; host-to-host traffic is untouched
+restore    the veth back up, the control route back, shaping re-applied, sshd restarted if it was killed
 slow RATE  a new rate on both ends of the host's veth
 kill-tasks every process in the host's namespace except its sshd is killed
 kill-sshd  the host's sshd (and its sessions) is killed; tasks keep running
@@ -10,11 +13,13 @@ kill-sshd  the host's sshd (and its sessions) is killed; tasks keep running
 
 from __future__ import annotations
 
+import ipaddress
+
 from harness.errors import UsageError
 from harness.sandbox import netns, shaping, sshd
 from harness.sandbox.state import HostState, SandboxState, save
 
-FAULTS = ("cut", "restore", "slow", "kill-tasks", "kill-sshd")
+FAULTS = ("cut", "cut-control", "restore", "slow", "kill-tasks", "kill-sshd")
 
 
 def _need_netns(state: SandboxState, host: HostState, what: str) -> None:
@@ -37,8 +42,27 @@ def cut(state: SandboxState, host: HostState) -> str:
     return f"{host.name}: link cut ({host.veth} down); packets to and from {host.address} are dropped"
 
 
+def control_address(state: SandboxState) -> str:
+    """The control side's address as a sandbox host sees it: the bridge's."""
+    return str(netns.gateway(ipaddress.ip_network(state.subnet)))
+
+
+def cut_control(state: SandboxState, host: HostState) -> str:
+    _need_netns(state, host, "cut-control")
+    if not host.control_cut:
+        netns.set_blackhole(host.netns, control_address(state), True)
+        host.control_cut = True
+        save(state)
+    return (f"{host.name}: traffic to the control side ({control_address(state)}) dropped; "
+            f"the other hosts still reach {host.address}")
+
+
 def restore(state: SandboxState, host: HostState) -> str:
     done = []
+    if state.mode == "netns" and host.netns and host.control_cut:
+        netns.set_blackhole(host.netns, control_address(state), False)
+        host.control_cut = False
+        done.append("route to the control side back")
     if state.mode == "netns" and host.netns:
         netns.set_link(host.veth, up=True)
         shape_host(state, host)
@@ -99,7 +123,7 @@ def inject(state: SandboxState, host_name: str, fault: str, arg: str | None = No
         return slow(state, host, arg)
     if arg:
         raise UsageError(f"fault {fault} takes no argument (got {arg!r})")
-    fn = {"cut": cut, "restore": restore, "kill-tasks": kill_tasks, "kill-sshd": kill_sshd}.get(fault)
+    fn = {"cut": cut, "cut-control": cut_control, "restore": restore, "kill-tasks": kill_tasks, "kill-sshd": kill_sshd}.get(fault)
     if fn is None:
         raise UsageError(f"unknown fault {fault!r}; expected one of {', '.join(FAULTS)}")
     return fn(state, host)

@@ -177,6 +177,13 @@ def set_link(dev: str, up: bool) -> None:
     run(["ip", "link", "set", "dev", dev, "up" if up else "down"])
 
 
+def set_blackhole(ns: str, address: str, on: bool) -> None:
+    """A blackhole route to one address inside a host's namespace: that host's packets to
+    the address vanish (no ICMP), everything else on the subnet still flows. This kernel has
+    no netem or tc actions; a route is the one-way outage it can make."""
+    run(["ip", "-n", ns, "route", "add" if on else "del", "blackhole", f"{address}/32"], check=on)
+
+
 def delete_link(dev: str) -> bool:
     return run(["ip", "link", "del", dev], check=False).returncode == 0
 

@@ -40,6 +40,7 @@ class HostState:
     host_key: str = ""                # "ssh-ed25519 AAAA…", as written to known_hosts
     rate_bits: int | None = None      # current shaping (may differ from the sandbox's after `slow`)
     cut: bool = False
+    control_cut: bool = False         # a blackhole route to the control side's address (fault cut-control)
     private: list[list[str]] | None = None   # [hidden, kept] folders of its own mount namespace
 
     @property

@@ -29,6 +29,7 @@ class TaskState:
     returncode: int | None = None
     last_step: dict | None = None
     error: str = ""
+    note: str = ""              # e.g. "host unreachable for 12 s; reconnecting" while a blip lasts
 
 
 @dataclass
@@ -54,8 +55,12 @@ class Supervisor:
                  control: EventLog, stop: threading.Event, *,
                  progress: Callable[[ConfigPlan, list[TaskState]], None] | None = None,
                  poll_interval: float = 0.5, grace_s: float = 10.0, lease_s: float = shell.LEASE_S,
-                 sweep_config_only: bool = False):
+                 sweep_config_only: bool = False, connection_grace_s: float = 0.0):
         self.cp = cp
+        # A host the control side cannot reach for less than this is a blip: its tasks go on
+        # (their lease must outlast it) and supervision resumes when it answers again.
+        self.connection_grace_s = connection_grace_s
+        self._down_since: dict[str, float] = {}
         # In a parallel wave other configurations' tasks may share these hosts' machine.
         self.sweep_config_only = sweep_config_only
         self.transports = transports
@@ -163,12 +168,22 @@ class Supervisor:
 
         for host, outcome in _per_host(poll, [h for h in hosts if h not in self.unreachable]).items():
             if outcome.error is not None:
-                # An unreachable host fails the run: its tasks cannot be supervised.
+                if self._blip(host, outcome.error):
+                    continue
+                # Unreachable for longer than the grace: its tasks cannot be supervised.
                 self.unreachable.add(host)
                 for s in self._on(host):
                     if s.state == "running":
                         s.state, s.error = "lost", f"host unreachable: {outcome.error}"
+                        if self.connection_grace_s:
+                            s.error = (f"host unreachable for more than {self.connection_grace_s:g} s "
+                                       f"(connection grace): {outcome.error}")
                 continue
+            if host in self._down_since:
+                seconds = time.monotonic() - self._down_since.pop(host)
+                self.control.emit("host_reconnected", config=self.cp.name, host=host, seconds=round(seconds, 3))
+                for s in self._on(host):
+                    s.note = ""
             result = outcome.value
             for s in self._on(host):
                 st = result.get(s.task.task_id)
@@ -189,6 +204,24 @@ class Supervisor:
                 elif st.state == "gone":
                     s.state = "stopped" if self._stopping else "lost"
                     self._emit_exit(s)
+
+    def _blip(self, host: str, error: Exception) -> bool:
+        """True while `host` has been unreachable for less than the connection grace: its
+        tasks stay running (nothing is restarted, so none is duplicated; their records wait
+        on the host) and the next poll tries to reconnect. The outage is in control.jsonl."""
+        if not self.connection_grace_s:
+            return False
+        now = time.monotonic()
+        since = self._down_since.setdefault(host, now)
+        if since == now:
+            self.control.emit("host_unreachable", config=self.cp.name, host=host, error=str(error),
+                              grace_s=self.connection_grace_s)
+        if now - since >= self.connection_grace_s:
+            return False
+        for s in self._on(host):
+            if s.state == "running":
+                s.note = f"host unreachable for {now - since:.0f} s; reconnecting (grace {self.connection_grace_s:g} s)"
+        return True
 
     def _stderr_tail(self, host: str, task: Task) -> str:
         try:

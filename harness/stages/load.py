@@ -11,6 +11,7 @@ from typing import Optional
 
 from harness.config import check_experiment_against_inventory, load_experiment, load_inventory
 from harness.config.experiment import Experiment
+from harness.config.hostfile import looks_like_hostfile, read_hostfile
 from harness.config.inventory import Inventory
 from harness.errors import UsageError
 from harness.protocol import layout
@@ -25,15 +26,45 @@ class Inputs:
     inventory: Inventory
     resumed: Optional[dict] = None      # resume_points() of the run given to --resume
     resume_dir: Optional[Path] = None
+    hostfile: Optional[dict] = None     # the inventory a hostfile stood for (written as inventory.yaml)
 
 
 def load_inputs(experiment: str, hosts: str, resume: str | Path | None = None,
-                repeats: int | None = None) -> Inputs:
-    exp = with_repeats(load_experiment(experiment), repeats)
-    inv = load_inventory(hosts)
+                repeats: int | None = None, *, hostfile: bool | None = None,
+                env: tuple[tuple[str, str], ...] = (), workers: int | None = None) -> Inputs:
+    """`hostfile`: read `hosts` as a Horovod/MPI hostfile (None: when it looks like one);
+    `env` (`-x`) and `workers` (`-np`): the command line's overrides, applied after the
+    files were checked and before the experiment is checked against the inventory."""
+    exp = with_command_line(with_repeats(load_experiment(experiment), repeats), env, workers)
+    is_hostfile = hostfile if hostfile is not None else looks_like_hostfile(hosts)
+    inv = load_inventory(hosts, is_hostfile)
     check_experiment_against_inventory(exp, inv, experiment, hosts)
     resumed = resume_points(Path(resume)) if resume is not None else None
-    return Inputs(experiment, hosts, exp, inv, resumed, Path(resume) if resume is not None else None)
+    return Inputs(experiment, hosts, exp, inv, resumed, Path(resume) if resume is not None else None,
+                  read_hostfile(hosts) if is_hostfile else None)
+
+
+DISTRIBUTED = ("horovod", "mirrored", "parameter_server")
+
+
+def with_command_line(exp: Experiment, env: tuple[tuple[str, str], ...], workers: int | None) -> Experiment:
+    """`-x NAME[=VALUE]` wins over every `env:` of the experiment (the workload's and each
+    configuration's), as mpirun's -x does for its ranks; `-np N` sets the workers of every
+    distributed configuration, as horovodrun's -np sets the ranks."""
+    if not env and workers is None:
+        return exp
+    extra = dict(env)
+    configs = []
+    for cfg in exp.configurations:
+        update = {"env": {**cfg.env, **extra}} if extra else {}
+        if workers is not None and cfg.strategy in DISTRIBUTED:
+            update["workers"] = workers
+        configs.append(cfg.model_copy(update=update))
+    if workers is not None and not any(c.strategy in DISTRIBUTED for c in exp.configurations):
+        raise UsageError(f"-np {workers}: no configuration of the experiment is distributed "
+                         f"({', '.join(DISTRIBUTED)}); set workers there, or drop -np")
+    work = exp.workload.model_copy(update={"env": {**exp.workload.env, **extra}}) if extra else exp.workload
+    return exp.model_copy(update={"configurations": configs, "workload": work})
 
 
 def with_repeats(exp: Experiment, repeats: int | None) -> Experiment:

@@ -1,7 +1,9 @@
 """`python -m harness.worker --task task.json`: one task on this host, as its spec says.
 
 Imports only the standard library and harness.protocol until the task's own module is
-chosen; the host needs nothing the control side uses (tests/integration/test_host_side.py checks)."""
+chosen; the host needs nothing the control side uses (tests/integration/test_host_side.py checks).
+A task.json this host cannot use (not a spec of this version, a mistyped field, a name
+it does not know) ends the task before it starts: one line on stderr, exit 2."""
 
 from __future__ import annotations
 
@@ -9,7 +11,8 @@ import argparse
 import sys
 
 from harness.protocol import exits
-from harness.protocol.spec import SpecError, TaskSpec
+from harness.protocol.spec import SpecError
+from harness.worker.task_spec import read_task
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,11 +20,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--task", required=True, help="task JSON written by the planner")
     args = ap.parse_args(argv)
     try:
-        spec = TaskSpec.read(args.task).to_dict()
+        spec = read_task(args.task)
     except (OSError, SpecError) as e:
         print(f"harness.worker: {args.task}: {e}", file=sys.stderr)
         return exits.USAGE
-    if spec.get("role") == "sampler":
+    if spec.role == "sampler":
         from harness.worker.sampler import run_sampler
 
         return run_sampler(spec)

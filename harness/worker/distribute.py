@@ -14,6 +14,8 @@ import os
 import shutil
 import time
 
+from harness.protocol.spec import TaskSpec
+
 
 class Local:
     """The single-process baseline; the other strategies override what differs."""
@@ -22,7 +24,7 @@ class Local:
     calibrates = False   # runs local calibration steps before training (calibrate.py)
     _eval_step = None    # traced once, on the first evaluation
 
-    def __init__(self, tf, spec: dict):
+    def __init__(self, tf, spec: TaskSpec):
         self.tf = tf
         self.rank, self.size = 0, 1
 
@@ -115,7 +117,7 @@ class Horovod(Local):
     name = "horovod"
     calibrates = True
 
-    def __init__(self, tf, spec: dict):
+    def __init__(self, tf, spec: TaskSpec):
         super().__init__(tf, spec)
         import horovod.tensorflow as hvd
 
@@ -123,8 +125,8 @@ class Horovod(Local):
         _wait_for_rendezvous()
         hvd.init()
         self.rank, self.size = hvd.rank(), hvd.size()
-        if self.size != spec.get("size"):
-            raise RuntimeError(f"Horovod started {self.size} ranks but the plan has {spec.get('size')}")
+        if self.size != spec.size:
+            raise RuntimeError(f"Horovod started {self.size} ranks but the plan has {spec.size}")
         _pin_gpu(tf, hvd.local_rank())
 
     def tape(self, tape):
@@ -168,9 +170,9 @@ class Horovod(Local):
 class Mirrored(Local):
     name = "mirrored"
 
-    def __init__(self, tf, spec: dict):
+    def __init__(self, tf, spec: TaskSpec):
         super().__init__(tf, spec)
-        _pin_gpu(tf, (spec.get("cluster") or {}).get("local_rank", 0))
+        _pin_gpu(tf, spec.cluster.local_rank or 0)
         comm = tf.distribute.experimental.CommunicationOptions(
             implementation=tf.distribute.experimental.CommunicationImplementation.AUTO)
         self.strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=comm)
@@ -260,7 +262,7 @@ class ParameterServer(Local):
     name = "parameter_server"
     sync = False
 
-    def __init__(self, tf, spec: dict):
+    def __init__(self, tf, spec: TaskSpec):
         super().__init__(tf, spec)
         resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
         self.strategy = tf.distribute.ParameterServerStrategy(resolver)
@@ -349,7 +351,7 @@ def _pin_gpu(tf, local_rank: int) -> None:
     tf.config.set_visible_devices(gpu, "GPU")
 
 
-def for_strategy(strategy: str, tf, spec: dict) -> Local:
+def for_strategy(strategy: str, tf, spec: TaskSpec) -> Local:
     kind = {"single": Local, "horovod": Horovod, "mirrored": Mirrored, "parameter_server": ParameterServer}
     if strategy not in kind:
         raise ValueError(f"unknown strategy {strategy!r}")

@@ -8,6 +8,7 @@ import threading
 import time
 
 from harness.protocol import exits
+from harness.protocol.spec import TaskSpec
 from harness.worker import distribute
 
 EXIT_INTERRUPTED = exits.INTERRUPTED   # after a checkpoint on a spot notice: 'interrupted', not failed
@@ -21,21 +22,21 @@ class SpotInterrupted(Exception):
         self.notice, self.step = notice, step
 
 
-def restore(spec, log, tf, dist, model, opt, planned_steps: int) -> int:
-    """Load `resume_from` ({checkpoint_path, step}) into the model and optimizer; the step
+def restore(spec: TaskSpec, log, tf, dist, model, opt, planned_steps: int) -> int:
+    """Load `resume_from` (checkpoint_path, step) into the model and optimizer; the step
     the loop continues after (0 without one). Steps count over the whole planned run."""
-    rf = spec.get("resume_from")
-    if not rf:
+    rf = spec.resume_from
+    if rf is None:
         return 0
     t = time.monotonic()
-    path, step = rf.get("checkpoint_path"), int(rf.get("step") or 0)
+    path, step = rf.checkpoint_path, rf.step
     if step > planned_steps:
         raise ValueError(f"resume_from: step {step} is beyond the {planned_steps} planned steps")
     if path:
         if not tf.io.gfile.exists(path + ".index"):
-            raise FileNotFoundError(f"resume_from: no checkpoint {path}(.index) on host {spec.get('host')}")
+            raise FileNotFoundError(f"resume_from: no checkpoint {path}(.index) on host {spec.host}")
         dist.restore_checkpoint(model, opt, path)
-    log.emit("phase", name="checkpoint_restored", seconds=time.monotonic() - t, resumed_from=rf,
+    log.emit("phase", name="checkpoint_restored", seconds=time.monotonic() - t, resumed_from=rf.to_dict(),
              planned_steps=planned_steps, remaining_steps=planned_steps - step)
     return step
 
@@ -44,15 +45,14 @@ class SpotWatch:
     """The IMDS watcher (harness/worker/spot_watch.py) when the spec asks for it; the loops
     ask `pending()` at each step boundary."""
 
-    def __init__(self, spec: dict):
+    def __init__(self, spec: TaskSpec):
         self.notice, self.noticed_wall, self.watcher = None, None, None
         self._seen = threading.Event()
-        cfg = spec.get("spot_watch")
-        if cfg:
+        cfg = spec.spot_watch
+        if cfg is not None:
             from harness.worker.spot_watch import start_watcher
 
-            interval = float(cfg.get("interval_s", 5.0)) if isinstance(cfg, dict) else 5.0
-            self.watcher = start_watcher(self._on_notice, interval_s=interval, base_url=spec.get("imds_url"))
+            self.watcher = start_watcher(self._on_notice, interval_s=float(cfg.interval_s), base_url=spec.imds_url)
 
     def _on_notice(self, notice: dict) -> None:
         self.notice, self.noticed_wall = notice, time.time()
@@ -66,15 +66,15 @@ class SpotWatch:
             self.watcher.stop()
 
 
-def on_notice(spec, log, dist, model, opt, spot: SpotWatch, step: int):
+def on_notice(spec: TaskSpec, log, dist, model, opt, spot: SpotWatch, step: int):
     """Checkpoint now (chief only; not under `mirrored`, where saving is a collective the
     other workers would not join), record the interruption, and end the task."""
     path = None
-    ckpt_dir = spec.get("checkpoint_dir")
+    ckpt_dir = spec.checkpoint_dir
     if ckpt_dir and dist.is_chief and not isinstance(dist, distribute.Mirrored):
         path = dist.write_checkpoint(model, opt, ckpt_dir, f"spot-step{step}")
         log.emit("checkpoint", path=path, step=step, reason="spot_interruption")
-    if dist.is_chief or spec.get("rank") in (None, 0):
+    if dist.is_chief or spec.rank in (None, 0):
         log.emit("spot_interruption", action=spot.notice.get("action"), time=spot.notice.get("time"), step=step,
                  noticed_wall=spot.noticed_wall, checkpoint=path)
     raise SpotInterrupted(spot.notice, step)

@@ -4,27 +4,36 @@ per-batch score (train.py and servers.py)."""
 
 from __future__ import annotations
 
+from harness.protocol.spec import Threads
+from harness.protocol.workload import OPTIMIZERS
 
-def import_tf(threads: dict):
+# One builder per name the protocol knows (OPTIMIZERS; tests/integration/test_worker_task_spec.py
+# keeps the two equal). A name without a builder is refused, never replaced by another.
+_OPTIMIZERS = {
+    "sgd": lambda keras, lr: keras.optimizers.SGD(learning_rate=lr),
+    "momentum": lambda keras, lr: keras.optimizers.SGD(learning_rate=lr, momentum=0.9),
+    "adam": lambda keras, lr: keras.optimizers.Adam(learning_rate=lr),
+    "rmsprop": lambda keras, lr: keras.optimizers.RMSprop(learning_rate=lr),
+}
+
+
+def import_tf(threads: Threads):
     import tensorflow as tf
     import tf_keras
 
     # Must happen before TensorFlow creates its thread pools (before any op runs).
-    if threads.get("intra_op") is not None:
-        tf.config.threading.set_intra_op_parallelism_threads(threads["intra_op"])
-    if threads.get("inter_op") is not None:
-        tf.config.threading.set_inter_op_parallelism_threads(threads["inter_op"])
+    if threads.intra_op is not None:
+        tf.config.threading.set_intra_op_parallelism_threads(threads.intra_op)
+    if threads.inter_op is not None:
+        tf.config.threading.set_inter_op_parallelism_threads(threads.inter_op)
     return tf, tf_keras
 
 
 def optimizer(keras, name: str, lr: float):
-    if name == "sgd":
-        return keras.optimizers.SGD(learning_rate=lr)
-    if name == "momentum":
-        return keras.optimizers.SGD(learning_rate=lr, momentum=0.9)
-    if name == "adam":
-        return keras.optimizers.Adam(learning_rate=lr)
-    return keras.optimizers.RMSprop(learning_rate=lr)
+    build = _OPTIMIZERS.get(name)
+    if build is None:
+        raise ValueError(f"unknown optimizer {name!r}; expected one of {', '.join(sorted(OPTIMIZERS))}")
+    return build(keras, lr)
 
 
 def score(tf, pred, y, classification: bool):

@@ -9,9 +9,13 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Sequence
+from typing import Optional
 
 from harness.protocol import exits, layout
+from harness.protocol.cluster import MpiContext, MpiSsh
 from harness.protocol.constants import worker_argv
+from harness.protocol.spec import TaskSpec
 from harness.worker.stopping import StopOnSignal
 
 
@@ -24,14 +28,14 @@ def mpi_rank() -> int | None:
     return None
 
 
-def as_mpi_rank(spec: dict) -> dict:
+def as_mpi_rank(spec: TaskSpec) -> TaskSpec:
     """A launcher/mpi_host task.json read by a process mpirun started: this process is a
     training rank. Each rank writes its own events file in the task directory of its host."""
     rank = mpi_rank()
-    if rank is None or spec.get("role") not in ("launcher", "mpi_host"):
+    if rank is None or spec.role not in ("launcher", "mpi_host"):
         return spec
     # checkpoint_dir stays: only rank 0 saves, but every rank takes part in the wait for it.
-    return {**spec, "role": "worker", "rank": rank, "events": layout.rank_events_file(rank)}
+    return spec.replace(role="worker", rank=rank, events=layout.rank_events_file(rank))
 
 
 def find_mpirun() -> str:
@@ -53,22 +57,21 @@ class RanksInterrupted(Exception):
     step = None   # the rank's own events say at which step
 
 
-def run_mpirun(spec: dict, log) -> dict:
-    cluster = spec["cluster"]
-    contexts = cluster["contexts"]
+def run_mpirun(spec: TaskSpec, log) -> dict:
+    cluster = spec.cluster
+    contexts = cluster.contexts
     mpirun = find_mpirun()
-    remote = any(c["address"] != "localhost" for c in contexts)
+    remote = any(c.address != "localhost" for c in contexts)
     # Remote hosts must find the same OpenMPI: its prefix, as mpirun's own --prefix says.
     prefix = os.path.dirname(os.path.dirname(os.path.realpath(mpirun))) if remote else None
-    names = [n for n in cluster["env_names"] if n in os.environ]
+    names = [n for n in cluster.env_names if n in os.environ]
     names += [n for n in ("PYTHONPATH", "LD_LIBRARY_PATH", "PATH") if n in os.environ and n not in names]
     with open(layout.MPI_HOSTFILE, "w", encoding="utf-8") as fh:
         fh.write(hostfile(contexts))
-    argv = mpirun_argv(mpirun, contexts, names, cluster.get("ssh") or {}, prefix=prefix,
-                       hostfile_path=layout.MPI_HOSTFILE)
-    log.emit("mpirun", argv=argv, ranks=sum(c["ranks"] for c in contexts),
-             events_files={c["host"]: [f"{c['wdir']}/{layout.rank_events_file(s['rank'])}"
-                                       for s in cluster["slots"] if s["host"] == c["host"]] for c in contexts})
+    argv = mpirun_argv(mpirun, contexts, names, cluster.ssh, prefix=prefix, hostfile_path=layout.MPI_HOSTFILE)
+    log.emit("mpirun", argv=argv, ranks=sum(c.ranks for c in contexts),
+             events_files={c.host: [f"{c.wdir}/{layout.rank_events_file(s.rank)}"
+                                    for s in cluster.slots if s.host == c.host] for c in contexts})
     stop = StopOnSignal()
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL)
     stopped = False
@@ -86,7 +89,7 @@ def run_mpirun(spec: dict, log) -> dict:
     return {"returncode": proc.returncode, "stopped_by": stop.signum}
 
 
-def mpirun_argv(mpirun: str, contexts: list[dict], env_names: list[str], ssh: dict,
+def mpirun_argv(mpirun: str, contexts: Sequence[MpiContext], env_names: Sequence[str], ssh: Optional[MpiSsh],
                 prefix: str | None = None, hostfile_path: str | None = None) -> list[str]:
     """An mpirun command line OpenMPI 4 and 5 both accept (5's prterun rejects some of
     what horovodrun passes): one app context per host, each with its own working
@@ -99,10 +102,10 @@ def mpirun_argv(mpirun: str, contexts: list[dict], env_names: list[str], ssh: di
     if prefix:  # remote hosts find the same OpenMPI (prted/orted, libs) under this prefix
         argv += ["--prefix", prefix]
     rsh = []
-    if ssh.get("port"):
-        rsh += ["-p", str(ssh["port"])]
-    if ssh.get("user"):
-        rsh += ["-l", ssh["user"]]
+    if ssh is not None and ssh.port:
+        rsh += ["-p", str(ssh.port)]
+    if ssh is not None and ssh.user:
+        rsh += ["-l", ssh.user]
     if rsh:
         argv += ["--mca", "plm_rsh_args", " ".join(rsh)]
     for n in env_names:
@@ -110,11 +113,10 @@ def mpirun_argv(mpirun: str, contexts: list[dict], env_names: list[str], ssh: di
     for i, c in enumerate(contexts):
         if i:
             argv.append(":")
-        argv += ["-np", str(c["ranks"]), "-H", f"{c['address']}:{c['ranks']}", "-wdir", c["wdir"],
-                 *worker_argv(c["python"])]
+        argv += ["-np", str(c.ranks), "-H", f"{c.address}:{c.ranks}", "-wdir", c.wdir, *worker_argv(c.python)]
     return argv
 
 
-def hostfile(contexts: list[dict]) -> str:
+def hostfile(contexts: Sequence[MpiContext]) -> str:
     """The same layout as an OpenMPI hostfile, kept beside the task for reference."""
-    return "".join(f"{c['address']} slots={c['ranks']}\n" for c in contexts)
+    return "".join(f"{c.address} slots={c.ranks}\n" for c in contexts)

@@ -22,7 +22,7 @@ from typing import Any, Callable
 import psutil
 
 from harness.protocol.events import EventLog
-from harness.protocol.layout import SAMPLES_FILE
+from harness.protocol.spec import TaskSpec
 from harness.worker import nvml
 from harness.worker.stopping import StopOnSignal
 
@@ -33,12 +33,11 @@ ORPHAN_AFTER_S = 300.0   # exit once the run's tasks have all been gone this lon
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def run_sampler(spec: dict) -> int:
-    interval = float(spec.get("interval_s") or DEFAULT_INTERVAL_S)
-    run_id = os.environ.get("HARNESS_RUN_ID") or spec.get("run_id") or ""
+def run_sampler(spec: TaskSpec) -> int:
+    interval = float(spec.interval_s or DEFAULT_INTERVAL_S)
+    run_id = os.environ.get("HARNESS_RUN_ID") or spec.run_id
     stop = StopOnSignal()
-    log = EventLog(spec.get("events", SAMPLES_FILE), config=spec.get("config"),
-                   task_id=spec.get("task_id", "sampler"), role="sampler", host=spec.get("host"))
+    log = EventLog(spec.events, config=spec.config, task_id=spec.task_id, role="sampler", host=spec.host)
     nv, reason = nvml.load_with_reason()
     handles: list = []
     if nv is not None:
@@ -47,14 +46,14 @@ def run_sampler(spec: dict) -> int:
             nvml.shutdown(nv)
             nv, reason = None, "NVML found no GPU"
     try:
-        sampler = _Sampler(run_id, float(spec.get("task_scan_s") or TASK_SCAN_S), nv, handles)
+        sampler = _Sampler(run_id, float(spec.task_scan_s or TASK_SCAN_S), nv, handles)
         log.emit("sampler_start", pid=os.getpid(), run_id=run_id, interval_s=interval,
                  nvml=nv is not None, nvml_reason=reason, cores=os.cpu_count(),
                  memory_total_bytes=_safe(lambda: sampler.memory()[0]),
                  gpus=[nvml.gpu_name(nv, h) for h in handles])
         cost = _Cost()
-        cost_every = float(spec.get("cost_every_s") or COST_EVERY_S)
-        orphan_after = float(spec.get("orphan_after_s", ORPHAN_AFTER_S) or 0)
+        cost_every = float(spec.cost_every_s or COST_EVERY_S)
+        orphan_after = float(ORPHAN_AFTER_S if spec.orphan_after_s is None else spec.orphan_after_s)
         reason = "signal"
         next_cost = time.monotonic() + cost_every
         # Drift-free: tick k is due at t0 + k * interval, whatever sampling took.

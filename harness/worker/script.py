@@ -17,45 +17,45 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping
 
 import harness
 from harness.protocol.failure_line import decisive_line
 from harness.protocol.constants import EVENTS_ENV
-from harness.protocol.layout import EVENTS_FILE
+from harness.protocol.spec import TaskSpec
 
 
-def script_env(spec: dict) -> dict[str, str]:
+def script_env(spec: TaskSpec) -> dict[str, str]:
     """What the script is told about its task, on top of the task's own environment."""
-    work = spec["workload"]
-    threads = spec.get("threads") or {}
+    work, threads = spec.workload, spec.threads
     env = {
-        EVENTS_ENV: os.path.abspath(spec.get("events", EVENTS_FILE)),
-        "HARNESS_CONFIG": str(spec["config"]), "HARNESS_TASK_ID": str(spec["task_id"]),
-        "HARNESS_ROLE": str(spec["role"]), "HARNESS_HOST": str(spec["host"]),
-        "HARNESS_RANK": "" if spec.get("rank") is None else str(spec["rank"]),
-        "HARNESS_SIZE": str(spec.get("size") or 1), "HARNESS_STRATEGY": str(spec.get("strategy") or "single"),
-        "HARNESS_LOG_EVERY": str(work.get("log_every") or 1),
+        EVENTS_ENV: os.path.abspath(spec.events),
+        "HARNESS_CONFIG": spec.config, "HARNESS_TASK_ID": spec.task_id,
+        "HARNESS_ROLE": spec.role, "HARNESS_HOST": spec.host,
+        "HARNESS_RANK": "" if spec.rank is None else str(spec.rank),
+        "HARNESS_SIZE": str(spec.size or 1), "HARNESS_STRATEGY": spec.strategy,
+        "HARNESS_LOG_EVERY": str(work.log_every or 1),
     }
-    ds = work.get("dataset") or {}
-    if ds.get("name"):
-        env["HARNESS_DATASET_NAME"] = str(ds["name"])
-    if ds.get("path"):
-        env["HARNESS_DATASET"] = str(ds["path"])
-    if work.get("batch_size"):
-        env["HARNESS_BATCH_SIZE"] = str(work["batch_size"])
+    ds = work.dataset
+    if ds is not None and ds.name:
+        env["HARNESS_DATASET_NAME"] = ds.name
+    if ds is not None and ds.path:
+        env["HARNESS_DATASET"] = ds.path
+    if work.batch_size:
+        env["HARNESS_BATCH_SIZE"] = str(work.batch_size)
     # TensorFlow reads these when it creates its thread pools: the script gets the
     # configuration's thread settings without calling tf.config itself.
-    if threads.get("intra_op") is not None:
-        env["TF_NUM_INTRAOP_THREADS"] = str(threads["intra_op"])
-    if threads.get("inter_op") is not None:
-        env["TF_NUM_INTEROP_THREADS"] = str(threads["inter_op"])
+    if threads.intra_op is not None:
+        env["TF_NUM_INTRAOP_THREADS"] = str(threads.intra_op)
+    if threads.inter_op is not None:
+        env["TF_NUM_INTEROP_THREADS"] = str(threads.inter_op)
     # `import harness.callback` works from the script whatever its directory.
     root = os.path.dirname(os.path.dirname(os.path.abspath(harness.__file__)))
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
     return env
 
 
-def compile_metrics(metrics: dict[str, str]) -> list[tuple[str, re.Pattern]]:
+def compile_metrics(metrics: Mapping[str, str]) -> list[tuple[str, re.Pattern]]:
     return [(name, re.compile(pattern)) for name, pattern in (metrics or {}).items()]
 
 
@@ -73,17 +73,17 @@ def match_line(line: str, patterns: list[tuple[str, re.Pattern]]) -> list[tuple[
     return out
 
 
-def run_script(spec: dict, log) -> dict:
-    work = spec["workload"]
-    script = work["script"]
+def run_script(spec: TaskSpec, log) -> dict:
+    work = spec.workload
+    script = work.script
     if not os.path.isfile(script):
-        raise FileNotFoundError(f"script {script} not found on host {spec['host']} (the harness ships it to "
+        raise FileNotFoundError(f"script {script} not found on host {spec.host} (the harness ships it to "
                                 f"SSH hosts; on a local host it is read where the experiment names it)")
-    patterns = compile_metrics(work.get("metrics") or {})
-    argv = [sys.executable, "-u", script, *[str(a) for a in work.get("args") or []]]
+    patterns = compile_metrics(work.metrics)
+    argv = [sys.executable, "-u", script, *work.args]
     lock = threading.Lock()
     matches = {"n": 0}
-    log.emit("script_start", argv=argv, metrics=sorted(work.get("metrics") or {}))
+    log.emit("script_start", argv=argv, metrics=sorted(work.metrics))
 
     tail: collections.deque = collections.deque(maxlen=40)   # the script's last stderr lines
 

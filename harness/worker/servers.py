@@ -15,21 +15,22 @@ import threading
 import time
 
 from harness.protocol.constants import SERVER_ROLES
+from harness.protocol.spec import TaskSpec
 from harness.worker.mpi import run_mpirun
 from harness.worker.stopping import StopOnSignal
 
 
-def is_server(spec: dict) -> bool:
-    if spec.get("role") in SERVER_ROLES:
+def is_server(spec: TaskSpec) -> bool:
+    if spec.role in SERVER_ROLES:
         return True
     # A parameter-server cluster's ps, workers and evaluator are servers, unless the
     # user's own script plays those roles itself (it sees TF_CONFIG).
-    return (spec.get("strategy") == "parameter_server" and spec.get("role") in ("ps", "worker", "evaluator")
-            and not (spec.get("workload") or {}).get("script"))
+    return (spec.strategy == "parameter_server" and spec.role in ("ps", "worker", "evaluator")
+            and not (spec.workload is not None and spec.workload.script))
 
 
-def run_server(spec: dict, log) -> dict:
-    role = spec["role"]
+def run_server(spec: TaskSpec, log) -> dict:
+    role = spec.role
     if role == "rendezvous":
         return serve_rendezvous(spec, log)
     if role == "launcher":
@@ -47,23 +48,22 @@ def run_server(spec: dict, log) -> dict:
 # -- Horovod rendezvous (gloo launcher) --------------------------------------------------
 
 
-def serve_rendezvous(spec: dict, log) -> dict:
+def serve_rendezvous(spec: TaskSpec, log) -> dict:
     """Horovod's own rendezvous server, on the port the plan gave the ranks, initialised
     with the plan's rank layout (the ranks' scopes and their sizes)."""
     stop = StopOnSignal()
     from horovod.runner.common.util.hosts import SlotInfo
     from horovod.runner.http.http_server import RendezvousHandler, RendezvousHTTPServer
 
-    cluster = spec["cluster"]
-    slots = [SlotInfo(hostname=s["hostname"], rank=s["rank"], local_rank=s["local_rank"],
-                      cross_rank=s["cross_rank"], size=s["size"], local_size=s["local_size"],
-                      cross_size=s["cross_size"]) for s in cluster["slots"]]
-    server = RendezvousHTTPServer(("", int(cluster["port"])), RendezvousHandler, 0)
+    cluster = spec.cluster
+    slots = [SlotInfo(hostname=s.hostname, rank=s.rank, local_rank=s.local_rank, cross_rank=s.cross_rank,
+                      size=s.size, local_size=s.local_size, cross_size=s.cross_size) for s in cluster.slots]
+    server = RendezvousHTTPServer(("", int(cluster.port)), RendezvousHandler, 0)
     server.init(slots)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    log.emit("server_start", kind="horovod_rendezvous", port=int(cluster["port"]), ranks=len(slots))
-    print(f"horovod rendezvous server listening on port {cluster['port']} for {len(slots)} ranks", flush=True)
+    log.emit("server_start", kind="horovod_rendezvous", port=int(cluster.port), ranks=len(slots))
+    print(f"horovod rendezvous server listening on port {cluster.port} for {len(slots)} ranks", flush=True)
     stop.wait()  # no server.shutdown(): it waits up to a poll interval, and exit ends the thread
     return {"stopped_by": stop.signum}
 
@@ -71,22 +71,22 @@ def serve_rendezvous(spec: dict, log) -> dict:
 # -- parameter-server cluster servers ------------------------------------------------------
 
 
-def serve_tf(spec: dict, log) -> dict:
+def serve_tf(spec: TaskSpec, log) -> dict:
     stop = StopOnSignal()
     t = time.monotonic()
     import tensorflow as tf
 
     log.emit("phase", name="framework_import", seconds=time.monotonic() - t, versions={"tensorflow": tf.__version__})
     resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
-    threads = spec.get("threads") or {}
-    if resolver.task_type == "worker" and (spec.get("workload") or {}).get("calibration_steps"):
+    threads = spec.threads
+    if resolver.task_type == "worker" and spec.workload is not None and spec.workload.calibration_steps:
         # Before the server starts: the chief cannot schedule steps here while we calibrate
         # (it waits for every worker), and all workers calibrate at once, as they train.
         calibrate_ps_worker(tf, spec, log)
     config = None
-    if threads.get("intra_op") is not None or threads.get("inter_op") is not None:
-        config = tf.compat.v1.ConfigProto(intra_op_parallelism_threads=threads.get("intra_op") or 0,
-                                          inter_op_parallelism_threads=threads.get("inter_op") or 0)
+    if threads.intra_op is not None or threads.inter_op is not None:
+        config = tf.compat.v1.ConfigProto(intra_op_parallelism_threads=threads.intra_op or 0,
+                                          inter_op_parallelism_threads=threads.inter_op or 0)
     server = tf.distribute.Server(resolver.cluster_spec(), job_name=resolver.task_type,
                                   task_index=resolver.task_id, protocol="grpc", config=config, start=True)
     log.emit("server_start", kind=f"tf_{resolver.task_type}", target=server.target)
@@ -94,7 +94,7 @@ def serve_tf(spec: dict, log) -> dict:
     return {"stopped_by": stop.signum}
 
 
-def calibrate_ps_worker(tf, spec: dict, log) -> None:
+def calibrate_ps_worker(tf, spec: TaskSpec, log) -> None:
     """A parameter-server worker's calibration (harness/worker/calibrate.py): the chief's
     step (same model, batch, optimizer and loss) with variables local to this process."""
     import models
@@ -102,27 +102,26 @@ def calibrate_ps_worker(tf, spec: dict, log) -> None:
     from harness.worker.datasets import load_dataset
     from harness.worker.keras_parts import import_tf, optimizer, score
 
-    _, keras = import_tf(spec.get("threads") or {})   # tf is imported: sets its threads, gives tf_keras
-    work = spec["workload"]
-    data = load_dataset(work["dataset"], seed=work["seed"])
-    keras.utils.set_random_seed(work["seed"])
-    model = models.build(work["model"], data.input_shape, data.outputs, data.task)
+    _, keras = import_tf(spec.threads)   # tf is imported: sets its threads, gives tf_keras
+    work = spec.workload
+    data = load_dataset(work.dataset, seed=work.seed)
+    keras.utils.set_random_seed(work.seed)
+    model = models.build(work.model, data.input_shape, data.outputs, data.task)
     classification = data.task == "classification"
     loss_fn = (keras.losses.SparseCategoricalCrossentropy(reduction="none") if classification
                else keras.losses.MeanSquaredError(reduction="none"))
     from harness.worker.distribute import Local
 
     local = Local(tf, spec)
-    step = local.train_step(model, optimizer(keras, work["optimizer"], work["learning_rate"]), loss_fn,
-                            lambda pred, y: score(tf, pred, y, classification), int(work["batch_size"]))
-    it = local.dataset(data.x_train, data.y_train, int(work["batch_size"]), int(work["seed"]))
+    step = local.train_step(model, optimizer(keras, work.optimizer, work.learning_rate), loss_fn,
+                            lambda pred, y: score(tf, pred, y, classification), int(work.batch_size))
+    it = local.dataset(data.x_train, data.y_train, int(work.batch_size), int(work.seed))
     _, grad_bytes = gradient_bytes(model)
-    calibrate(log, step, it, model, int(work["calibration_steps"]), strategy="parameter_server",
-              size=len(((spec.get("cluster") or {}).get("cluster") or {}).get("worker") or []) or None,
-              gradient_bytes=grad_bytes)
+    calibrate(log, step, it, model, int(work.calibration_steps), strategy="parameter_server",
+              size=len(spec.cluster.cluster.get("worker", ())) or None, gradient_bytes=grad_bytes)
 
 
-def run_evaluator(spec: dict, log) -> dict:
+def run_evaluator(spec: TaskSpec, log) -> dict:
     """Sidecar evaluation: each new checkpoint the chief writes is restored into a local copy
     of the model and evaluated on the validation set; one `evaluation` record each."""
     stop = StopOnSignal()
@@ -132,12 +131,12 @@ def run_evaluator(spec: dict, log) -> dict:
     import models
     from harness.worker.datasets import load_dataset
 
-    work = spec["workload"]
-    data = load_dataset(work["dataset"], seed=work["seed"])
-    model = models.build(work["model"], data.input_shape, data.outputs, data.task)
+    work = spec.workload
+    data = load_dataset(work.dataset, seed=work.seed)
+    model = models.build(work.model, data.input_shape, data.outputs, data.task)
     ckpt = tf.train.Checkpoint(model=model)
     classification = data.task == "classification"
-    watch = spec["cluster"]["watch_dir"]
+    watch = spec.cluster.watch_dir
     log.emit("server_start", kind="evaluator", watch_dir=watch)
     seen = None
     while True:

@@ -20,29 +20,29 @@ from collections import deque
 
 from harness.protocol import exits
 from harness.protocol.events import EventLog
-from harness.protocol.layout import EVENTS_FILE
+from harness.protocol.spec import TaskSpec
 from harness.worker import distribute, keras_parts, servers
 from harness.worker.calibrate import Interleaved, gradient_bytes, horovod_settings
 from harness.worker.hostinfo import host_facts, process_start_wall
 from harness.worker.interruption import EXIT_INTERRUPTED, SpotInterrupted, SpotWatch, on_notice, restore
 from harness.worker.mpi import RanksInterrupted, as_mpi_rank
 
-def run_task(spec: dict) -> int:
+def run_task(spec: TaskSpec) -> int:
     spec = as_mpi_rank(spec)   # a process mpirun started is one training rank
     server = servers.is_server(spec)
-    log = EventLog(spec.get("events", EVENTS_FILE), config=spec["config"], task_id=spec["task_id"],
-                   role=spec["role"], rank=spec.get("rank"), host=spec["host"])
+    log = EventLog(spec.events, config=spec.config, task_id=spec.task_id, role=spec.role, rank=spec.rank,
+                   host=spec.host)
     started = time.monotonic()
     import numpy as np
 
     log.emit("run_start", pid=os.getpid(), process_start_wall=process_start_wall(),
              versions={"python": platform.python_version(), "numpy": np.__version__},
-             host_facts=host_facts(), threads=spec.get("threads", {}), strategy=spec.get("strategy"),
-             **({"resumed_from": spec["resume_from"]} if spec.get("resume_from") else {}))
+             host_facts=host_facts(), threads=spec.threads.to_dict(), strategy=spec.strategy,
+             **({"resumed_from": spec.resume_from.to_dict()} if spec.resume_from is not None else {}))
     try:
         if server:
             summary = servers.run_server(spec, log)
-        elif (spec.get("workload") or {}).get("script"):
+        elif spec.workload is not None and spec.workload.script:
             from harness.worker.script import run_script
 
             summary = run_script(spec, log)
@@ -63,7 +63,7 @@ def run_task(spec: dict) -> int:
         return exits.FAILED
     log.emit("run_end", status="ok", **summary)
     log.close()
-    if server and spec.get("role") in ("ps", "worker"):
+    if server and spec.role in ("ps", "worker"):
         # A TensorFlow server cannot be shut down cleanly; interpreter exit can hang on it.
         sys.stdout.flush()
         sys.stderr.flush()
@@ -71,12 +71,12 @@ def run_task(spec: dict) -> int:
     return 0
 
 
-def _train(spec: dict, log: EventLog) -> dict:
-    work = spec["workload"]
-    strategy = spec.get("strategy") or "single"
+def _train(spec: TaskSpec, log: EventLog) -> dict:
+    work = spec.workload
+    strategy = spec.strategy
 
     t = time.monotonic()
-    tf, keras = keras_parts.import_tf(spec.get("threads", {}))
+    tf, keras = keras_parts.import_tf(spec.threads)
     log.emit("phase", name="framework_import", seconds=time.monotonic() - t,
              versions={"tensorflow": tf.__version__, "tf_keras": keras.__version__})
 
@@ -91,8 +91,8 @@ def _train(spec: dict, log: EventLog) -> dict:
     t = time.monotonic()
     from harness.worker.datasets import load_dataset
 
-    data = load_dataset(work["dataset"], seed=work["seed"])
-    batch = work["batch_size"]
+    data = load_dataset(work.dataset, seed=work.seed)
+    batch = work.batch_size
     if dist.sync:
         # Data parallelism: each rank trains on its own shard of the examples, and every rank
         # runs the same number of steps (that of the smallest shard): a rank with one step
@@ -108,20 +108,20 @@ def _train(spec: dict, log: EventLog) -> dict:
         raise ValueError(f"batch_size {batch} is larger than the {per_rank} training examples "
                          f"of this worker; lower workload.batch_size")
     steps_per_epoch = per_rank // batch
-    if work.get("steps_per_epoch"):
-        steps_per_epoch = min(steps_per_epoch, work["steps_per_epoch"])
-    it = dist.dataset(x_train, y_train, batch, work["seed"])
+    if work.steps_per_epoch:
+        steps_per_epoch = min(steps_per_epoch, work.steps_per_epoch)
+    it = dist.dataset(x_train, y_train, batch, work.seed)
     log.emit("phase", name="data_ready", seconds=time.monotonic() - t, dataset=data.name,
              train_examples=int(len(x_train)), val_examples=int(len(data.x_val)), steps_per_epoch=steps_per_epoch)
 
     t = time.monotonic()
     import models
 
-    keras.utils.set_random_seed(work["seed"])
-    lr = work["learning_rate"] * (size if work.get("scale_lr") and dist.sync else 1)
+    keras.utils.set_random_seed(work.seed)
+    lr = work.learning_rate * (size if work.scale_lr and dist.sync else 1)
     with dist.scope():
-        model = models.build(work["model"], data.input_shape, data.outputs, data.task)
-        opt = keras_parts.optimizer(keras, work["optimizer"], lr)
+        model = models.build(work.model, data.input_shape, data.outputs, data.task)
+        opt = keras_parts.optimizer(keras, work.optimizer, lr)
     classification = data.task == "classification"
     # Per-example losses: every strategy averages them itself (over its local or global batch).
     loss_fn = (keras.losses.SparseCategoricalCrossentropy(reduction="none") if classification
@@ -132,19 +132,19 @@ def _train(spec: dict, log: EventLog) -> dict:
 
     step_fn = dist.train_step(model, opt, loss_fn, score_fn, batch)
     params, grad_bytes = gradient_bytes(model)
-    log.emit("phase", name="model_built", seconds=time.monotonic() - t, model=work["model"],
+    log.emit("phase", name="model_built", seconds=time.monotonic() - t, model=work.model,
              parameters=int(model.count_params()), trainable_parameters=params, gradient_bytes=grad_bytes,
              learning_rate=lr)
 
-    start_step = restore(spec, log, tf, dist, model, opt, work["epochs"] * steps_per_epoch)
+    start_step = restore(spec, log, tf, dist, model, opt, work.epochs * steps_per_epoch)
     calib = None
-    if dist.calibrates and work.get("calibration_steps"):
+    if dist.calibrates and work.calibration_steps:
         # A throw-away optimizer of the same kind: the real one's state stays untouched.
-        local_step = dist.train_step(model, keras_parts.optimizer(keras, work["optimizer"], lr), loss_fn, score_fn, batch,
+        local_step = dist.train_step(model, keras_parts.optimizer(keras, work.optimizer, lr), loss_fn, score_fn, batch,
                                      exchange=False)
-        calib = Interleaved(log, local_step, it, model, int(work["calibration_steps"]),
-                            first=max(start_step, int(work.get("warmup_steps") or 0)) + 1,
-                            last=work["epochs"] * steps_per_epoch, strategy=strategy, size=size,
+        calib = Interleaved(log, local_step, it, model, int(work.calibration_steps),
+                            first=max(start_step, int(work.warmup_steps or 0)) + 1,
+                            last=work.epochs * steps_per_epoch, strategy=strategy, size=size,
                             gradient_bytes=grad_bytes, horovod=horovod_settings())
         calib.trace()
     loop = _loop_ps if isinstance(dist, distribute.ParameterServer) else _loop_sync
@@ -196,13 +196,13 @@ def _loop_sync(spec, log, dist, model, opt, loss_fn, score_fn, step_fn, it, data
     """Synchronous steps (single, horovod, mirrored): each step's seconds run from asking
     for its batch to its loss being on the host, which waits for the whole step (its
     all-reduce included), so the time is honest; data_wait_s is the part spent on the batch."""
-    work = spec["workload"]
-    log_every = work["log_every"]
-    save = dist.checkpoint(model, opt, spec.get("checkpoint_dir"))
+    work = spec.workload
+    log_every = work.log_every
+    save = dist.checkpoint(model, opt, spec.checkpoint_dir)
     step, images = start_step, 0
     first_epoch, skip = start_step // steps_per_epoch + 1, start_step % steps_per_epoch
     first_start = last_end = None
-    for epoch in range(first_epoch, work["epochs"] + 1):
+    for epoch in range(first_epoch, work.epochs + 1):
         ep_t0 = time.monotonic()
         ep_loss = ep_score = 0.0
         ep_images = 0
@@ -221,7 +221,7 @@ def _loop_sync(spec, log, dist, model, opt, loss_fn, score_fn, step_fn, it, data
             t2 = time.monotonic()
             first_start = t0 if first_start is None else first_start
             last_end = t2
-            n = int(work["batch_size"])
+            n = int(work.batch_size)
             step += 1
             images += n
             ep_images += n
@@ -253,15 +253,15 @@ def _loop_ps(spec, log, dist, model, opt, loss_fn, score_fn, step_fn, it, data, 
     later steps would finish while the first (warm-up) one is awaited and look free.
     A step's time on its worker, and its wait for data there, are not visible from here:
     `data_wait_s` is null; `workers` and `in_flight` say how many ran at once."""
-    work = spec["workload"]
-    log_every = work["log_every"]
-    batch = int(work["batch_size"])
-    save = dist.checkpoint(model, opt, spec.get("checkpoint_dir"))
+    work = spec.workload
+    log_every = work.log_every
+    batch = int(work.batch_size)
+    save = dist.checkpoint(model, opt, spec.checkpoint_dir)
     step, images = start_step, 0
     first_epoch, skip = start_step // steps_per_epoch + 1, start_step % steps_per_epoch
     first_start = last_end = None
     notice = None
-    for epoch in range(first_epoch, work["epochs"] + 1):
+    for epoch in range(first_epoch, work.epochs + 1):
         ep_t0 = time.monotonic()
         ep_loss = ep_score = 0.0
         prev = time.monotonic()

@@ -1,8 +1,11 @@
-"""A user's own Horovod benchmark script on two sandbox hosts that share nothing with the
-control side: each host has its own mount namespace where /tmp, /root, /home and this
+"""Users' own scripts on two sandbox hosts: a Horovod benchmark, a MultiWorkerMirrored and a
+ParameterServer script written for TF_CONFIG (tests/scripts/), on hosts that share
+nothing with the control side: each host has its own mount namespace where /tmp, /root, /home and this
 checkout are empty (`sandbox up --private-dirs`), so the script (which exists only here)
-must travel in the harness's bundle; an `env:` value must reach it; and the report's
-throughput must equal the script's own printed total within the script's own ±."""
+must travel in the harness's bundle. For the Horovod benchmark an `env:` value must reach
+it and the report's throughput must equal the script's own printed total within the
+script's own ±; the TF_CONFIG scripts' figures come from the callback and from the
+chief's printed rate."""
 
 import os
 import re
@@ -100,3 +103,52 @@ def test_own_benchmark_script_shipped_with_env_and_the_report_matches_its_total(
     assert "per_rank_equal" in report
     sync = [line for line in (run / "control.jsonl").read_text().splitlines() if '"event": "sync"' in line]
     assert len(sync) == 2 and all('"script_path"' in s for s in sync)
+
+
+SCRIPTS = SCRIPT.parent
+
+
+def _run_script(private_sb, tmp_path, name: str, workload: dict, configuration: dict):
+    exp = {"name": name, "workload": workload, "configurations": [configuration], "sample_interval_s": 0.5,
+           "time_limit_s": 600}
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(exp))
+    res = run_experiment(str(path), private_sb.files[1], runs_root=str(tmp_path / "runs"), run_id=name,
+                         ssh_options=private_sb.opts)
+    assert res.status == "succeeded", res.reason
+    return Path(res.run_dir)
+
+
+def test_a_tf_config_multi_worker_mirrored_script_reports_through_the_callback(private_sb, tmp_path):
+    run = _run_script(private_sb, tmp_path, "mwms-script",
+                      {"script": str(SCRIPTS / "tf_config_mirrored.py"), "args": ["3"], "batch_size": 32},
+                      {"name": "mwms", "strategy": "mirrored", "workers": 2, "hosts": ["sb0", "sb1"],
+                       "threads": {"intra_op": 1, "inter_op": 1}})
+    for host, i in (("sb0", 0), ("sb1", 1)):
+        assert f"worker {i} of 2 done" in (run / "hosts" / host / "mwms" / f"worker-{i}" / "stdout.log").read_text()
+    (m,) = compute_metrics(load_run(run))
+    # Both workers' callback records count: the cluster's rate is the sum of the workers' rates.
+    per_task = {t.task_id: t.throughput_images_per_s for t in m.tasks if t.kept_records}
+    print(f"MultiWorkerMirrored script: {m.throughput_images_per_s:.1f} images/s; per worker {per_task}")
+    assert sorted(per_task) == ["worker-0", "worker-1"] and all(v > 0 for v in per_task.values())
+    assert m.throughput_images_per_s == pytest.approx(sum(per_task.values()), rel=1e-6)
+
+
+def test_a_tf_config_parameter_server_script_reports_its_printed_rate(private_sb, tmp_path):
+    run = _run_script(private_sb, tmp_path, "ps-script",
+                      {"script": str(SCRIPTS / "tf_config_ps.py"), "args": ["4", "30"], "batch_size": 32,
+                       "metrics": {"images_per_s": r"epoch \d+: ([0-9.]+) images/sec"},
+                       "throughput_scope": "total", "warmup_readings": 1},
+                      {"name": "ps", "strategy": "parameter_server", "ps": 1, "workers": 1, "hosts": ["sb0", "sb1"],
+                       "threads": {"intra_op": 1, "inter_op": 2}})
+    chief = next(run.glob("hosts/*/ps/chief/stdout.log")).read_text()
+    assert "chief done" in chief
+    printed = [float(v) for v in re.findall(r"epoch \d+: ([0-9.]+) images/sec", chief)]
+    assert len(printed) == 4
+    (m,) = compute_metrics(load_run(run))
+    print(f"ParameterServer script: printed {printed} images/s; report {m.throughput_images_per_s:.1f} images/s "
+          f"({m.throughput_method})")
+    # the report's figure is the mean of the chief's readings after the first (warm-up)
+    assert m.throughput_images_per_s == pytest.approx(sum(printed[1:]) / 3, rel=1e-3)
+    servers = list(run.glob("hosts/*/ps/ps-0/stdout.log")) + list(run.glob("hosts/*/ps/worker-0/stdout.log"))
+    assert len(servers) == 2 and all("serving" in p.read_text() for p in servers)

@@ -199,7 +199,8 @@ def _fault_mid_run(sb, tmp_path, host: str, inject, unstick) -> tuple[object, fl
 
     def run():
         result["r"] = run_experiment(exp, sb.files[1], runs_root=str(tmp_path / "runs"), run_id=run_id,
-                                     ssh_options=sb.opts, stop=stop, grace_s=3, lease_s=LEASE_S)
+                                     ssh_options=sb.opts, stop=stop, grace_s=3, lease_s=LEASE_S,
+                                     connection_grace_s=CONNECTION_GRACE_S)
 
     th = threading.Thread(target=run, daemon=True)
     th.start()
@@ -226,6 +227,8 @@ def _fault_mid_run(sb, tmp_path, host: str, inject, unstick) -> tuple[object, fl
 
 
 LEASE_S = 8.0
+# Short: these faults outlast any blip; tests/e2e/test_blips.py covers outages within the grace.
+CONNECTION_GRACE_S = 2.0
 
 
 def _recover_and_rerun(sb, tmp_path, host: str, run_id: str) -> None:

@@ -11,22 +11,23 @@ import pytest
 from PIL import Image
 
 from harness.config.experiment import DatasetSpec
+from harness.protocol.workload import Dataset
 from harness.worker.datasets import DatasetError, KEYPOINT_COLUMNS, KEYPOINT_SCALE, ArrayDataset, load_dataset
 from tests.support.datasets import write_cifar_batch
 
 
-def spec(**kw) -> dict:
-    # Go through the real config model so the tests see exactly what the worker gets.
-    return DatasetSpec(**kw).model_dump()
+def spec(**kw) -> Dataset:
+    # Go through the real config model and its JSON form so the tests see exactly what the worker gets.
+    return Dataset.from_dict(DatasetSpec(**kw).model_dump())
 
 
-def one_line_error(s: dict, needle: str) -> str:
+def one_line_error(s: Dataset, needle: str) -> str:
     with pytest.raises(DatasetError) as info:
         load_dataset(s, seed=0)
     lines = info.value.lines()
     assert len(lines) == 1 and "\n" not in lines[0], lines
     assert needle in lines[0], lines[0]
-    assert lines[0].startswith(s["name"] + ": "), lines[0]
+    assert lines[0].startswith(s.name + ": "), lines[0]
     return lines[0]
 
 

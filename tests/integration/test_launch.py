@@ -143,12 +143,13 @@ def test_unstartable_task_fails_cleanly(tmp_path):
 
 def _host_dataset_error(tmp_path) -> str:
     """The line the worker prints when the host's dataset is wrong, for a long path."""
+    from harness.protocol.workload import Dataset
     from harness.worker.datasets import load_dataset
 
     deep = tmp_path.joinpath(*["a-rather-long-folder-name"] * 20)
     deep.mkdir(parents=True)
     try:
-        load_dataset({"name": "cifar10", "path": str(deep)}, 0)
+        load_dataset(Dataset(name="cifar10", path=str(deep)), 0)
     except Exception as e:  # what harness.worker.train prints on stderr
         return f"harness.worker: {type(e).__name__}: {e}"
     raise AssertionError("an empty folder loaded as CIFAR-10")

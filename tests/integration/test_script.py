@@ -9,6 +9,7 @@ import pytest
 
 from harness.callback import Recorder
 from harness.protocol.events import read_events
+from harness.protocol.spec import TaskSpec
 from harness.worker.script import compile_metrics, match_line, script_env
 from tests.support.distributed import records, run, run_leftovers, task_dir
 
@@ -50,9 +51,10 @@ def test_regexes_pull_numbers_from_lines():
 
 def test_script_environment_names_the_task_and_its_threads(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    env = script_env({"config": "c", "task_id": "worker-1", "role": "worker", "host": "h", "rank": 1, "size": 2,
-                      "strategy": "horovod", "events": "events.jsonl", "threads": {"intra_op": 2, "inter_op": 1},
-                      "workload": {"script": "x.py", "batch_size": 16, "dataset": {"name": "digits"}}})
+    env = script_env(TaskSpec(run_id="r", experiment="e", config="c", task_id="worker-1", role="worker", host="h",
+                              rank=1, size=2, strategy="horovod", events="events.jsonl",
+                              threads={"intra_op": 2, "inter_op": 1},
+                              workload={"script": "x.py", "batch_size": 16, "dataset": {"name": "digits"}}))
     assert env["HARNESS_EVENTS"] == str(tmp_path / "events.jsonl") and env["HARNESS_RANK"] == "1"
     assert env["TF_NUM_INTRAOP_THREADS"] == "2" and env["TF_NUM_INTEROP_THREADS"] == "1"
     assert env["HARNESS_BATCH_SIZE"] == "16" and env["HARNESS_DATASET_NAME"] == "digits"

@@ -7,6 +7,7 @@ import os
 import pytest
 
 from harness.protocol import exits
+from harness.protocol.spec import TaskSpec
 from harness.worker import mpi
 from harness.worker.train import run_task
 
@@ -20,11 +21,13 @@ def test_a_rank_exiting_75_makes_the_launcher_interrupted_not_failed(tmp_path, m
     rank.write_text(f"#!/bin/sh\nexit {exits.INTERRUPTED}\n")
     rank.chmod(0o755)
     monkeypatch.chdir(tmp_path)
-    spec = {"role": "launcher", "strategy": "horovod", "config": "mpi", "task_id": "mpirun", "host": "h",
-            "events": "events.jsonl",
-            "cluster": {"contexts": [{"host": "h", "address": "localhost", "ranks": 1, "wdir": str(tmp_path),
-                                      "python": str(rank)}],
-                        "slots": [{"host": "h", "rank": 0}], "env_names": [], "ssh": {}}}
+    slot = {"host": "h", "hostname": "0-h", "rank": 0, "size": 1, "local_rank": 0, "local_size": 1,
+            "cross_rank": 0, "cross_size": 1}
+    spec = TaskSpec(run_id="r", experiment="e", role="launcher", strategy="horovod", config="mpi", task_id="mpirun",
+                    host="h", events="events.jsonl",
+                    cluster={"contexts": [{"host": "h", "address": "localhost", "ranks": 1, "wdir": str(tmp_path),
+                                           "python": str(rank)}],
+                             "slots": [slot], "env_names": [], "ssh": {}})
     assert run_task(spec) == exits.INTERRUPTED
     events = [json.loads(x) for x in (tmp_path / "events.jsonl").read_text().splitlines()]
     assert [e["returncode"] for e in events if e["event"] == "mpirun_exit"] == [exits.INTERRUPTED]

@@ -54,6 +54,34 @@ def test_good_files_load_and_defaults_apply(tmp_path):
     check_experiment_against_inventory(exp, inv, "e.yaml", "h.yaml")
 
 
+
+def test_defaults_take_every_host_field_with_the_same_checks():
+    from pydantic import ValidationError
+
+    from harness.config.inventory import Host, HostDefaults, Inventory
+    from harness.config.loading import validation_lines
+
+    shared = [f for f in Host.model_fields if f not in ("name", "address")]
+    assert list(HostDefaults.model_fields) == shared
+    assert all(v in (None, {}) for v in HostDefaults().model_dump().values())  # unset: the host's own default
+
+    def lines(data) -> list[str]:
+        with pytest.raises(ValidationError) as ei:
+            Inventory.model_validate(data)
+        return validation_lines("h.yaml", ei.value)
+
+    bad = {"port": 0, "user": "", "key": "a\nb", "transport": "tcp", "instance_type": "i" * 65, "slots": 0,
+           "gpus": 65, "python": "", "labels": {"k": "v\n"}, "price_per_hour": -1, "spot_price_per_hour": "x",
+           "proxy_jump": "", "env": {"TF_CONFIG": "x"}, "workdir": "/a\nb", "allow_unprotected_key": "maybe",
+           "autostop": "soon"}
+    assert sorted(bad) == sorted(shared)  # a new shared field gets a bad value here too
+    for field, value in bad.items():
+        on_host = lines({"hosts": [{"name": "h", "address": "a", field: value}]})
+        in_defaults = lines({"defaults": {field: value}, "hosts": [{"name": "h", "address": "a"}]})
+        assert on_host[0].startswith(f"h.yaml: hosts[0].{field}") and in_defaults[0].startswith(f"h.yaml: defaults.{field}")
+        assert on_host[0].split(": ", 2)[2] == in_defaults[0].split(": ", 2)[2], (on_host, in_defaults)
+
+
 # (experiment text, hosts text, expected fragment of the one error line)
 BAD = {
     "unknown key": (GOOD_EXP.replace("batch_size: 16", "batch_size: 16\n  bach_size: 3"), GOOD_HOSTS,

@@ -35,7 +35,44 @@ def test_aliases_are_fine_until_they_expand_too_far(tmp_path):
     lines = ["l0: &l0 [x, x, x, x, x, x, x, x, x, x]"]
     lines += [f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 10) + "]" for i in range(1, 9)]
     msg = error(tmp_path, "\n".join(lines) + "\n")
-    assert f"expands to more than {MAX_EXPANDED_NODES} values" in msg and "f.yaml:1:1" in msg
+    # &l4 (line 5) is the first level past the limit: 1 + 10 * 11 111 values; *l4 repeats it in l5
+    assert msg.endswith(f"f.yaml:5:5: anchor &l4 expands to more than {MAX_EXPANDED_NODES} values once its aliases "
+                        "(*name) are expanded, and *l4 repeats it 10 times; write the values out or use fewer nested aliases")
+
+
+def test_many_aliases_of_a_small_anchor_name_that_anchor(tmp_path):
+    small = "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [1, 2]\n"
+    msg = error(tmp_path, small + "c: [*b, " + ", ".join(["*a"] * 10_000) + "]\n")
+    assert msg.endswith("f.yaml:1:4: the YAML expands to more than 100000 values once its aliases (*name) are "
+                        "expanded, 110000 of them from the 10000 aliases of anchor &a; write the values out or use fewer aliases")
+    # an anchor too large itself but never aliased is not the one to blame: its aliases inside are
+    msg = error(tmp_path, "big: &big [&s [x, x, x, x, x, x, x, x, x, x], " + ", ".join(["*s"] * 20_000) + "]\n")
+    assert "f.yaml:1:12:" in msg and "from the 20000 aliases of anchor &s" in msg
+
+
+def test_many_plain_values_are_refused_without_blaming_an_alias(tmp_path):
+    msg = error(tmp_path, "a: [" + ", ".join(["1"] * (MAX_EXPANDED_NODES + 1)) + "]\n")
+    assert msg.endswith(f"f.yaml:1:1: more than {MAX_EXPANDED_NODES} values, more than a configuration can be")
+
+
+def raw_error(tmp_path, data: bytes) -> str:
+    p = tmp_path / "f.yaml"
+    p.write_bytes(data)
+    with pytest.raises(ConfigError) as ei:
+        read_yaml(p)
+    assert len(ei.value.lines()) == 1
+    return ei.value.lines()[0]
+
+
+def test_text_that_is_not_utf8_names_line_column_and_byte(tmp_path):
+    # A Latin-1 "é" (0xe9) on line 2 after "b: café " in UTF-8: its "é" is one character (the
+    # column counts 8 before the bad byte) but two bytes (the offset counts 5 + 9)
+    msg = raw_error(tmp_path, b"a: 1\nb: caf\xc3\xa9 \xe9 x\n")
+    assert msg == f"{tmp_path / 'f.yaml'}:2:9: not UTF-8 text: byte 0xe9 at offset 14 (invalid continuation byte); save it as UTF-8"
+    msg = raw_error(tmp_path, b"a: '\xe2\x82'\n")  # a euro sign cut short
+    assert ":1:5: not UTF-8 text: bytes 0xe2 0x82 at offset 4 (invalid continuation byte)" in msg
+    msg = raw_error(tmp_path, "name: t\n".encode("utf-16"))
+    assert ":1:1: not UTF-8 text: byte 0xff at offset 0" in msg and "the file is UTF-16" in msg
 
 
 def test_deep_nesting_and_large_files_are_refused(tmp_path):

@@ -98,7 +98,7 @@ def test_mpi_plan_is_one_mpirun_task_plus_an_idle_task_per_other_host(tmp_path):
     assert [(x["host"], x["address"], x["ranks"], x["wdir"]) for x in c["contexts"]] == [
         ("h1", "localhost", 2, run.task_dir), ("h2", "localhost", 1, peer.task_dir)]
     assert "TF_USE_LEGACY_KERAS" in c["env_names"] and "HARNESS_RUN_ID" in c["env_names"]
-    argv = mpi.mpirun_argv("/x/mpirun", c["contexts"], ["A", "B"], c["ssh"])
+    argv = mpi.mpirun_argv("/x/mpirun", run.spec.cluster.contexts, ["A", "B"], run.spec.cluster.ssh)
     assert argv[:3] == ["/x/mpirun", "--allow-run-as-root", "--oversubscribe"]
     assert argv[argv.index("--bind-to") + 1] == "none"
     assert ["-x", "A", "-x", "B"] == argv[argv.index("-x"):argv.index("-x") + 4]
@@ -107,7 +107,7 @@ def test_mpi_plan_is_one_mpirun_task_plus_an_idle_task_per_other_host(tmp_path):
     assert left[:6] == ["-np", "2", "-H", "localhost:2", "-wdir", run.task_dir]
     assert right[:6] == ["-np", "1", "-H", "localhost:1", "-wdir", peer.task_dir]
     assert right[-4:] == ["-m", "harness.worker", "--task", "task.json"]
-    assert mpi.hostfile(c["contexts"]) == "localhost slots=2\nlocalhost slots=1\n"
+    assert mpi.hostfile(run.spec.cluster.contexts) == "localhost slots=2\nlocalhost slots=1\n"
 
 
 def test_mpi_over_ssh_passes_port_and_user_and_requires_them_equal(tmp_path):
@@ -118,7 +118,8 @@ def test_mpi_over_ssh_passes_port_and_user_and_requires_them_equal(tmp_path):
     c = t["mpirun"].spec["cluster"]
     # The first host runs mpirun: its own ssh port does not matter.
     assert [x["address"] for x in c["contexts"]] == ["localhost", "10.0.0.2", "10.0.0.3"]
-    argv = mpi.mpirun_argv("mpirun", c["contexts"], [], c["ssh"], prefix="/opt/venv")
+    argv = mpi.mpirun_argv("mpirun", t["mpirun"].spec.cluster.contexts, [], t["mpirun"].spec.cluster.ssh,
+                           prefix="/opt/venv")
     assert argv[argv.index("plm_rsh_args") + 1] == "-p 2222 -l u"
     assert argv[argv.index("--prefix") + 1] == "/opt/venv"
     inv["hosts"][2]["port"] = 22
@@ -359,9 +360,13 @@ def test_timeline_cut_off_by_a_killed_process_is_read_to_its_last_record(tmp_pat
 # -- worker-side dispatch (no TensorFlow) ------------------------------------------------------
 
 def test_a_process_mpirun_started_is_a_training_rank_with_its_own_events_file(monkeypatch):
+    from harness.protocol.spec import TaskSpec
     from harness.worker import mpi, servers
 
-    spec = {"role": "mpi_host", "strategy": "horovod", "checkpoint_dir": "checkpoints", "rank": None}
+    def task(**kw):   # a hand-made spec: what the worker is given
+        return TaskSpec(**{"run_id": "r", "experiment": "e", "config": "c", "task_id": "t", "host": "h", **kw})
+
+    spec = task(role="mpi_host", strategy="horovod", checkpoint_dir="checkpoints", rank=None)
     monkeypatch.delenv("OMPI_COMM_WORLD_RANK", raising=False)
     monkeypatch.delenv("PMIX_RANK", raising=False)
     assert mpi.as_mpi_rank(spec) is spec and servers.is_server(spec)
@@ -370,7 +375,7 @@ def test_a_process_mpirun_started_is_a_training_rank_with_its_own_events_file(mo
     assert rank["role"] == "worker" and rank["rank"] == 3 and rank["events"] == "events-rank3.jsonl"
     assert rank["checkpoint_dir"] == "checkpoints" and not servers.is_server(rank)
     ps = {"role": "ps", "strategy": "parameter_server", "workload": {"model": "mlp"}}
-    assert servers.is_server(ps)
-    assert not servers.is_server({**ps, "workload": {"script": "x.py"}})   # the script plays the ps
-    assert servers.is_server({**ps, "role": "evaluator"})
-    assert not servers.is_server({**ps, "role": "evaluator", "workload": {"script": "x.py"}})
+    assert servers.is_server(task(**ps))
+    assert not servers.is_server(task(**{**ps, "workload": {"script": "x.py"}}))   # the script plays the ps
+    assert servers.is_server(task(**{**ps, "role": "evaluator"}))
+    assert not servers.is_server(task(**{**ps, "role": "evaluator", "workload": {"script": "x.py"}}))

@@ -16,7 +16,7 @@ from harness.prices import load_catalog
 from harness.report.write import study_sections
 from harness.report.figures.per_type import type_rows
 from harness.report.figures.schedule_bill import run_schedule
-from harness.report.write import comm_sections, instance_sections, sections
+from harness.report.write import comm_sections, connection_sections, instance_sections, sections
 from harness.report.figures.analysis import RunAnalysis, analyze
 from harness.report.write.blocks import (  # noqa: F401  (fmt_* re-exported for callers and tests)
     NONE, PLOTS_DIR, Block, Bullets, Heading, Image, Para, Table, fmt_num, fmt_share,
@@ -177,6 +177,7 @@ def report_blocks(a: RunAnalysis, run_plots: Sequence[Image] = (),
         *comm_sections.communication_blocks(a),
         *sections.diagnosis_summary_blocks(a),
         *sections.interruption_blocks(a),
+        *connection_sections.connection_blocks(run),
         *sections.instance_facts_blocks(
             run.run_dir, sorted({t for m in a.metrics for t in m.instance_types.values() if t})),
     ]
