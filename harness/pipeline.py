@@ -26,6 +26,7 @@ from harness import __version__
 from harness.stages.bind import bind
 from harness.stages.collect import collect_config
 from harness.stages.connect import connect
+from harness.stages import instances
 from harness.errors import ConfigError, UsageError
 from harness.stages.launch import Supervisor
 from harness.prices.for_run import fetch_facts_for_run, fetch_for_run, wants_live_prices
@@ -114,19 +115,27 @@ def run(opts: RunOptions, *, stop: threading.Event | None = None, progress: Call
                              configs={c: {k: r[k] for k in ("status", "from_step", "remaining_steps", "planned_steps",
                                                              "checkpoint_path", "checkpoint_host", "reason")}
                                       for c, r in resumed["configs"].items()})
-            control.emit("connect", hosts=[h.name for h in conn.hosts], seconds=conn.seconds)
+            connected = control.emit("connect", hosts=[h.name for h in conn.hosts], seconds=conn.seconds)
+            # Instances `hosts start` started: bill from launch, autostop watchdog (stages/instances.py)
+            att = instances.attach(conn.hosts, conn.transports, run_id, run_dir, control,
+                                   connected["t_wall"] - conn.seconds)
             if wants_live_prices(opts.live_prices, conn.hosts):
                 control.emit("prices", **fetch_for_run(run_dir, conn.hosts))
                 control.emit("instance_facts", **fetch_facts_for_run(run_dir, conn.hosts))
-            # 4. sync
-            synced = sync_hosts(conn.hosts, conn.transports,
-                                exp.workload.dataset.path if exp.workload.dataset else None, control, exp.workload)
-            # 5. bind: every task's final spec, written once and shipped unchanged.
-            # HARNESS_IMDS_URL is a testing/override knob for the metadata address (normally unset).
-            plan = bind(plan, synced, resumed, os.environ.get(IMDS_ENV) if exp.spot_watch else None)
-            (run_dir / layout.PLAN_FILE).write_text(json.dumps(plan.to_json(), indent=1))
-            # 6-7. execute and collect every configuration run, in waves
-            result = _execute(plan, inv, conn.transports, run_dir, control, opts, stop, progress)
+            result = None
+            try:
+                # 4. sync
+                synced = sync_hosts(conn.hosts, conn.transports,
+                                    exp.workload.dataset.path if exp.workload.dataset else None, control, exp.workload)
+                # 5. bind: every task's final spec, written once and shipped unchanged.
+                # HARNESS_IMDS_URL is a testing/override knob for the metadata address (normally unset).
+                plan = bind(plan, synced, resumed, os.environ.get(IMDS_ENV) if exp.spot_watch else None)
+                (run_dir / layout.PLAN_FILE).write_text(json.dumps(plan.to_json(), indent=1))
+                # 6-7. execute and collect every configuration run, in waves
+                result = _execute(plan, inv, conn.transports, run_dir, control, opts, stop, progress)
+            finally:
+                instances.detach(att, conn.hosts, conn.transports, run_id, run_dir, control,
+                                 result.status if result else "failed")
     finally:
         conn.close()
     # 8. report, once control.jsonl is closed and the hosts' connections with their threads

@@ -3,6 +3,11 @@ import os
 # Every TensorFlow process in the tests uses Keras 2 (tf_keras), as the harness does.
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Never the user's instance ledger (~/.local/state/harness): tests that need one set their own.
+if "HARNESS_STATE_DIR" not in os.environ:
+    import tempfile
+
+    os.environ["HARNESS_STATE_DIR"] = tempfile.mkdtemp(prefix="harness-test-state-")
 
 pytest_plugins = ["tests.support.sshd_hosts", "tests.support.netns_hosts", "tests.support.aws_fixtures"]
 

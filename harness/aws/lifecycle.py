@@ -1,10 +1,14 @@
 """`harness hosts start/stop`: start or stop the EC2 instances of an inventory (their ids
 are in labels.instance_id, as `hosts discover` writes them), after a printed cost
-estimate and a confirmation, then wait until EC2 reports them running/stopped."""
+estimate and a confirmation, then wait until EC2 reports them running/stopped. Both
+append what they did to the instance ledger (harness/aws/ledger.py, records built in
+harness/aws/started.py); with autostop, start first sets each instance's
+instance-initiated shutdown behaviour (stop or terminate)."""
 
 from __future__ import annotations
 
 import sys
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, TextIO
 
@@ -103,27 +107,56 @@ def confirm(question: str, assume_yes: bool, *, input_fn: Callable[[str], str] =
     return answer in ("y", "yes")
 
 
+@dataclass
+class Change:
+    states: dict[str, str]  # instance id → state after the request (after the wait, if any)
+    previous: dict[str, str]  # instance id → state before it
+    instances: dict[str, dict]  # instance id → DescribeInstances entry, after
+    requested_at: float
+    settled_at: Optional[float]  # when the waiter returned; None without --wait
+
+
 def change_state(action: str, targets: Sequence[Target], ec2, *, wait: bool = True,
-                 waiter_delay_s: float = 5.0, waiter_max_attempts: int = 120) -> dict[str, str]:
-    """Start or stop the instances with one request, then wait. Returns {instance_id: state}."""
+                 waiter_delay_s: float = 5.0, waiter_max_attempts: int = 120) -> Change:
+    """Start or stop the instances with one request, then wait and describe them."""
     call, waiter_name, _ = ACTIONS[action]
     ids = [t.instance_id for t in targets]
+    requested_at = time.time()
     resp = getattr(ec2, call)(InstanceIds=ids)
     key = "StartingInstances" if action == "start" else "StoppingInstances"
     states = {c["InstanceId"]: c.get("CurrentState", {}).get("Name", "?") for c in resp.get(key, [])}
+    previous = {c["InstanceId"]: c.get("PreviousState", {}).get("Name", "?") for c in resp.get(key, [])}
+    settled = None
     if wait:
         ec2.get_waiter(waiter_name).wait(InstanceIds=ids, WaiterConfig={"Delay": waiter_delay_s,
                                                                         "MaxAttempts": waiter_max_attempts})
-        desc = ec2.describe_instances(InstanceIds=ids)
-        states = {i["InstanceId"]: i["State"]["Name"] for r in desc["Reservations"] for i in r["Instances"]}
-    return states
+        settled = time.time()
+    desc = ec2.describe_instances(InstanceIds=ids)
+    instances = {i["InstanceId"]: i for r in desc["Reservations"] for i in r["Instances"]}
+    if wait:
+        states = {iid: i["State"]["Name"] for iid, i in instances.items()}
+    return Change(states, previous, instances, requested_at, settled)
+
+
+def set_shutdown_behavior(ec2, instance_ids: Iterable[str], behavior: str) -> None:
+    """What EC2 does when the instance shuts itself down (the autostop watchdog's command):
+    stop, or terminate. One request per instance (the API takes one id); the Attribute/Value
+    form of the request (moto's server implements only this one)."""
+    for iid in instance_ids:
+        ec2.modify_instance_attribute(InstanceId=iid, Attribute="instanceInitiatedShutdownBehavior", Value=behavior)
 
 
 def run_action(action: str, hosts: Iterable[Any], settings: AwsSettings, *, lookup: PriceLookup,
                hours: float = 1.0, yes: bool = False, wait: bool = True, select: Sequence[str] = (),
                input_fn: Callable[[str], str] = input, interactive: Optional[bool] = None,
-               out: Optional[TextIO] = None, waiter_delay_s: float = 5.0) -> dict[str, str]:
-    """The whole `hosts start|stop`: targets, estimate, confirmation, requests per region."""
+               out: Optional[TextIO] = None, waiter_delay_s: float = 5.0,
+               autostop: Optional[Mapping[str, Any]] = None, inventory: str = "",
+               ledger_file=None) -> dict[str, str]:
+    """The whole `hosts start|stop`: targets, estimate, confirmation, requests per region,
+    then the ledger records. `autostop`: host → its Autostop (or None)."""
+    from harness.aws import ledger, started
+
+    autostop = autostop or {}
     out = out or sys.stdout  # looked up now: a default bound at import would miss redirections
     if action not in ACTIONS:
         raise UsageError(f"unknown action {action!r}; use start or stop")
@@ -153,10 +186,27 @@ def run_action(action: str, hosts: Iterable[Any], settings: AwsSettings, *, look
     for t in targets:
         by_region.setdefault(t.region or default_region, []).append(t)
     states: dict[str, str] = {}
+    records: list[dict] = []
     for region, group in sorted(by_region.items()):
         ec2 = client("ec2", settings, session=session, region=region)
+        if action == "start":
+            for behavior in ("stop", "terminate"):
+                ids = [t.instance_id for t in group if autostop.get(t.host) and autostop[t.host].action == behavior]
+                with aws_errors(f"EC2 ModifyInstanceAttribute (shutdown behaviour {behavior}) in {region}"):
+                    set_shutdown_behavior(ec2, ids, behavior)
         with aws_errors(f"EC2 {ACTIONS[action][0]} in {region}"):
-            states.update(change_state(action, group, ec2, wait=wait, waiter_delay_s=waiter_delay_s))
+            change = change_state(action, group, ec2, wait=wait, waiter_delay_s=waiter_delay_s)
+        states.update(change.states)
+        if action == "start":
+            recs, notes = started.start_records(group, change, region, inventory, autostop)
+        else:
+            recs, notes = started.stop_records(group, change, "harness hosts stop"), []
+        records += recs
+        for n in notes:
+            print(f"note: {n}", file=out)
+    if records:
+        ledger.append(records, ledger_file)
+        print(f"recorded in the instance ledger {ledger_file or ledger.ledger_path()}", file=out)
     for t in targets:
         print(f"{t.host} ({t.instance_id}): {states.get(t.instance_id, '?')}", file=out)
     if action == "start" and wait:

@@ -12,6 +12,7 @@ import json
 import sys
 from pathlib import Path
 
+from harness.cli import instances as cli_instances
 from harness.cli.flags import ssh_flags, ssh_options
 from harness.errors import HarnessError
 
@@ -48,6 +49,8 @@ def register(subparsers):
         p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
         p.add_argument("--no-wait", action="store_true", help=f"return without waiting for the instances to be {action}ed")
         p.add_argument("--hours", type=float, default=1.0, help="hours to price in the estimate (default 1)")
+        if action == "start":
+            cli_instances.start_flags(p)
         p.set_defaults(hosts_handler=_lifecycle)
 
     pr = sub.add_parser("prices", help="live on-demand (Price List API) and spot prices, or why they are unavailable")
@@ -70,6 +73,7 @@ def register(subparsers):
                             "GPU or the inventory gives gpus")
     ssh_flags(setup)
     setup.set_defaults(hosts_handler=cmd_hosts_setup)
+    cli_instances.register(sub, _aws_flags)
     return sub
 
 
@@ -128,8 +132,12 @@ def _lifecycle(args) -> int:
         # Live prices when AWS answers; the catalog otherwise (the estimate says which).
         live = fetch_live_prices({h.instance_type for h in inv.hosts if h.instance_type}, _settings(args))
         lookup = live_lookup(live.prices, lookup)
-    run_action(args.hosts_command, inv.hosts, _settings(args), lookup=lookup, hours=args.hours, yes=args.yes,
-               wait=not args.no_wait, select=args.select)
+    autostop = cli_instances.autostop_by_host(args, inv) if args.hosts_command == "start" else {}
+    states = run_action(args.hosts_command, inv.hosts, _settings(args), lookup=lookup, hours=args.hours,
+                        yes=args.yes, wait=not args.no_wait, select=args.select, autostop=autostop,
+                        inventory=str(Path(args.hosts).resolve()))
+    if args.hosts_command == "start" and states:
+        return cli_instances.arm_after_start(args, inv, autostop, states)
     return 0
 
 

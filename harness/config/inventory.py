@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal, Mapping, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
+from harness.config.autostop import Autostop
 from harness.config.envvars import EnvVars, why_refused
 from harness.config.fields import MAX_HOSTS, MAX_PRICE_PER_HOUR, MAX_THREADS, Name, PathText, Text
 from harness.config.keyfile import key_file_problem, key_permission_check
@@ -55,6 +56,8 @@ _SHARED: dict[str, tuple[Any, Any]] = {
     "proxy_jump": (Optional[JumpSpec], None),
     # Environment variables for every task on the host (docs/strategies.md, "Environment").
     "env": (EnvVars, {}),
+    # Instances the harness started stop after this long idle (harness/config/autostop.py).
+    "autostop": (Optional[Autostop], None),
 }
 _MERGED = tuple(name for name, (_, default) in _SHARED.items() if default == {})
 

@@ -121,3 +121,11 @@ def dataset_dir(workdir: str, digest: str) -> str:
 
 def s3_cache_dir(workdir: str) -> str:
     return posixpath.join(workdir, "s3-cache")
+
+
+def autostop_dir(workdir: str) -> str:
+    """The autostop watchdog's folder on a host (harness/worker/autostop.py)."""
+    return posixpath.join(workdir, "autostop")
+
+
+INSTANCE_LEDGER_COPY = "instance_ledger.jsonl"  # a run's copy of its instances' ledger records

@@ -50,6 +50,8 @@ def _clean_aws_env(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    # The instance ledger of `hosts start/stop/status` (harness/aws/ledger.py): this test's own.
+    monkeypatch.setenv("HARNESS_STATE_DIR", str(tmp_path / "harness-state"))
 
 
 @pytest.fixture

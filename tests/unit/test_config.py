@@ -72,7 +72,8 @@ def test_defaults_take_every_host_field_with_the_same_checks():
 
     bad = {"port": 0, "user": "", "key": "a\nb", "transport": "tcp", "instance_type": "i" * 65, "slots": 0,
            "gpus": 65, "python": "", "labels": {"k": "v\n"}, "price_per_hour": -1, "spot_price_per_hour": "x",
-           "proxy_jump": "", "env": {"TF_CONFIG": "x"}, "workdir": "/a\nb", "allow_unprotected_key": "maybe"}
+           "proxy_jump": "", "env": {"TF_CONFIG": "x"}, "workdir": "/a\nb", "allow_unprotected_key": "maybe",
+           "autostop": "soon"}
     assert sorted(bad) == sorted(shared)  # a new shared field gets a bad value here too
     for field, value in bad.items():
         on_host = lines({"hosts": [{"name": "h", "address": "a", field: value}]})

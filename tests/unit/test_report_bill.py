@@ -57,3 +57,41 @@ def test_idle_hosts_and_the_sixty_second_minimum(tmp_path):
     assert a.bill.on_demand_usd == pytest.approx(price1 * h1.held_s / 3600 + 1.0 * 60 / 3600, abs=1e-9)
     assert sum(p.on_demand_usd for p in a.bill.parts) == pytest.approx(a.bill.on_demand_usd, abs=1e-12)
     assert "60-s minimum" in a.bill.parts[-1].inputs
+
+
+def test_instance_started_bills_from_launch_with_boot_as_its_own_part(tmp_path):
+    from harness.report.write.render import write_report
+
+    root = repeated_run(tmp_path / "run", {"a": [0.1]})
+    ctl = _control(root)
+    conn = next(r for r in ctl if r["event"] == "connect")
+    first = conn["t_wall"] - conn["seconds"]
+    launch = first - 95.5  # `hosts start` launched h1 95.5 s before the run connected
+    ctl.insert(ctl.index(conn) + 1, {"event": "instance_started", "t_wall": conn["t_wall"], "host": "h1",
+                                     "instance_id": "i-1", "launch_time": launch, "first_connection": first})
+    (root / "control.jsonl").write_text("".join(json.dumps(r) + "\n" for r in ctl))
+    a = analyze_dir(root)
+    (h1,) = a.bill.holds
+    assert h1.launch == launch and h1.boot_s == pytest.approx(95.5) and h1.started_by_harness
+    assert h1.billed_s == pytest.approx(h1.held_s + 95.5)  # past the 60-s minimum: no top-up
+    boot = a.bill.part("instance boot and set-up (launch → first connection)")
+    price = load_catalog().get("c5.xlarge").on_demand_usd_per_hour
+    assert boot.host_seconds == pytest.approx(95.5) and boot.on_demand_usd == pytest.approx(price * 95.5 / 3600)
+    assert sum(p.on_demand_usd for p in a.bill.parts) == pytest.approx(a.bill.on_demand_usd, abs=1e-12)
+    assert a.bill.on_demand_usd == pytest.approx(price * (h1.held_s + 95.5) / 3600)
+    assert "from the instance's launch for h1" in a.bill.method
+    # The instance's ledger copy: shown in the report, boot + this run + idle so far.
+    run_id = a.run.run_id or root.name
+    recs = [{"event": "instance_started", "t_wall": first - 1, "instance_id": "i-1", "host": "h1",
+             "instance_type": "c5.xlarge", "launch_time": launch},
+            {"event": "run_attached", "t_wall": first, "t_connect": first, "instance_id": "i-1", "host": "h1",
+             "run_id": run_id, "claims_launch": launch},
+            {"event": "run_ended", "t_wall": first + 30, "instance_id": "i-1", "run_id": run_id},
+            {"event": "instance_stopped", "t_wall": first + 700, "stop_time": first + 690, "instance_id": "i-1",
+             "how": "EC2: Client.InstanceInitiatedShutdown"}]
+    (root / "instance_ledger.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    write_report(root)
+    md = (root / "report.md").read_text()
+    assert "## Instance ledger" in md and "boot and set-up" in md and "idle until stop" in md
+    assert f"run {run_id} (this run)" in md and "| total |" in md.replace("h1 | total", "| total")
+    assert "instance boot and set-up (launch → first connection)" in md

@@ -5,11 +5,15 @@ start of the connection (its t_wall − seconds) to the end of the last collecti
 last `collected` record; else run_end; else the last control record). Bill = Σ over hosts
 of price × held seconds / 3600, per second, as EC2 bills Linux instances; where the
 harness started the instance for this run (a `instance_started` control record, or the
-inventory label started_by: harness), at least 60 s per start.
+inventory label started_by: harness), at least 60 s per start. An `instance_started`
+record (written by the first run after `harness hosts start`, harness/stages/instances.py)
+also moves that host's start back to the instance's launch (EC2's LaunchTime): launch →
+the start of the connection is the instance's boot and set-up, a part of its own.
 
 Split, which adds up to the bill exactly:
 - attributable to a run of a configuration: its hosts × its config_start → config_end;
 - idle: a held host while runs that do not use it are going on;
+- boot and set-up: launch → the start of the connection, for instances this run started;
 - harness overhead: every host outside all runs (connecting, syncing, collecting,
   between runs), plus any 60-s minimum top-up."""
 
@@ -38,8 +42,10 @@ class HostHold:
     start: float  # t_wall
     end: float
     held_s: float
-    billed_s: float  # held_s, or the 60-s minimum where the harness started the instance
+    billed_s: float  # boot_s + held_s, or the 60-s minimum where the harness started the instance
     started_by_harness: bool
+    launch: Optional[float] = None  # EC2's launch time, from this run's instance_started record
+    boot_s: float = 0.0  # launch → the start of the connection (0 without a launch time)
 
 
 @dataclass(frozen=True)
@@ -130,6 +136,16 @@ def _started_hosts(run: RunData) -> set[str]:
     return {h for h in out if isinstance(h, str)}
 
 
+def _launches(run: RunData) -> dict[str, float]:
+    """host → its instance's launch time, from the instance_started records."""
+    out = {}
+    for r in run.control_of("instance_started"):
+        t = _num(r.get("launch_time"))
+        if isinstance(r.get("host"), str) and t is not None:
+            out[r["host"]] = t
+    return out
+
+
 def _usd(prices: dict[str, HostPrice], host_seconds: dict[str, float], pricing: str) -> Optional[float]:
     total = 0.0
     for h, s in host_seconds.items():
@@ -152,11 +168,13 @@ def compute_bill(run: RunData, catalog: Catalog) -> Optional[RunBill]:
                 types.setdefault(h, t)
     prices = {h: resolve_host_price(h, types.get(h), run.inventory_host(h), live, catalog) for h in hosts}
     started = _started_hosts(run)
+    launches = _launches(run)
     holds = []
     for h in hosts:
         held = max(0.0, end - start)
-        billed = max(held, MINIMUM_S) if h in started else held
-        holds.append(HostHold(h, prices[h], start, end, held, billed, h in started))
+        boot = max(0.0, start - launches[h]) if h in launches else 0.0
+        billed = max(held + boot, MINIMUM_S) if h in started else held + boot
+        holds.append(HostHold(h, prices[h], start, end, held, billed, h in started, launches.get(h), boot))
     sp = [s for s in spans(run) if s.end >= s.start]
     parts = []
     busy: dict[str, list[tuple[float, float]]] = {h: [] for h in hosts}
@@ -171,10 +189,16 @@ def compute_bill(run: RunData, catalog: Catalog) -> Optional[RunBill]:
     all_runs = [(max(s.start, start), min(s.end, end)) for s in sp]
     in_runs = _union(all_runs)
     idle = {h: max(0.0, in_runs - _union(busy[h])) for h in hosts}
-    over = {h: hold.billed_s - in_runs for h, hold in zip(hosts, holds)}
+    over = {h: hold.billed_s - hold.boot_s - in_runs for h, hold in zip(hosts, holds)}
     parts.append(PartCost("idle while other configurations ran", _usd(prices, idle, "on_demand"),
                           _usd(prices, idle, "spot"), sum(idle.values()),
                           "; ".join(f"{h} {s:.6g} s" for h, s in idle.items())))
+    boot = {hold.host: hold.boot_s for hold in holds if hold.launch is not None}
+    if boot:
+        parts.append(PartCost("instance boot and set-up (launch → first connection)",
+                              _usd(prices, boot, "on_demand"), _usd(prices, boot, "spot"), sum(boot.values()),
+                              "; ".join(f"{h} {s:.6g} s (instance_started launch_time → connect t_wall − seconds)"
+                                        for h, s in boot.items())))
     parts.append(PartCost("harness set-up, collection and gaps", _usd(prices, over, "on_demand"),
                           _usd(prices, over, "spot"), sum(over.values()),
                           "; ".join(f"{h} {s:.6g} s" for h, s in over.items())
@@ -182,6 +206,7 @@ def compute_bill(run: RunData, catalog: Catalog) -> Optional[RunBill]:
     billed = {h.host: h.billed_s for h in holds}
     method = (f"{len(hosts)} held host(s) × their price × held seconds: from the start of the "
               f"connection (connect t_wall − seconds) to {how}; per-second billing"
+              + (f"; from the instance's launch for {', '.join(sorted(boot))} (instance_started)" if boot else "")
               + (f", at least 60 s for the instance(s) the harness started ({', '.join(sorted(started))})"
                  if started else ""))
     return RunBill(holds, parts, _usd(prices, billed, "on_demand"), _usd(prices, billed, "spot"), method)

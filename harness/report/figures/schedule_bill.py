@@ -52,7 +52,7 @@ def _bill(b: RunBill, held_s: float, pricing: str) -> tuple[Optional[float], str
         p = getattr(h.price, pricing)
         if p.usd_per_hour is None:
             return None, p.reason
-        billed = max(held_s, MINIMUM_S) if h.started_by_harness else held_s
+        billed = max(held_s + h.boot_s, MINIMUM_S) if h.started_by_harness else held_s + h.boot_s
         total += p.usd_per_hour * billed / SECONDS_PER_HOUR
         parts.append(f"${p.usd_per_hour:g}/h {h.host}")
     return total, f"({' + '.join(parts)}) × {held_s:.1f} s"

@@ -16,7 +16,7 @@ from harness.prices import load_catalog
 from harness.report.write import study_sections
 from harness.report.figures.per_type import type_rows
 from harness.report.figures.schedule_bill import run_schedule
-from harness.report.write import comm_sections, connection_sections, sections, warm_sections
+from harness.report.write import comm_sections, connection_sections, instance_sections, sections, warm_sections
 from harness.report.figures.analysis import RunAnalysis, analyze
 from harness.report.write.blocks import (  # noqa: F401  (fmt_* re-exported for callers and tests)
     NONE, PLOTS_DIR, Block, Bullets, Heading, Image, Para, Table, fmt_num, fmt_share,
@@ -169,6 +169,7 @@ def report_blocks(a: RunAnalysis, run_plots: Sequence[Image] = (),
              "over consecutive step records (n batches in each run's section)."),
         _summary(a.metrics),
         *sections.bill_blocks(a),
+        *instance_sections.instance_ledger_blocks(a),
         *sections.cost_summary_blocks(a),
         *study_sections.per_type_blocks(type_rows(a)),
         *study_sections.schedule_blocks(run_schedule(a.run, load_catalog(), a.bill)),

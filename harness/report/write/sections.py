@@ -118,7 +118,7 @@ def bill_blocks(a: RunAnalysis) -> list[Block]:
                  fmt_usd(b.spot_usd), b.method])
     holds = [[h.host, h.price.instance_type or NONE,
               _usd_h(h.price.on_demand.usd_per_hour), _usd_h(h.price.spot.usd_per_hour),
-              fmt_num(h.held_s), fmt_num(h.billed_s) + (" (60-s minimum)" if h.billed_s > h.held_s else "")]
+              fmt_num(h.held_s), fmt_num(h.billed_s) + (" (60-s minimum)" if h.billed_s > h.held_s + h.boot_s else "")]
              for h in b.holds]
     return [Heading(2, "Bill of the whole run"),
             Para("What the run cost: every host it held, from the start of the connection to the "
