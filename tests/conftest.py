@@ -3,6 +3,8 @@ import os
 # Every TensorFlow process in the tests uses Keras 2 (tf_keras), as the harness does.
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Test hosts are this machine: autostop may only ever run a stand-in (harness/transport/autostop.py).
+os.environ["HARNESS_NO_REAL_SHUTDOWN"] = "1"
 # Never the user's instance ledger (~/.local/state/harness): tests that need one set their own.
 if "HARNESS_STATE_DIR" not in os.environ:
     import tempfile

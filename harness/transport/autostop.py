@@ -5,10 +5,12 @@ on stdin as one tar (never on a command line); every value on a command line is 
 from __future__ import annotations
 
 import json
+import os
 import posixpath
 from pathlib import Path
 from typing import Optional
 
+from harness.errors import HarnessError
 from harness.protocol import layout
 from harness.transport.shell import UNPACK_COMMAND, files_tar, q
 
@@ -22,6 +24,9 @@ def watchdog_source() -> bytes:
     return Path(autostop.__file__).read_bytes()
 
 
+NO_REAL_SHUTDOWN_ENV = "HARNESS_NO_REAL_SHUTDOWN"
+
+
 def _script(workdir: str) -> tuple[str, str]:
     d = layout.autostop_dir(workdir)
     return d, posixpath.join(d, SCRIPT)
@@ -32,6 +37,10 @@ def arm(python: str, workdir: str, after_s: float, command: Optional[str], *, ar
     """(command, stdin): install the script and config, start the watchdog unless one runs
     (arming again rewrites the config and restarts the idle clock), and with `run_id`
     attach that run through the command's own SSH session ($PPID)."""
+    if command is None and os.environ.get(NO_REAL_SHUTDOWN_ENV):
+        # The test suite's hosts are this machine: the host's real shutdown must never be armed.
+        raise HarnessError(f"{NO_REAL_SHUTDOWN_ENV} is set: refusing to arm autostop with the host's real "
+                           "shutdown command; give the inventory's autostop a command (a stand-in)")
     d, script = _script(workdir)
     if poll_s is None:  # a short idle time needs a finer look
         poll_s = max(0.5, min(POLL_S, float(after_s) / 4))

@@ -40,3 +40,15 @@ def test_bad_autostop_is_refused_naming_the_field(value, msg):
         Inventory.model_validate({"hosts": [{"name": "a", "address": "x", "autostop": value}]})
     assert "hosts.0.autostop" in str(e.value)
     assert Autostop.model_validate("5m").after_s == 300
+
+
+def test_the_real_shutdown_is_never_armed_under_the_tests():
+    import pytest
+
+    from harness.errors import HarnessError
+    from harness.transport import autostop
+
+    with pytest.raises(HarnessError, match="refusing to arm autostop with the host's real shutdown"):
+        autostop.arm("python3", "/tmp/w", 60, None, armed_by="test")
+    cmd, _ = autostop.arm("python3", "/tmp/w", 60, "touch /tmp/w/fired", armed_by="test")
+    assert "--ensure-running" in cmd
