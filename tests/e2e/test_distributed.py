@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from harness.pipeline import run_experiment
 from harness.report.figures.horovod_timeline import timeline_summary
 from tests.support.distributed import WORKLOAD, assert_trained, records, run, run_leftovers, task_dir, write_files
 
