@@ -3,11 +3,12 @@ comparing runs re-reads a run without parsing its JSON again.
 
 `<file>.cache` holds the file's columns (columns.py), its other records (as JSON text,
 which round-trips parsed JSON exactly), its bad line numbers and, for samples, the
-samples.csv text of its values, under a key of the JSONL's size and SHA-256 digest and this
-module's FORMAT. A cache whose key does not match the file is ignored and rewritten; one
-that cannot be read, fails its CRC-32 or cannot be written is ignored. So deleting it, or a
-stale one, changes nothing but speed. Files with GPU readings are not cached (their columns
-are irregular); they are parsed every time.
+samples.csv text of its values (GPU cells too), under a key of the JSONL's size and SHA-256
+digest and this module's FORMAT. A cache whose key does not match the file is ignored and
+rewritten; one that cannot be read, fails its CRC-32 or cannot be written is ignored. So
+deleting it, or a stale one, changes nothing but speed. Files with GPU readings are cached
+like the others (since FORMAT 6; an older reader must not take such a cache for a file
+without GPUs, hence the new FORMAT).
 
 The container is one read: a magic line, a JSON header (key, CRC-32 of the payload, and
 per array its dtype, shape and offset) and the arrays' bytes back to back, 8-byte aligned,
@@ -27,9 +28,9 @@ from typing import Optional
 
 import numpy as np
 
-from harness.report.read.columns import Column, SampleColumns, StepColumns
+from harness.report.read.columns import GPU_FIELDS, Column, SampleColumns, StepColumns
 
-FORMAT = 5
+FORMAT = 6
 SUFFIX = ".cache"
 OLD_SUFFIXES = (".cache.npz",)  # FORMAT 2
 MAGIC = b"harness-report-cache\n"
@@ -142,17 +143,50 @@ def save(path: Path, key: str, arrays: dict) -> None:
 
 # --- samples.jsonl ---------------------------------------------------------------------------
 
-def samples_arrays(others: list[dict], bad: list[int], c: SampleColumns) -> Optional[dict]:
-    if c.gpu_first or c.gpu_csv or c.gpu_csv_indices:
-        return None
+def samples_arrays(others: list[dict], bad: list[int], c: SampleColumns) -> dict:
     out = {"others": _text(others), "bad": np.array(bad, dtype=np.int64), "n": np.array(c.n),
            "cores": np.array(c.cores), "per_core_v": c.per_core.values, "per_core_i": c.per_core.is_int,
            "gpu_mean_util": c.gpu_mean_util, "names": _text(list(c.scalars))}
     c.csv_text()
-    out["csv_head"], out["csv_tail"] = (np.frombuffer(t.encode("ascii"), dtype=np.uint8) for t in c.text)
+    out["csv_head"], out["csv_tail"] = (_ascii(t) for t in c.text)
     for k, (name, col) in enumerate(c.scalars.items()):
         out[f"s{k}_v"], out[f"s{k}_i"] = col.values, col.is_int
+    out.update(_gpu_arrays(c))
     return out
+
+
+def _ascii(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+
+
+def _gpu_arrays(c: SampleColumns) -> dict:
+    """The GPU columns: samples.csv's (values, integer flags) by name, and per index of the
+    figures' first-entry columns whether they are those same arrays (stored once) or their
+    own, with the samples listing it; JSON keeps the indices' types (true stays a bool)."""
+    c.gpu_csv_text()
+    out = {"gpu_csv_names": _text(list(c.gpu_csv)), "gpu_csv_indices": _text(c.gpu_csv_indices),
+           "gpu_text": _ascii(c.gpu_text)}
+    for k, col in enumerate(c.gpu_csv.values()):
+        out[f"gc{k}_v"], out[f"gc{k}_i"] = col.values, col.is_int
+    shared = []
+    for k, (i, by_field) in enumerate(c.gpu_first.items()):
+        own = [f for f in GPU_FIELDS if c.gpu_csv.get(f"gpu{i}_{f}", Column.empty(0)).values is not by_field[f]]
+        shared.append([i, own])
+        for f in own:
+            out[f"gf{k}_{f}"] = by_field[f]
+        out[f"gp{k}"] = c.gpu_present[i]
+    out["gpu_first"] = _text(shared)
+    return out
+
+
+def _gpu_from(z: dict, cols: SampleColumns) -> None:
+    cols.gpu_csv = {name: Column(z[f"gc{k}_v"], z[f"gc{k}_i"]) for k, name in enumerate(_untext(z["gpu_csv_names"]))}
+    cols.gpu_csv_indices = _untext(z["gpu_csv_indices"])
+    cols.gpu_text = z["gpu_text"].tobytes().decode("ascii")
+    for k, (i, own) in enumerate(_untext(z["gpu_first"])):
+        cols.gpu_first[i] = {f: z[f"gf{k}_{f}"] if f in own else cols.gpu_csv[f"gpu{i}_{f}"].values
+                             for f in GPU_FIELDS}
+        cols.gpu_present[i] = z[f"gp{k}"]
 
 
 def samples_from(z: dict) -> tuple[list[dict], list[int], SampleColumns]:
@@ -162,6 +196,7 @@ def samples_from(z: dict) -> tuple[list[dict], list[int], SampleColumns]:
     cols = SampleColumns(n=n, scalars=scalars, per_core=Column(z["per_core_v"], z["per_core_i"]),
                          cores=int(z["cores"]), gpu_mean_util=z["gpu_mean_util"],
                          text=(z["csv_head"].tobytes().decode("ascii"), z["csv_tail"].tobytes().decode("ascii")))
+    _gpu_from(z, cols)
     return _untext(z["others"]), z["bad"].tolist(), cols
 
 

@@ -110,9 +110,7 @@ def read_samples(path: Path) -> tuple[list[dict], list[int], SampleColumns]:
         return cache.samples_from(z)
     got = read_split(path, "sample", data=data)
     cols = SampleColumns.build(got.rows)
-    arrays = cache.samples_arrays(got.others, got.bad, cols)
-    if arrays is not None:
-        cache.save(path, key, arrays)
+    cache.save(path, key, cache.samples_arrays(got.others, got.bad, cols))
     return got.others, got.bad, cols
 
 
