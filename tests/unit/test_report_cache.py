@@ -174,3 +174,29 @@ def test_a_cache_of_the_format_before_gpu_caches_is_not_used(tmp_path):
     cache.save(samples, old_key, {"n": np.array(0)})  # a well-formed cache under the old key
     assert cache.load(samples, cache.key_of(data)) is None
     assert _outputs(root) == want
+
+
+def test_a_loaded_run_does_not_hold_the_csv_text_and_does_without_its_cache(tmp_path):
+    """From a cache, samples.csv's text is read again when samples.csv is written, not kept
+    in memory; a cache deleted or damaged meanwhile makes it be formatted again: the same bytes."""
+    root = gpu_run(tmp_path / "run")
+    want = _outputs(root)
+    run = load.load_run(root)
+    gpu_samplers = [s for s in run.samplers if s.cols.gpu_csv]
+    assert gpu_samplers and all(s.cols.text is None and s.cols.gpu_text is None for s in run.samplers)
+    a = analyze(run)
+    assert (render_results_csv(a), render_samples_csv(a)) == want
+    assert all(s.cols.text is None and s.cols.gpu_text is None for s in run.samplers)  # read, not kept
+    for k, p in enumerate(sorted(root.rglob("samples.jsonl.cache"))):
+        if k % 2:
+            p.unlink()
+        else:  # one bit of the csv tail and of the GPU text: they fail their own CRC-32
+            data = bytearray(p.read_bytes())
+            hlen = int.from_bytes(data[len(cache.MAGIC):len(cache.MAGIC) + 8], "little")
+            start = len(cache.MAGIC) + 8 + hlen
+            for e in json.loads(data[len(cache.MAGIC) + 8:start])["arrays"]:
+                if e["name"] in ("csv_tail", "gpu_text") and e["nbytes"]:
+                    data[start + e["offset"]] ^= 0x01
+            p.write_bytes(bytes(data))
+    assert render_samples_csv(a) == want[1]
+    assert any(s.cols.text is not None for s in run.samplers)  # formatted again, then kept

@@ -50,37 +50,57 @@ class SampleColumns:
     gpu_present: dict[int, np.ndarray] = field(default_factory=dict)  # index -> rows listing it
     gpu_csv: dict[str, Column] = field(default_factory=dict)  # "gpu<index>_<field>" -> column
     gpu_csv_indices: list = field(default_factory=list)  # indices the csv header lists, first seen first
-    text: Optional[tuple[str, str]] = None  # csv_text() newline-joined, once made or from the cache
-    gpu_text: Optional[str] = None  # gpu_csv_text() newline-joined, likewise
+    text: Optional[tuple[str, str]] = None  # joined_text() once made (or read whole from the cache)
+    gpu_text: Optional[str] = None  # joined_gpu_text(), likewise
+    # the cache's reader of that text (cache.text_reader): then it is read each time it is wanted
+    text_source: Optional[Callable[[Sequence[str]], Optional[list[str]]]] = None
 
     def col(self, name: str) -> np.ndarray:
         return self.scalars[name].values
 
-    def csv_text(self) -> tuple[list[str], list[str]]:
+    def joined_text(self) -> tuple[str, str]:
         """Per sample, the file's own part of its samples.csv row: "t_wall,t_mono" (repr:
         the shortest exact form) and the cells from cpu_percent through its last per-core
-        column, comma-joined. A pure function of the file, so cache.py keeps it; held as two
-        newline-joined strings (a list of strings per sample would double the memory)."""
-        if self.text is None:
-            head = list(map(",".join, zip(repr_cells(self.col("t_wall")), repr_cells(self.col("t_mono")))))
-            cells = [fmt_cells(self.scalars[f]) for f in CSV_SAMPLE_FIELDS]
-            cells += [fmt_cells(self.scalars[f"tasks.{f}"]) for f in TASK_SCALARS]
-            if self.cores:  # all cores formatted at once: they share their few distinct values
-                flat = fmt_cells(Column(self.per_core.values.reshape(-1), self.per_core.is_int.reshape(-1)))
-                cells += np.array(flat, dtype=object).reshape(self.n, self.cores).T.tolist()
-            self.text = ("\n".join(head), "\n".join(map(",".join, zip(*cells))))
-        head, tail = self.text
+        column, comma-joined; as two newline-joined strings (a list of strings per sample
+        would double the memory). A pure function of the file, so cache.py keeps it; from a
+        cache it is read again each time (it is wanted once, for samples.csv), else kept once
+        made."""
+        if self.text is not None:
+            return self.text
+        got = self.text_source(("csv_head", "csv_tail")) if self.text_source is not None else None
+        if got is not None:
+            return got[0], got[1]
+        head = list(map(",".join, zip(repr_cells(self.col("t_wall")), repr_cells(self.col("t_mono")))))
+        cells = [fmt_cells(self.scalars[f]) for f in CSV_SAMPLE_FIELDS]
+        cells += [fmt_cells(self.scalars[f"tasks.{f}"]) for f in TASK_SCALARS]
+        if self.cores:  # all cores formatted at once: they share their few distinct values
+            flat = fmt_cells(Column(self.per_core.values.reshape(-1), self.per_core.is_int.reshape(-1)))
+            cells += np.array(flat, dtype=object).reshape(self.n, self.cores).T.tolist()
+        self.text = ("\n".join(head), "\n".join(map(",".join, zip(*cells))))
+        return self.text
+
+    def csv_text(self) -> tuple[list[str], list[str]]:
+        """joined_text() per sample."""
+        head, tail = self.joined_text()
         return (head.split("\n"), tail.split("\n")) if self.n else ([], [])
 
     def gpu_csv_columns(self) -> list[str]:
         """The GPU columns samples.csv would have for this file alone."""
         return own_csv_columns(self.gpu_csv_indices)
 
+    def joined_gpu_text(self) -> str:
+        """Per sample, its cells of gpu_csv_columns() comma-joined, newline-joined; kept or
+        read again like joined_text()."""
+        if self.gpu_text is not None:
+            return self.gpu_text
+        got = self.text_source(("gpu_text",)) if self.text_source is not None else None
+        if got is not None:
+            return got[0]
+        self.gpu_text = gpu_csv_text(self.n, self.gpu_csv, self.gpu_csv_columns())
+        return self.gpu_text
+
     def gpu_csv_text(self) -> list[str]:
-        """Per sample, its cells of gpu_csv_columns() comma-joined (cached like csv_text)."""
-        if self.gpu_text is None:
-            self.gpu_text = gpu_csv_text(self.n, self.gpu_csv, self.gpu_csv_columns())
-        return self.gpu_text.split("\n") if self.n else []
+        return self.joined_gpu_text().split("\n") if self.n else []
 
     def rows(self, names) -> list[dict]:
         """Per sample, {name: value} for the named scalar columns: the finite number as
