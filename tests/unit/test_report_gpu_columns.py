@@ -170,3 +170,27 @@ def test_gpu_csv_text_is_the_cells_of_its_columns(count):
     assert names == [f"gpu{i}_{f}" for i in range(count) for f in GPU_FIELDS]
     cells = [fmt_cells(c.gpu_csv[name]) for name in names]
     assert c.gpu_csv_text() == [",".join(row) for row in zip(*cells)]
+
+
+def test_generated_gpu_hosts_are_deterministic_and_shaped_like_the_sampler(tmp_path):
+    """benchmarks/report_scale.py's GPU hosts: the same arguments give the same bytes, each
+    sample's `gpus` has nvml.gpu_readings' keys in its order, and the CPU samples are the
+    CPU host's."""
+    from tests.support.generated_runs import generate
+
+    def files(root):
+        return {p.relative_to(root): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+    a = files(generate(tmp_path / "a" / "run", 2, 30, gpus=4))
+    assert a == files(generate(tmp_path / "b" / "run", 2, 30, gpus=4))
+    cpu = files(generate(tmp_path / "c" / "run", 2, 30))
+    rel = next(k for k in a if k.name == "samples.jsonl")
+    gpu_recs = [json.loads(x) for x in a[rel].splitlines()]
+    cpu_recs = [json.loads(x) for x in cpu[rel].splitlines()]
+    samples = [r for r in gpu_recs if r["event"] == "sample"]
+    assert all([list(g) for g in r["gpus"]] == [["index", *GPU_FIELDS]] * 4 for r in samples)
+    assert [g["index"] for g in samples[0]["gpus"]] == [0, 1, 2, 3]
+    assert [{k: v for k, v in r.items() if k != "gpus"} for r in samples] == [
+        r for r in cpu_recs if r["event"] == "sample"]
+    start = gpu_recs[0]
+    assert start["nvml"] is True and start["nvml_reason"] is None and start["gpus"] == ["Tesla T4"] * 4
