@@ -2,7 +2,7 @@
 Prints figures; asserts nothing.
 
     .venv/bin/python benchmarks/report_scale.py [--sizes 1x10m,4x10m,16x10m,64x10m,1x1h,...]
-        [--reps 3] [--keep DIR] [--no-compare] [--no-cache-run]
+        [--gpus 0,1,4,8] [--reps 3] [--keep DIR] [--no-compare] [--no-cache-run]
 
 Each size is a synthetic run directory in the project's own schema (docs/events.md): one
 configuration `hvd` (Horovod, one training task per host, c5.4xlarge hosts with 16 cores),
@@ -12,6 +12,15 @@ as the real sampler writes them, 16 per-core readings), and each training task w
 10 minutes, run_start/phase/run_end around them; control.jsonl, plan.json, resolved.json
 and exit codes as `harness run` leaves them. The numbers are pseudo-random with a fixed seed,
 so the same size gives the same bytes.
+
+With --gpus, each size is also generated with 1, 4 or 8 GPUs per host: the same hosts and
+CPU samples, each `sample` record carrying NVML readings exactly as the sampler writes them
+on a GPU host (`gpus`: per GPU index, util_percent, mem_used_bytes, mem_total_bytes,
+power_w, temperature_c, sm_clock_mhz; a rare null where a query failed), sampler_start
+listing the GPU names, and a declared instance type with that many NVIDIA T4s (g4dn.4xlarge,
+g4dn.12xlarge, g4dn.metal). The hosts keep 16 cores and 32 GB, so a GPU row differs from its
+CPU row only by the GPU readings (the report's instance check flags the vCPUs and memory
+against the declared type; that text costs nothing measurable).
 
 For each size: `python -m harness report RUN` (cold = any cache beside the JSONL deleted
 first, and warm = the cache left by the previous rebuild, when the loader keeps one) and
@@ -48,11 +57,43 @@ def _line(rec: dict) -> str:
     return json.dumps(rec) + "\n"
 
 
-def _sampler_lines(rng: random.Random, host: str, t_start: float, n: int) -> list[str]:
+# GPU hosts: the CPU hosts' samples plus NVML readings (worker/nvml.py gpu_readings), from
+# NVIDIA T4s; the declared type has as many GPUs (harness/prices/instance-facts.csv).
+GPU_NAME = "Tesla T4"
+GPU_MEM_TOTAL = 16_106_127_360  # bytes NVML reports for a T4's 15360 MiB
+GPU_TYPES = {0: "c5.4xlarge", 1: "g4dn.4xlarge", 4: "g4dn.12xlarge", 8: "g4dn.metal"}
+GPU_NULL_EVERY = 5000  # about one failed power query per this many readings: a null, as the sampler writes it
+
+
+def instance_type(gpus: int) -> str:
+    return GPU_TYPES.get(gpus, "g4dn.metal")
+
+
+def _gpu_readings(grng: random.Random, gpus: int, state: list[int]) -> list[dict]:
+    """One sample's `gpus` field as nvml.gpu_readings writes it: per GPU its index,
+    util_percent (float of NVML's integer %), memory used/total (int bytes), power_w (mW /
+    1000), temperature_c and sm_clock_mhz (ints); a failed query is null. `state` holds
+    each GPU's memory in use, which drifts."""
+    out = []
+    for i in range(gpus):
+        state[i] = min(GPU_MEM_TOTAL - 1, max(0, state[i] + grng.randrange(-4_194_304, 4_456_448)))
+        power = grng.randrange(25_000, 70_000) / 1000.0
+        out.append({"index": i, "util_percent": float(grng.randrange(60, 101)), "mem_used_bytes": state[i],
+                    "mem_total_bytes": GPU_MEM_TOTAL,
+                    "power_w": None if grng.randrange(GPU_NULL_EVERY) == 0 else power,
+                    "temperature_c": grng.randrange(45, 80), "sm_clock_mhz": 1590 - 15 * grng.randrange(0, 20)})
+    return out
+
+
+def _sampler_lines(rng: random.Random, host: str, t_start: float, n: int, gpus: int = 0,
+                   grng: random.Random | None = None) -> list[str]:
+    """A sampler's records. The GPU readings draw from their own `grng`, so a GPU host's CPU
+    figures are the same numbers as the CPU host's."""
     out = [_line({"event": "sampler_start", "t_wall": t_start, "t_mono": t_start - T0 + 1000.0,
-                  "pid": 4242, "run_id": "scale", "interval_s": 1.0, "nvml": False,
-                  "nvml_reason": "NVML library not found", "cores": CORES,
-                  "memory_total_bytes": 32_000_000_000, "gpus": []})]
+                  "pid": 4242, "run_id": "scale", "interval_s": 1.0, "nvml": bool(gpus),
+                  "nvml_reason": None if gpus else "NVML library not found", "cores": CORES,
+                  "memory_total_bytes": 32_000_000_000, "gpus": [GPU_NAME] * gpus})]
+    gpu_mem = [6_000_000_000 + 100_000_000 * i for i in range(gpus)]
     mono0 = t_start - T0 + 1000.0
     rss = 1_500_000_000
     for k in range(1, n + 1):
@@ -63,7 +104,7 @@ def _sampler_lines(rng: random.Random, host: str, t_start: float, n: int) -> lis
         cpu = round(sum(per_core) / CORES, 1)
         used = 6_000_000_000 + rng.randrange(0, 400_000_000)
         rss += rng.randrange(-1_000_000, 1_100_000)
-        out.append(_line({
+        rec = {
             "event": "sample", "t_wall": t, "t_mono": mono0 + k + late, "dt_s": dt, "late_s": late,
             "cpu_percent": cpu, "cpu_percent_per_core": per_core,
             "load1": round(rng.uniform(8.0, 16.0), 2),
@@ -71,7 +112,10 @@ def _sampler_lines(rng: random.Random, host: str, t_start: float, n: int) -> lis
             "net_sent_bytes_per_s": rng.uniform(1e7, 9e8) / dt, "net_recv_bytes_per_s": rng.uniform(1e7, 9e8) / dt,
             "disk_read_bytes_per_s": rng.choice((0.0, rng.uniform(0, 5e6) / dt)),
             "disk_write_bytes_per_s": rng.uniform(0, 2e6) / dt,
-            "tasks": {"cpu_percent": round(cpu * CORES * 0.9, 1), "rss_bytes": rss, "processes": 1}}))
+            "tasks": {"cpu_percent": round(cpu * CORES * 0.9, 1), "rss_bytes": rss, "processes": 1}}
+        if gpus:  # the sampler adds the field last, and only on hosts where NVML works
+            rec["gpus"] = _gpu_readings(grng, gpus, gpu_mem)
+        out.append(_line(rec))
         if k % 60 == 0:
             out.append(_line({"event": "sampler_cost", "t_wall": t, "t_mono": mono0 + k + late,
                               "samples": k, "cpu_s": 0.0008 * k + 0.4, "wall_s": k + 0.5,
@@ -86,7 +130,8 @@ def _sampler_lines(rng: random.Random, host: str, t_start: float, n: int) -> lis
     return out
 
 
-def _task_lines(rng: random.Random, host: str, rank: int, t_start: float, seconds: int) -> list[str]:
+def _task_lines(rng: random.Random, host: str, rank: int, t_start: float, seconds: int,
+                gpus: int = 0) -> list[str]:
     base = {"config": "hvd", "task_id": f"worker-{rank}", "role": "worker", "rank": rank, "host": host}
 
     def rec(event: str, t: float, **fields) -> str:
@@ -95,7 +140,8 @@ def _task_lines(rng: random.Random, host: str, rank: int, t_start: float, second
     out = [rec("run_start", t_start, pid=5000 + rank, process_start_wall=t_start - 0.2,
                versions={"python": "3.11.2", "numpy": "1.26.4"},
                host_facts={"hostname": host, "cpu_model": "Intel Xeon Platinum 8275CL", "cores_logical": CORES,
-                           "cores_physical": CORES // 2, "memory_bytes": 32_000_000_000, "gpus": []},
+                           "cores_physical": CORES // 2, "memory_bytes": 32_000_000_000,
+                           "gpus": [GPU_NAME] * gpus},
                threads={"intra_op": 0, "inter_op": 0, "omp": None})]
     t = t_start
     for name, s, extra in (("framework_import", 2.1, {"versions": {"tensorflow": "2.17.1", "tf_keras": "2.17.0"}}),
@@ -128,12 +174,16 @@ def _task_lines(rng: random.Random, host: str, rank: int, t_start: float, second
     return out
 
 
-def generate(root: Path, hosts: int, seconds: int, seed: int = 15, host_prefix: str = "h") -> Path:
-    """A run directory of `hosts` hosts training for about `seconds` s; returns its path."""
+def generate(root: Path, hosts: int, seconds: int, seed: int = 15, host_prefix: str = "h",
+             gpus: int = 0) -> Path:
+    """A run directory of `hosts` hosts training for about `seconds` s, each host with
+    `gpus` GPUs (0: no NVML readings); returns its path. The same arguments give the same
+    bytes, and gpus=0 the bytes this function always gave."""
     rng = random.Random(seed * 1000 + hosts * 7 + seconds)
+    grng = random.Random(f"gpus:{seed}:{hosts}:{seconds}:{gpus}")  # str seeds hash the same in every process
     root.mkdir(parents=True, exist_ok=True)
     names = [f"{host_prefix}{i:02d}" for i in range(hosts)]
-    itype = "c5.4xlarge"
+    itype = instance_type(gpus)
     workload = {"model": "resnet20", "dataset": {"name": "cifar10"}, "batch_size": BATCH, "epochs": 99,
                 "warmup_steps": WARMUP, "log_every": LOG_EVERY, "target_accuracy": 0.8}
     conf = {"name": "hvd", "strategy": "horovod", "workers": hosts, "ps": 0}
@@ -170,11 +220,12 @@ def generate(root: Path, hosts: int, seconds: int, seed: int = 15, host_prefix: 
         tdir = root / "hosts" / h / "hvd" / f"worker-{i}"
         tdir.mkdir(parents=True, exist_ok=True)
         (tdir / "task.json").write_text(json.dumps(plan_tasks[i]["spec"]))
-        (tdir / "events.jsonl").write_text("".join(_task_lines(rng, h, i, T0 + 1.0 + 0.01 * i, seconds)))
+        (tdir / "events.jsonl").write_text("".join(_task_lines(rng, h, i, T0 + 1.0 + 0.01 * i, seconds, gpus)))
         (tdir / "exit_code").write_text("0\n")
         sdir = root / "hosts" / h / "hvd" / "sampler"
         sdir.mkdir(parents=True, exist_ok=True)
-        (sdir / "samples.jsonl").write_text("".join(_sampler_lines(rng, h, T0 + 0.15, seconds + 15)))
+        (sdir / "samples.jsonl").write_text("".join(_sampler_lines(rng, h, T0 + 0.15, seconds + 15,
+                                                                    gpus, grng)))
         control.append(_line({"event": "task_exit", "t_wall": end - 2, "t_mono": 0.0, "config": "hvd",
                               "task_id": f"worker-{i}", "host": h, "returncode": 0, "state": "succeeded"}))
     for h in names:
@@ -231,46 +282,57 @@ def parse_size(text: str) -> tuple[int, int, str]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", default="1x10m,4x10m,16x10m,64x10m,1x1h,4x1h,16x1h,64x1h")
+    ap.add_argument("--gpus", default="0,1,4,8",
+                    help="GPUs per host, one row per count for each size (0: CPU hosts)")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--keep", type=Path, help="generate (or reuse) the runs here instead of a temp dir")
     ap.add_argument("--no-compare", action="store_true")
     ap.add_argument("--no-cache-run", action="store_true", help="skip the warm-cache report runs")
     args = ap.parse_args()
+    gpu_counts = [int(g) for g in args.gpus.split(",")]
     base = args.keep or Path(tempfile.mkdtemp(prefix="report-scale-"))
     print(f"# {os.cpu_count()} cores; python {sys.version.split()[0]}; runs in {base}")
-    print("| hosts × duration | JSONL MB | report cold: wall s | peak RSS MB | report warm: wall s "
-          "| peak RSS MB | compare (2 runs): wall s | peak RSS MB | report cold: CPU s | report warm: CPU s "
-          "| load avg |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| hosts × duration | GPUs per host | JSONL MB | report cold: wall s | peak RSS MB "
+          "| report warm: wall s | peak RSS MB | compare (2 runs): wall s | peak RSS MB "
+          "| report cold: CPU s | report warm: CPU s | load avg |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for size in args.sizes.split(","):
         hosts, seconds, label = parse_size(size)
-        root = base / f"scale-{hosts}x{seconds}s"
-        if not (root / "control.jsonl").is_file():
-            generate(root, hosts, seconds)
-        cold, warm, cmp_ = [], [], []
-        CPU_SECONDS.clear()
-        for _ in range(args.reps):
-            drop_cache(root)
-            cold.append(measure(["report", str(root)]))
-        cold_cpu = list(CPU_SECONDS)
-        if not args.no_cache_run:
-            measure(["report", str(root)])  # leaves the cache, if the loader keeps one
-            CPU_SECONDS.clear()
-            for _ in range(args.reps):
-                warm.append(measure(["report", str(root)]))
-            warm_cpu = list(CPU_SECONDS)
-        if not args.no_compare:
-            for _ in range(args.reps):
-                cmp_.append(measure(["compare", str(root), str(root)]))
-        cells = [label, f"{jsonl_bytes(root) / 1e6:.0f}"]
-        for xs in (cold, warm, cmp_):
-            cells += ([_fmt([w for w, _ in xs], 2), _fmt([r for _, r in xs], 0)] if xs else ["–", "–"])
-        cells.append(f"{median(cold_cpu):.2f}")
-        cells.append(f"{median(warm_cpu):.2f}" if warm else "–")
-        cells.append(" ".join(f"{x:.1f}" for x in os.getloadavg()))
-        print("| " + " | ".join(cells) + " |", flush=True)
+        for gpus in gpu_counts:
+            root = base / (f"scale-{hosts}x{seconds}s" + (f"-{gpus}gpu" if gpus else ""))
+            if not (root / "control.jsonl").is_file():
+                generate(root, hosts, seconds, gpus=gpus)
+            print("| " + " | ".join([label, str(gpus), *_row(root, args)]) + " |", flush=True)
+            if not args.keep:
+                shutil.rmtree(root)
     if not args.keep:
         shutil.rmtree(base)
+
+
+def _row(root: Path, args) -> list[str]:
+    """The table's cells after the size and GPU count, for one generated run."""
+    cold, warm, cmp_ = [], [], []
+    CPU_SECONDS.clear()
+    for _ in range(args.reps):
+        drop_cache(root)
+        cold.append(measure(["report", str(root)]))
+    cold_cpu = list(CPU_SECONDS)
+    if not args.no_cache_run:
+        measure(["report", str(root)])  # leaves the cache, if the loader keeps one
+        CPU_SECONDS.clear()
+        for _ in range(args.reps):
+            warm.append(measure(["report", str(root)]))
+        warm_cpu = list(CPU_SECONDS)
+    if not args.no_compare:
+        for _ in range(args.reps):
+            cmp_.append(measure(["compare", str(root), str(root)]))
+    cells = [f"{jsonl_bytes(root) / 1e6:.0f}"]
+    for xs in (cold, warm, cmp_):
+        cells += ([_fmt([w for w, _ in xs], 2), _fmt([r for _, r in xs], 0)] if xs else ["–", "–"])
+    cells.append(f"{median(cold_cpu):.2f}")
+    cells.append(f"{median(warm_cpu):.2f}" if warm else "–")
+    cells.append(" ".join(f"{x:.1f}" for x in os.getloadavg()))
+    return cells
 
 
 if __name__ == "__main__":

@@ -55,13 +55,13 @@ def test_page_loads_without_console_messages(report, tmp_path):
     dom, console = _chromium(tmp_path, "dom", "--dump-dom", report.as_uri())
     assert console == []
     assert "<h1>Benchmark report: exp, run gpu-run</h1>" in dom
-    assert dom.count("<img ") == report.read_text().count("<img ") == 9
+    assert dom.count("<img ") == report.read_text().count("<img ") == 11
     assert dom.count("<table>") == report.read_text().count("<table>")
 
 
 def test_every_image_renders_as_its_png(report, tmp_path):
     tags = IMG_TAG.findall(report.read_text())
-    assert len(tags) == 9
+    assert len(tags) == 11
     pngs = [Image.open(io.BytesIO(base64.b64decode(data))).convert("RGB") for _, _, data in tags]
     assert all(p.size == (int(w), int(h)) for p, (w, h, _) in zip(pngs, tags))
     # The report's own <img> tags, verbatim, stacked at known offsets on a white page.

@@ -75,7 +75,8 @@ def test_markdown_references_the_png_files_and_html_embeds_them(gpu):
     refs = re.findall(r"!\[[^\]]*\]\((plots/[^)]+\.png)\)", md)
     assert refs == ["plots/decision.png", "plots/throughput.png", "plots/scaling.png", "plots/cost.png",
                     "plots/step-time.png", "plots/type_target.png", "plots/utilization-single.png",
-                    "plots/utilization-hvd2.png", "plots/utilization-odd.png"]
+                    "plots/gpu-single.png", "plots/utilization-hvd2.png", "plots/gpu-hvd2.png",
+                    "plots/utilization-odd.png"]
     assert sorted(str(p.relative_to(root)) for p in paths[len(REPORT_FILES):]) == sorted(refs)
     html = (root / "report.html").read_text()
     embedded = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
@@ -143,7 +144,7 @@ def test_damaged_sampler_records_never_stop_the_report(tmp_path):
         fh.write(DAMAGED_SAMPLER_LINES)
         fh.write('[1, 2]\n')
     paths = write_report(root)
-    assert (root / "report.html").is_file() and len(paths) == 14  # 5 report files, 9 plots
+    assert (root / "report.html").is_file() and len(paths) == 16  # 5 report files, 11 plots
     rows = {r["config"]: r for r in _rows(root / "results.csv")}
     # the unusable values are left out: CPU over the window is still 20 30 40 50 -> 35
     assert rows["single"]["util_cpu_mean_percent"] == "35"

@@ -4,7 +4,7 @@ many, long series averaged into time bins for drawing only."""
 
 import numpy as np
 
-from harness.report.write import plots
+from harness.report.write import canvas, plots
 from harness.report.figures.analysis import analyze_dir
 from tests.support.generated_runs import generate
 
@@ -12,18 +12,18 @@ from tests.support.generated_runs import generate
 def test_bin_means_ignore_missing_readings():
     t = np.array([0.0, 0.5, 1.0, 1.5, 2.0, 3.9])
     v = np.array([10.0, 20.0, np.nan, 40.0, 50.0, 60.0])
-    got = plots._bin_means(t, v, 0.0, 1.0, 4)
+    got = canvas.bin_means(t, v, 0.0, 1.0, 4)
     assert got[:3].tolist() == [15.0, 40.0, 50.0] and got[3] == 60.0
-    assert np.isnan(plots._bin_means(t, np.full(6, np.nan), 0.0, 1.0, 4)).all()
+    assert np.isnan(canvas.bin_means(t, np.full(6, np.nan), 0.0, 1.0, 4)).all()
 
 
 def test_long_series_are_downsampled_for_drawing_only():
     t = np.arange(10_000, dtype=float)
     v = t % 100
-    x, y = plots._for_drawing(t, v)
-    assert len(x) == len(y) == plots.DRAW_POINTS and abs(np.nanmean(y) - v.mean()) < 1.0
+    x, y = canvas.for_drawing(t, v)
+    assert len(x) == len(y) == canvas.DRAW_POINTS and abs(np.nanmean(y) - v.mean()) < 1.0
     short = np.arange(10, dtype=float)
-    assert plots._for_drawing(short, short)[1] is short
+    assert canvas.for_drawing(short, short)[1] is short
 
 
 def test_many_hosts_get_heat_maps(tmp_path):
@@ -38,13 +38,13 @@ def test_heat_maps_fixed_margins_hold_every_text(tmp_path, monkeypatch):
     """The heat-map figure is drawn once with margins set in advance (no tight bbox): its
     host names, labels, colour bars and legends must still lie inside the figure."""
     drawn = []
-    png = plots._Canvas.png
+    png = canvas.Canvas.png
 
     def keep(self, name, title):
         drawn.append(self.fig)
         return png(self, name, title)
 
-    monkeypatch.setattr(plots._Canvas, "png", keep)
+    monkeypatch.setattr(canvas.Canvas, "png", keep)
     for hosts, prefix in ((5, "ip-10-0-123-45.eu-west-1.compute.internal-"), (64, "h"), (20, "worker-")):
         a = analyze_dir(generate(tmp_path / f"run{hosts}", hosts, 90, host_prefix=prefix))
         assert "heat map" in plots.utilization_plot(a, "hvd").title

@@ -16,6 +16,7 @@ import numpy as np
 
 from harness.report import stats
 from harness.report.read.records import RunData, SamplerData
+from harness.report.figures.gpu_series import time_order
 from harness.report.figures.metrics import ConfigMetrics
 
 # Samples normally arrive every interval_s; a gap longer than this many intervals at either
@@ -355,8 +356,7 @@ class SeriesArrays:
 def host_arrays(s: SamplerData) -> SeriesArrays:
     c = s.cols
     t = c.col("t_wall")
-    order = np.flatnonzero(~np.isnan(t))
-    order = order[np.argsort(t[order], kind="stable")]
+    order = time_order(s)
     total = _num((s.first("sampler_start") or {}).get("memory_total_bytes"))
     used = c.col("mem_used_bytes")[order]
     share = used / total if total else np.full(len(order), np.nan)

@@ -3,11 +3,12 @@ comparing runs re-reads a run without parsing its JSON again.
 
 `<file>.cache` holds the file's columns (columns.py), its other records (as JSON text,
 which round-trips parsed JSON exactly), its bad line numbers and, for samples, the
-samples.csv text of its values, under a key of the JSONL's size and SHA-256 digest and this
-module's FORMAT. A cache whose key does not match the file is ignored and rewritten; one
-that cannot be read, fails its CRC-32 or cannot be written is ignored. So deleting it, or a
-stale one, changes nothing but speed. Files with GPU readings are not cached (their columns
-are irregular); they are parsed every time.
+samples.csv text of its values (GPU cells too), under a key of the JSONL's size and SHA-256
+digest and this module's FORMAT. A cache whose key does not match the file is ignored and
+rewritten; one that cannot be read, fails its CRC-32 or cannot be written is ignored. So
+deleting it, or a stale one, changes nothing but speed. Files with GPU readings are cached
+like the others (since FORMAT 6; an older reader must not take such a cache for a file
+without GPUs, hence the new FORMAT).
 
 The container is one read: a magic line, a JSON header (key, CRC-32 of the payload, and
 per array its dtype, shape and offset) and the arrays' bytes back to back, 8-byte aligned,
@@ -23,13 +24,13 @@ import struct
 import tempfile
 import zlib
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from harness.report.read.columns import Column, SampleColumns, StepColumns
+from harness.report.read.columns import GPU_FIELDS, Column, SampleColumns, StepColumns
 
-FORMAT = 5
+FORMAT = 6
 SUFFIX = ".cache"
 OLD_SUFFIXES = (".cache.npz",)  # FORMAT 2
 MAGIC = b"harness-report-cache\n"
@@ -60,7 +61,7 @@ def _pack(key: str, arrays: dict) -> bytes:
         arr = np.asarray(arr)  # (ascontiguousarray would make a 0-d array 1-d)
         raw = arr.tobytes(order="C")
         entries.append({"name": name, "dtype": arr.dtype.str, "shape": list(arr.shape), "offset": offset,
-                        "nbytes": len(raw)})
+                        "nbytes": len(raw), "crc32": zlib.crc32(raw)})
         pad = -len(raw) % 8
         chunks.append(raw + b"\0" * pad)
         offset += len(raw) + pad
@@ -70,7 +71,7 @@ def _pack(key: str, arrays: dict) -> bytes:
     return MAGIC + _LEN.pack(len(header)) + header + payload
 
 
-def _unpack(buf: bytearray, key: str) -> Optional[dict]:
+def _unpack(buf: bytearray, key: str, lazy: Sequence[str] = ()) -> Optional[dict]:
     if buf[:len(MAGIC)] != MAGIC:
         return None
     (hlen,) = _LEN.unpack_from(buf, len(MAGIC))
@@ -86,6 +87,8 @@ def _unpack(buf: bytearray, key: str) -> Optional[dict]:
         end = e["offset"] + e["nbytes"]
         if end > len(payload):
             return None
+        if e["name"] in lazy:
+            continue
         # a copy, so the file's buffer is freed on return instead of living as long as any array
         out[e["name"]] = np.frombuffer(payload[e["offset"]:end], dtype=np.dtype(e["dtype"])).reshape(
             tuple(e["shape"])).copy()
@@ -108,18 +111,51 @@ def probably_current(path: Path) -> bool:
         return False
 
 
-def load(path: Path, key: str) -> Optional[dict]:
-    """The cached arrays of `path` when the cache's key and CRC match, else None."""
+def load(path: Path, key: str, lazy: Sequence[str] = ()) -> Optional[dict]:
+    """The cached arrays of `path` when the cache's key and CRC match, else None; the
+    arrays named in `lazy` are left out (text_reader reads them when they are wanted)."""
     try:
         with open(cache_path(path), "rb") as fh:
             size = os.fstat(fh.fileno()).st_size
             buf = bytearray(size)
             if fh.readinto(buf) != size:
                 return None
-        return _unpack(buf, key)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError, struct.error,
-            UnicodeDecodeError, RecursionError):  # a damaged header (it is outside the CRC)
+        return _unpack(buf, key, lazy)
+    except _DAMAGED:  # a damaged header (it is outside the CRC)
         return None
+
+
+_DAMAGED = (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError, struct.error,
+            UnicodeDecodeError, RecursionError)
+
+
+def text_reader(path: Path, key: str) -> Callable[[Sequence[str]], Optional[list[str]]]:
+    """A reader of the named ASCII text arrays of `path`'s cache, checked against `key` and
+    each array's own CRC-32: their strings, or None when the cache no longer holds them
+    (replaced, damaged, deleted), and the caller makes them again."""
+    def read(names: Sequence[str]) -> Optional[list[str]]:
+        try:
+            with open(cache_path(path), "rb") as fh:
+                head = fh.read(len(MAGIC) + _LEN.size)
+                if head[:len(MAGIC)] != MAGIC:
+                    return None
+                (hlen,) = _LEN.unpack_from(head, len(MAGIC))
+                header = json.loads(fh.read(hlen).decode("utf-8"))
+                if header.get("key") != key:
+                    return None
+                entries = {e["name"]: e for e in header["arrays"]}
+                out = []
+                for name in names:
+                    e = entries[name]
+                    fh.seek(len(head) + hlen + e["offset"])
+                    raw = fh.read(e["nbytes"])
+                    if len(raw) != e["nbytes"] or zlib.crc32(raw) != e["crc32"]:
+                        return None
+                    out.append(raw.decode("ascii"))
+                return out
+        except _DAMAGED:
+            return None
+    return read
 
 
 def save(path: Path, key: str, arrays: dict) -> None:
@@ -142,26 +178,65 @@ def save(path: Path, key: str, arrays: dict) -> None:
 
 # --- samples.jsonl ---------------------------------------------------------------------------
 
-def samples_arrays(others: list[dict], bad: list[int], c: SampleColumns) -> Optional[dict]:
-    if c.gpu_first or c.gpu_csv or c.gpu_csv_indices:
-        return None
+def samples_arrays(others: list[dict], bad: list[int], c: SampleColumns) -> dict:
     out = {"others": _text(others), "bad": np.array(bad, dtype=np.int64), "n": np.array(c.n),
            "cores": np.array(c.cores), "per_core_v": c.per_core.values, "per_core_i": c.per_core.is_int,
            "gpu_mean_util": c.gpu_mean_util, "names": _text(list(c.scalars))}
-    c.csv_text()
-    out["csv_head"], out["csv_tail"] = (np.frombuffer(t.encode("ascii"), dtype=np.uint8) for t in c.text)
+    out["csv_head"], out["csv_tail"] = (_ascii(t) for t in c.joined_text())
     for k, (name, col) in enumerate(c.scalars.items()):
         out[f"s{k}_v"], out[f"s{k}_i"] = col.values, col.is_int
+    out.update(_gpu_arrays(c))
     return out
 
 
-def samples_from(z: dict) -> tuple[list[dict], list[int], SampleColumns]:
+def _ascii(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+
+
+def _gpu_arrays(c: SampleColumns) -> dict:
+    """The GPU columns: samples.csv's (values, integer flags) by name, and per index of the
+    figures' first-entry columns whether they are those same arrays (stored once) or their
+    own, with the samples listing it; JSON keeps the indices' types (true stays a bool)."""
+    out = {"gpu_csv_names": _text(list(c.gpu_csv)), "gpu_csv_indices": _text(c.gpu_csv_indices),
+           "gpu_text": _ascii(c.joined_gpu_text())}
+    for k, col in enumerate(c.gpu_csv.values()):
+        out[f"gc{k}_v"], out[f"gc{k}_i"] = col.values, col.is_int
+    shared = []
+    for k, (i, by_field) in enumerate(c.gpu_first.items()):
+        own = [f for f in GPU_FIELDS if c.gpu_csv.get(f"gpu{i}_{f}", Column.empty(0)).values is not by_field[f]]
+        shared.append([i, own])
+        for f in own:
+            out[f"gf{k}_{f}"] = by_field[f]
+        out[f"gp{k}"] = c.gpu_present[i]
+    out["gpu_first"] = _text(shared)
+    return out
+
+
+def _gpu_from(z: dict, cols: SampleColumns) -> None:
+    cols.gpu_csv = {name: Column(z[f"gc{k}_v"], z[f"gc{k}_i"]) for k, name in enumerate(_untext(z["gpu_csv_names"]))}
+    cols.gpu_csv_indices = _untext(z["gpu_csv_indices"])
+    for k, (i, own) in enumerate(_untext(z["gpu_first"])):
+        cols.gpu_first[i] = {f: z[f"gf{k}_{f}"] if f in own else cols.gpu_csv[f"gpu{i}_{f}"].values
+                             for f in GPU_FIELDS}
+        cols.gpu_present[i] = z[f"gp{k}"]
+
+
+# samples.csv's text: the largest part of a loaded run that only writing samples.csv needs
+TEXTS = ("csv_head", "csv_tail", "gpu_text")
+
+
+def samples_from(z: dict, texts: Optional[Callable] = None) -> tuple[list[dict], list[int], SampleColumns]:
+    """The cached samples; the csv text from z, else read through `texts` (text_reader)
+    each time it is wanted, so a loaded run does not hold it."""
     names = _untext(z["names"])
     scalars = {name: Column(z[f"s{k}_v"], z[f"s{k}_i"]) for k, name in enumerate(names)}
     n = int(z["n"])
     cols = SampleColumns(n=n, scalars=scalars, per_core=Column(z["per_core_v"], z["per_core_i"]),
-                         cores=int(z["cores"]), gpu_mean_util=z["gpu_mean_util"],
-                         text=(z["csv_head"].tobytes().decode("ascii"), z["csv_tail"].tobytes().decode("ascii")))
+                         cores=int(z["cores"]), gpu_mean_util=z["gpu_mean_util"], text_source=texts)
+    if all(name in z for name in TEXTS):
+        head, tail, gpu = (z[name].tobytes().decode("ascii") for name in TEXTS)
+        cols.text, cols.gpu_text = (head, tail), gpu
+    _gpu_from(z, cols)
     return _untext(z["others"]), z["bad"].tolist(), cols
 
 

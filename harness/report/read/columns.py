@@ -13,18 +13,20 @@ records in json_lines.py."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
-from itertools import chain, repeat
-from operator import itemgetter
-from typing import Any, Callable, Optional, Sequence
+from itertools import chain
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from harness.report import stats
+from harness.report.read.cells import Column, field_values, fields_of, fmt_cells, number_column, repr_cells
+from harness.report.read.gpu_columns import GPU_FIELDS, gpu_columns, own_csv_columns
+from harness.report.read.gpu_columns import csv_text as gpu_csv_text
 from harness.report.read.json_lines import has_long_digits, loads
 
-NAN = float("nan")
+__all__ = ("CSV_SAMPLE_FIELDS", "GPU_FIELDS", "TASK_SCALARS", "Column", "SampleColumns", "StepColumns",
+           "fields_of", "fmt_cells", "number_column")
+
 # Fields of a `sample` record kept as columns (docs/events.md); "tasks.x" is sample["tasks"]["x"].
 SAMPLE_SCALARS = ("t_wall", "t_mono", "dt_s", "late_s", "cpu_percent", "load1", "mem_used_bytes",
                   "mem_available_bytes", "net_sent_bytes_per_s", "net_recv_bytes_per_s",
@@ -34,117 +36,6 @@ TASK_SCALARS = ("cpu_percent", "rss_bytes", "processes")
 CSV_SAMPLE_FIELDS = ("cpu_percent", "load1", "mem_used_bytes", "mem_available_bytes",
                      "net_sent_bytes_per_s", "net_recv_bytes_per_s", "disk_read_bytes_per_s",
                      "disk_write_bytes_per_s")
-GPU_FIELDS = ("util_percent", "mem_used_bytes", "mem_total_bytes", "power_w", "temperature_c",
-              "sm_clock_mhz")
-
-
-@dataclass
-class Column:
-    """One numeric field over n records: float64 values (NaN = no finite number) and which
-    of them were JSON integers."""
-    values: np.ndarray
-    is_int: np.ndarray  # bool
-
-    @staticmethod
-    def empty(n: int) -> "Column":
-        return Column(np.full(n, NAN), np.zeros(n, dtype=bool))
-
-
-def number_column(raw: Sequence) -> Column:
-    """A Column from JSON values; non-finite, bool and non-numbers become NaN."""
-    n = len(raw)
-    kinds = set(map(type, raw))
-    values = None
-    if kinds <= {float, int, type(None)}:
-        try:
-            values = np.array(raw, dtype=float) if n else np.zeros(0)  # None -> nan
-        except OverflowError:  # an integer beyond float64
-            values = None
-    if values is not None:
-        if int not in kinds:
-            is_int = np.zeros(n, dtype=bool)
-        elif kinds == {int}:
-            is_int = np.ones(n, dtype=bool)
-        else:  # mixed: compare each value's type, in C
-            is_int = np.array(list(map(type, raw)), dtype=object) == int
-        if int in kinds and (np.abs(values[is_int]) >= 2.0 ** 53).any():
-            values = None  # integers float64 would round: the careful path below
-    if values is None:
-        values = np.full(n, NAN)
-        is_int = np.zeros(n, dtype=bool)
-        for i, v in enumerate(raw):
-            if type(v) is float or type(v) is int:
-                try:
-                    values[i] = float(v)
-                except OverflowError:
-                    continue
-                is_int[i] = type(v) is int
-    if n and not np.isfinite(values).all():
-        bad = ~np.isfinite(values)
-        values[bad] = NAN
-        is_int[bad] = False
-    return Column(values, is_int)
-
-
-def fields_of(records: list[dict], keys: Sequence[str]) -> list[Sequence]:
-    """Per key, its value in every record (None where missing): one C-level lookup of all
-    keys per record when every record has them all, else key by key."""
-    if not records or not keys:
-        return [[None] * len(records) for _ in keys]
-    try:
-        rows = list(map(itemgetter(*keys), records))
-    except KeyError:
-        return [_field(records, k) for k in keys]
-    return list(zip(*rows)) if len(keys) > 1 else [rows]
-
-
-def _field(records: list[dict], key: str) -> list:
-    try:
-        return list(map(itemgetter(key), records))
-    except KeyError:
-        return [r.get(key) for r in records]
-
-
-def fmt_cells(col: Column) -> list[str]:
-    """samples.csv text of each value: '' for none, str() of an integer, '.10g' of a float
-    (csvfiles._csv_value). Low-cardinality columns are formatted once per distinct value and
-    spread with numpy's object indexing, so no Python loop runs per cell."""
-    vals = col.values
-    n = len(vals)
-    ok = ~np.isnan(vals)
-    if not ok.any():
-        return [""] * n
-    floats = ok & ~col.is_int
-    ints = ok & col.is_int
-    if floats.all():  # the common case: every cell a float
-        return _fmt_floats(vals)
-    out = np.full(n, "", dtype=object)
-    if floats.any():
-        out[floats] = np.array(_fmt_floats(vals[floats]), dtype=object)
-    if ints.any():
-        iv = vals[ints]
-        if np.abs(iv).max() < 2.0 ** 53:  # exact in float64 and int64: numpy's str() of each, in C
-            out[ints] = iv.astype(np.int64).astype(str).astype(object)
-        else:
-            out[ints] = np.array([str(int(v)) for v in iv.tolist()], dtype=object)
-    return out.tolist()
-
-
-def _repr_cells(vals: np.ndarray) -> list[str]:
-    if np.isnan(vals).any():
-        return ["" if v != v else repr(v) for v in vals.tolist()]
-    return list(map(repr, vals.tolist()))
-
-
-def _fmt_floats(vals: np.ndarray) -> list[str]:
-    # np.unique sorts: worth it only when a first look finds repeated values
-    if len(vals) > 2048 and len(np.unique(vals[:1024])) > 920:
-        return list(map(format, vals.tolist(), repeat(".10g")))
-    uniq, inv = np.unique(vals, return_inverse=True)
-    if len(uniq) < len(vals) // 2:
-        texts = np.array(list(map(format, uniq.tolist(), repeat(".10g"))), dtype=object)
-        return texts[inv].tolist()
-    return list(map(format, vals.tolist(), repeat(".10g")))
 
 
 @dataclass
@@ -158,27 +49,58 @@ class SampleColumns:
     gpu_first: dict[int, dict[str, np.ndarray]] = field(default_factory=dict)  # index -> field -> values
     gpu_present: dict[int, np.ndarray] = field(default_factory=dict)  # index -> rows listing it
     gpu_csv: dict[str, Column] = field(default_factory=dict)  # "gpu<index>_<field>" -> column
-    gpu_csv_indices: list = field(default_factory=list)  # indices the csv header lists, set order
-    text: Optional[tuple[str, str]] = None  # csv_text() newline-joined, once made or from the cache
+    gpu_csv_indices: list = field(default_factory=list)  # indices the csv header lists, first seen first
+    text: Optional[tuple[str, str]] = None  # joined_text() once made (or read whole from the cache)
+    gpu_text: Optional[str] = None  # joined_gpu_text(), likewise
+    # the cache's reader of that text (cache.text_reader): then it is read each time it is wanted
+    text_source: Optional[Callable[[Sequence[str]], Optional[list[str]]]] = None
 
     def col(self, name: str) -> np.ndarray:
         return self.scalars[name].values
 
-    def csv_text(self) -> tuple[list[str], list[str]]:
+    def joined_text(self) -> tuple[str, str]:
         """Per sample, the file's own part of its samples.csv row: "t_wall,t_mono" (repr:
         the shortest exact form) and the cells from cpu_percent through its last per-core
-        column, comma-joined. A pure function of the file, so cache.py keeps it; held as two
-        newline-joined strings (a list of strings per sample would double the memory)."""
-        if self.text is None:
-            head = list(map(",".join, zip(_repr_cells(self.col("t_wall")), _repr_cells(self.col("t_mono")))))
-            cells = [fmt_cells(self.scalars[f]) for f in CSV_SAMPLE_FIELDS]
-            cells += [fmt_cells(self.scalars[f"tasks.{f}"]) for f in TASK_SCALARS]
-            if self.cores:  # all cores formatted at once: they share their few distinct values
-                flat = fmt_cells(Column(self.per_core.values.reshape(-1), self.per_core.is_int.reshape(-1)))
-                cells += np.array(flat, dtype=object).reshape(self.n, self.cores).T.tolist()
-            self.text = ("\n".join(head), "\n".join(map(",".join, zip(*cells))))
-        head, tail = self.text
+        column, comma-joined; as two newline-joined strings (a list of strings per sample
+        would double the memory). A pure function of the file, so cache.py keeps it; from a
+        cache it is read again each time (it is wanted once, for samples.csv), else kept once
+        made."""
+        if self.text is not None:
+            return self.text
+        got = self.text_source(("csv_head", "csv_tail")) if self.text_source is not None else None
+        if got is not None:
+            return got[0], got[1]
+        head = list(map(",".join, zip(repr_cells(self.col("t_wall")), repr_cells(self.col("t_mono")))))
+        cells = [fmt_cells(self.scalars[f]) for f in CSV_SAMPLE_FIELDS]
+        cells += [fmt_cells(self.scalars[f"tasks.{f}"]) for f in TASK_SCALARS]
+        if self.cores:  # all cores formatted at once: they share their few distinct values
+            flat = fmt_cells(Column(self.per_core.values.reshape(-1), self.per_core.is_int.reshape(-1)))
+            cells += np.array(flat, dtype=object).reshape(self.n, self.cores).T.tolist()
+        self.text = ("\n".join(head), "\n".join(map(",".join, zip(*cells))))
+        return self.text
+
+    def csv_text(self) -> tuple[list[str], list[str]]:
+        """joined_text() per sample."""
+        head, tail = self.joined_text()
         return (head.split("\n"), tail.split("\n")) if self.n else ([], [])
+
+    def gpu_csv_columns(self) -> list[str]:
+        """The GPU columns samples.csv would have for this file alone."""
+        return own_csv_columns(self.gpu_csv_indices)
+
+    def joined_gpu_text(self) -> str:
+        """Per sample, its cells of gpu_csv_columns() comma-joined, newline-joined; kept or
+        read again like joined_text()."""
+        if self.gpu_text is not None:
+            return self.gpu_text
+        got = self.text_source(("gpu_text",)) if self.text_source is not None else None
+        if got is not None:
+            return got[0]
+        self.gpu_text = gpu_csv_text(self.n, self.gpu_csv, self.gpu_csv_columns())
+        return self.gpu_text
+
+    def gpu_csv_text(self) -> list[str]:
+        return self.joined_gpu_text().split("\n") if self.n else []
 
     def rows(self, names) -> list[dict]:
         """Per sample, {name: value} for the named scalar columns: the finite number as
@@ -199,10 +121,10 @@ class SampleColumns:
         for k, v in zip(TASK_SCALARS, fields_of(tasks, TASK_SCALARS)):
             scalars[f"tasks.{k}"] = number_column(v)
         per_core, cores = _per_core([r.get("cpu_percent_per_core") for r in samples])
-        cols = SampleColumns(n=n, scalars=scalars, per_core=per_core, cores=cores,
-                             gpu_mean_util=np.full(n, NAN))
-        _gpus(cols, [r.get("gpus") for r in samples])
-        return cols
+        g = gpu_columns(n, field_values(samples, "gpus"))
+        return SampleColumns(n=n, scalars=scalars, per_core=per_core, cores=cores, gpu_mean_util=g.mean_util,
+                             gpu_first=g.first, gpu_present=g.present, gpu_csv=g.csv,
+                             gpu_csv_indices=g.csv_indices)
 
 
 def _per_core(lists: list) -> tuple[Column, int]:
@@ -221,57 +143,6 @@ def _per_core(lists: list) -> tuple[Column, int]:
             flat.extend([None] * (cores - k))
     c = number_column(flat)
     return Column(c.values.reshape(n, cores), c.is_int.reshape(n, cores)), cores
-
-
-def _gpus(cols: SampleColumns, gpu_lists: list) -> None:
-    """GPU readings, as the row code read them: utilization takes, per int index, the first
-    entry with that index (entry.index == i) and averages util_percent over all entries;
-    samples.csv takes the last entry per index (int incl. bool, as it always did)."""
-    rows = [(i, g) for i, g in enumerate(gpu_lists) if type(g) is list and g]
-    if not rows:
-        return
-    n = cols.n
-    indices: set = set()
-    header: dict = {}  # insertion-ordered stand-in for the csv's set of indices
-    for _, g in rows:
-        for e in g:
-            if isinstance(e, dict):
-                idx = e.get("index")
-                if isinstance(idx, int):
-                    header.setdefault(idx, None)
-                    if not isinstance(idx, bool):
-                        indices.add(idx)
-    cols.gpu_csv_indices = list(header)
-    first = {i: {f: [None] * n for f in GPU_FIELDS} for i in indices}
-    present = {i: np.zeros(n, dtype=bool) for i in indices}
-    csv_raw: dict[str, list] = {}
-    for row, g in rows:
-        entries = [e for e in g if isinstance(e, dict)]
-        utils = [u for u in (_num(e.get("util_percent")) for e in entries) if u is not None]
-        if utils:
-            cols.gpu_mean_util[row] = stats.mean(utils)
-        for i in indices:
-            e = next((e for e in entries if e.get("index") == i), None)
-            if e is not None:
-                present[i][row] = True
-                for f in GPU_FIELDS:
-                    first[i][f][row] = e.get(f)
-        for e in entries:
-            if isinstance(e.get("index"), int):
-                for f in GPU_FIELDS:
-                    csv_raw.setdefault(f"gpu{e['index']}_{f}", [None] * n)[row] = e.get(f)
-    cols.gpu_first = {i: {f: number_column(v).values for f, v in d.items()} for i, d in first.items()}
-    cols.gpu_csv = {k: number_column(v) for k, v in csv_raw.items()}
-    cols.gpu_present = present
-
-
-def _num(value: Any) -> Optional[float]:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    try:
-        return float(value) if math.isfinite(value) else None
-    except OverflowError:
-        return None
 
 
 # --- step records -------------------------------------------------------------------------

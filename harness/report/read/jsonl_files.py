@@ -105,14 +105,12 @@ def read_samples(path: Path) -> tuple[list[dict], list[int], SampleColumns]:
     """samples.jsonl through its cache (cache.py): parsed only when the cache does not match."""
     data = path.read_bytes()
     key = cache.key_of(data)
-    z = cache.load(path, key)
+    z = cache.load(path, key, lazy=cache.TEXTS)
     if z is not None:
-        return cache.samples_from(z)
+        return cache.samples_from(z, cache.text_reader(path, key))
     got = read_split(path, "sample", data=data)
     cols = SampleColumns.build(got.rows)
-    arrays = cache.samples_arrays(got.others, got.bad, cols)
-    if arrays is not None:
-        cache.save(path, key, arrays)
+    cache.save(path, key, cache.samples_arrays(got.others, got.bad, cols))
     return got.others, got.bad, cols
 
 

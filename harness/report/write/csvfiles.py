@@ -147,6 +147,12 @@ def _gpu_suffix(s, gpu_columns: list[str]) -> list[str]:
     """",<gpu cells>" per sample for the header's GPU columns ("" without any)."""
     if not gpu_columns:
         return [""] * s.cols.n
+    own = s.cols.gpu_csv_columns()
+    if gpu_columns[:len(own)] == own:  # the file's own cells (cached with it), then blanks for the rest
+        pad = "," * (len(gpu_columns) - len(own))
+        if not own:
+            return [pad] * s.cols.n
+        return [f",{row}{pad}" for row in s.cols.gpu_csv_text()]
     blank = [""] * s.cols.n
     cells = [fmt_cells(s.cols.gpu_csv[name]) if name in s.cols.gpu_csv else blank for name in gpu_columns]
     return ["," + row for row in map(",".join, zip(*cells))]

@@ -1,88 +1,31 @@
-"""PNG plots of a RunAnalysis. The only module that imports matplotlib, and only when called.
-
-Figures are drawn on matplotlib's Agg canvas directly (no pyplot: no global figure state,
-no GUI backend), under matplotlib's default style so a user's matplotlibrc cannot change
-them, and saved without the 'Software' version tag, so the same run gives the same bytes."""
+"""PNG plots of a RunAnalysis, drawn on canvas.py's base (matplotlib is imported only when a
+figure is drawn); the GPU figure of a configuration is gpu_plot.py's."""
 
 from __future__ import annotations
 
-import functools
-import io
 import math
-import re
-import struct
 from typing import Optional
 
 import numpy as np
 
 from harness.report.figures.analysis import RunAnalysis
-from harness.report.write.blocks import Image
 from harness.report.figures.utilization import SeriesArrays, host_arrays
+from harness.report.write.blocks import Image
+from harness.report.write.gpu_plot import gpu_plot
+from harness.report.write.canvas import (COLORS, DRAW_POINTS, LINE_PANELS_MAX_HOSTS, Canvas, bin_means,
+                                         for_drawing, heat_map_margins, host_font, import_matplotlib, safe_name,
+                                         styled, time_axis)
 
-DPI = 100
-COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
-
-
-def import_matplotlib() -> None:
-    """Import what the figures draw with (about 0.6 s here), e.g. before forking."""
-    import matplotlib.backends.backend_agg  # noqa: F401
-    import matplotlib.figure  # noqa: F401
-    import matplotlib.style  # noqa: F401
+__all__ = ("LINE_PANELS_MAX_HOSTS", "config_plots", "decision", "import_matplotlib", "run_plots",
+           "utilization_plot")
 
 
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "_", name)
-
-
-def _styled(plot):
-    """Run a plot function under matplotlib's default style (ignores any matplotlibrc), so
-    figure creation, drawing and saving all see the same settings."""
-    @functools.wraps(plot)
-    def wrapper(*args, **kwargs):
-        import matplotlib.style
-
-        with matplotlib.style.context("default"):
-            return plot(*args, **kwargs)
-    return wrapper
-
-
-class _Canvas:
-    """A Figure on its own Agg canvas (no pyplot), saved as PNG bytes."""
-
-    def __init__(self, width_in: float, height_in: float):
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-
-        self.fig = Figure(figsize=(width_in, height_in), dpi=DPI)
-        FigureCanvasAgg(self.fig)
-        self._fixed = False  # margins() set: draw once, without bbox_inches="tight"
-
-    def margins(self, left_in: float, right_in: float, top_in: float, bottom_in: float) -> None:
-        """Fixed margins in inches, for a figure whose text sizes are known in advance; png()
-        then draws it once instead of twice (bbox_inches="tight" draws to measure first)."""
-        w, h = self.fig.get_size_inches()
-        self.fig.subplots_adjust(left=left_in / w, right=1 - right_in / w, top=1 - top_in / h,
-                                 bottom=bottom_in / h)
-        self._fixed = True
-
-    def png(self, name: str, title: str) -> Image:
-        buf = io.BytesIO()
-        # No 'Software' tag: the bytes then depend on the data and matplotlib's drawing only.
-        # bbox_inches="tight" fits long configuration names at half the cost of a
-        # constrained layout (which dominated the report's time).
-        tight = {} if self._fixed else {"bbox_inches": "tight", "pad_inches": 0.08}
-        self.fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None}, **tight)
-        data = buf.getvalue()
-        w, h = struct.unpack(">II", data[16:24])  # the PNG header's IHDR width and height
-        return Image(name=name, title=title, png=data, width=w, height=h)
-
-
-@_styled
+@styled
 def throughput_plot(a: RunAnalysis) -> Optional[Image]:
     ms = [m for m in a.metrics if m.throughput_images_per_s is not None]
     if not ms:
         return None
-    c = _Canvas(max(4.0, 1.0 + 0.9 * len(ms)), 3.2)
+    c = Canvas(max(4.0, 1.0 + 0.9 * len(ms)), 3.2)
     ax = c.fig.add_subplot()
     xs = range(len(ms))
     errs = [m.throughput_ci95_half_width_images_per_s or 0.0 for m in ms]
@@ -94,7 +37,7 @@ def throughput_plot(a: RunAnalysis) -> Optional[Image]:
     return c.png("throughput.png", "Throughput per configuration, ± 95 % interval")
 
 
-@_styled
+@styled
 def scaling_plot(a: RunAnalysis) -> Optional[Image]:
     """Each distributed configuration with its single-worker baseline, against N × baseline;
     drawn when those families span at least two worker counts."""
@@ -107,7 +50,7 @@ def scaling_plot(a: RunAnalysis) -> Optional[Image]:
     pts = [(m.workers, m.throughput_images_per_s, m.config) for ms in families.values() for m in ms]
     if len({w for w, _, _ in pts}) < 2:
         return None
-    c = _Canvas(5.0, 3.4)
+    c = Canvas(5.0, 3.4)
     ax = c.fig.add_subplot()
     ax.scatter([p[0] for p in pts], [p[1] for p in pts], color=COLORS[0], zorder=3, label="measured")
     for w, x, name in pts:
@@ -127,7 +70,7 @@ def scaling_plot(a: RunAnalysis) -> Optional[Image]:
     return c.png("scaling.png", "Scaling curve: measured throughput against N × single-worker baseline")
 
 
-@_styled
+@styled
 def cost_plot(a: RunAnalysis) -> Optional[Image]:
     rows = [(co.config, co.on_demand.per_million_images.usd, co.spot.per_million_images.usd)
             for co in a.costs]
@@ -136,7 +79,7 @@ def cost_plot(a: RunAnalysis) -> Optional[Image]:
         return None
     from matplotlib.patches import Patch
 
-    c = _Canvas(max(4.0, 1.0 + 1.0 * len(rows)), 3.2)
+    c = Canvas(max(4.0, 1.0 + 1.0 * len(rows)), 3.2)
     ax = c.fig.add_subplot()
     width = 0.38
     kinds = (("on-demand", COLORS[0]), ("spot", COLORS[1]))
@@ -157,12 +100,12 @@ def cost_plot(a: RunAnalysis) -> Optional[Image]:
     return c.png("cost.png", "Cost per 10⁶ images per configuration, on-demand vs spot (n/a: no price)")
 
 
-@_styled
+@styled
 def step_time_plot(a: RunAnalysis) -> Optional[Image]:
     ms = [m for m in a.metrics if m.step_time_samples_s]
     if not ms:
         return None
-    c = _Canvas(5.5, 3.2)
+    c = Canvas(5.5, 3.2)
     ax = c.fig.add_subplot()
     lo = min(min(m.step_time_samples_s) for m in ms)
     hi = max(max(m.step_time_samples_s) for m in ms)
@@ -179,34 +122,6 @@ def step_time_plot(a: RunAnalysis) -> Optional[Image]:
     return c.png("step-time.png", "Step-time histogram per configuration (warm-up excluded)")
 
 
-# Up to this many hosts each gets its own panel of lines; above it, one heat map (host × time)
-# per metric plus the min/median/max band over hosts, which stay readable at 64 hosts.
-LINE_PANELS_MAX_HOSTS = 4
-# At most this many points per drawn line / columns per heat map: longer series are averaged
-# into equal time bins for drawing only (every figure is computed from full resolution).
-DRAW_POINTS = 1500
-
-
-def _bin_means(t: np.ndarray, v: np.ndarray, lo: float, width: float, bins: int) -> np.ndarray:
-    """Mean of the readings in each of `bins` time bins [lo + k·width, lo + (k+1)·width);
-    NaN where a bin has none."""
-    ok = ~np.isnan(v) & ~np.isnan(t)
-    k = np.clip(((t[ok] - lo) // width).astype(np.int64), 0, bins - 1)
-    sums = np.bincount(k, weights=v[ok], minlength=bins)
-    counts = np.bincount(k, minlength=bins)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
-
-
-def _for_drawing(t: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(t, v) as drawn: unchanged up to DRAW_POINTS points, else bin means at bin centres."""
-    if len(t) <= DRAW_POINTS:
-        return t, v
-    lo, hi = float(t[0]), float(t[-1])
-    width = (hi - lo) / DRAW_POINTS or 1.0
-    return lo + width * (np.arange(DRAW_POINTS) + 0.5), _bin_means(t, v, lo, width, DRAW_POINTS)
-
-
 def _metrics_of(series: list[SeriesArrays]) -> list[tuple[str, str, list[np.ndarray]]]:
     out = [("CPU %", COLORS[0], [sr.cpu_percent for sr in series]),
            ("GPU % (mean)", COLORS[2], [sr.gpu_util_percent for sr in series]),
@@ -214,7 +129,7 @@ def _metrics_of(series: list[SeriesArrays]) -> list[tuple[str, str, list[np.ndar
     return [(label, color, vs) for label, color, vs in out if any((~np.isnan(v)).any() for v in vs)]
 
 
-def _line_panels(c: _Canvas, series: list[SeriesArrays], m, t0: float) -> list:
+def _line_panels(c: Canvas, series: list[SeriesArrays], m, t0: float) -> list:
     axes = c.fig.subplots(len(series), 1, sharex=True, squeeze=False)[:, 0]
     for ax, sr in zip(axes, series):
         if m.training_start_t_wall is not None:
@@ -225,7 +140,7 @@ def _line_panels(c: _Canvas, series: list[SeriesArrays], m, t0: float) -> list:
                                      (sr.gpu_util_percent, "GPU % (mean)", COLORS[2]),
                                      (100 * sr.mem_used_share, "memory used %", COLORS[1])):
             if (~np.isnan(values)).any():
-                x, y = _for_drawing(ts, values)
+                x, y = for_drawing(ts, values)
                 ax.plot(x.tolist(), y.tolist(), label=label, color=color, linewidth=1.2,
                         marker="." if len(x) < 30 else None)
         ax.set_ylim(0, 105)
@@ -234,11 +149,7 @@ def _line_panels(c: _Canvas, series: list[SeriesArrays], m, t0: float) -> list:
     return list(axes)
 
 
-def _host_font(hosts: int) -> int:
-    return max(4, 8 - hosts // 16)
-
-
-def _heat_maps(c: _Canvas, series: list[SeriesArrays], m, t0: float, lo: float, hi: float) -> list:
+def _heat_maps(c: Canvas, series: list[SeriesArrays], m, t0: float, lo: float, hi: float) -> list:
     """Per metric: a host × time heat map (bin means, 0-100 %) and the band of min / median /
     max over hosts per time bin."""
     import warnings
@@ -253,14 +164,14 @@ def _heat_maps(c: _Canvas, series: list[SeriesArrays], m, t0: float, lo: float, 
     centres = lo + width * (np.arange(bins) + 0.5) - t0
     every = max(1, math.ceil(len(series) / 32))
     for k, (label, color, values) in enumerate(metrics):
-        grid = np.vstack([_bin_means(sr.t_wall, v, lo, width, bins) for sr, v in zip(series, values)])
+        grid = np.vstack([bin_means(sr.t_wall, v, lo, width, bins) for sr, v in zip(series, values)])
         ax, band = axes[2 * k], axes[2 * k + 1]
         im = ax.imshow(grid, aspect="auto", interpolation="nearest", cmap="viridis", vmin=0, vmax=100,
                        extent=(lo - t0, hi - t0, len(series) - 0.5, -0.5))
         # an inset colour bar takes no width from the heat map, so every panel shares the x axis
         c.fig.colorbar(im, cax=ax.inset_axes((1.01, 0.0, 0.015, 1.0))).ax.tick_params(labelsize=6)
         ax.set_yticks(range(0, len(series), every), [series[i].host for i in range(0, len(series), every)],
-                      fontsize=_host_font(len(series)))
+                      fontsize=host_font(len(series)))
         ax.set_ylabel(f"{label}\nhost", fontsize=8)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # a bin no host reported in
@@ -278,46 +189,36 @@ def _heat_maps(c: _Canvas, series: list[SeriesArrays], m, t0: float, lo: float, 
     return list(axes)
 
 
-@_styled
+@styled
 def utilization_plot(a: RunAnalysis, config: str) -> Optional[Image]:
     samplers = [s for s in a.run.samplers_of(config) if s.n_samples]
     if not samplers:
         return None
     m = next(x for x in a.metrics if x.config == config)
-    start = a.run.control_first("config_start", config)
     series = [sr for sr in (host_arrays(s) for s in samplers) if len(sr.t_wall)]
     if not series:
         return None
     first = min(float(sr.t_wall[0]) for sr in series)
-    t0 = start.get("t_wall") if start and isinstance(start.get("t_wall"), (int, float)) else first
-    end = a.run.control_first("config_end", config)
-    right = max([float(sr.t_wall[-1]) - t0 for sr in series]
-                + ([m.training_end_t_wall - t0] if m.training_end_t_wall is not None else [])
-                + ([end["t_wall"] - t0] if end and isinstance(end.get("t_wall"), (int, float)) else []))
-    left = min(0.0, first - t0)
+    t0, left, right = time_axis(a, m, first, max(float(sr.t_wall[-1]) for sr in series))
     if len(series) <= LINE_PANELS_MAX_HOSTS:
-        c = _Canvas(7.0, 1.2 + 1.6 * len(series))
+        c = Canvas(7.0, 1.2 + 1.6 * len(series))
         axes = _line_panels(c, series, m, t0)
         title = f"Utilization per host, configuration {config}; shaded: training window"
     else:
         n_metrics = len(_metrics_of(series))
-        c = _Canvas(8.0, 1.0 + n_metrics * (max(1.6, 0.05 * len(series)) + 1.3))
+        c = Canvas(8.0, 1.0 + n_metrics * (max(1.6, 0.05 * len(series)) + 1.3))
         axes = _heat_maps(c, series, m, t0, first, max(float(sr.t_wall[-1]) for sr in series))
-        # Left: the two-line axis label, then host names (~0.6 em a character); right: the
-        # colour bars and the legends beside the panels (fixed texts); top: the title.
-        longest = max(len(sr.host) for sr in series)
-        c.margins(left_in=max(0.85, 0.5 + longest * _host_font(len(series)) * 0.62 / 72),
-                  right_in=1.45, top_in=0.35, bottom_in=0.5)
+        heat_map_margins(c, [sr.host for sr in series], len(series))
         title = (f"Utilization of {len(series)} hosts, configuration {config}: per metric a heat map "
                  f"(host × time, mean per time bin) and the min / median / max over hosts; dashed "
                  f"and shaded: training window")
     axes[-1].set_xlim(left, right)
     axes[-1].set_xlabel("seconds since config_start")
     axes[0].set_title(f"Utilization, configuration {config} (shaded: training window)", fontsize=10)
-    return c.png(f"utilization-{_safe(config)}.png", title)
+    return c.png(f"utilization-{safe_name(config)}.png", title)
 
 
-@_styled
+@styled
 def type_target_plot(a: RunAnalysis) -> Optional[Image]:
     """$ to target against time to target, one point per instance type (per_type.py)."""
     from harness.report.figures.per_type import type_rows
@@ -326,7 +227,7 @@ def type_target_plot(a: RunAnalysis) -> Optional[Image]:
            if r.time_to_target_s is not None and r.usd_to_target is not None]
     if not pts:
         return None
-    c = _Canvas(5.0, 3.4)
+    c = Canvas(5.0, 3.4)
     ax = c.fig.add_subplot()
     ax.scatter([p[0] for p in pts], [p[1] for p in pts], color=COLORS[0], zorder=3)
     for x, y, name in pts:
@@ -345,17 +246,16 @@ def run_plots(a: RunAnalysis) -> list[Image]:
                         type_target_plot(a)) if p]
 
 
-@_styled
+@styled
 def decision(a: RunAnalysis) -> Optional[Image]:
     """The decision plot (harness/report/write/decision_plot.py), drawn on this module's canvas."""
     from harness.report.write.decision_plot import decision_plot
 
-    return decision_plot(a, _Canvas, COLORS)
+    return decision_plot(a, Canvas, COLORS)
 
 
 def config_plots(a: RunAnalysis) -> dict[str, list[Image]]:
     out: dict[str, list[Image]] = {}
     for m in a.metrics:
-        p = utilization_plot(a, m.config)
-        out[m.config] = [p] if p else []
+        out[m.config] = [p for p in (utilization_plot(a, m.config), gpu_plot(a, m.config)) if p]
     return out

@@ -246,6 +246,10 @@ def utilization_blocks(u: ConfigUtilization) -> list[Block]:
                  _mp(g.mem_used_bytes, fmt_bytes), fmt_bytes(g.mem_total_bytes), _ms(g.power_w)]
                 for h in u.hosts for g in h.gpus]
     if gpu_rows:
+        out.append(Para("Per GPU, over the same samples: NVML's `util_percent` (% of the sample period "
+                        "in which a kernel ran), `mem_used_bytes` and `power_w` (W) of each GPU's first "
+                        "entry per sample in samples.jsonl; the host table's GPU column is, per sample, "
+                        "the mean of `util_percent` over the host's GPUs, then mean / p95 over the samples."))
         out.append(Table(["Host", "GPU", "Name", "Util % (mean / p95)", "Memory used (mean / peak)",
                           "Memory total", "Power W (mean / p95)"], gpu_rows))
     notes = list(u.notes)
