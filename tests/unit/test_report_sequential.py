@@ -31,7 +31,7 @@ def test_twice_the_throughput_is_decided_after_two_runs_each():
     assert c.low < c.ratio < c.high and c.low > 0.05
     assert c.ratio == pytest.approx(math.sqrt(200 * 204) / math.sqrt(100 * 101) - 1)
     text = describe(c, "throughput")
-    assert text.startswith("a is faster than b by 101 % in throughput (95 % sequential interval, look 1:")
+    assert text.startswith("a is faster than b by 101 % in throughput (96 % sequential interval, look 1:")
     assert "decided after 2 runs each" in text
     # The other way round: the same winner.
     d = run_rounds([100.0, 101.0], [200.0, 204.0])
@@ -87,6 +87,12 @@ def test_a_failed_run_gives_no_new_look():
     assert look(c, [100.0, 104.0, None], [90.0, 93.0, None], Design(futility=0), 3) is c
 
 
+def test_runs_without_any_spread_give_no_interval_and_no_verdict():
+    # Identical (quantised or copied) values say nothing about the noise: never a winner.
+    c = run_rounds([320.0] * 6, [160.0] * 6, Design(futility=0))
+    assert c.open and c.looks == 0 and c.state == UNDECIDED
+
+
 def test_bad_values_and_designs_are_refused():
     with pytest.raises(ValueError, match="positive"):
         look(Comparison("a", "b"), [100.0, 0.0], [1.0, 2.0], Design(), 2)
@@ -118,7 +124,7 @@ def test_aa_at_low_noise_never_names_a_winner():
 
 
 def test_aa_false_winner_rate_stays_below_the_bound_at_high_noise():
-    # Measured ~2.9 % at CV 20 % (benchmarks/adaptive_repeats.py); the goal is 5 %.
+    # Measured ~2-3 % at CV 20 % (benchmarks/adaptive_repeats.py); the goal is 5 %.
     wrong = sum(c.state == DIFFERENT for c, _ in _trials(1.0, 0.20, seed=5))
     assert wrong / 300 < 0.06
 
@@ -135,4 +141,4 @@ def test_a_true_difference_at_the_floor_is_rarely_called_and_equivalence_needs_t
 def test_twice_the_throughput_is_found_after_two_runs_at_moderate_noise():
     out = _trials(2.0, 0.05, seed=9)
     assert all(c.state == DIFFERENT and c.better == "a" for c, _ in out)
-    assert sum(r == 2 for _, r in out) / 300 > 0.9
+    assert sum(r == 2 for _, r in out) / 300 > 0.85
