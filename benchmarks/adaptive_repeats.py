@@ -222,16 +222,18 @@ def summary(results: list, design: Design, trials: int) -> None:
     print("\nGoals (95 % binomial intervals over the trials in brackets)")
     stress = "−0.3"
     default = [x for x in results if "floor 0" not in x[0]]
-    for label, rows in (("iid, lag-1 +0.5, drift, unequal noise", [x for x in default if stress not in x[0]]),
-                        ("stress: lag-1 −0.3 (anti-correlated consecutive runs)", [x for x in default if stress in x[0]])):
+    groups = (("iid, lag-1 +0.5, drift, unequal noise", [x for x in default if stress not in x[0]]),
+              ("stress: lag-1 −0.3 (anti-correlated consecutive runs)", [x for x in default if stress in x[0]]))
+    for label, rows in groups:
         aa = [(t, cv, r["wrong"]) for t, ratio, cv, r in rows if ratio == 1.0]
         if not aa:
             continue
         t, cv, worst = max(aa, key=lambda x: x[2])
         verdict = "met" if worst <= 0.05 else "NOT met"
         print(f"  A/A false 'different' (goal ≤ 5 %), {label}: at most {100 * worst:.1f} % "
-              f"[{_wilson(worst, trials)}] over {len(aa)} cases (worst: {t.split(':')[0]}, CV {100 * cv:g} %) — {verdict}")
-        over = [f"CV {100 * c:g} % {100 * w:.1f} %" for t2, c, w in aa if w > 0.05]
+              f"[{_wilson(worst, trials)}] over {len(aa)} cases "
+              f"(worst: {t.split(':')[0]}, CV {100 * cv:g} %) — {verdict}")
+        over = [f"CV {100 * c:g} % {100 * w:.1f} %" for _, c, w in aa if w > 0.05]
         if over:
             print(f"    above 5 %: {', '.join(over)}")
     floor = [r for t, ratio, cv, r in default if ratio == 1.05 and t.startswith("iid")]

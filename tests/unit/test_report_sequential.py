@@ -100,6 +100,8 @@ def test_bad_values_and_designs_are_refused():
         Design(max_repeats=1)
     with pytest.raises(ValueError, match="min_effect"):
         Design(min_effect=0)
+    with pytest.raises(ValueError, match="floor"):
+        Design(floor=-0.01)
 
 
 # --- error rates by simulation: seeded, so deterministic, and able to fail --------------

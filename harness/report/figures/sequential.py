@@ -66,6 +66,10 @@ class Design:
         for a in (self.alpha_different, self.alpha_equivalent):
             if not 0 < a < 1:
                 raise ValueError(f"an error rate must be in (0, 1), got {a}")
+        if self.floor is not None and not 0 <= self.floor < 1:
+            raise ValueError(f"floor must be in [0, 1), got {self.floor}")
+        if not 0 <= self.futility < 1:
+            raise ValueError(f"futility must be in [0, 1), got {self.futility}")
 
     @property
     def margin(self) -> float:
