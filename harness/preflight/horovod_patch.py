@@ -20,18 +20,28 @@ a Python number that the traced train step has already baked in, so set_value fa
 anyway: for those optimizers the correction is skipped, as it already is for optimizers
 without momentum (Adam).
 
+3. The build folder. Horovod's CMake strips the source folder from each library's folder
+with a regular expression made of the source path, so a path with a `+` in it (as this
+build's version puts in run.sh's wheel cache, or a host's workdir may have) does not
+match, and the extension is built under an absolute path that the wheel then carries
+as `root/...`, leaving `horovod/tensorflow/mpi_lib*.so` out. A literal replacement does
+the same for every path. `check-wheel` refuses a wheel without the extension.
+
 The patched build is versioned `UPSTREAM_VERSION+LABEL` (a PEP 440 local label), so an
 install, a cached wheel and `hvd.__version__` tell it from the unpatched release. Standard
 library only: `harness hosts setup` copies this file to a host and runs it there.
 
     python horovod_patch.py --version          the patched build's version
     python horovod_patch.py SDIST.tar.gz DEST  unpack the sdist under DEST, patch it,
-                                               print the source folder to build"""
+                                               print the source folder to build
+    python horovod_patch.py --check-wheel WHL  exit 1 unless WHL is this build, with
+                                               Horovod's TensorFlow extension"""
 
 from __future__ import annotations
 
 import sys
 import tarfile
+import zipfile
 from pathlib import Path, PurePosixPath
 
 UPSTREAM_VERSION = "0.28.1"
@@ -49,11 +59,15 @@ _MOMENTUM_NEW = ("        # patched (" + LABEL + "): only a momentum variable ca
                  "        # tf.keras's newer optimizers hold a Python number, fixed in the traced step\n"
                  "        if (hasattr(self.model.optimizer, 'momentum') and self.momentum_correction\n"
                  "                and not isinstance(self.model.optimizer.momentum, (int, float))):\n")
+_OUTPUT_DIR_OLD = '    string(REGEX REPLACE "${PROJECT_SOURCE_DIR}(/)?" "" SUB_FOLDER "${CMAKE_CURRENT_SOURCE_DIR}")\n'
+_OUTPUT_DIR_NEW = (f"    # patched ({LABEL}): literal, so a source path with regex characters (+) still matches\n"
+                   '    string(REPLACE "${PROJECT_SOURCE_DIR}/" "" SUB_FOLDER "${CMAKE_CURRENT_SOURCE_DIR}")\n')
 # (file in the sdist, text that must occur exactly once, its replacement)
 EDITS = (
     ("horovod/tensorflow/keras/__init__.py", _KERAS_BACKEND_OLD, _KERAS_BACKEND_NEW),
     ("horovod/tensorflow/keras/callbacks.py", _KERAS_BACKEND_OLD, _KERAS_BACKEND_NEW),
     ("horovod/_keras/callbacks.py", _MOMENTUM_OLD, _MOMENTUM_NEW),
+    ("cmake/Utilities.cmake", _OUTPUT_DIR_OLD, _OUTPUT_DIR_NEW),
     ("horovod/__init__.py", f"__version__ = '{UPSTREAM_VERSION}'\n", f"__version__ = '{VERSION}'\n"),
 )
 
@@ -94,9 +108,28 @@ def unpack(sdist: Path, dest: Path) -> Path:
     return dest / tops.pop()
 
 
+def check_wheel(wheel: Path) -> None:
+    """A wheel of this build that carries Horovod's TensorFlow extension where Python finds it."""
+    if not wheel.name.startswith(f"horovod-{VERSION}-"):
+        raise PatchError(f"{wheel}: not a horovod {VERSION} wheel")
+    with zipfile.ZipFile(wheel) as z:
+        names = z.namelist()
+    if not any(n.startswith("horovod/tensorflow/mpi_lib") and n.endswith(".so") for n in names):
+        misplaced = [n for n in names if n.endswith(".so")]
+        raise PatchError(f"{wheel}: no horovod/tensorflow/mpi_lib*.so (TensorFlow extension not built"
+                         f"{'; shared libraries at ' + ', '.join(misplaced) if misplaced else ''})")
+
+
 def main(argv: list[str]) -> int:
     if argv == ["--version"]:
         print(VERSION)
+        return 0
+    if len(argv) == 2 and argv[0] == "--check-wheel":
+        try:
+            check_wheel(Path(argv[1]))
+        except (PatchError, OSError, zipfile.BadZipFile) as e:
+            print(f"horovod_patch: {e}", file=sys.stderr)
+            return 1
         return 0
     if len(argv) != 2:
         print(__doc__.split("\n\n")[-1], file=sys.stderr)

@@ -70,7 +70,8 @@ def horovod_build_command(host: Host, cuda_nvcc: str | None = None) -> str:
             f"s=$({py} {shell.q(patch_script_path(host))} {sdist} \"$t\") && "
             f"PATH={shell.q(v + '/bin')}:\"$PATH\" {' '.join(flags)} "
             f"{py} -m pip wheel -q --disable-pip-version-check --no-build-isolation --no-deps --no-cache-dir "
-            f"-w \"$t\" \"$s\" && mv \"$t\"/horovod-*.whl {shell.q(w)}/ && "
+            f"-w \"$t\" \"$s\" && {py} {shell.q(patch_script_path(host))} --check-wheel \"$t\"/horovod-*.whl && "
+            f"mv \"$t\"/horovod-*.whl {shell.q(w)}/ && "
             f"rm -rf \"$t\" && ls -1 {shell.q(w)}/horovod-{horovod_patch.VERSION}-*.whl | head -n 1")
 
 
@@ -101,7 +102,8 @@ def build_horovod_wheel(tr, host: Host, timeout: float = 3600) -> str:
     res = tr.exec(horovod_build_command(host, None if nvcc in ("", "none") else nvcc), timeout=timeout)
     if not res.ok or not res.stdout.strip():
         tail = (res.stderr.strip().splitlines() or ["no output"])[-1]
-        raise HarnessError(f"host {host.name}: building horovod {horovod_patch.VERSION} failed (exit {res.returncode}): "
+        raise HarnessError(f"host {host.name}: building horovod {horovod_patch.VERSION} failed "
+                           f"(exit {res.returncode}): "
                            f"{tail} (needs a C++ compiler: apt-get install g++)")
     return res.stdout.strip().splitlines()[-1]
 

@@ -23,8 +23,10 @@ def test_build_command_pins_horovod_and_adds_nccl_only_with_cuda():
     # the source release, patched (horovod_patch.py, put beside the wheels), then built from that folder
     assert "pip download" in cpu and "--no-binary :all:" in cpu
     assert patch_script_path(H) == "/data/h w/wheels/horovod_patch.py"
-    assert f"s=$('/data/h w/venv/bin/python' '/data/h w/wheels/horovod_patch.py' \"$t\"/horovod-{HOROVOD_VERSION}.tar.gz" in cpu
-    assert cpu.index("pip download") < cpu.index("horovod_patch.py") < cpu.index("pip wheel")
+    patch = f"s=$('/data/h w/venv/bin/python' '/data/h w/wheels/horovod_patch.py' \"$t\"/horovod-{HOROVOD_VERSION}.tar.gz"
+    assert patch in cpu
+    assert cpu.index("pip download") < cpu.index("horovod_patch.py") < cpu.index("pip wheel") < \
+        cpu.index("--check-wheel") < cpu.index("mv ")
     assert f"/horovod-{HOROVOD_BUILD}-*.whl" in cpu
     assert "HOROVOD_WITH_GLOO=1" in cpu and "HOROVOD_WITH_MPI=1" in cpu and "NCCL" not in cpu
     assert "'/data/h w/venv/bin':\"$PATH\"" in cpu           # mpicc and cmake from the venv

@@ -31,7 +31,7 @@ def _tree(root: Path, version: str = hp.UPSTREAM_VERSION) -> Path:
 
 
 def _snapshot(src: Path) -> dict[str, str]:
-    return {str(p.relative_to(src)): p.read_text() for p in sorted(src.rglob("*.py"))}
+    return {str(p.relative_to(src)): p.read_text() for p in sorted(src.rglob("*")) if p.is_file()}
 
 
 def test_version_is_the_pinned_release_with_a_local_label():
@@ -50,7 +50,8 @@ def test_every_edit_is_applied_and_the_results_are_python(tmp_path):
     for rel in keras_files:
         assert "from keras import" not in after[rel] and "K = tf.compat.v1.keras.backend" in after[rel]
         ast.parse(after[rel].replace("# before\n", "import tensorflow as tf\n"))
-    ast.parse("class C:\n    def f(self):\n" + after["horovod/_keras/callbacks.py"].split("# before\n")[1] + "            pass\n")
+    method = after["horovod/_keras/callbacks.py"].split("# before\n")[1]
+    ast.parse("class C:\n    def f(self):\n" + method + "            pass\n")
     assert f"__version__ = '{hp.VERSION}'" in after["horovod/__init__.py"]
 
 
@@ -119,3 +120,28 @@ def test_the_script_runs_alone_on_the_standard_library(tmp_path):
     assert ok.returncode == 0, ok.stderr
     assert Path(ok.stdout.strip()) == tmp_path / "out" / f"horovod-{hp.UPSTREAM_VERSION}"
     assert hp.VERSION in (Path(ok.stdout.strip()) / "horovod" / "__init__.py").read_text()
+
+
+def _wheel(path: Path, names: list[str]) -> Path:
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as z:
+        for n in names:
+            z.writestr(n, b"")
+    return path
+
+
+def test_check_wheel_wants_this_build_with_its_tensorflow_extension(tmp_path):
+    name = f"horovod-{hp.VERSION}-cp311-cp311-linux_x86_64.whl"
+    so = "horovod/tensorflow/mpi_lib.cpython-311-x86_64-linux-gnu.so"
+    hp.check_wheel(_wheel(tmp_path / name, ["horovod/__init__.py", so]))
+    # what Horovod's CMake did with a '+' in the build path before the patch: the library under the absolute path
+    (tmp_path / "bad").mkdir()
+    with pytest.raises(hp.PatchError, match=r"no horovod/tensorflow/mpi_lib\*\.so.*at root/x\+y/horovod/tensorflow"):
+        hp.check_wheel(_wheel(tmp_path / "bad" / name, ["horovod/__init__.py", f"root/x+y/{so}"]))
+    unpatched = _wheel(tmp_path / f"horovod-{hp.UPSTREAM_VERSION}-cp311-cp311-linux_x86_64.whl", [so])
+    with pytest.raises(hp.PatchError, match="not a horovod"):
+        hp.check_wheel(unpatched)
+    run = subprocess.run([sys.executable, "-I", str(SCRIPT), "--check-wheel", str(unpatched)], capture_output=True,
+                         text=True)
+    assert run.returncode == 1 and "not a horovod" in run.stderr
