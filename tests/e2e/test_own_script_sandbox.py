@@ -24,6 +24,7 @@ from harness.sandbox import netns, sshd
 from harness.transport.ssh import SSHOptions, SSHTransport
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "hvd_benchmark.py"
+KERAS_SCRIPT = SCRIPT.with_name("keras_benchmark.py")
 
 
 def _unavailable():
@@ -152,3 +153,42 @@ def test_a_tf_config_parameter_server_script_reports_its_printed_rate(private_sb
     assert m.throughput_images_per_s == pytest.approx(sum(printed[1:]) / 3, rel=1e-3)
     servers = list(run.glob("hosts/*/ps/ps-0/stdout.log")) + list(run.glob("hosts/*/ps/worker-0/stdout.log"))
     assert len(servers) == 2 and all("serving" in p.read_text() for p in servers)
+
+
+@pytest.mark.horovod
+def test_keras_benchmark_with_horovods_callbacks_and_the_report_matches_its_total(private_sb, tmp_path):
+    """horovod.tensorflow.keras with all of Horovod's Keras callbacks, on hosts that have only
+    the bundle; the legacy optimizer, so the learning-rate callbacks' momentum correction
+    runs too (tests/integration/test_script.py runs tf.keras's default SGD)."""
+    exp = {
+        "name": "kerasbench",
+        "workload": {
+            "script": str(KERAS_SCRIPT),
+            "args": ["--batch-size", "64", "--num-batches-per-iter", "20", "--num-iters", "8", "--legacy-optimizer"],
+            "batch_size": 64,
+            "metrics": {"images_per_s": r"Iter #\d+: ([0-9.]+) img/sec per worker"},
+            "throughput_scope": "per_rank",   # every rank prints its own rate
+            "warmup_readings": 1,
+        },
+        "configurations": [{"name": "khvd2", "strategy": "horovod", "workers": 2, "hosts": ["sb0", "sb1"],
+                            "threads": {"intra_op": 1, "inter_op": 1}}],
+        "sample_interval_s": 0.5,
+    }
+    path = tmp_path / "kerasbench.yaml"
+    path.write_text(yaml.safe_dump(exp))
+    res = run_experiment(str(path), private_sb.files[1], runs_root=str(tmp_path / "runs"), run_id="kerasbench",
+                         ssh_options=private_sb.opts)
+    assert res.status == "succeeded", res.reason
+    run = Path(res.run_dir)
+    out = {rank: (run / "hosts" / host / "khvd2" / f"worker-{rank}" / "stdout.log").read_text()
+           for host, rank in (("sb0", 0), ("sb1", 1))}
+    losses = {rank: re.search(rf"rank {rank}: done, loss ([0-9.]+)", text).group(1) for rank, text in out.items()}
+    assert losses[0] == losses[1]   # MetricAverageCallback
+    m_total = re.search(r"Total img/sec on 2 worker\(s\): ([0-9.]+) \+-([0-9.]+)", out[0])
+    assert m_total, out[0]
+    total, pm = float(m_total.group(1)), float(m_total.group(2))
+    (m,) = compute_metrics(load_run(run))
+    print(f"script's printed total: {total:.1f} +-{pm:.1f} img/s; report: {m.throughput_images_per_s:.1f} "
+          f"± {m.throughput_ci95_half_width_images_per_s:.1f} images/s ({m.throughput_method})")
+    assert abs(m.throughput_images_per_s - total) <= pm
+    assert "per_rank" in m.throughput_method and "2 of 2" in m.throughput_method and m.step_time_n == 14

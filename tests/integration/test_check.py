@@ -55,6 +55,18 @@ def test_versions_that_differ_block_distributed_runs_only():
     assert any("horovod is not installed" in b for b in dist["a"].blockers)
 
 
+def test_a_horovod_build_without_the_tf_keras_patch_warns():
+    from harness.preflight.horovod_patch import VERSION
+
+    checks = {h: interpret(h, 0, answer(time=1000.1, packages={"tensorflow": "2.17.1", "tf-keras": "2.17.0",
+                                                               "horovod": v}), "", 1000, 1000.2)
+              for h, v in (("a", "0.28.1"), ("b", VERSION))}
+    cross_host_problems(checks, {"horovod"})
+    assert any("horovod 0.28.1 is not the build" in w and VERSION in w for w in checks["a"].warnings)
+    assert not any("not the build" in w for w in checks["b"].warnings)
+    assert any("horovod versions differ" in b for b in checks["a"].blockers)
+
+
 def test_check_command_exit_codes(tmp_path, capsys):
     from harness.cli import main
 

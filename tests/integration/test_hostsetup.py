@@ -2,8 +2,9 @@
 (pure); the SSH path is exercised by tests/e2e/test_remote_run.py's venv test."""
 
 from harness.config.inventory import Host
-from harness.preflight.hostsetup import (horovod_build_command, horovod_install_command, packages_for, setup_command,
-                               venv_dir)
+from harness.preflight.horovod_patch import VERSION as HOROVOD_BUILD
+from harness.preflight.hostsetup import (horovod_build_command, horovod_install_command, packages_for,
+                                         patch_script_path, setup_command, venv_dir)
 from harness.requirements import HOROVOD_VERSION
 
 H = Host(name="g", address="10.0.0.1", workdir="/data/h w")
@@ -19,6 +20,14 @@ def test_packages_cpu_gpu_and_horovod_build_needs():
 def test_build_command_pins_horovod_and_adds_nccl_only_with_cuda():
     cpu = horovod_build_command(H)
     assert f"horovod=={HOROVOD_VERSION}" in cpu and "--no-build-isolation" in cpu
+    # the source release, patched (horovod_patch.py, put beside the wheels), then built from that folder
+    assert "pip download" in cpu and "--no-binary :all:" in cpu
+    assert patch_script_path(H) == "/data/h w/wheels/horovod_patch.py"
+    patch = f"s=$('/data/h w/venv/bin/python' '/data/h w/wheels/horovod_patch.py' \"$t\"/horovod-{HOROVOD_VERSION}.tar.gz"
+    assert patch in cpu
+    assert cpu.index("pip download") < cpu.index("horovod_patch.py") < cpu.index("pip wheel") < \
+        cpu.index("--check-wheel") < cpu.index("mv ")
+    assert f"/horovod-{HOROVOD_BUILD}-*.whl" in cpu
     assert "HOROVOD_WITH_GLOO=1" in cpu and "HOROVOD_WITH_MPI=1" in cpu and "NCCL" not in cpu
     assert "'/data/h w/venv/bin':\"$PATH\"" in cpu           # mpicc and cmake from the venv
     gpu = horovod_build_command(H, "/usr/local/cuda-12.3/bin/nvcc")
@@ -27,8 +36,8 @@ def test_build_command_pins_horovod_and_adds_nccl_only_with_cuda():
 
 def test_install_and_venv_commands_quote_paths():
     assert venv_dir(H) == "/data/h w/venv"
-    cmd = horovod_install_command(H, "/data/h w/wheels/horovod-0.28.1-cp311-cp311-linux_x86_64.whl")
-    assert "--no-deps --force-reinstall '/data/h w/wheels/horovod-0.28.1" in cmd and "import horovod.tensorflow" in cmd
+    cmd = horovod_install_command(H, "/data/h w/wheels/horovod-0.28.1+tfkeras1-cp311-cp311-linux_x86_64.whl")
+    assert "--no-deps --force-reinstall '/data/h w/wheels/horovod-0.28.1+tfkeras1" in cmd and "import horovod.tensorflow" in cmd
     assert setup_command(H, ["a b"], "python3.11").startswith("python3.11 -m venv '/data/h w/venv' && ")
 
 
@@ -47,7 +56,7 @@ def test_wheel_built_on_one_host_is_copied_and_installed_on_the_others(tmp_path,
     from tests.support.sshd_hosts import start_hosts, stop_hosts, write_known_hosts
 
     cache = os.environ.get("HARNESS_WHEEL_CACHE") or os.path.expanduser("~/.cache/harness/wheels")
-    wheels = glob.glob(f"{cache}/horovod-{HOROVOD_VERSION}-*/horovod-{HOROVOD_VERSION}-*.whl")
+    wheels = glob.glob(f"{cache}/horovod-{HOROVOD_BUILD}-*/horovod-{HOROVOD_BUILD}-*.whl")
     assert wheels, f"no horovod wheel under {cache}: run.sh builds it before the tests"
     monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
     th = start_hosts(2, tmp_path / "hs", prefix="setup")
@@ -71,7 +80,7 @@ def test_wheel_built_on_one_host_is_copied_and_installed_on_the_others(tmp_path,
         for t in trs.values():
             t.close()
         stop_hosts(th)
-    assert versions == {h.name: HOROVOD_VERSION for h in hosts}
+    assert versions == {h.name: HOROVOD_BUILD for h in hosts}
     assert os.path.isfile(f"{wheel_dir(hosts[1])}/{os.path.basename(wheels[0])}")   # copied, not rebuilt
     for h in hosts:
         assert glob.glob(f"{venv_dir(h)}/lib/python3*/site-packages/horovod/__init__.py")

@@ -1,6 +1,7 @@
 """The user's own training script: launched by the harness with the strategy's environment,
 its figures read from harness.callback's records or from regular expressions on its output."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,8 @@ import pytest
 from harness.callback import Recorder
 from harness.protocol.events import read_events
 from harness.protocol.spec import TaskSpec
+from harness.report.figures.metrics import compute_metrics
+from harness.report.read.rundir import load_run
 from harness.worker.script import compile_metrics, match_line, script_env
 from tests.support.distributed import records, run, run_leftovers, task_dir
 
@@ -83,6 +86,39 @@ def test_own_keras_script_with_the_callback_under_horovod(tmp_path):
     csv = (Path(res.run_dir) / "results.csv").read_text()
     assert "own-hvd" in csv
     assert not run_leftovers("cb")
+
+
+@pytest.mark.slow
+@pytest.mark.horovod
+def test_keras_benchmark_with_horovods_callbacks_on_two_ranks(tmp_path):
+    """horovod.tensorflow.keras as users write it (DistributedOptimizer around tf.keras's SGD,
+    the broadcast, metric-averaging, warm-up and schedule callbacks, model.fit), 2 ranks
+    through the harness: it completes, the callbacks did their work, and the report's
+    throughput equals the script's own printed total within its ±."""
+    iters = 6
+    workload = {"script": str(SCRIPTS / "keras_benchmark.py"), "args": ["--num-iters", str(iters)],
+                "batch_size": 32, "metrics": {"images_per_s": r"Iter #\d+: ([0-9.]+) img/sec per worker"},
+                "throughput_scope": "per_rank", "warmup_readings": 1}
+    res = run(tmp_path, [{"name": "kbench", "strategy": "horovod", "workers": 2, "hosts": ["h1", "h2"],
+                          "threads": {"intra_op": 1, "inter_op": 1}}], workload=workload, run_id="kb")
+    assert res.status == "succeeded", res.reason
+    out, ends = {}, {}
+    for host, rank in (("h1", 0), ("h2", 1)):
+        out[rank] = (task_dir(res, host, "kbench", f"worker-{rank}") / "stdout.log").read_text()
+        assert len(re.findall(rf"Iter #\d+: [0-9.]+ img/sec per worker \(rank {rank}\)", out[rank])) == iters
+        ends[rank] = re.search(rf"rank {rank}: done, loss ([0-9.]+), lr (\S+)", out[rank]).groups()
+    # MetricAverageCallback: one loss on both ranks, though each trained on its own data
+    assert ends[0][0] == ends[1][0]
+    # warm-up from 0.01 to 0.02 (0.01 per worker × 2) over 2 epochs, then × 0.5 per epoch from epoch 2
+    assert "finished gradual learning rate warmup to 0.02" in out[0]
+    assert float(ends[0][1]) == float(ends[1][1]) == pytest.approx(0.02 * 0.5 ** (iters - 1 - 2))
+    m_total = re.search(r"Total img/sec on 2 worker\(s\): ([0-9.]+) \+-([0-9.]+)", out[0])
+    total, pm = float(m_total.group(1)), float(m_total.group(2))
+    (m,) = compute_metrics(load_run(Path(res.run_dir)))
+    print(f"script's printed total: {total:.1f} +-{pm:.1f} img/s; report: {m.throughput_images_per_s:.1f} "
+          f"± {m.throughput_ci95_half_width_images_per_s:.1f} images/s ({m.throughput_method})")
+    assert abs(m.throughput_images_per_s - total) <= pm
+    assert "2 of 2" in m.throughput_method
 
 
 @pytest.mark.slow

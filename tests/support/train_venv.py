@@ -17,7 +17,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.requirements import HOROVOD_RUNTIME, HOROVOD_VERSION, TRAIN
+from harness.preflight.horovod_patch import VERSION as HOROVOD_BUILD
+from harness.requirements import HOROVOD_RUNTIME, TRAIN
 
 CACHE = Path(os.environ.get("HARNESS_VENV_CACHE", Path.home() / ".cache" / "harness" / "venvs"))
 WHEELS = Path(os.environ.get("HARNESS_WHEEL_CACHE", Path.home() / ".cache" / "harness" / "wheels"))
@@ -31,9 +32,9 @@ class VenvError(RuntimeError):
 def horovod_wheel() -> Path:
     tf = next(p.split("==")[1] for p in TRAIN if p.startswith("tensorflow=="))
     py = f"cp{sys.version_info[0]}{sys.version_info[1]}"
-    found = sorted(glob.glob(str(WHEELS / f"horovod-{HOROVOD_VERSION}-tf{tf}-{py}" / f"horovod-{HOROVOD_VERSION}-*.whl")))
+    found = sorted(glob.glob(str(WHEELS / f"horovod-{HOROVOD_BUILD}-tf{tf}-{py}" / f"horovod-{HOROVOD_BUILD}-*.whl")))
     if not found:
-        raise VenvError(f"no Horovod {HOROVOD_VERSION} wheel for TensorFlow {tf} under {WHEELS}; "
+        raise VenvError(f"no Horovod {HOROVOD_BUILD} wheel for TensorFlow {tf} under {WHEELS}; "
                         f"`./run.sh test` builds it")
     return Path(found[0])
 
