@@ -86,6 +86,22 @@ def all_options() -> tuple[str, ...]:
     return tuple(dict.fromkeys(o for s in registry().values() for o in s.options))
 
 
+def gradients_of(name: str) -> Optional[str]:
+    """How the named strategy's gradients travel (base.GRADIENT_PATHS), None when unknown."""
+    s = lookup(name)
+    return s.gradients if s is not None else None
+
+
+def is_baseline(name: str) -> bool:
+    s = lookup(name)
+    return s is not None and s.baseline
+
+
+def all_packages() -> tuple[str, ...]:
+    """Every host package some strategy needs (pre-flight compares their versions)."""
+    return tuple(dict.fromkeys(p for s in registry().values() for p in s.packages))
+
+
 def helper_roles() -> tuple[str, ...]:
     """Every strategy's roles that never run training code."""
     return tuple(dict.fromkeys(r for s in registry().values() for r in s.helper_roles))
