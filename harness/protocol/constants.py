@@ -41,5 +41,3 @@ STRATEGY_PATH_ENV = "HARNESS_STRATEGY_PATH"
 IMDS_URL = "http://169.254.169.254"
 IMDS_ENV = "HARNESS_IMDS_URL"
 
-# Roles of tasks that are not training loops.
-SERVER_ROLES = ("rendezvous", "launcher", "mpi_host")
