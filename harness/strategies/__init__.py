@@ -21,8 +21,30 @@ _found: dict[str, dict[str, Strategy]] = {}
 
 
 def extra_dirs() -> list[str]:
-    """The directories HARNESS_STRATEGY_PATH names, absolute, in order."""
-    return [str(Path(d).resolve()) for d in os.environ.get(STRATEGY_PATH_ENV, "").split(os.pathsep) if d]
+    """The directories HARNESS_STRATEGY_PATH names, in order. Absolute: a task on a local
+    host reads the same variable from its own directory (harness/worker/strategies/)."""
+    dirs = [d for d in os.environ.get(STRATEGY_PATH_ENV, "").split(os.pathsep) if d]
+    for d in dirs:
+        if not os.path.isabs(d):
+            raise ConfigError([f"{STRATEGY_PATH_ENV}: {d} is a relative path; give absolute directories "
+                               f"(tasks run in their own directories)"])
+    return dirs
+
+
+def extra_files() -> list[tuple[str, Path]]:
+    """(name in the code bundle, path) of the extra strategies' modules, placed where the
+    harness's own are (harness/strategies/<name>.py, harness/worker/strategies/<name>.py),
+    so an SSH host finds them without the variable. Names the harness has are its own."""
+    out: dict[str, Path] = {}
+    own = Path(_OWN_PATH[0])
+    worker_own = own.parent / "worker" / "strategies"
+    for d in extra_dirs():
+        for sub, target, mine in (("", "harness/strategies", own), ("worker", "harness/worker/strategies", worker_own)):
+            for p in sorted((Path(d) / sub).glob("*.py")):
+                name = f"{target}/{p.name}"
+                if not (mine / p.name).exists() and name not in out:
+                    out[name] = p
+    return sorted(out.items())
 
 
 def registry() -> dict[str, Strategy]:
