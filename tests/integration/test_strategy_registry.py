@@ -4,12 +4,12 @@ is validated, planned, bundled for SSH hosts and run for real by `harness run`, 
 figures in the report; no harness file is edited for it."""
 
 import csv
+import io
 import json
 import os
 import subprocess
 import sys
 import tarfile
-import io
 from pathlib import Path
 
 import pytest
