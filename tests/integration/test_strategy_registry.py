@@ -1,7 +1,9 @@
 """A strategy is one control-side module and its worker part (docs/strategies.md): a toy
 strategy written into a temporary directory, named by HARNESS_STRATEGY_PATH and nothing else,
 is validated, planned, bundled for SSH hosts and run for real by `harness run`, with its
-figures in the report; no harness file is edited for it."""
+figures in the report; no harness file is edited for it. Over SSH the host has no
+HARNESS_STRATEGY_PATH: both modules reach it inside the code bundle, and its warm zygote
+imports them from there too."""
 
 import csv
 import io
@@ -156,3 +158,28 @@ def test_harness_run_trains_the_toy_and_reports_it(tmp_path):
     assert "strategy fanout: no gradients travel between its processes" in report
     assert "images/s of single)" in report
     assert "fanout" in (run / "report.html").read_text()
+
+
+@pytest.mark.slow
+def test_an_ssh_host_gets_the_toy_in_the_code_bundle_and_its_repeat_starts_warm(sshd_hosts, tmp_path, monkeypatch):
+    from harness.pipeline import run_experiment
+    from harness.transport.ssh import SSHOptions
+    from tests.support.sshd_hosts import inventory_dict, write_known_hosts
+
+    monkeypatch.setenv(STRATEGY_PATH_ENV, str(toy_dir(tmp_path)))   # the control side's; sshd gives none
+    inv = inventory_dict(sshd_hosts[:1], python=sys.executable, workdir=str(tmp_path / "work"))
+    (tmp_path / "ssh-hosts.yaml").write_text(yaml.safe_dump(inv))
+    e, _ = files(tmp_path, [{"name": "fanout", "strategy": "fanout", "workers": 1, "threads": {"intra_op": 1}}],
+                 repeats=2, sample_interval_s=0)
+    opts = SSHOptions(known_hosts=write_known_hosts(sshd_hosts[:1], tmp_path / "known_hosts"), ssh_config=None,
+                      harness_known_hosts=tmp_path / "harness_known_hosts")
+    res = run_experiment(e, str(tmp_path / "ssh-hosts.yaml"), runs_root=str(tmp_path / "runs"), run_id="ssh",
+                         ssh_options=opts)
+    assert res.status == "succeeded", res.reason
+    host = inv["hosts"][0]["name"]
+    for unit, warm in (("fanout@1", False), ("fanout@2", True)):
+        task = tmp_path / "runs" / "ssh" / "hosts" / host / unit / "worker-0"
+        assert json.loads((task / "fanout-part.json").read_text())["task_id"] == "worker-0"
+        start = next(json.loads(line) for line in open(task / "events.jsonl") if '"run_start"' in line)
+        # the second repeat is forked from the zygote, which imports the harness from the bundle
+        assert ("warm" in start) is warm, start.get("warm")
