@@ -8,9 +8,11 @@ import argparse
 from pathlib import Path
 from typing import Optional
 
+from harness import strategies
 from harness.errors import UsageError
 from harness.report.figures.projection import Measured, Point, assumptions, predict, project
 from harness.protocol import layout
+from harness.strategies.base import PS_PUSH_PULL, RING_ALLREDUCE
 
 
 def register(subparsers) -> None:
@@ -80,8 +82,8 @@ def measured_configs(run_dir: Path, compute: str = "calibration", only: Optional
     for m, sc in zip(a.metrics, a.scaling):
         if not sc.distributed or sc.comm is None or (only and m.config not in only):
             continue
-        if m.strategy not in ("horovod", "parameter_server", "mirrored"):
-            continue
+        if strategies.gradients_of(m.strategy) not in (RING_ALLREDUCE, PS_PUSH_PULL):
+            continue   # no gradient exchange to project
         c = sc.comm
         notes = []
         if c.direct is None:
@@ -103,19 +105,20 @@ def measured_configs(run_dir: Path, compute: str = "calibration", only: Optional
         batch = _batch(run_dir, m.config)
         fusion = _fusion(run_dir, m.config)
         remote = 1.0
-        if m.strategy == "parameter_server":
+        push_pull = strategies.gradients_of(m.strategy) == PS_PUSH_PULL
+        if push_pull:
             ps_hosts = {t.host for t in _tasks(run_dir, m.config) if t.role == "ps"}
             workers = [t for t in _tasks(run_dir, m.config) if t.role == "worker"]
             remote = sum(1 for t in workers if t.host not in ps_hosts) / len(workers) if workers else 1.0
         ratio = c.wire_overhead if c.wire_overhead and 0.5 < c.wire_overhead < 3 else None
         meas = Measured(
-            config=m.config, strategy="parameter_server" if m.strategy == "parameter_server" else "horovod",
+            config=m.config, strategy=m.strategy,
             workers=int(m.workers), ps=int(m.ps or 0), batch=batch, t_compute_s=t_compute,
             t_step_s=c.direct.t_step_s, gradient_bytes=float(c.gradient_bytes), wire_overhead=ratio or 1.0,
             link_bits_per_s=c.link_bits_per_s, fusion_bytes=fusion, remote_fraction=remote, t_compute_fit_s=fit_t,
             sources={"t_compute": src, "link": c.link_source,
                      "t_step": ("chief's completion interval × workers, after warm-up"
-                                if m.strategy == "parameter_server" else "mean over ranks after warm-up"),
+                                if push_pull else "mean over ranks after warm-up"),
                      "wire_overhead": (("sampler bytes minus the pre-training background ÷ model bytes"
                                         if c.byte_ratio_net is not None else
                                         "sampler bytes ÷ model bytes in the training window") if ratio

@@ -18,10 +18,10 @@ from harness.config.loading import clip, read_yaml
 from harness.config.sweeps import THREAD_FIELDS, expand_sweeps, sweep_errors, sweep_problems
 from harness.errors import ConfigError
 from harness.protocol.workload import DATASETS, OPTIMIZERS
+from harness import strategies
 from models import MODEL_NAMES
 
 _FILE_DATASETS = ("cifar10", "facial_keypoints", "image_folder")
-STRATEGIES = ("single", "horovod", "parameter_server", "mirrored")
 # What a regular expression in `workload.metrics` may pull from a script's output; the
 # name says the unit, so the report can use the figure without guessing.
 REGEX_METRICS = ("images_per_s", "step_time_s", "loss", "accuracy", "val_loss", "val_accuracy")
@@ -180,7 +180,7 @@ class Threads(_Strict):
 
 class Configuration(_Strict):
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-    strategy: str = "single"
+    strategy: str = Field(default_factory=strategies.default_name)
     workers: int = Field(default=1, ge=1, le=MAX_WORKERS)
     ps: int = Field(default=0, ge=0, le=MAX_PS)
     hosts: Optional[list[Name]] = Field(default=None, max_length=1024,
@@ -202,30 +202,22 @@ class Configuration(_Strict):
     @field_validator("strategy")
     @classmethod
     def _known_strategy(cls, v: str) -> str:
-        if v not in STRATEGIES:
-            raise ValueError(f"unknown strategy; expected one of {', '.join(STRATEGIES)}")
+        if strategies.lookup(v) is None:
+            raise ValueError(f"unknown strategy; expected one of {', '.join(strategies.names())}")
         return v
 
     @model_validator(mode="after")
     def _shape(self) -> "Configuration":
+        # What each strategy accepts is its own (harness/strategies/<name>.py, docs/strategies.md).
         s = self.strategy
-        if s == "single" and (self.workers != 1 or self.ps != 0):
-            raise ValueError("strategy 'single' runs exactly one worker and no ps; set workers: 1, ps: 0")
-        if s == "parameter_server" and self.ps < 1:
-            raise ValueError("ps: strategy 'parameter_server' needs at least one ps task (ps: 1)")
-        if s == "parameter_server" and self.threads.inter_op == 1:
-            # Measured: with one inter-op thread a step blocks it waiting for remote
-            # variables, and the cluster never makes progress.
-            raise ValueError("threads.inter_op: 1 deadlocks a parameter-server cluster; use 2 or more "
-                             "(or 0 / leave it out for TensorFlow's choice)")
-        if s in ("horovod", "mirrored") and self.ps != 0:
-            raise ValueError(f"ps: strategy {s!r} has no parameter servers; remove 'ps' or use parameter_server")
+        problem = strategies.strategy_for(s).problem(self)
+        if problem:
+            raise ValueError(problem)
         for var, field_name in THREAD_NAMES.items():
             if var in self.env and getattr(self.threads, field_name) is not None:
                 raise ValueError(f"env.{var} and threads.{field_name} both set it; keep one")
-        only = {"launcher": ("horovod",), "horovod_timeline": ("horovod",), "network_interface": ("horovod",),
-                "ps_hosts": ("parameter_server",), "evaluator": ("parameter_server",)}
-        for key, allowed in only.items():
+        for key in strategies.all_options():
+            allowed = strategies.with_option(key)
             if getattr(self, key) not in (None, False) and s not in allowed:
                 raise ValueError(f"{key}: only for strategy {' or '.join(allowed)}, not {s!r}")
         return self

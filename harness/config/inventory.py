@@ -107,6 +107,10 @@ class Host(_HostFields):
     def is_local(self) -> bool:
         return self.transport == "local"
 
+    def matches(self, selector: str) -> bool:
+        """Whether a selector (a name, or key=value on the labels) picks this host."""
+        return selector_matches(self.name, self.labels, selector)
+
     @property
     def interpreter(self) -> str:
         """The one rule for the Python a host's tasks run with: the inventory's `python`, else

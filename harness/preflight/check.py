@@ -14,6 +14,7 @@ from harness.transport import shell
 from harness.config.inventory import Host
 from harness.preflight.horovod_patch import VERSION as HOROVOD_KERAS_BUILD
 from harness.protocol.constants import DEFAULT_WORKDIR
+from harness import strategies as registry
 
 PROBE = Path(__file__).resolve().parents[1] / "worker" / "probe.py"
 MIN_FREE_DISK = 2 * 1024**3
@@ -33,7 +34,8 @@ class HostCheck:
 
 def probe_command(host: Host, ports: list[int]) -> str:
     python = host.interpreter
-    args = json.dumps({"workdir": host.workdir or DEFAULT_WORKDIR, "ports": ports})
+    args = json.dumps({"workdir": host.workdir or DEFAULT_WORKDIR, "ports": ports,
+                       "packages": list(registry.all_packages())})
     return f"HARNESS_PROBE_ARGS={shell.q(args)} {shell.q(python)} -"
 
 
@@ -90,20 +92,22 @@ def cross_host_problems(checks: dict[str, HostCheck], strategies: set[str]) -> N
     """Problems only visible across hosts: framework versions that differ break
     distributed training (and make single-host numbers incomparable)."""
     ok = [c for c in checks.values() if c.facts]
-    for pkg in ("tensorflow", "tf-keras", "horovod"):
+    used = [s for n in strategies if (s := registry.lookup(n)) is not None]
+    distributed = any(s.distributed for s in used)
+    for pkg in ("tensorflow", "tf-keras", *registry.all_packages()):
         seen = {c.facts["packages"].get(pkg) or c.facts["packages"].get(f"{pkg}-cpu") for c in ok}
         seen.discard(None)
         if len(seen) > 1:
             versions = ", ".join(f"{c.host}={c.facts['packages'].get(pkg)}" for c in ok)
             for c in ok:
-                (c.blockers if strategies - {"single"} else c.warnings).append(
+                (c.blockers if distributed else c.warnings).append(
                     f"{pkg} versions differ across hosts ({versions})")
-    if "horovod" in strategies:
+    for pkg in dict.fromkeys(p for s in used for p in s.packages):
         for c in ok:
-            have = c.facts["packages"].get("horovod")
+            have = c.facts["packages"].get(pkg)
             if not have:
-                c.blockers.append("horovod is not installed, but a configuration uses it")
-            elif have != HOROVOD_KERAS_BUILD:   # its low-level API works; its Keras callbacks may not
+                c.blockers.append(f"{pkg} is not installed, but a configuration uses it")
+            elif pkg == "horovod" and have != HOROVOD_KERAS_BUILD:   # low-level API works; Keras callbacks may not
                 c.warnings.append(f"horovod {have} is not the build `harness hosts setup --with horovod` makes "
                                   f"({HOROVOD_KERAS_BUILD}): under TensorFlow 2.17 horovod.tensorflow.keras's "
                                   f"callbacks fail with Keras 3's backend")
@@ -118,14 +122,15 @@ def render_table(checks: dict[str, HostCheck], console=None) -> None:
     # Off a terminal (logs, CI) rich would squeeze the table into 80 columns.
     console = console or (Console() if sys.stdout.isatty() else Console(width=200))
     t = Table(title="harness check")
-    for col in ("host", "python", "tensorflow", "tf-keras", "horovod", "CPUs", "memory GiB", "GPUs",
+    packages = registry.all_packages()   # the strategies' own (horovod)
+    for col in ("host", "python", "tensorflow", "tf-keras", *packages, "CPUs", "memory GiB", "GPUs",
                 "free disk GiB", "clock offset s", "problems"):
         t.add_column(col)
     for name, c in checks.items():
         f, pk = c.facts, c.facts.get("packages", {})
         problems = [f"[red]{p}[/]" for p in c.blockers] + [f"[yellow]{w}[/]" for w in c.warnings]
         t.add_row(name, f.get("python", ""), pk.get("tensorflow") or pk.get("tensorflow-cpu") or "",
-                  pk.get("tf-keras") or "", pk.get("horovod") or "", str(f.get("cpus", "")),
+                  pk.get("tf-keras") or "", *(pk.get(p) or "" for p in packages), str(f.get("cpus", "")),
                   f"{f['memory_bytes'] / 1024**3:.1f}" if f.get("memory_bytes") else "",
                   ", ".join(f.get("gpus", [])) or "0",
                   f"{f['free_disk_bytes'] / 1024**3:.1f}" if f.get("free_disk_bytes") is not None else "",

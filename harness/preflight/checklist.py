@@ -3,6 +3,7 @@ strategies need between the hosts (docs/architecture.md, pre-flight)."""
 
 from __future__ import annotations
 
+from harness import strategies as registry
 from harness.errors import HarnessError
 from harness.preflight import network as check_network
 
@@ -16,7 +17,7 @@ def check_hosts(hosts: str, experiment: str | None, ssh_opts) -> int:
     from harness.transport import open_transports
 
     inv = load_inventory(hosts)
-    strategies, ports, plan, passed, exp = {"single"}, {}, None, [], None
+    strategies, ports, plan, passed, exp = set(), {}, None, [], None
     if experiment:
         from harness import pipeline
 
@@ -85,8 +86,9 @@ def _script_problems(exp, plan, inv, transports, checks) -> dict[str, list[str]]
         for t in cp.tasks:
             if t.role != "sampler":
                 envs.setdefault(t.host, dict(t.env))
-    launchers = {t.spec.get("cluster", {}).get("launcher") for cp in plan.configs if cp.strategy == "horovod"
-                 for t in cp.tasks} - {None}
-    horovod = script_imports.uses_horovod(modules) or any(cp.strategy == "horovod" for cp in plan.configs)
+    # cluster.launcher: how a strategy's ranks are started (horovod's gloo or mpi), when it says
+    launchers = {t.spec.get("cluster", {}).get("launcher") for cp in plan.configs for t in cp.tasks} - {None}
+    horovod = script_imports.uses_horovod(modules) or any(
+        "horovod" in registry.strategy_for(cp.strategy).packages for cp in plan.configs)
     hosts = [h for h in inv.hosts if h.name in envs and h.name in transports and checks[h.name].facts]
     return script_check.check_script(script, modules, hosts, transports, envs, launchers, horovod)

@@ -32,10 +32,12 @@ WARM_NAME_ENV = "HARNESS_WARM_NAME"  # a task that a warm zygote may serve: the 
 WARM_ENV = "HARNESS_WARM"            # set in a warm child: what it shares with its zygote (JSON)
 WARM_ZYGOTE_ENV = "HARNESS_WARM_ZYGOTE"  # set in a zygote's own environment (a configuration's sweep leaves it)
 EVENTS_ENV = "HARNESS_EVENTS"        # a user script's path to append records to
+# Directories of strategies beyond the harness's own (os.pathsep-separated): each holds
+# <name>.py (the control side, as harness/strategies/<name>.py) and worker/<name>.py (its
+# host side, as harness/worker/strategies/<name>.py). Both registries read it; docs/strategies.md.
+STRATEGY_PATH_ENV = "HARNESS_STRATEGY_PATH"
 
 # The EC2 instance metadata service, and the variable that overrides its address (tests).
 IMDS_URL = "http://169.254.169.254"
 IMDS_ENV = "HARNESS_IMDS_URL"
 
-# Roles of tasks that are not training loops.
-SERVER_ROLES = ("rendezvous", "launcher", "mpi_host")

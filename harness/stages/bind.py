@@ -1,6 +1,6 @@
 """Stage 5, bind: the plan's tasks made final with what only this run knows, after sync.
 
-Per task: PYTHONPATH (where the code is on its host), the dataset's and the user's script's
+Per task (and per warm zygote): PYTHONPATH (where the code is on its host), the dataset's and the user's script's
 location on its host, the resume point (`--resume`) and the instance metadata URL (spot watch). The bound plan
 is written once as plan.json and each task's spec is shipped unchanged as its task.json;
 nothing after this stage changes a spec. PURE: no host, file or clock is touched."""
@@ -27,7 +27,11 @@ def bind(plan: Plan, synced: Mapping[str, HostSync], resumed: Optional[dict] = N
                         "step": r["from_step"]} if r is not None else None)
         tasks = tuple(bind_task(t, synced[t.host], resume_from, imds_url) for t in cp.tasks)
         configs.append(dataclasses.replace(cp, tasks=tasks))
-    return dataclasses.replace(plan, configs=tuple(configs))
+    # A zygote imports the harness like its tasks do: from where the code is on its host
+    # (without it, an SSH host's zygote finds no harness and a local one whatever is installed).
+    zygotes = tuple(dataclasses.replace(z, env={**z.env, "PYTHONPATH": synced[z.host].pythonpath})
+                    for z in plan.zygotes)
+    return dataclasses.replace(plan, configs=tuple(configs), zygotes=zygotes)
 
 
 def bind_task(t: Task, where: HostSync, resume_from: Optional[dict], imds_url: Optional[str]) -> Task:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import harness
 import models
+from harness.strategies import extra_files
 
 PACKAGES = (Path(harness.__file__).parent, Path(models.__file__).parent)
 
@@ -23,12 +24,15 @@ class Bundle:
 
 
 def source_files(roots=PACKAGES) -> list[tuple[str, Path]]:
-    """(archive name, path) of every Python/data file of the packages, sorted."""
+    """(archive name, path) of every Python/data file of the packages, sorted, and the
+    modules of the strategies HARNESS_STRATEGY_PATH adds, in their packages' places."""
     out = []
     for root in roots:
         for p in sorted(root.rglob("*")):
             if p.is_file() and "__pycache__" not in p.parts and p.suffix in (".py", ".csv", ".json"):
                 out.append((f"{root.name}/{p.relative_to(root).as_posix()}", p))
+    if roots == PACKAGES:
+        out += extra_files()
     return out
 
 

@@ -14,6 +14,7 @@ from harness.config.experiment import Experiment
 from harness.config.hostfile import looks_like_hostfile, read_hostfile
 from harness.config.inventory import Inventory
 from harness.errors import UsageError
+from harness import strategies
 from harness.protocol import layout
 from harness.protocol.events import read_jsonl
 
@@ -44,9 +45,6 @@ def load_inputs(experiment: str, hosts: str, resume: str | Path | None = None,
                   read_hostfile(hosts) if is_hostfile else None)
 
 
-DISTRIBUTED = ("horovod", "mirrored", "parameter_server")
-
-
 def with_command_line(exp: Experiment, env: tuple[tuple[str, str], ...], workers: int | None) -> Experiment:
     """`-x NAME[=VALUE]` wins over every `env:` of the experiment (the workload's and each
     configuration's), as mpirun's -x does for its ranks; `-np N` sets the workers of every
@@ -54,15 +52,16 @@ def with_command_line(exp: Experiment, env: tuple[tuple[str, str], ...], workers
     if not env and workers is None:
         return exp
     extra = dict(env)
+    distributed = tuple(n for n, s in strategies.registry().items() if s.distributed)
     configs = []
     for cfg in exp.configurations:
         update = {"env": {**cfg.env, **extra}} if extra else {}
-        if workers is not None and cfg.strategy in DISTRIBUTED:
+        if workers is not None and cfg.strategy in distributed:
             update["workers"] = workers
         configs.append(cfg.model_copy(update=update))
-    if workers is not None and not any(c.strategy in DISTRIBUTED for c in exp.configurations):
+    if workers is not None and not any(c.strategy in distributed for c in exp.configurations):
         raise UsageError(f"-np {workers}: no configuration of the experiment is distributed "
-                         f"({', '.join(DISTRIBUTED)}); set workers there, or drop -np")
+                         f"({', '.join(distributed)}); set workers there, or drop -np")
     work = exp.workload.model_copy(update={"env": {**exp.workload.env, **extra}}) if extra else exp.workload
     return exp.model_copy(update={"configurations": configs, "workload": work})
 

@@ -119,10 +119,11 @@ def thread_env(cfg: Configuration) -> dict[str, str]:
 
 
 def config_hosts(cfg: Configuration, inv: Inventory) -> list[Host]:
-    """The hosts a configuration runs on; a parameter-server configuration's ps_hosts count
-    even when its `hosts` leaves them out."""
-    if cfg.hosts and cfg.ps_hosts:
-        return inv.select([*cfg.hosts, *cfg.ps_hosts])
+    """The hosts a configuration runs on; the hosts its strategy's own options select
+    (a parameter-server configuration's ps_hosts) count even when its `hosts` leaves them out."""
+    extra = [sel for o in strategy_for(cfg.strategy).host_options for sel in getattr(cfg, o) or ()]
+    if cfg.hosts and extra:
+        return inv.select([*cfg.hosts, *extra])
     return inv.select(cfg.hosts)
 
 
@@ -186,7 +187,7 @@ def _config_plan(i: int, cfg: Configuration, name: str, repeat: int, counted: bo
             host=host.name, task_dir=host_task_dir(host, run_dir, run_id, name, p.task_id),
             start_group=p.start_group, finishes=p.finishes, critical=p.critical, env=env, spec=spec,
         ))
-    if hasattr(strategy, "finish"):
+    if strategy.finish is not None:
         try:
             tasks = strategy.finish(cfg, tasks, {h.name: h for h in inv.hosts})
         except ValueError as e:

@@ -22,7 +22,8 @@ import posixpath
 
 from harness.protocol.constants import DEFAULT_WORKDIR, RUN_ID_ENV, WARM_NAME_ENV as NAME_ENV
 from harness.protocol.constants import WARM_ZYGOTE_ENV as ZYGOTE_ENV
-COLD_ROLES = ("sampler", "rendezvous", "launcher", "mpi_host")
+from harness.protocol.layout import SAMPLER_ROLE
+from harness import strategies
 # Read by each task after the imports, so they differ between tasks of one zygote.
 PER_TASK = ("TF_CONFIG", "CUDA_VISIBLE_DEVICES")
 PER_TASK_PREFIXES = ("HARNESS_", "HOROVOD_")
@@ -42,7 +43,9 @@ def key(interpreter: str, env: dict[str, str]) -> str:
 
 def eligible(task) -> bool:
     workload = task.spec.workload if task.spec is not None else None
-    return task.role not in COLD_ROLES and workload is not None and not workload.script
+    # samplers, and the roles of each strategy that never train (harness.strategies.base.Strategy.helper_roles)
+    cold = task.role == SAMPLER_ROLE or task.role in strategies.helper_roles()
+    return not cold and workload is not None and not workload.script
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,7 +54,7 @@ class Zygote:
     name: str                       # the abstract socket's name (harness/worker/warm.py)
     key: str
     env: dict                       # what it is started with (its env.sh)
-    horovod: bool
+    imports: tuple[str, ...]        # beyond TensorFlow: its first user's strategy's warm_imports
     first_unit: int                 # the index of the first configuration run that can use it
     cold_unit: int = 0              # the run before it that pays the imports itself (runs cold)
 
@@ -78,7 +81,7 @@ def assign(configs: tuple, interpreters: dict[str, str], run_id: str) -> tuple[t
         sample = next(t for t in configs[units[0]].tasks if t.host == host and eligible(t)
                       and key(interpreters[host], t.env) == k)
         zygotes.append(Zygote(host, name, k, {**zygote_env(sample.env), RUN_ID_ENV: run_id, ZYGOTE_ENV: "1"},
-                              configs[units[0]].strategy == "horovod", units[1], units[0]))
+                              strategies.strategy_for(configs[units[0]].strategy).warm_imports, units[1], units[0]))
     out = []
     for cp in configs:
         tasks = tuple(dataclasses.replace(t, env={**t.env, NAME_ENV: names[t.host, key(interpreters[t.host], t.env)]})
@@ -99,5 +102,5 @@ def due(zygotes: list[Zygote], finished_unit: int, hosts: tuple[str, ...], start
 
 def start_argv(interpreter: str, z: Zygote, idle_s: float) -> list[str]:
     argv = [interpreter, "-m", "harness.worker.warm", "--name", z.name, "--idle", f"{idle_s:g}"]
-    return argv + (["--horovod"] if z.horovod else [])
+    return argv + [a for m in z.imports for a in ("--import", m)]
 

@@ -1,19 +1,39 @@
-"""What every strategy module provides: a pure placement of tasks on the chosen hosts.
+"""What a strategy is, for every part of the harness that needs to know it, and what its
+placement works with (docs/strategies.md).
 
-A strategy module has `name` and `place(cfg, hosts, ctx) -> list[Placement]`; it may also
-have `finish(cfg, tasks, hosts) -> list[Task]` for what needs the tasks' directories
-(e.g. the mpirun command line). Placement problems raise ValueError with a message for
+Each strategy module of this package declares `STRATEGY = Strategy(...)`: its name, the
+configuration options it accepts and its own configuration check (the config asks),
+`place` (and optionally `finish`) for the planner, how its gradients travel (the
+communication figures and the projection), whether it is the single-process baseline
+(scaling), what a warm zygote imports for it, which of its roles never train, which host
+packages it needs (pre-flight). harness/strategies/__init__.py finds the modules; the host
+side of a strategy is its module under harness/worker/strategies/.
+
+This package sits below harness.config in the layers (the config validates against the
+registry), so nothing here imports the config: a strategy reads the configuration and the
+hosts it is given by their attributes. `place` problems raise ValueError with a message for
 the user; the planner turns it into a ConfigError naming the configuration."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Callable, Mapping, Optional
 
-from harness.config.experiment import Configuration
-from harness.config.inventory import Host
 from harness.strategies.ports import PortAllocator
+
+# Read by attribute: harness.config.experiment.Configuration and harness.config.inventory.Host
+# (name, labels, address, port, user, slots, is_local, interpreter, matches(selector)).
+Configuration = Any
+Host = Any
+
+# How gradients travel between a strategy's processes (harness/report/figures/comm.py,
+# projection.py): per step every worker sends 2(N−1)/N × G in a ring; or each worker pushes G
+# to the parameter servers and pulls G back; or nothing travels.
+RING_ALLREDUCE = "ring_allreduce"
+PS_PUSH_PULL = "ps_push_pull"
+NO_EXCHANGE = "none"
+GRADIENT_PATHS = (RING_ALLREDUCE, PS_PUSH_PULL, NO_EXCHANGE)
 
 
 @dataclass(frozen=True)
@@ -47,10 +67,42 @@ class PlacementContext:
         return host.labels.get("private_address") or host.address or "127.0.0.1"
 
 
-class Strategy(Protocol):
-    name: str
+Place = Callable[[Configuration, list, PlacementContext], list[Placement]]
+# (configuration, the planned tasks (harness.stages.plan.Task), hosts by name) -> the tasks
+Finish = Callable[[Configuration, list, Mapping[str, Host]], list]
 
-    def place(self, cfg: Configuration, hosts: list[Host], ctx: PlacementContext) -> list[Placement]: ...
+
+@dataclass(frozen=True)
+class Strategy:
+    name: str
+    summary: str                            # one line: what it is (docs, `harness check`)
+    place: Place
+    finish: Optional[Finish] = None         # what needs the tasks' directories (e.g. mpirun's contexts)
+    # Several training processes that talk to each other: `-np` sets its workers, and
+    # framework versions that differ across its hosts are a blocker.
+    distributed: bool = False
+    # A one-worker run of it is the single-process baseline of the scaling figures.
+    baseline: bool = False
+    gradients: str = NO_EXCHANGE            # one of GRADIENT_PATHS
+    # Configuration fields that only this strategy (or the others naming them too) accepts.
+    options: tuple[str, ...] = ()
+    # Options that name more hosts (selectors) the configuration runs on besides `hosts`.
+    host_options: tuple[str, ...] = ()
+    # The configuration's strategy-specific problem as one message, or None.
+    check: Optional[Callable[[Configuration], Optional[str]]] = None
+    # Roles that start, host or coordinate the training processes without running training
+    # code: a warm zygote cannot serve them, the communication figures leave them out.
+    helper_roles: tuple[str, ...] = ()
+    warm_imports: tuple[str, ...] = ()      # what a warm zygote imports beyond TensorFlow for it
+    packages: tuple[str, ...] = ()          # host packages it needs (pre-flight blocks without them)
+
+    def __post_init__(self):
+        if self.gradients not in GRADIENT_PATHS:
+            raise ValueError(f"strategy {self.name!r}: gradients {self.gradients!r} is not one of "
+                             f"{', '.join(GRADIENT_PATHS)}")
+
+    def problem(self, cfg: Configuration) -> Optional[str]:
+        return self.check(cfg) if self.check is not None else None
 
 
 def spread_over_slots(hosts: list[Host], count: int) -> list[tuple[Host, int]]:

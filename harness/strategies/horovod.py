@@ -14,12 +14,12 @@ import dataclasses
 import re
 from dataclasses import dataclass
 
-from harness.config.experiment import Configuration
-from harness.config.inventory import Host
-from harness.protocol.layout import HOROVOD_TIMELINE_FILE
-from harness.strategies.base import Placement, PlacementContext, spread_over_slots
+from typing import Mapping
 
-name = "horovod"
+from harness.protocol.layout import HOROVOD_TIMELINE_FILE
+from harness.strategies.base import (
+    RING_ALLREDUCE, Configuration, Host, Placement, PlacementContext, Strategy, spread_over_slots,
+)
 
 TIMELINE_FILE = HOROVOD_TIMELINE_FILE   # relative: lands in rank 0's task directory
 
@@ -127,7 +127,7 @@ def _ssh_settings(remote: list[Host]) -> dict:
     return out
 
 
-def finish(cfg: Configuration, tasks: list, hosts: dict[str, Host]) -> list:
+def finish(cfg: Configuration, tasks: list, hosts: Mapping[str, Host]) -> list:
     """The mpirun task learns where every rank runs: host address, slot count, directory."""
     if cfg.launcher != "mpi":
         return tasks
@@ -146,3 +146,17 @@ def finish(cfg: Configuration, tasks: list, hosts: dict[str, Host]) -> list:
                "env_names": sorted(launcher.env)}
     done = dataclasses.replace(launcher, spec=launcher.spec.replace(cluster=cluster))
     return [done if t is launcher else t for t in tasks]
+
+
+def check(cfg: Configuration) -> str | None:
+    if cfg.ps != 0:
+        return "ps: strategy 'horovod' has no parameter servers; remove 'ps' or use parameter_server"
+    return None
+
+
+STRATEGY = Strategy(
+    name="horovod", summary="Horovod ring all-reduce, ranks started by the harness (gloo) or by mpirun (mpi)",
+    place=place, finish=finish, check=check, distributed=True, gradients=RING_ALLREDUCE,
+    options=("launcher", "horovod_timeline", "network_interface"),
+    helper_roles=("rendezvous", "launcher", "mpi_host"), warm_imports=("horovod.tensorflow",),
+    packages=("horovod",))

@@ -4,11 +4,9 @@ TF_CONFIG lists every worker; worker 0 is the chief (checkpoints, evaluation rec
 
 from __future__ import annotations
 
-from harness.config.experiment import Configuration
-from harness.config.inventory import Host
-from harness.strategies.base import Placement, PlacementContext, spread_over_slots, tf_config
-
-name = "mirrored"
+from harness.strategies.base import (
+    RING_ALLREDUCE, Configuration, Host, Placement, PlacementContext, Strategy, spread_over_slots, tf_config,
+)
 
 
 def place(cfg: Configuration, hosts: list[Host], ctx: PlacementContext) -> list[Placement]:
@@ -19,3 +17,13 @@ def place(cfg: Configuration, hosts: list[Host], ctx: PlacementContext) -> list[
                       env={"TF_CONFIG": tf_config(cluster, "worker", i)},
                       cluster={"cluster": cluster, "task_type": "worker", "task_index": i, "local_rank": local})
             for i, (h, local) in enumerate(spread)]
+
+
+def check(cfg: Configuration) -> str | None:
+    if cfg.ps != 0:
+        return "ps: strategy 'mirrored' has no parameter servers; remove 'ps' or use parameter_server"
+    return None
+
+
+STRATEGY = Strategy(name="mirrored", summary="tf.distribute.MultiWorkerMirroredStrategy: collective all-reduce "
+                    "inside TensorFlow", place=place, check=check, distributed=True, gradients=RING_ALLREDUCE)

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import posixpath
+from typing import Mapping
 
-from harness.config.experiment import Configuration
-from harness.config.inventory import Host, selector_matches
-from harness.strategies.base import Placement, PlacementContext, spread_over_slots, tf_config
-
-name = "parameter_server"
+from harness.strategies.base import (
+    PS_PUSH_PULL, Configuration, Host, Placement, PlacementContext, Strategy, spread_over_slots, tf_config,
+)
 
 
 def split_hosts(cfg: Configuration, hosts: list[Host]) -> tuple[list[Host], list[Host]]:
@@ -23,7 +22,7 @@ def split_hosts(cfg: Configuration, hosts: list[Host]) -> tuple[list[Host], list
     chief go on the others; without ps_hosts every host takes both."""
     if not cfg.ps_hosts:
         return hosts, hosts
-    ps_hosts = [h for h in hosts if any(selector_matches(h.name, h.labels, s) for s in cfg.ps_hosts)]
+    ps_hosts = [h for h in hosts if any(h.matches(s) for s in cfg.ps_hosts)]
     if not ps_hosts:
         raise ValueError(f"ps_hosts {cfg.ps_hosts} match none of the configuration's hosts "
                          f"({', '.join(h.name for h in hosts)})")
@@ -65,7 +64,7 @@ def place(cfg: Configuration, hosts: list[Host], ctx: PlacementContext) -> list[
     return out
 
 
-def finish(cfg: Configuration, tasks: list, hosts: dict[str, Host]) -> list:
+def finish(cfg: Configuration, tasks: list, hosts: Mapping[str, Host]) -> list:
     """The evaluator reads the chief's checkpoints: tell it where they are."""
     if not cfg.evaluator:
         return tasks
@@ -77,3 +76,20 @@ def finish(cfg: Configuration, tasks: list, hosts: dict[str, Host]) -> list:
             t = dataclasses.replace(t, spec=t.spec.replace(cluster=cluster))
         out.append(t)
     return out
+
+
+def check(cfg: Configuration) -> str | None:
+    if cfg.ps < 1:
+        return "ps: strategy 'parameter_server' needs at least one ps task (ps: 1)"
+    if cfg.threads.inter_op == 1:
+        # Measured: with one inter-op thread a step blocks it waiting for remote
+        # variables, and the cluster never makes progress.
+        return ("threads.inter_op: 1 deadlocks a parameter-server cluster; use 2 or more "
+                "(or 0 / leave it out for TensorFlow's choice)")
+    return None
+
+
+STRATEGY = Strategy(
+    name="parameter_server", summary="tf.distribute.ParameterServerStrategy: a chief, ps tasks holding the "
+    "variables, workers running the steps", place=place, finish=finish, check=check, distributed=True,
+    gradients=PS_PUSH_PULL, options=("ps_hosts", "evaluator"), host_options=("ps_hosts",))

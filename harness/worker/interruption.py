@@ -9,7 +9,6 @@ import time
 
 from harness.protocol import exits
 from harness.protocol.spec import TaskSpec
-from harness.worker import distribute
 
 EXIT_INTERRUPTED = exits.INTERRUPTED   # after a checkpoint on a spot notice: 'interrupted', not failed
 
@@ -71,7 +70,7 @@ def on_notice(spec: TaskSpec, log, dist, model, opt, spot: SpotWatch, step: int)
     other workers would not join), record the interruption, and end the task."""
     path = None
     ckpt_dir = spec.checkpoint_dir
-    if ckpt_dir and dist.is_chief and not isinstance(dist, distribute.Mirrored):
+    if ckpt_dir and dist.is_chief and dist.checkpoint_on_notice:
         path = dist.write_checkpoint(model, opt, ckpt_dir, f"spot-step{step}")
         log.emit("checkpoint", path=path, step=step, reason="spot_interruption")
     if dist.is_chief or spec.rank in (None, 0):

@@ -108,8 +108,10 @@ def main():
         "hostname": socket.gethostname(),
         "python": sys.version.split()[0],
         "executable": sys.executable,
-        "packages": {d: _version(d) for d in ("tensorflow", "tensorflow-cpu", "tf-keras", "horovod", "mpi4py",
-                                              "numpy", "psutil", "nvidia-ml-py")},
+        # and the packages the registry's strategies need (harness.strategies.base.Strategy.packages)
+        "packages": {d: _version(d) for d in dict.fromkeys(("tensorflow", "tensorflow-cpu", "tf-keras", "horovod",
+                                                            "mpi4py", "numpy", "psutil", "nvidia-ml-py",
+                                                            *args.get("packages", ())))},
         "cpus": os.cpu_count(),
         "memory_bytes": _memory_bytes(),
         "gpus": gpus,

@@ -7,18 +7,18 @@ from __future__ import annotations
 
 import os
 
-from harness.protocol.constants import SERVER_ROLES
+from harness.protocol.layout import SAMPLER_ROLE
 from harness.protocol.spec import SpecError, TaskSpec
+from harness.worker import strategies
 from harness.worker.mpi import as_mpi_rank
 from harness.worker.servers import is_server
 from models import MODEL_NAMES
 
 # A built-in model's workload cannot train without these (the config requires them too).
 MODEL_NEEDS = ("dataset", "batch_size", "epochs")
-# Roles that never read the workload: Horovod's rendezvous and mpirun, the idle MPI host, a ps.
-NO_WORKLOAD = (*SERVER_ROLES, "ps", "sampler")
-# The cluster facts a server cannot start without (harness/strategies/ sets them).
-CLUSTER_NEEDS = {"rendezvous": ("port", "slots"), "launcher": ("contexts",), "evaluator": ("watch_dir",)}
+# Roles that never read the workload and the cluster facts (harness/strategies/ sets them)
+# a server cannot start without are each strategy's own: its part's NO_WORKLOAD and
+# CLUSTER_NEEDS (harness/worker/strategies/).
 
 
 def read_task(path: str | os.PathLike) -> TaskSpec:
@@ -31,11 +31,19 @@ def check_usable(spec: TaskSpec) -> None:
     where = f"task {spec.config}/{spec.task_id}"
     # A process mpirun started reads the launcher's task.json but trains: judge it as a rank.
     task = as_mpi_rank(spec)
-    if is_server(task):
-        missing = [n for n in CLUSTER_NEEDS.get(task.role, ()) if getattr(task.cluster, n) in (None, ())]
+    if task.role == SAMPLER_ROLE:
+        part = None
+    else:
+        try:
+            part = strategies.part(task.strategy)
+        except strategies.UnknownStrategy as e:
+            raise SpecError(f"{where}: strategy: {e}") from None
+    if part is not None and is_server(task):
+        needs = getattr(part, "CLUSTER_NEEDS", {})
+        missing = [n for n in needs.get(task.role, ()) if getattr(task.cluster, n) in (None, ())]
         if missing:
             raise SpecError(f"{where}: cluster: a {task.role} task needs {', '.join(missing)}")
-    uses_workload = task.role not in NO_WORKLOAD
+    uses_workload = part is not None and task.role not in getattr(part, "NO_WORKLOAD", ())
     work = spec.workload
     if work is None:
         if uses_workload:

@@ -2,8 +2,8 @@
 
 A hand-written loop rather than model.fit so that every step is timed in two parts:
 waiting for the input pipeline and computing. Both go to the event log (docs/events.md).
-What differs between strategies (single, horovod, mirrored, parameter_server) lives in
-harness/worker/distribute.py; a parameter-server chief has its own loop (_loop_ps).
+What differs between strategies lives in each one's part, harness/worker/strategies/<name>.py
+(its `Trainer`: dataset, step, evaluation, checkpoints, the loop: loops.py or its own).
 
 `run_task` is also the entry of the tasks that are not training loops: the servers of
 distributed strategies (servers.run_server) and the user's own script (script.py)."""
@@ -11,22 +11,20 @@ distributed strategies (servers.run_server) and the user's own script (script.py
 from __future__ import annotations
 
 import json
-import math
 import os
 import platform
 import sys
 import time
 import traceback
-from collections import deque
 
 from harness.protocol import exits
 from harness.protocol.constants import WARM_ENV
 from harness.protocol.events import EventLog
 from harness.protocol.spec import TaskSpec
-from harness.worker import distribute, keras_parts, servers
+from harness.worker import keras_parts, servers, strategies
 from harness.worker.calibrate import Interleaved, gradient_bytes, horovod_settings
 from harness.worker.hostinfo import host_facts, process_start_wall
-from harness.worker.interruption import EXIT_INTERRUPTED, SpotInterrupted, SpotWatch, on_notice, restore
+from harness.worker.interruption import EXIT_INTERRUPTED, SpotInterrupted, SpotWatch, restore
 from harness.worker.mpi import RanksInterrupted, as_mpi_rank
 
 def run_task(spec: TaskSpec) -> int:
@@ -66,7 +64,7 @@ def run_task(spec: TaskSpec) -> int:
         return exits.FAILED
     log.emit("run_end", status="ok", **summary)
     log.close()
-    if server and spec.role in ("ps", "worker"):
+    if server and servers.exits_hard(spec):
         # A TensorFlow server cannot be shut down cleanly; interpreter exit can hang on it.
         sys.stdout.flush()
         sys.stderr.flush()
@@ -84,9 +82,9 @@ def _train(spec: TaskSpec, log: EventLog) -> dict:
              versions={"tensorflow": tf.__version__, "tf_keras": keras.__version__})
 
     t = time.monotonic()
-    dist = distribute.for_strategy(strategy, tf, spec)
+    dist = strategies.part(strategy).Trainer(tf, spec)
     rank, size = dist.rank, dist.size
-    if strategy != "single":
+    if dist.joins_cluster:
         # hvd.init / the cluster handshake: waits for every other task to come up.
         log.emit("phase", name="distribution_ready", seconds=time.monotonic() - t, strategy=strategy,
                  rank=rank, size=size)
@@ -150,163 +148,11 @@ def _train(spec: TaskSpec, log: EventLog) -> dict:
                             last=work.epochs * steps_per_epoch, strategy=strategy, size=size,
                             gradient_bytes=grad_bytes, horovod=horovod_settings())
         calib.trace()
-    loop = _loop_ps if isinstance(dist, distribute.ParameterServer) else _loop_sync
     spot = SpotWatch(spec)
     try:
-        return loop(spec, log, dist, model, opt, loss_fn, score_fn, step_fn, it, data, steps_per_epoch,
-                    classification, start_step, spot, calib)
+        return dist.run_loop(spec, log, model, opt, loss_fn, score_fn, step_fn, it, data, steps_per_epoch,
+                             classification, start_step, spot, calib)
     finally:
         spot.stop()
         if calib is not None:
             calib.finish()
-
-
-class _Window:
-    """Steps accumulated into one step record (`log_every` steps, or the end of an epoch)."""
-
-    def __init__(self) -> None:
-        self.steps, self.images, self.seconds, self.data_wait_s, self.loss = 0, 0, 0.0, 0.0, 0.0
-
-    def add(self, images: int, seconds: float, data_wait_s: float | None, loss: float) -> None:
-        self.steps += 1
-        self.images += images
-        self.seconds += seconds
-        self.data_wait_s = None if data_wait_s is None or self.data_wait_s is None else self.data_wait_s + data_wait_s
-        self.loss += loss
-
-    def record(self, step: int, epoch: int) -> dict:
-        return {"step": step, "steps": self.steps, "epoch": epoch, "images": self.images, "seconds": self.seconds,
-                "data_wait_s": self.data_wait_s, "loss": self.loss / self.steps}
-
-
-def _epoch_end(log, dist, model, opt, loss_fn, score_fn, save, data, record: dict, step: int,
-               classification: bool) -> None:
-    if len(data.x_val):
-        res = dist.evaluate(model, loss_fn, score_fn, data.x_val, data.y_val)
-        if res is not None:
-            vl, vs, vn = res
-            record["val_loss"] = vl / vn
-            record.update(_metric_fields("val", vs, vn, vl / vn, classification))
-    log.emit("epoch", **record)
-    if save is not None:
-        path = save()
-        if dist.is_chief:
-            log.emit("checkpoint", path=path, step=step)
-
-
-def _loop_sync(spec, log, dist, model, opt, loss_fn, score_fn, step_fn, it, data, steps_per_epoch,
-               classification, start_step=0, spot=None, calib=None) -> dict:
-    """Synchronous steps (single, horovod, mirrored): each step's seconds run from asking
-    for its batch to its loss being on the host, which waits for the whole step (its
-    all-reduce included), so the time is honest; data_wait_s is the part spent on the batch."""
-    work = spec.workload
-    log_every = work.log_every
-    save = dist.checkpoint(model, opt, spec.checkpoint_dir)
-    step, images = start_step, 0
-    first_epoch, skip = start_step // steps_per_epoch + 1, start_step % steps_per_epoch
-    first_start = last_end = None
-    for epoch in range(first_epoch, work.epochs + 1):
-        ep_t0 = time.monotonic()
-        ep_loss = ep_score = 0.0
-        ep_images = 0
-        win = _Window()
-        begin = skip if epoch == first_epoch else 0   # a resumed run continues mid-epoch
-        for i in range(begin, steps_per_epoch):
-            if calib is not None:
-                calib.before(step + 1)   # untimed here: not part of the training step
-            t0 = time.monotonic()
-            batch_xy = next(it)
-            t1 = time.monotonic()
-            loss, score = step_fn(batch_xy)
-            loss = float(loss)  # waits for the step to finish, so the timing is honest
-            if first_start is None:
-                dist.after_first_step(model, opt)  # e.g. Horovod's broadcast: counted in step 1
-            t2 = time.monotonic()
-            first_start = t0 if first_start is None else first_start
-            last_end = t2
-            n = int(work.batch_size)
-            step += 1
-            images += n
-            ep_images += n
-            ep_loss += loss * n
-            ep_score += float(score)
-            win.add(n, t2 - t0, t1 - t0, loss)
-            notice = spot.pending() if spot is not None else None
-            if win.steps == log_every or i == steps_per_epoch - 1 or (notice and win.steps):
-                log.emit("step", **win.record(step, epoch))
-                win = _Window()
-            if notice:
-                on_notice(spec, log, dist, model, opt, spot, step)
-        record = {"epoch": epoch, "steps": steps_per_epoch - begin, "images": ep_images,
-                  "seconds": time.monotonic() - ep_t0, "train_loss": ep_loss / ep_images}
-        record.update(_metric_fields("train", ep_score, ep_images, ep_loss / ep_images, classification))
-        _epoch_end(log, dist, model, opt, loss_fn, score_fn, save, data, record, step, classification)
-    seconds = (last_end - first_start) if first_start is not None else 0.0
-    return {"steps": step - start_step, "images": images, "seconds": seconds, "last_step": step}
-
-
-def _loop_ps(spec, log, dist, model, opt, loss_fn, score_fn, step_fn, it, data, steps_per_epoch,
-             classification, start_step=0, spot=None, calib=None) -> dict:
-    """The parameter-server chief keeps 2 steps per worker scheduled (one running, one
-    queued: no worker waits for the coordinator); workers run them concurrently with
-    asynchronous updates. Results are fetched in scheduling order, and a step's `seconds`
-    is the time from the previous step's result (or the epoch's start) to its own: the
-    coordinator's view, where throughput = images / seconds holds. Bounding what is in
-    flight keeps that true across the warm-up cut too: with everything scheduled at once,
-    later steps would finish while the first (warm-up) one is awaited and look free.
-    A step's time on its worker, and its wait for data there, are not visible from here:
-    `data_wait_s` is null; `workers` and `in_flight` say how many ran at once."""
-    work = spec.workload
-    log_every = work.log_every
-    batch = int(work.batch_size)
-    save = dist.checkpoint(model, opt, spec.checkpoint_dir)
-    step, images = start_step, 0
-    first_epoch, skip = start_step // steps_per_epoch + 1, start_step % steps_per_epoch
-    first_start = last_end = None
-    notice = None
-    for epoch in range(first_epoch, work.epochs + 1):
-        ep_t0 = time.monotonic()
-        ep_loss = ep_score = 0.0
-        prev = time.monotonic()
-        first_start = prev if first_start is None else first_start
-        in_flight = 2 * max(1, dist.workers)
-        todo = steps_per_epoch - (skip if epoch == first_epoch else 0)   # a resumed run continues mid-epoch
-        pending = deque(dist.schedule(step_fn, it) for _ in range(min(in_flight, todo)))
-        scheduled = len(pending)
-        win = _Window()
-        while pending:
-            loss, score = pending.popleft().fetch()
-            now = time.monotonic()
-            # On a spot notice nothing new is scheduled; the steps in flight finish and count.
-            notice = notice or (spot.pending() if spot is not None else None)
-            if scheduled < todo and not notice:
-                pending.append(dist.schedule(step_fn, it))
-                scheduled += 1
-            loss = float(loss)
-            step += 1
-            images += batch
-            ep_loss += loss * batch
-            ep_score += float(score)
-            win.add(batch, now - prev, None, loss)
-            prev = last_end = now
-            if win.steps == log_every or not pending:
-                log.emit("step", **win.record(step, epoch), workers=dist.workers, in_flight=in_flight,
-                         timing="completion_interval")
-                win = _Window()
-        dist.join()
-        if notice:
-            on_notice(spec, log, dist, model, opt, spot, step)
-        ep_images = todo * batch
-        record = {"epoch": epoch, "steps": todo, "images": ep_images,
-                  "seconds": time.monotonic() - ep_t0, "train_loss": ep_loss / ep_images}
-        record.update(_metric_fields("train", ep_score, ep_images, ep_loss / ep_images, classification))
-        _epoch_end(log, dist, model, opt, loss_fn, score_fn, save, data, record, step, classification)
-    seconds = (last_end - first_start) if first_start is not None else 0.0
-    return {"steps": step - start_step, "images": images, "seconds": seconds, "last_step": step}
-
-
-def _metric_fields(prefix: str, score_sum: float, n: int, mean_loss: float, classification: bool) -> dict:
-    if classification:
-        return {f"{prefix}_accuracy": score_sum / n}
-    # RMSE over every predicted coordinate; the MSE loss is the same mean, so use it.
-    return {f"{prefix}_rmse": math.sqrt(mean_loss)}

@@ -82,8 +82,11 @@ def _peer_uid(conn: socket.socket) -> int:
     return struct.unpack("3i", creds)[1]
 
 
-def _imports(horovod: bool) -> list[str]:
-    """What a cold task would import before its first line of training."""
+def _imports(extra: tuple[str, ...] = ()) -> list[str]:
+    """What a cold task would import before its first line of training; `extra`: what its
+    strategy imports besides (harness.strategies.base.Strategy.warm_imports), when installed."""
+    import importlib
+
     done = []
     import numpy  # noqa: F401
     import tensorflow  # noqa: F401
@@ -98,16 +101,16 @@ def _imports(horovod: bool) -> list[str]:
         done.append("sklearn.datasets")
     except ImportError:
         pass
-    if horovod:
+    for name in extra:
         try:
-            import horovod.tensorflow  # noqa: F401
-            done.append("horovod.tensorflow")
+            importlib.import_module(name)
+            done.append(name)
         except ImportError:
             pass
     return done
 
 
-def serve(name: str, idle_s: float = 90.0, horovod: bool = False) -> int:
+def serve(name: str, idle_s: float = 90.0, imports: tuple[str, ...] = ()) -> int:
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(address(name))
     listener.listen(64)   # bound before the imports: a task that comes early waits for them
@@ -115,7 +118,7 @@ def serve(name: str, idle_s: float = 90.0, horovod: bool = False) -> int:
     signal.signal(signal.SIGTERM, lambda s, f: stopping.append(s))
     signal.signal(signal.SIGINT, lambda s, f: stopping.append(s))
     t0 = time.time()
-    imported = _imports(horovod)
+    imported = _imports(imports)
     ready = time.time()
     print(json.dumps({"event": "warm_ready", "name": name, "pid": os.getpid(), "import_s": round(ready - t0, 3),
                       "imports": imported}), flush=True)
@@ -243,9 +246,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m harness.worker.warm")
     ap.add_argument("--name", required=True)
     ap.add_argument("--idle", type=float, default=90.0, help="exit after this many seconds with no task")
-    ap.add_argument("--horovod", action="store_true", help="also import horovod.tensorflow")
+    ap.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
+                    help="also import this module (its strategy's; may repeat)")
     args = ap.parse_args(argv)
-    return serve(args.name, args.idle, args.horovod)
+    return serve(args.name, args.idle, tuple(args.imports))
 
 
 if __name__ == "__main__":

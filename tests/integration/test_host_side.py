@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-HOST_SIDE = [*sorted((ROOT / "harness" / "worker").glob("*.py")), *sorted((ROOT / "harness" / "protocol").glob("*.py")),
+HOST_SIDE = [*sorted((ROOT / "harness" / "worker").rglob("*.py")), *sorted((ROOT / "harness" / "protocol").glob("*.py")),
              ROOT / "harness" / "callback.py", *sorted((ROOT / "models").glob("*.py"))]
 # Our own packages a host may import; everything else under `harness.` is the control side.
 HOST_PACKAGES = ("harness.worker", "harness.protocol", "harness.callback", "models")

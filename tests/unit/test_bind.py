@@ -50,3 +50,13 @@ def test_plan_json_holds_the_specs_the_hosts_get(tmp_path):
             assert tj["spec"] == t.spec.to_dict()
             assert tj["env"] == sorted(t.env)   # names only: values may be secrets
             assert tj["task_dir"] == t.task_dir
+
+
+def test_zygotes_get_the_code_path_of_their_host(tmp_path):
+    # Every run of a thread sweep on one host shares an environment: warm zygotes are planned.
+    exp = load_experiment(ROOT / "experiments" / "thread_sweep.yaml")
+    plan = build_plan(exp.model_copy(update={"repeats": 2}), load_inventory(ROOT / "hosts" / "local.yaml"),
+                      "r1", tmp_path / "r1")
+    assert plan.zygotes and all("PYTHONPATH" not in z.env for z in plan.zygotes)
+    bound = bind(plan, {"local": HostSync(pythonpath="/code/v1")})
+    assert [z.env["PYTHONPATH"] for z in bound.zygotes] == ["/code/v1"] * len(plan.zygotes)

@@ -16,8 +16,9 @@ PKG = ROOT / "harness"
 LAYERS = [
     ["harness", "harness.protocol"],                                       # the contract (+ __version__)
     ["harness.errors", "harness.requirements", "harness.callback", "harness.worker"],  # host side, typed errors
-    ["harness.config"],                                                    # validated inputs
-    ["harness.aws", "harness.transport", "harness.strategies"],            # one side effect each; pure placements
+    ["harness.strategies"],                                                # the strategy registry; pure placements
+    ["harness.config"],                                                    # validated inputs (asks the registry)
+    ["harness.aws", "harness.transport"],                                  # one side effect each
     ["harness.prices", "harness.sandbox"],
     ["harness.stages"],                                                    # the run's stages, in Stage order
     ["harness.report"],                                                    # read → figures → write

@@ -61,7 +61,8 @@ def test_horovod_ranks_are_warm_and_its_rendezvous_is_not(tmp_path):
     names = _names(plan.configs[1])
     assert names["rendezvous"] is None and names["worker-0"] == names["worker-1"] is not None
     (z,) = plan.zygotes
-    assert z.horovod and "--horovod" in warm_pool.start_argv("python3", z, 90)
+    assert z.imports == ("horovod.tensorflow",)   # the horovod strategy's warm_imports
+    assert warm_pool.start_argv("python3", z, 90)[-2:] == ["--import", "horovod.tensorflow"]
 
 
 def test_the_key_ignores_what_each_task_sets_itself():

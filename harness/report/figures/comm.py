@@ -21,12 +21,13 @@ import numpy as np
 
 from harness.protocol import layout
 from harness.report import stats
+from harness.strategies import gradients_of, helper_roles
+from harness.strategies.base import PS_PUSH_PULL
 from harness.report.figures.commbytes import HostByteCheck, bytes_in_window, check_host, ps_host_bytes, ring_host_bytes
 from harness.report.read.records import RunData, TaskData
 from harness.report.figures.link_rate import link_rate, parse_bits  # noqa: F401  (parse_bits: importable from here too)
 from harness.report.figures.metrics import ConfigMetrics
 
-NOT_TRAINING_ROLES = ("rendezvous", "launcher", "mpi_host", "sampler")
 # Direct and baseline shares "disagree" when they differ by more than both intervals and this.
 DISAGREE_MARGIN = 0.05
 
@@ -154,7 +155,9 @@ def gradient_bytes_of(run: RunData, config: str) -> Optional[int]:
 
 
 def _training_tasks(run: RunData, config: str) -> list[TaskData]:
-    return [t for t in run.tasks_of(config) if t.role not in NOT_TRAINING_ROLES]
+    # samplers, and the roles of each strategy that never train (Strategy.helper_roles)
+    skip = (layout.SAMPLER_ROLE, *helper_roles())
+    return [t for t in run.tasks_of(config) if t.role not in skip]
 
 
 # --- oversubscription --------------------------------------------------------------------------
@@ -206,7 +209,7 @@ def analyse(run: RunData, m: ConfigMetrics, base: Optional[ConfigMetrics]) -> Co
 
 
 def _direct(a: CommAnalysis, run: RunData, m: ConfigMetrics, tasks: list[TaskData]) -> None:
-    if m.strategy == "parameter_server":
+    if gradients_of(m.strategy) == PS_PUSH_PULL:
         chief = next((t for t in tasks if t.role == "chief"), None)
         workers = [t for t in tasks if t.role == "worker" and t.of("calibration")]
         if chief is None or not workers:
@@ -295,7 +298,7 @@ def _bytes(a: CommAnalysis, run: RunData, m: ConfigMetrics, tasks: list[TaskData
     if g is None:
         a.notes.append("no gradient_bytes in the tasks' model_built phase records: no byte model")
         return
-    if m.strategy == "parameter_server":
+    if gradients_of(m.strategy) == PS_PUSH_PULL:
         workers = sorted((t for t in tasks if t.role == "worker"), key=lambda t: t.task_id)
         ps = [t.host for t in tasks if t.role == "ps"]
         per_step = ps_host_bytes(g, [t.host for t in workers], ps)

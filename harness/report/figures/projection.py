@@ -28,11 +28,14 @@ import math
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
+from harness.strategies import gradients_of
+from harness.strategies.base import PS_PUSH_PULL
+
 
 @dataclass(frozen=True)
 class Measured:
     config: str
-    strategy: str                 # "horovod" (ring) or "parameter_server"
+    strategy: str                 # its gradients travel in a ring (horovod, mirrored) or through ps (parameter_server)
     workers: int
     ps: int
     batch: int                    # per worker
@@ -69,6 +72,11 @@ class Fit:
     notes: tuple[str, ...]
 
 
+def _push_pull(m: Measured) -> bool:
+    """Parameter-server model, else ring all-reduce (the strategy's Strategy.gradients)."""
+    return gradients_of(m.strategy) == PS_PUSH_PULL
+
+
 def _messages(workers: int, grad_bytes: float, fusion_bytes: float) -> int:
     return 2 * (workers - 1) * max(1, math.ceil(grad_bytes / fusion_bytes))
 
@@ -90,7 +98,7 @@ def fit(m: Measured) -> Fit:
         notes.append(f"measured step {m.t_step_s:.4g} s is shorter than t_compute {t_c:.4g} s: "
                      "communication time taken as 0")
         comm = 0.0
-    if m.strategy == "parameter_server":
+    if _push_pull(m):
         volume = 2.0 * m.wire_overhead * m.gradient_bytes
         kind = "λ, per worker step"
     else:
@@ -103,7 +111,7 @@ def fit(m: Measured) -> Fit:
         return Fit(0.0, kind, achieved, tuple(notes))
     beta_term = 8.0 * volume / m.link_bits_per_s
     rest = comm - beta_term
-    if m.strategy == "parameter_server":
+    if _push_pull(m):
         ps_bound = 8.0 * m.workers * m.remote_fraction * m.wire_overhead * m.gradient_bytes / max(1, m.ps) \
             / m.link_bits_per_s
         if ps_bound >= m.t_step_s:
@@ -124,7 +132,7 @@ def predict(m: Measured, f: Fit, workers: int, bits_per_s: Optional[float],
     if not bps:
         raise ValueError("no link rate: give --bandwidth (the measured run's link rate is unknown and it "
                          "measured no communication time)")
-    if m.strategy == "parameter_server":
+    if _push_pull(m):
         own = m.t_compute_s + f.latency_s + 8.0 * 2.0 * m.wire_overhead * m.gradient_bytes / bps
         ps_link = 8.0 * workers * _remote(m, workers) * m.wire_overhead * m.gradient_bytes / max(1, m.ps) / bps
         t_step = max(own, ps_link)
@@ -151,7 +159,7 @@ def assumptions(m: Measured, f: Fit) -> list[str]:
                 if m.t_compute_fit_s is not None else [])
     out = [
         f"measured: {m.config} ({m.strategy}, {m.workers} workers"
-        + (f", {m.ps} ps" if m.strategy == "parameter_server" else "") + f", batch {m.batch} per worker)",
+        + (f", {m.ps} ps" if _push_pull(m) else "") + f", batch {m.batch} per worker)",
         f"t_compute = {m.t_compute_s:.4g} s per step, the same on every host and at every size "
         f"({m.sources.get('t_compute', 'calibration steps')})",
         f"measured step = {m.t_step_s:.4g} s ({m.sources.get('t_step', 'training steps after warm-up')})",
@@ -163,7 +171,7 @@ def assumptions(m: Measured, f: Fit) -> list[str]:
         + (f"; achieved bandwidth in the measured run {f.achieved_bits_per_s / 1e6:.4g} Mbit/s"
            if f.achieved_bits_per_s else ""),
     ]
-    if m.strategy == "parameter_server":
+    if _push_pull(m):
         out += ["parameter server: t_step = max(t_compute + λ + 2wG/B, W·r·wG/(k·B)), the ps links the shared "
                 f"bottleneck (k = {m.ps} ps, variables split evenly); r = {m.remote_fraction:.3g} of the workers on "
                 f"other hosts than the ps at {m.workers} workers (the measured layout), 1 at other sizes (one host "

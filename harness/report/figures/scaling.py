@@ -18,6 +18,8 @@ from harness.protocol import layout
 from harness.report.figures.comm import CommAnalysis, analyse
 from harness.report.read.records import RunData, resolved_configurations
 from harness.report.figures.metrics import ConfigMetrics, _num, _setting
+from harness.strategies import gradients_of, is_baseline
+from harness.strategies.base import NO_EXCHANGE, PS_PUSH_PULL
 
 # Peak FP32 TFLOPS per GPU (vendor spec sheets, via /work/shared/data/README.md). Matched
 # against the NVML or catalog GPU name; a K80 board has two dies and NVML shows each die.
@@ -104,7 +106,7 @@ def choose_baseline(run: RunData, m: ConfigMetrics,
         shown = ", ".join(sorted(t or "unknown" for t in types)) or "none"
         return None, f"no baseline: instance types of the workers are not one known type ({shown})"
     key = _workload_key(run, m.config)
-    candidates = [b for b in metrics if b.strategy == "single" and b.workers == 1
+    candidates = [b for b in metrics if is_baseline(b.strategy) and b.workers == 1
                   and b.config != m.config and _workload_key(run, b.config) == key
                   and _instance_types(run, b) == types]
     measured = [b for b in candidates if b.throughput_images_per_s]
@@ -118,7 +120,7 @@ def choose_baseline(run: RunData, m: ConfigMetrics,
                                         -b.throughput_images_per_s, order[b.config]))
     rule = "same thread settings" if _threads(run, best.config) == threads else "no thread match"
     extra = f"; chosen from {len(measured)} by {rule}, then highest throughput" if len(measured) > 1 else ""
-    return best, (f"{best.config}: strategy single, same model/dataset, per-worker batch {key[2]}, "
+    return best, (f"{best.config}: strategy {best.strategy}, same model/dataset, per-worker batch {key[2]}, "
                   f"{next(iter(types))}{extra}")
 
 
@@ -196,7 +198,7 @@ def direct_share(a: CommAnalysis, m: ConfigMetrics) -> Optional[CommShare]:
     if d is None:
         return None
     hw = f" ± {d.half_width:.1%}" if d.half_width is not None else ""
-    who = f"mean over {len(a.ranks)} ranks" if m.strategy != "parameter_server" else \
+    who = f"mean over {len(a.ranks)} ranks" if gradients_of(m.strategy) != PS_PUSH_PULL else \
         f"workers' calibration vs the chief's completion interval × {m.workers} workers"
     return CommShare(d.value, "direct: calibration steps without communication",
                      f"1 − {_s(d.t_compute_s)} s (t_compute) ÷ {_s(d.t_step_s)} s (t_step), {who}{hw} (95 %)")
@@ -285,6 +287,13 @@ def config_scaling(run: RunData, m: ConfigMetrics, metrics: Sequence[ConfigMetri
         sc.communication_reason = "not distributed"
         return sc
     base, sc.baseline_reason = choose_baseline(run, m, metrics)
+    path = gradients_of(m.strategy)
+    if path in (NO_EXCHANGE, None):
+        # Independent processes (or a strategy this registry does not know): no gradient
+        # exchange to model; the efficiency against the baseline still holds.
+        sc.communication_reason = (f"strategy {m.strategy}: no gradients travel between its processes"
+                                   if path else f"strategy {m.strategy} is not in the strategy registry "
+                                   f"(harness/strategies/, HARNESS_STRATEGY_PATH): no communication model")
     if base is not None:
         sc.baseline = base.config
         if m.throughput_images_per_s:
@@ -293,6 +302,8 @@ def config_scaling(run: RunData, m: ConfigMetrics, metrics: Sequence[ConfigMetri
                                     f"{_s(base.throughput_images_per_s)} images/s of {base.config})")
         else:
             sc.efficiency_inputs = "no steady-state throughput"
+    if path in (NO_EXCHANGE, None):
+        return sc
     sc.comm = analyse(run, m, base)
     for estimate in COMMUNICATION_ESTIMATORS:
         # The direct estimator reads the analysis just made rather than analysing again.

@@ -4,6 +4,8 @@ what else the run says about it (comm.py computes it; docs/metrics.md, "Communic
 from __future__ import annotations
 
 from harness.report.figures.analysis import RunAnalysis
+from harness.strategies import gradients_of
+from harness.strategies.base import PS_PUSH_PULL
 from harness.report.write.blocks import NONE, Block, Bullets, Heading, fmt_bytes, fmt_num, fmt_share
 
 
@@ -42,7 +44,7 @@ def communication_blocks(a: RunAnalysis) -> list[Block]:
         if c.oversubscription:
             items.append(f"Shared cores: {c.oversubscription}" + (f"; {c.baseline_alone}" if c.baseline_alone else ""))
         if c.wire_bytes_per_step is not None:
-            what = ("push + pull per worker step" if c.strategy == "parameter_server"
+            what = ("push + pull per worker step" if gradients_of(c.strategy) == PS_PUSH_PULL
                     else "ring all-reduce, 2(N−1)/N × G sent per rank per step")
             items.append(f"Bytes per step: G = {fmt_bytes(c.gradient_bytes)} of gradients; model "
                          f"{fmt_bytes(c.wire_bytes_per_step)} ({what})")
