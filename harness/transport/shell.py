@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from harness.protocol import layout
+from harness.protocol import constants, layout
 # How a task is started, signalled and swept is shared with the host's keeper.
 from harness.protocol.task_shell import (LEASE_S, leftovers_command, parse_pids, q, signal_command,  # noqa: F401
                                          start_command)
@@ -114,3 +114,47 @@ def parse_poll(output: str) -> dict[str, TaskStatus]:
     return out
 
 
+
+
+# -- a detached run's keepers (harness/worker/keeper.py) ---------------------------------
+
+KEEPER_MODULE = "harness.worker.keeper"
+ATTACH_LOCK_MODULE = "harness.worker.attach_lock"
+
+
+def keeper_start_command(keeper_dir: str, python: str, pythonpath: str) -> str:
+    """Start the host's keeper detached in its own session (it outlives this SSH session
+    and the control side); a keeper already running for the run makes this a no-op. The
+    keeper must not carry the run's id in its environment: the leftover sweep looks for it."""
+    d = q(keeper_dir)
+    return (f"cd {d} && (unset {constants.RUN_ID_ENV} HARNESS_CONFIG; PYTHONPATH={q(pythonpath)} setsid "
+            f"{q(python)} -m {KEEPER_MODULE} --dir {d} >> {layout.KEEPER_OUT_FILE} 2>&1 < /dev/null &) && echo started")
+
+
+def keeper_follow_command(keeper_dir: str, offset: int | None, limit: int = 4_000_000) -> str:
+    """One round trip for an attached control side: line 1 `alive=0|1 ready=0|1`, line 2 the
+    keeper's state.json (empty if none yet), then the steward's control log from byte
+    `offset` (at most `limit` bytes; the next call continues; None: no log)."""
+    d = q(keeper_dir)
+    log, state, pid = layout.KEEPER_LOG_FILE, layout.KEEPER_STATE_FILE, layout.KEEPER_PID_FILE
+    return (f"cd {d} 2>/dev/null || {{ echo 'alive=0 ready=0 missing=1'; exit 0; }}; "
+            f"a=0; p=$(cat {pid} 2>/dev/null); [ -n \"$p\" ] && kill -0 \"$p\" 2>/dev/null && a=1; "
+            f"r=0; [ -f {layout.KEEPER_READY_FILE} ] && r=1; echo \"alive=$a ready=$r missing=0\"; "
+            f"cat {state} 2>/dev/null; echo; "
+            + (f"tail -c +{int(offset) + 1} {log} 2>/dev/null | head -c {int(limit)}; " if offset is not None else "")
+            + "true")
+
+
+def parse_follow(output: str) -> tuple[dict, str, str]:
+    """(flags {alive, ready, missing}, state.json text, new log text) of keeper_follow_command."""
+    head, _, rest = output.partition("\n")
+    state, _, log = rest.partition("\n")
+    flags = {}
+    for part in head.split():
+        k, _, v = part.partition("=")
+        flags[k] = v == "1"
+    return flags, state.strip(), log
+
+
+def attach_lock_command(lock_file: str, owner: str, python: str, pythonpath: str) -> str:
+    return f"PYTHONPATH={q(pythonpath)} {q(python)} -m {ATTACH_LOCK_MODULE} {q(lock_file)} {q(owner)}"

@@ -78,7 +78,7 @@ def run_steward(spec: dict, d: Path, stop: StopOnSignal) -> int:
         write_state(d, {"role": "steward", "phase": "ended", "error": why, "started": False})
         return 1
     acked: set[str] = set()
-    ended_at = None
+    ended_at, last_orders = None, None
 
     def handle(msg: dict) -> dict | None:
         h = msg.get("host")
@@ -100,8 +100,12 @@ def run_steward(spec: dict, d: Path, stop: StopOnSignal) -> int:
             if reason:
                 st.request_stop(reason)
             st.tick(now)
-            follow(tasks, st.orders(host))
+            orders = st.orders(host)
+            follow(tasks, orders)
             tasks.renew()
+            # While things change (a group released, a stop under way), look again at once.
+            busy = bool(st.records) or orders != last_orders
+            last_orders = orders
             for event, fields in st.records:
                 rec = log.emit(event, **fields)
                 if event == "config_start":
@@ -114,7 +118,7 @@ def run_steward(spec: dict, d: Path, stop: StopOnSignal) -> int:
                 ended_at = ended_at or now
                 if acked >= set(st.members) - set(st.unreachable) - {host} or now - ended_at > END_LINGER_S:
                     return 0
-            server.serve(poll, handle)
+            server.serve(0.05 if busy else poll, handle)
     except Exception as e:
         log.emit("keeper_error", host=host, error=f"{type(e).__name__}: {e}", traceback=traceback.format_exc())
         tasks.stop_everything(float(spec["grace_s"]))
@@ -129,6 +133,7 @@ def run_member(spec: dict, d: Path, stop: StopOnSignal) -> int:
     tasks = LocalTasks(spec, host)
     link = StewardLink(spec["steward_address"], int(spec["port"]), spec["token"], host)
     last_contact = time.monotonic()   # a steward that never answers counts from the start
+    last_orders = None
     while True:
         if stop.stopped:
             left = tasks.stop_everything(float(spec["grace_s"]))
@@ -138,8 +143,9 @@ def run_member(spec: dict, d: Path, stop: StopOnSignal) -> int:
         reports = tasks.poll()
         orders = link.exchange({"tasks": reports, "swept": tasks.swept})
         now = time.monotonic()
+        busy = orders is not None and orders != last_orders
         if orders is not None:
-            last_contact = now
+            last_contact, last_orders = now, orders
             follow(tasks, orders)
             if orders.get("end"):
                 write_state(d, {"role": "member", "phase": "ended", "started": bool(tasks.pids), "tasks": reports})
@@ -157,7 +163,7 @@ def run_member(spec: dict, d: Path, stop: StopOnSignal) -> int:
         write_state(d, {"role": "member", "phase": "running", "started": bool(tasks.pids),
                         "steward_silent_s": round(now - last_contact, 1), "steward_error": link.error,
                         "tasks": reports})
-        stop.wait(poll)
+        stop.wait(0.05 if busy else poll)
 
 
 def _already_done(d: Path) -> bool:
