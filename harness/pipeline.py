@@ -235,9 +235,14 @@ def _follow_started(f, att, stop, progress, until, lock=None, started=False):
         if outcome != "not_started":
             return outcome
         pulled = f.pull()
-        if not pulled.ready:
-            raise HarnessError(f"run {att.info.run_id} never started: the control side stopped while it wrote the "
-                               f"run's files to the hosts; nothing ran; start it again with `harness run`")
+        if not pulled.ready:   # the launch was killed before `ready`: were the files all written?
+            missing = [h for h in detach.files_complete(att.plan, att.transports, att.info)
+                       if h not in att.unreachable] if not att.unreachable else att.info.hosts
+            if missing:
+                raise HarnessError(f"run {att.info.run_id} never started: the control side stopped while it wrote "
+                                   f"the run's files (host(s) {', '.join(missing)} lack some); nothing ran; start "
+                                   f"it again with `harness run`")
+            detach.mark_ready(att.transports, att.info)
         if time.monotonic() > deadline:
             log = f"{att.info.steward_dir}/{layout.KEEPER_OUT_FILE}"
             tail = att.transports[att.info.steward].exec(f"tail -n 5 {shell.q(log)}", timeout=30).stdout.strip()

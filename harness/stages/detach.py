@@ -106,6 +106,18 @@ def write_hosts(plan: Plan, transports: dict[str, Transport], run_dir: Path, inf
         raise HarnessError("; ".join(failed) + " — nothing was started")
 
 
+def files_complete(plan: Plan, transports: dict[str, Transport], info: DetachInfo) -> list[str]:
+    """The hosts whose files are not all there (a launch killed while it wrote them)."""
+    def one(host: str) -> bool:
+        paths = [f"{t.task_dir}/{name}" for cp in plan.configs for t in cp.tasks if t.host == host
+                 for name in (layout.TASK_FILE, layout.ENV_FILE)]
+        paths.append(f"{info.keeper_dirs[host]}/{layout.KEEPER_SPEC_FILE}")
+        cmd = " && ".join(f"test -s {shell.q(p)}" for p in paths)
+        return transports[host].exec(cmd, timeout=60).ok
+
+    return [h for h, o in fan_out({h: h for h in info.hosts}, one).items() if o.error is not None or not o.value]
+
+
 def mark_ready(transports: dict[str, Transport], info: DetachInfo) -> None:
     path = f"{info.steward_dir}/{layout.KEEPER_READY_FILE}"
     res = transports[info.steward].exec(f"touch {shell.q(path)}", timeout=60)

@@ -126,6 +126,7 @@ class Follower:
             if name in done or name not in by_name:
                 continue
             t0 = time.monotonic()
+            _drop_partial_files(self.run_dir, by_name[name])
             result = collect_config(by_name[name], self.transports, self.run_dir, unreachable)
             for key, why in result.errors.items():
                 self.attach_log.emit("collect_error", config=name, task=key, error=why)
@@ -157,6 +158,14 @@ class Follower:
 
     def close(self) -> None:
         self.attach_log.close()
+
+
+def _drop_partial_files(run_dir: Path, cp) -> None:
+    """Files an earlier attach was killed while it copied (`.<name>.part<pid>-<thread>`)."""
+    for t in cp.tasks:
+        d = layout.local_task_dir(run_dir, t.host, t.config, t.task_id)
+        for p in d.rglob(".*.part*") if d.is_dir() else []:
+            p.unlink(missing_ok=True)
 
 
 def first_wave_running(f: Follower, plan: Plan) -> bool:

@@ -15,6 +15,8 @@ from typing import Optional
 from harness.prices import Catalog, parse_live_prices, resolve_host_price
 
 SECONDS_PER_HOUR = 3600.0
+# The steward's phases of a configuration run, as status says them.
+PHASES = {"starting": "starting", "watching": "running", "terming": "stopping", "sweeping": "stopping (sweep)"}
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,7 @@ def cost_so_far(control: list[dict], resolved: dict | None, prices_doc, catalog:
             missing.append(p.reason)
             continue
         total += p.usd_per_hour * held / SECONDS_PER_HOUR
-        sources.add(p.source.split(":")[0])
+        sources.add(p.source.split(" of host ")[0].split(":")[0])
     how = f"{len(hosts)} host(s) × {held / 60:.1f} min on demand ({'; '.join(sorted(sources)) or 'no price'})"
     if missing:
         return Cost(None, held * len(hosts), f"{how}; unknown: {'; '.join(missing)}")
@@ -83,7 +85,7 @@ def describe(run_id: str, state_text: str, state: dict | None, cost: Cost, now: 
         started = c.get("started_wall")
         took = f", {now - started:.0f} s of {c.get('time_limit_s'):g} s limit" if started and c.get("phase") != "ended" \
             else ""
-        what = c.get("status") or c.get("phase")
+        what = c.get("status") or PHASES.get(c.get("phase"), c.get("phase"))
         reason = f": {c['reason']}" if c.get("reason") else ""
         lines.append(f"  {c.get('name')} ({c.get('strategy')}): {what}{took}{reason}")
         for t in c.get("tasks") or []:

@@ -44,7 +44,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.root, pytest.mark.netns,
 
 TINY = {
     "name": "detach",
-    "workload": {"model": "mlp", "dataset": {"name": "digits"}, "batch_size": 32, "epochs": 3,
+    "workload": {"model": "mlp", "dataset": {"name": "digits"}, "batch_size": 32, "epochs": 60,
                  "learning_rate": 0.1, "optimizer": "momentum", "warmup_steps": 2},
     "configurations": [{"name": "one", "strategy": "single", "hosts": ["sb0"], "threads": {"intra_op": 1}},
                        {"name": "two", "strategy": "single", "hosts": ["sb1"], "threads": {"intra_op": 1}}],
@@ -59,6 +59,11 @@ def private_sb(tmp_path_factory):
     st = sandbox.up(sandbox.UpRequest(hosts=2, bandwidth=None, directory=str(d), out=str(inv), private_dirs=True))
     st.opts = SSHOptions(known_hosts=Path(st.files[0]), ssh_config=None, harness_known_hosts=tmp / "hk")
     st.tmp = tmp
+    # a price per host (the sandbox's own inventory has none), so status shows a cost
+    doc = yaml.safe_load(inv.read_text())
+    doc["defaults"]["price_per_hour"] = 0.5
+    st.inv = str(tmp / "priced.yaml")
+    Path(st.inv).write_text(yaml.safe_dump(doc))
     yield st
     sandbox.down(d)
 
@@ -142,7 +147,7 @@ def test_a_detached_run_survives_kill_9_and_attach_from_another_machine_reports_
     sb, run_id = private_sb, f"det-{os.getpid()}"
     exp = _write(tmp_path / "exp.yaml", TINY)
     t0 = time.monotonic()
-    res = harness(sb, "run", "-e", exp, "--hosts", sb.files[1], "--runs-dir", "runs", "--run-id", run_id,
+    res = harness(sb, "run", "-e", exp, "--hosts", sb.inv, "--runs-dir", "runs", "--run-id", run_id,
                   "--detach", cwd=tmp_path)
     assert res.returncode == 0, res.stdout + res.stderr
     assert f"run {run_id} detached: every task of the first configuration run is running" in res.stdout
@@ -172,7 +177,7 @@ def test_a_detached_run_survives_kill_9_and_attach_from_another_machine_reports_
     # another machine: a fresh runs root and HOME; the inventory and the keys are all it has
     other = tmp_path / "other"
     other.mkdir()
-    last = harness(sb, "attach", run_id, "--hosts", sb.files[1], "--runs-dir", "fresh-runs", cwd=other,
+    last = harness(sb, "attach", run_id, "--hosts", sb.inv, "--runs-dir", "fresh-runs", cwd=other,
                    home=other / "home")
     assert last.returncode == 0, last.stdout[-3000:] + last.stderr[-3000:]
     assert f"run {run_id} found on host sb0" in last.stdout
@@ -185,7 +190,7 @@ def test_a_detached_run_survives_kill_9_and_attach_from_another_machine_reports_
     from harness.report.figures.metrics import compute_metrics
     from harness.report.read.rundir import load_run
 
-    plain = run_experiment(exp, sb.files[1], runs_root=str(tmp_path / "runs"), run_id=f"{run_id}-plain",
+    plain = run_experiment(exp, sb.inv, runs_root=str(tmp_path / "runs"), run_id=f"{run_id}-plain",
                            ssh_options=sb.opts)
     assert plain.status == "succeeded", plain.reason
     a = {m.config: m for m in compute_metrics(load_run(other / "fresh-runs" / run_id))}
@@ -207,7 +212,7 @@ def test_the_first_failure_stops_every_task_of_a_detached_run(private_sb, tmp_pa
         "configurations": [{"name": "pair", "strategy": "mirrored", "workers": 2, "hosts": ["sb0", "sb1"],
                             "env": {"FAIL_RANK": "1", "FAIL_AFTER_S": "10"}}],
         "sample_interval_s": 0.5})
-    res = harness(sb, "run", "-e", exp, "--hosts", sb.files[1], "--runs-dir", "runs", "--run-id", run_id,
+    res = harness(sb, "run", "-e", exp, "--hosts", sb.inv, "--runs-dir", "runs", "--run-id", run_id,
                   "--detach", "--grace", "3", cwd=tmp_path)
     assert res.returncode == 0, res.stdout + res.stderr
     code = host_run(sb, "sb1", run_id) / "pair" / "worker-1" / layout.EXIT_CODE_FILE
@@ -232,19 +237,24 @@ def test_killed_during_launch_and_during_collection_nothing_is_lost(private_sb, 
     sb, run_id = private_sb, f"detkill-{os.getpid()}"
     exp = _write(tmp_path / "exp.yaml", TINY)
     seed = keeper_dir(sb, "sb0", run_id) / layout.SEED_DIR / layout.DETACH_FILE
-    launch = spawn(sb, "run", "-e", exp, "--hosts", sb.files[1], "--runs-dir", "runs", "--run-id", run_id,
+    launch = spawn(sb, "run", "-e", exp, "--hosts", sb.inv, "--runs-dir", "runs", "--run-id", run_id,
                    "--detach", cwd=tmp_path, out=tmp_path / "launch.out")
-    assert netns.wait_for(seed.exists, 600, interval=0.005), (tmp_path / "launch.out").read_text()
-    kill9(launch)   # during launch: the hosts have their files; the keepers may not be started
-    started = (keeper_dir(sb, "sb0", run_id) / layout.KEEPER_PID_FILE).exists()
-    print(f"killed during launch; the steward's keeper had {'' if started else 'not '}started")
+    assert netns.wait_for(lambda: seed.exists() or launch.poll() is not None, 600, interval=0.005)
+    assert launch.poll() is None, (tmp_path / "launch.out").read_text()
+    kill9(launch)   # during launch: the steward has its seed; `ready` and the keepers may not be there yet
+    kd = keeper_dir(sb, "sb0", run_id)
+    print(f"killed during launch: ready {(kd / layout.KEEPER_READY_FILE).exists()}, "
+          f"steward's keeper started {(kd / layout.KEEPER_PID_FILE).exists()}")
 
     run_dir = tmp_path / "runs" / run_id
-    att = spawn(sb, "attach", run_id, "--runs-dir", "runs", cwd=tmp_path, out=tmp_path / "attach1.out")
+    out = tmp_path / "attach1.out"
+    att = spawn(sb, "attach", run_id, "--runs-dir", "runs", cwd=tmp_path, out=out)
     one = run_dir / "hosts" / "sb0" / "one" / "worker-0"
-    assert netns.wait_for(one.exists, 900, interval=0.005), (tmp_path / "attach1.out").read_text()
+    assert netns.wait_for(lambda: one.exists() or att.poll() is not None, 900, interval=0.005)
+    assert att.poll() is None, out.read_text()
     kill9(att)      # during the collection of the first configuration run
-    print("killed during collection: " + ", ".join(p.name for p in one.iterdir()) if one.exists() else "")
+    print("attach output:\n" + "\n".join(line for line in out.read_text().splitlines() if line.startswith("harness")))
+    print("killed during collection; collected so far: " + ", ".join(sorted(p.name for p in one.iterdir())))
     again = harness(sb, "attach", run_id, "--runs-dir", "runs", cwd=tmp_path)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     figures = check_complete(run_dir)
@@ -259,7 +269,7 @@ def test_harness_stop_stops_a_detached_run(private_sb, tmp_path):
                                         "metrics": {"images_per_s": r"iter \d+: ([0-9.]+) img/sec"}},
         "configurations": [{"name": "a", "strategy": "single", "hosts": ["sb1"]},
                            {"name": "b", "strategy": "single", "hosts": ["sb0"]}]})
-    res = harness(sb, "run", "-e", exp, "--hosts", sb.files[1], "--runs-dir", "runs", "--run-id", run_id,
+    res = harness(sb, "run", "-e", exp, "--hosts", sb.inv, "--runs-dir", "runs", "--run-id", run_id,
                   "--detach", "--grace", "3", cwd=tmp_path)
     assert res.returncode == 0, res.stdout + res.stderr
     stop = harness(sb, "stop", run_id, "--runs-dir", "runs", cwd=tmp_path)
