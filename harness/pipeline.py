@@ -24,7 +24,7 @@ from harness import __version__
 from harness.stages.bind import bind
 from harness.stages.collect import collect_config
 from harness.stages.connect import connect
-from harness.errors import ConfigError, HarnessError, UsageError
+from harness.errors import ConfigError, HarnessError, Interrupted, UsageError
 from harness.stages.launch import Supervisor
 from harness.prices.for_run import fetch_facts_for_run, fetch_for_run, wants_live_prices
 from harness.stages.load import Inputs, load_inputs, resume_points, with_repeats
@@ -194,6 +194,8 @@ def _detach(plan: Plan, inv, transports, run_dir: Path, control, opts: RunOption
     info, specs = detach.prepare(plan, inv, run_dir, synced, KeeperOptions(
         opts.lease_s, opts.connection_grace_s, opts.grace_s, opts.keep_going, opts.fail_fast), base_port)
     control.emit("detach", steward=info.steward, port=info.port, hosts=info.hosts, keeper_dirs=info.keeper_dirs)
+    if stop.is_set():
+        raise Interrupted("stopped before the run was handed to its hosts; nothing was started")
     detach.write_local(run_dir, info)
     registry.note(opts.run_dir_root, plan.run_id, "detached", run_dir=str(run_dir.resolve()),
                   hosts_file=str(Path(opts.hosts).resolve()), steward=info.steward)
