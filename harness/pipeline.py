@@ -211,6 +211,11 @@ def _detach(plan: Plan, inv, transports, run_dir: Path, control, opts: RunOption
         outcome = _follow_started(f, att, stop, progress, lambda f: first_wave_running(f, plan), started=True)
     finally:
         lock.release()
+    if outcome == "steward_lost":
+        errors = [r.get("error") for r in f.of("keeper_error")]
+        raise HarnessError(f"the keeper on the steward host {info.steward} stopped during launch"
+                           + (f": {errors[-1]}" if errors else "") + f"; `harness attach {plan.run_id}` collects "
+                           f"and reports what there is")
     end = f.run_end()
     why = {"done": "every task of the first configuration run is running" if end is None else
            f"the run already ended: {end.get('status')} {end.get('reason') or ''}".rstrip(),
