@@ -168,3 +168,36 @@ def test_a_keeper_killed_with_kill_9_stops_renewing_and_its_task_stops_itself(tm
         assert _wait(lambda: _run_pids(run_id) == [], 30)
     finally:
         steward.kill()
+
+
+def _lock_command(path: Path, owner: str) -> str:
+    from harness.transport.shell import attach_lock_command
+
+    return attach_lock_command(str(path), owner, sys.executable, str(ROOT))
+
+
+def test_the_attach_lock_is_refused_while_held_and_goes_with_its_holder_even_on_kill_9(tmp_path):
+    from harness.transport.local import LocalTransport
+
+    lock, tr = tmp_path / "attach.lock", LocalTransport("h0")
+    first = tr.hold(_lock_command(lock, "alice@laptop pid 1"))
+    assert first.first_line == "locked" and first.send(b".")
+    second = tr.hold(_lock_command(lock, "bob@desk pid 2"))
+    assert second.first_line == "busy alice@laptop pid 1"
+    second.close()
+    first.close()
+    third = tr.hold(_lock_command(lock, "carol"))
+    assert third.first_line == "locked"
+    third.close()
+    # a control side killed with SIGKILL: its pipe (over SSH: its connection) closes, the lock goes
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; sys.path.insert(0, %r)\n"
+        "from harness.transport.local import LocalTransport\n"
+        "h = LocalTransport('h0').hold(%r)\n"
+        "print(h.first_line, flush=True); time.sleep(600)") % (str(ROOT), _lock_command(lock, "dave"))],
+        stdout=subprocess.PIPE, text=True, start_new_session=True)
+    assert holder.stdout.readline().strip() == "locked"
+    os.kill(holder.pid, signal.SIGKILL)
+    holder.wait(30)
+    assert _wait(lambda: (lambda h: (h.close(), h.first_line)[1])(tr.hold(_lock_command(lock, "erin"))) == "locked",
+                 30)
