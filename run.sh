@@ -2,7 +2,7 @@
 # One entry point for a fresh machine.
 #   ./run.sh                 the default experiment on this machine (hosts/local.yaml)
 #   ./run.sh ARGS…           `harness run ARGS…`  (e.g. --hosts hosts/my.yaml --experiment …)
-#   ./run.sh report RUN_DIR  any other harness command (report, check, …)
+#   ./run.sh report RUN_DIR  any other harness command (report, check, attach, status, stop, …)
 #   ./run.sh test [PYTEST…]  install the test dependencies and run the whole test suite
 #   ./run.sh lock            refresh constraints.txt (the versions every install here is held to)
 # The first call creates .venv and installs what is needed, at the versions constraints.txt
@@ -127,7 +127,7 @@ case "${1:-}" in
         ensure_horovod "train,aws,dev"
         exec "$VENV/bin/python" -m pytest -q -rs tests "$@"
         ;;
-    report|check|compare|hosts|sandbox|project|--help|-h|--version)
+    report|check|compare|hosts|sandbox|project|attach|status|stop|--help|-h|--version)
         ensure_python_env "train,aws"
         # `sandbox rehearse -e <horovod experiment>` trains with Horovod like `run` does
         if [ "$1" = sandbox ] && uses_horovod "$@"; then ensure_horovod "train,aws"; fi

@@ -66,6 +66,12 @@ class RunFailed(HarnessError):
     exit_code = exits.RUN_FAILED
 
 
+class Busy(HarnessError):
+    """Another control side is attached to a detached run (exit 5)."""
+
+    exit_code = exits.BUSY
+
+
 class Interrupted(HarnessError):
     exit_code = exits.SIGINT
 

@@ -26,27 +26,28 @@ from harness import __version__
 from harness.stages.bind import bind
 from harness.stages.collect import collect_config
 from harness.stages.connect import connect
+from harness.errors import ConfigError, HarnessError, Interrupted, UsageError
 from harness.stages import instances
-from harness.errors import ConfigError, UsageError
 from harness.stages.launch import Supervisor
 from harness.prices.for_run import fetch_facts_for_run, fetch_for_run, wants_live_prices
 from harness.stages.load import Inputs, load_inputs, resume_points, with_repeats
 from harness.stages import warm_launch, warm_pool
 from harness.stages.options import RunOptions
-from harness.stages.plan import Plan, build_plan
+from harness.stages.plan import Plan, build_plan, config_start_fields
 from harness.protocol import layout
 from harness.protocol.constants import IMDS_ENV
 from harness.protocol.events import EventLog
 from harness.stages.sync import sync_hosts
+from harness.transport import shell
 
-__all__ = ["RunOptions", "RunResult", "load_and_plan", "new_run_id", "resume_points", "run", "run_experiment",
+__all__ = ["RunOptions", "RunResult", "attach", "load_and_plan", "new_run_id", "resume_points", "run", "run_experiment",
            "with_repeats"]
 
 
 @dataclass
 class RunResult:
     run_dir: Path
-    status: str                 # succeeded | failed | stopped | timeout
+    status: str                 # succeeded | failed | stopped | timeout | interrupted | detached
     reason: str
     leftovers: dict[str, list[int]]
     report_files: list[Path]
@@ -131,6 +132,10 @@ def run(opts: RunOptions, *, stop: threading.Event | None = None, progress: Call
                 # HARNESS_IMDS_URL is a testing/override knob for the metadata address (normally unset).
                 plan = bind(plan, synced, resumed, os.environ.get(IMDS_ENV) if exp.spot_watch else None)
                 (run_dir / layout.PLAN_FILE).write_text(json.dumps(plan.to_json(), indent=1))
+                if opts.detach:   # 6-7 on the hosts; `harness attach` collects and reports
+                    result = _detach(plan, inv, conn.transports, run_dir, control, opts, synced, exp.base_port,
+                                     stop, progress)
+                    return result
                 # 6-7. execute and collect every configuration run, in waves
                 result = _execute(plan, inv, conn.transports, run_dir, control, opts, stop, progress)
             finally:
@@ -160,13 +165,8 @@ def _execute(plan: Plan, inv, transports, run_dir: Path, control, opts: RunOptio
 
     def run_one(name: str, scope) -> ConfigOutcome:
         cp = by_name[name]
-        control.emit("config_start", config=cp.name, strategy=cp.strategy,
-                     # The ranks' world size; under MPI one launcher task holds them all.
-                     workers=max([t.spec.get("size") or 0 for t in cp.tasks if t.role != "sampler"]
-                                 + [sum(1 for t in cp.tasks if t.rank is not None)]),
-                     ps=sum(1 for t in cp.tasks if t.role == "ps"), hosts=list(cp.hosts),
-                     instance_types={h: hosts[h].instance_type for h in cp.hosts},
-                     configuration=cp.config or cp.name, repeat=cp.repeat, counted=cp.counted)
+        control.emit("config_start", config=cp.name,
+                     **config_start_fields(cp, {h: hosts[h].instance_type for h in cp.hosts}))
         sup = Supervisor(cp, transports, hosts, control, scope, progress=progress, grace_s=opts.grace_s,
                          lease_s=opts.lease_s, sweep_config_only=plan.parallel,
                          connection_grace_s=opts.connection_grace_s)
@@ -231,3 +231,140 @@ class _WarmStarts:
     def stop(self, grace_s: float) -> dict[str, list[int]]:
         return warm_launch.stop(self.started, self.transports, self.plan.run_id, self.control, grace_s) \
             if self.started else {}
+
+
+# -- detached runs (README "Long runs") -----------------------------------------------------
+
+def _detach(plan: Plan, inv, transports, run_dir: Path, control, opts: RunOptions, synced, base_port: int,
+            stop, progress) -> RunResult:
+    """Stage 6 handed to keepers on the hosts (harness/stages/detach.py); returns once every
+    task of the first wave runs. Stage 7 and 8 are `attach`'s."""
+    from harness.stages import detach, registry
+    from harness.stages.attach import Attached, AttachLock
+    from harness.stages.follow import Follower, first_wave_running
+    from harness.stages.keeper_plan import KeeperOptions
+
+    control.emit("schedule", mode="parallel" if plan.parallel else "sequential",
+                 waves=[list(w) for w in plan.wave_list()], fail_fast=opts.fail_fast)
+    info, specs = detach.prepare(plan, inv, run_dir, synced, KeeperOptions(
+        opts.lease_s, opts.connection_grace_s, opts.grace_s, opts.keep_going, opts.fail_fast), base_port)
+    control.emit("detach", steward=info.steward, port=info.port, hosts=info.hosts, keeper_dirs=info.keeper_dirs)
+    if stop.is_set():
+        raise Interrupted("stopped before the run was handed to its hosts; nothing was started")
+    detach.write_local(run_dir, info)
+    registry.note(opts.run_dir_root, plan.run_id, "detached", run_dir=str(run_dir.resolve()),
+                  hosts_file=str(Path(opts.hosts).resolve()), steward=info.steward)
+    detach.write_hosts(plan, transports, run_dir, info, specs)
+    att = Attached(run_dir, info, plan, inv, transports)
+    lock = AttachLock(att).acquire()   # no `harness attach` while this one launches
+    try:
+        detach.mark_ready(transports, info)
+        failed = detach.start_keepers(transports, info)
+        if info.steward in failed:
+            raise HarnessError(f"{failed[info.steward]}; `harness attach {plan.run_id}` tries again")
+        f = Follower(run_dir, info, transports)
+        outcome = _follow_started(f, att, stop, progress, lambda f: first_wave_running(f, plan), started=True)
+    finally:
+        lock.release()
+    if outcome == "steward_lost":
+        errors = [r.get("error") for r in f.of("keeper_error")]
+        raise HarnessError(f"the keeper on the steward host {info.steward} stopped during launch"
+                           + (f": {errors[-1]}" if errors else "") + f"; `harness attach {plan.run_id}` collects "
+                           f"and reports what there is")
+    end = f.run_end()
+    why = {"done": "every task of the first configuration run is running" if end is None else
+           f"the run already ended: {end.get('status')} {end.get('reason') or ''}".rstrip(),
+           "detached": "detached before every task was running (Ctrl-C)"}.get(outcome, outcome)
+    return RunResult(run_dir, "detached", why, {}, [])
+
+
+def _follow_started(f, att, stop, progress, until, lock=None, started=False):
+    """follow() from harness/stages/follow.py, starting the keepers when the run's launch
+    was cut short (the steward has its files and `ready`, but no keeper ran), and giving
+    the steward's keeper up to 30 s to come up."""
+    from harness.stages import detach
+    from harness.stages.follow import follow
+
+    def check(f):
+        if lock is not None:
+            lock.keep()
+        return until(f)
+
+    deadline = time.monotonic() + 30
+    while True:
+        outcome = follow(f, att.plan, progress=progress, stop=stop, unreachable=att.unreachable, until=check,
+                         on_outage=lambda why: print(f"harness: {why}; still trying (the run goes on)", flush=True))
+        if outcome != "not_started":
+            return outcome
+        pulled = f.pull()
+        if not pulled.ready:   # the launch was killed before `ready`: were the files all written?
+            missing = [h for h in detach.files_complete(att.plan, att.transports, att.info)
+                       if h not in att.unreachable] if not att.unreachable else att.info.hosts
+            if missing:
+                raise HarnessError(f"run {att.info.run_id} never started: the control side stopped while it wrote "
+                                   f"the run's files (host(s) {', '.join(missing)} lack some); nothing ran; start "
+                                   f"it again with `harness run`")
+            detach.mark_ready(att.transports, att.info)
+        if time.monotonic() > deadline:
+            log = f"{att.info.steward_dir}/{layout.KEEPER_OUT_FILE}"
+            tail = att.transports[att.info.steward].exec(f"tail -n 5 {shell.q(log)}", timeout=30).stdout.strip()
+            raise HarnessError(f"host {att.info.steward}: the run's keeper did not start: {tail or 'no output'}")
+        if not started:
+            hosts = [h for h in att.info.hosts if h not in att.unreachable]
+            failed = detach.start_keepers(att.transports, att.info, hosts)
+            print(f"harness: run {att.info.run_id}: started the keepers on {', '.join(hosts)}"
+                  + (f" (failed: {failed})" if failed else ""), flush=True)
+            started = True
+        stop.wait(1.0)
+
+
+def attach(run: str, *, runs_root: str = "runs", hosts: str | None = None, ssh_options=None,
+           stop: threading.Event | None = None, progress: Callable | None = None) -> RunResult:
+    """Stages 6-8 of a detached run from this machine: follow its steward with the live
+    table, collect each configuration run as it ends, and once the run has ended write the
+    report exactly as `run` does. Ctrl-C detaches again (status "detached")."""
+    from harness.report.write.render import write_report
+    from harness.stages import registry
+    from harness.stages.attach import AttachLock, locate, open_run
+    from harness.stages.follow import Follower
+
+    stop = stop or threading.Event()
+    progress = progress or (lambda cp, states: None)
+    run_dir = locate(run, Path(runs_root), hosts, ssh_options)
+    att = open_run(run_dir, hosts, ssh_options)
+    try:
+        lock = AttachLock(att).acquire()
+        try:
+            registry.note(Path(runs_root), att.info.run_id, "attached", run_dir=str(run_dir.resolve()),
+                          steward=att.info.steward, **({"hosts_file": str(Path(hosts).resolve())} if hosts else {}))
+            f = Follower(run_dir, att.info, att.transports)
+
+            def over(f) -> bool:
+                ends = {r.get("config") for r in f.ended_configs()}
+                return f.run_end() is not None and ends <= f.collected()
+
+            outcome = _follow_started(f, att, stop, progress, over, lock)
+            if outcome == "steward_lost":
+                errors = [r.get("error") for r in f.of("keeper_error")]
+                f.finish_for_a_dead_steward(
+                    f"the keeper on the steward host {att.info.steward} ended without ending the run"
+                    + (f": {errors[-1]}" if errors else f" (see {att.info.steward_dir}/{layout.KEEPER_OUT_FILE} "
+                                                        f"there); its tasks stopped when their lease ran out"))
+                f.collect_ended(att.plan, att.unreachable)
+            f.close()
+        finally:
+            lock.release()
+    finally:
+        att.close()
+    if outcome == "detached":
+        return RunResult(run_dir, "detached", "detached again (Ctrl-C); the run goes on", {}, [])
+    end = f.run_end() or {}
+    leftovers: dict[str, list[int]] = {}
+    for r in f.ended_configs():
+        for h, pids in (r.get("leftovers") or {}).items():
+            leftovers.setdefault(h, []).extend(pids)
+    result = RunResult(run_dir, end.get("status") or "failed", end.get("reason") or "", leftovers, [])
+    result.report_files = write_report(run_dir)
+    registry.note(Path(runs_root), att.info.run_id, "reported", run_dir=str(run_dir.resolve()),
+                  status=result.status, reason=result.reason)
+    return result

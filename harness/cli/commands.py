@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from harness import __version__
-from harness.cli import hosts as cli_hosts, project as cli_project, run as cli_run, sandbox as cli_sandbox
+from harness.cli import detached as cli_detached, hosts as cli_hosts, project as cli_project, run as cli_run, sandbox as cli_sandbox
 from harness.cli.flags import ssh_flags, ssh_options
 from harness.cli.run import DEFAULT_HOSTS
 from harness.errors import HarnessError, report_error
@@ -22,6 +22,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True)
 
     cli_run.register(sub)
+    cli_detached.register(sub)
 
     chk = sub.add_parser("check", help="pre-flight check of every host of an inventory, in parallel")
     chk.add_argument("--hosts", default=DEFAULT_HOSTS, help=f"inventory YAML (default {DEFAULT_HOSTS})")
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         commands = {"run": cli_run.cmd_run, "check": _cmd_check, "report": _cmd_report, "compare": _cmd_compare,
                     "hosts": cli_hosts.run, "sandbox": cli_sandbox.cmd_sandbox,
-                    "project": cli_project.cmd_project}
+                    "project": cli_project.cmd_project, **cli_detached.COMMANDS}
         return commands[args.command](args)
     except HarnessError as e:
         return report_error(e)

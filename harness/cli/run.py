@@ -3,6 +3,7 @@ signal handling and printed results (also what the study rehearsal calls)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -50,6 +51,9 @@ def register(sub) -> None:
     run.add_argument("--repeats", type=between(1, 100, int), metavar="N",
                      help="run every configuration N times, interleaved (overrides the experiment's repeats)")
     run.add_argument("--dry-run", action="store_true", help="validate and print the plan; start nothing")
+    run.add_argument("--detach", action="store_true",
+                     help="hand the run to keepers on its hosts and return once the first configuration runs; "
+                          "`harness attach RUN` follows, collects and reports it (README, Long runs)")
     order = run.add_mutually_exclusive_group()
     order.add_argument("--parallel", action="store_true", default=None,
                        help="run configurations whose hosts do not overlap at the same time, in waves "
@@ -75,7 +79,7 @@ def options(args) -> RunOptions:
                       lease_s=args.lease, connection_grace_s=args.connection_grace, resume=args.resume,
                       parallel=_parallel(args), fail_fast=args.fail_fast, repeats=args.repeats,
                       upload_to=args.upload_to, hostfile=True if args.hostfile else None,
-                      env=exports(args.export), workers=args.np)
+                      env=exports(args.export), workers=args.np, detach=args.detach)
 
 
 def exports(items: list[str]) -> tuple[tuple[str, str], ...]:
@@ -120,28 +124,50 @@ def run_and_print(opts: RunOptions) -> int:
 
     stop = threading.Event()
 
+    what = ("detaching now: the run goes on on its hosts" if opts.detach else
+            "stopping every task on every host…")
+    with signals_set(stop, what):
+        progress = make_progress()
+        try:
+            result = pipeline.run(opts, stop=stop, progress=progress)
+        finally:
+            progress.close()
+    return print_result(result, opts.upload_to)
+
+
+@contextlib.contextmanager
+def signals_set(stop: threading.Event, what: str):
+    """SIGINT, SIGTERM and SIGHUP set `stop` (a second one raises KeyboardInterrupt)."""
     def on_signal(signum, frame):
         if stop.is_set():  # a second Ctrl-C: the user really wants out
             raise KeyboardInterrupt
-        print(f"\nharness: {signal.Signals(signum).name} received; stopping every task on every host…",
-              file=sys.stderr, flush=True)
+        print(f"\nharness: {signal.Signals(signum).name} received; {what}", file=sys.stderr, flush=True)
         stop.set()
 
     # SIGHUP too: a closed terminal or ssh session must not orphan tasks on the hosts.
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
-    progress = make_progress()
     try:
-        result = pipeline.run(opts, stop=stop, progress=progress)
+        yield
     finally:
-        progress.close()
         for s, h in old.items():
             signal.signal(s, h)
+
+
+def print_result(result, upload_to: str | None) -> int:
+    """What `run` and `attach` print at the end, and their exit (a failure raises)."""
+    if result.status == "detached":
+        rid = result.run_dir.name
+        print(f"run {rid} detached: {result.reason}")
+        print(f"run directory: {result.run_dir}")
+        print(f"  harness status {rid}    where it is   |   harness attach {rid}    follow, collect and report"
+              f"   |   harness stop {rid}")
+        return 0
     print(f"run directory: {result.run_dir}")
-    if opts.upload_to:
+    if upload_to:
         from harness.aws.s3 import s3_client, upload_run_dir
         from harness.aws.session import AwsSettings
 
-        up = upload_run_dir(s3_client(AwsSettings()), result.run_dir, opts.upload_to)
+        up = upload_run_dir(s3_client(AwsSettings()), result.run_dir, upload_to)
         print(f"uploaded {up.files} files ({up.bytes} bytes) to {up.uri}")
     for f in result.report_files:
         print(f"  {f}")

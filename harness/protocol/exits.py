@@ -7,6 +7,7 @@ FAILED = 1             # the task raised; its events end with run_end status "er
 USAGE = 2              # bad input (the harness CLI and host-side tools alike)
 RUN_FAILED = 3         # harness run: a configuration failed; partial results kept
 UNREACHABLE = 4        # harness CLI: a host could not be connected to (SSH refused, timeout, auth, host key)
+BUSY = 5               # harness attach: another control side is attached to the run (its lock is held)
 # A training task that checkpointed on a spot interruption notice (EX_TEMPFAIL: try again
 # later); the supervisor reports it 'interrupted', not failed, and --resume continues it.
 INTERRUPTED = 75

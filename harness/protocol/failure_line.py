@@ -49,3 +49,31 @@ def _what(line: str) -> str:
     # `  what():  [enforce fail at ...] ... Unable to find address for: sb0` -> from "what():" on.
     m = re.search(r"what\(\):\s*(.*)", line)
     return m.group(1).strip() if m else line
+
+
+# Exit statuses of a process killed by SIGABRT / SIGSEGV, as the task's shell records them.
+CRASHES = (134, 139, -6, -11)
+
+
+def gloo_crash_hint(gloo: bool, returncode: int | None, line: str) -> str:
+    """Gloo (Horovod 0.28.1) reads getaddrinfo's result for the host's own name even when
+    the lookup failed: a rank with an unresolvable hostname aborts with "Unable to find
+    address for" or, as often, crashes without a word. Point at the check that proves it.
+    `gloo`: the task runs under HOROVOD_CONTROLLER=gloo."""
+    if not gloo or returncode not in CRASHES or "Unable to find" in line:
+        return line
+    return (f"{line or 'no stderr'} (a Gloo rank that crashes at start often has a hostname that does not resolve; "
+            f"`harness check -e` checks it)")
+
+
+def shorten(line: str, limit: int = 500) -> str:
+    """A task's decisive stderr line for a control record: cut at a word boundary (or, for
+    one long path, at a '/'), never mid-word, and marked as cut."""
+    if len(line) <= limit:
+        return line
+    head = line[:limit]
+    for sep in (" ", "/"):
+        i = head.rfind(sep)
+        if i > limit // 2:
+            return head[:i].rstrip(" ;,:") + " …"
+    return head + "…"

@@ -24,6 +24,25 @@ EXPERIMENT_COPY = "experiment.yaml"
 INVENTORY_COPY = "inventory.yaml"
 PRICES_FILE = "prices.json"
 HOSTS_DIR = "hosts"
+DETACH_FILE = "detach.json"          # a detached run: where its keepers are (harness/stages/detach.py)
+DETACHED_DIR = "detached"            # a detached run's own files: the steward's log mirror, attach records
+PREFIX_FILE = "control.prefix.jsonl"  # in DETACHED_DIR: control.jsonl as it was when the run detached
+KEEPER_MIRROR_FILE = "keeper.jsonl"  # in DETACHED_DIR: a byte copy of the steward's control log
+ATTACH_RECORDS_FILE = "attach.jsonl"  # in DETACHED_DIR: the records attach writes (collected, ...)
+REGISTRY_FILE = "registry.jsonl"     # in the runs root: the detached runs this machine knows
+
+# -- a detached run's keeper, on each host (harness/worker/keeper.py) -------------------
+KEEPER_DIR = ".keeper"               # <host's run dir>/.keeper/<host>/ (no configuration name starts with '.')
+KEEPER_SPEC_FILE = "keeper.json"     # 0600: the keeper's instructions (with the steward's token)
+KEEPER_LOG_FILE = "control.jsonl"    # the steward's control records, the schema of control.jsonl
+KEEPER_STATE_FILE = "state.json"     # the keeper's live state, rewritten every poll
+KEEPER_PID_FILE = "pid"
+KEEPER_LOCK_FILE = "keeper.lock"     # one keeper per host and run
+KEEPER_OUT_FILE = "keeper.log"       # the keeper's own stdout and stderr
+KEEPER_READY_FILE = "ready"          # every host has its files: the keepers may start
+STOP_REQUEST_FILE = "stop_request"   # `harness stop` writes it on the steward
+ATTACH_LOCK_FILE = "attach.lock"     # held on the steward by the attached control side
+SEED_DIR = "seed"                    # on the steward: the run directory as it was at detach time
 
 # -- files of a task directory (written on the host, pulled back) -----------------------
 TASK_FILE = "task.json"              # the task's spec, exactly as plan.json holds it
@@ -102,6 +121,18 @@ def local_task_dir(run_dir: Path | str, host: str, config: str, task_id: str, re
 def remote_task_dir(workdir: str, run_id: str, config: str, task_id: str, repeat: int | None = None) -> str:
     """Where a task runs on a host that has a work directory."""
     return posixpath.join(workdir, "runs", run_id, config_dir(config, repeat), task_id)
+
+
+def keeper_dir(host_run_dir: str, host: str) -> str:
+    """Where a host's keeper of a detached run keeps its files: beside the run's task
+    directories on that host (`host_run_dir` = <workdir>/runs/<run_id>, or the run
+    directory itself for a local host without a workdir)."""
+    return posixpath.join(host_run_dir, KEEPER_DIR, host)
+
+
+def remote_run_dir(workdir: str, run_id: str) -> str:
+    """A run's directory on a host with a work directory (its task directories are below)."""
+    return posixpath.join(workdir, "runs", run_id)
 
 
 def bundle_dir(workdir: str, digest: str) -> str:

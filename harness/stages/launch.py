@@ -11,7 +11,7 @@ from typing import Callable
 
 from harness.config.inventory import Host
 from harness.errors import HarnessError
-from harness.protocol.failure_line import decisive_line
+from harness.protocol.failure_line import decisive_line, gloo_crash_hint, shorten
 from harness.protocol.events import EventLog
 from harness.stages.plan import ConfigPlan, Task
 from harness.transport import shell
@@ -231,7 +231,7 @@ class Supervisor:
             return ""
         # The decisive line, not just the last: e.g. Gloo's "Unable to find address for: …"
         # comes before the abort, a traceback's exception before the worker's own line.
-        return _shorten(decisive_line(res.stdout))
+        return shorten(decisive_line(res.stdout))
 
     def _emit_exit(self, s: TaskState) -> None:
         self.control.emit("task_exit", config=s.task.config, task_id=s.task.task_id, host=s.task.host,
@@ -288,28 +288,6 @@ class Supervisor:
         return leftovers
 
 
-# Exit statuses of a process killed by SIGABRT / SIGSEGV, as the task's shell records them.
-_CRASHES = (134, 139, -6, -11)
-
-
 def gloo_hint(task: Task, returncode: int | None, line: str) -> str:
-    """PURE. Gloo (Horovod 0.28.1) reads getaddrinfo's result for the host's own name even
-    when the lookup failed: a rank with an unresolvable hostname aborts with "Unable to find
-    address for" or, as often, crashes without a word. Point at the check that proves it."""
-    if task.env.get("HOROVOD_CONTROLLER") != "gloo" or returncode not in _CRASHES or "Unable to find" in line:
-        return line
-    return (f"{line or 'no stderr'} (a Gloo rank that crashes at start often has a hostname that does not resolve; "
-            f"`harness check -e` checks it)")
-
-
-def _shorten(line: str, limit: int = 500) -> str:
-    """A task's last stderr line for the control log: cut at a word boundary (or, for one
-    long path, at a '/'), never mid-word, and marked as cut."""
-    if len(line) <= limit:
-        return line
-    head = line[:limit]
-    for sep in (" ", "/"):
-        i = head.rfind(sep)
-        if i > limit // 2:
-            return head[:i].rstrip(" ;,:") + " …"
-    return head + "…"
+    """PURE. harness.protocol.failure_line.gloo_crash_hint for a planned task."""
+    return gloo_crash_hint(task.env.get("HOROVOD_CONTROLLER") == "gloo", returncode, line)

@@ -34,6 +34,7 @@ class RunOptions:
     hostfile: Optional[bool] = None          # `hosts` is a Horovod/MPI hostfile (None: when it looks like one)
     env: tuple[tuple[str, str], ...] = ()    # -x NAME[=VALUE]: wins over every env: of the experiment
     workers: Optional[int] = None            # -np N: the workers of every distributed configuration
+    detach: bool = False                     # hand the run to keepers on its hosts once it runs (harness attach)
 
     def __post_init__(self):
         if self.live_prices not in ("auto", "on", "off"):
@@ -42,6 +43,9 @@ class RunOptions:
             raise UsageError(f"--lease ({self.lease_s:g} s) must exceed --connection-grace "
                              f"({self.connection_grace_s:g} s) by at least {LEASE_MARGIN_S:g} s: a task whose "
                              f"lease runs out during a blip stops itself")
+        if self.detach and self.upload_to:
+            raise UsageError("--upload-to applies when the report is written: pass it to `harness attach`, "
+                             "not to `harness run --detach`")
         if self.resume is not None and not isinstance(self.resume, Path):
             object.__setattr__(self, "resume", Path(self.resume))
 

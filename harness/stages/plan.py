@@ -87,6 +87,22 @@ class Plan:
                 "warm": [{"host": z.host, "name": z.name, "key": z.key, "env": sorted(z.env),
                           "first_warm_run": self.configs[z.first_unit].name} for z in self.zygotes]}
 
+    @classmethod
+    def from_json(cls, doc: dict) -> "Plan":
+        """A plan read back from plan.json (attach): environment values are not in it, only
+        their names, so the tasks' env is empty; everything else is as bound."""
+        configs = []
+        for c in doc["configs"]:
+            tasks = tuple(Task(config=t["config"], task_id=t["task_id"], role=t["role"], index=t["index"],
+                               rank=t["rank"], host=t["host"], task_dir=t["task_dir"], start_group=t["start_group"],
+                               finishes=t["finishes"], critical=t["critical"],
+                               spec=TaskSpec.from_dict(t["spec"]) if t.get("spec") is not None else None)
+                          for t in c["tasks"])
+            configs.append(ConfigPlan(c["name"], c["strategy"], tuple(c["hosts"]), tasks, c["time_limit_s"],
+                                      c.get("config") or "", c.get("repeat", 1), c.get("counted", True)))
+        return cls(doc["run_id"], doc["experiment"], tuple(configs), tuple(tuple(w) for w in doc.get("waves") or ()),
+                   bool(doc.get("parallel")), doc.get("schedule") or {})
+
     def only(self, names: list[str], why: str) -> "Plan":
         """The named configuration runs only, in plan order; every name must be in the plan."""
         missing = sorted(set(names) - {cp.name for cp in self.configs})
@@ -96,6 +112,24 @@ class Plan:
         # no warm starts in a resumed subset: its tasks find no zygote and run cold
         return Plan(self.run_id, self.experiment, tuple(keep), plan_waves(keep, self.parallel), self.parallel,
                     self.schedule)
+
+
+def config_start_fields(cp: ConfigPlan, instance_types: dict[str, Optional[str]]) -> dict:
+    """The fields of a configuration run's config_start record (docs/events.md)."""
+    # The ranks' world size; under MPI one launcher task holds them all.
+    workers = max([t.spec.get("size") or 0 for t in cp.tasks if t.role != "sampler"]
+                  + [sum(1 for t in cp.tasks if t.rank is not None)])
+    return dict(strategy=cp.strategy, workers=workers, ps=sum(1 for t in cp.tasks if t.role == "ps"),
+                hosts=list(cp.hosts), instance_types={h: instance_types.get(h) for h in cp.hosts},
+                configuration=cp.config or cp.name, repeat=cp.repeat, counted=cp.counted)
+
+
+def host_run_dir(host: Host, run_dir: Path, run_id: str) -> str:
+    """The run's directory on a host: its task directories (and a detached run's keeper)
+    are below it. See host_task_dir."""
+    if host.is_local and not host.workdir:
+        return str(Path(run_dir).resolve())
+    return layout.remote_run_dir(host.workdir or DEFAULT_WORKDIR, run_id)
 
 
 def host_task_dir(host: Host, run_dir: Path, run_id: str, config: str, task_id: str) -> str:

@@ -21,6 +21,20 @@ class CommandResult:
         return self.returncode == 0
 
 
+class Held(abc.ABC):
+    """A command kept running on a host with its stdin open (Transport.hold): it lives while
+    this side does, and ends when close() (or this process's death) closes its stdin."""
+
+    first_line: str
+
+    @abc.abstractmethod
+    def send(self, data: bytes) -> bool:
+        """Write to its stdin; False once it has ended or the connection is gone."""
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+
 class Transport(abc.ABC):
     """One connection to one host, reused for every command and transfer of a run."""
 
@@ -49,6 +63,11 @@ class Transport(abc.ABC):
     @abc.abstractmethod
     def list_files(self, remote_dir: str) -> list[tuple[str, int]]:
         """Every regular file below `remote_dir` as (path relative to it, size in bytes)."""
+
+    def hold(self, command: str, *, timeout: float = 30.0) -> Held:
+        """Start `command`, wait up to `timeout` s for its first line of output and return it
+        still running (harness/worker/attach_lock.py holds a lock this way)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot hold a command open")
 
     def close(self) -> None:
         pass

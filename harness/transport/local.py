@@ -5,10 +5,38 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 from harness.errors import TransportError
-from harness.transport.base import CommandResult, Transport
+from harness.transport.base import CommandResult, Held, Transport
+
+
+class LocalHeld(Held):
+    def __init__(self, proc: subprocess.Popen, first_line: str):
+        self.proc, self.first_line = proc, first_line
+
+    def send(self, data: bytes) -> bool:
+        if self.proc.poll() is not None:
+            return False
+        try:
+            self.proc.stdin.write(data)
+            self.proc.stdin.flush()
+            return True
+        except OSError:
+            return False
+
+    def close(self) -> None:
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stdout.close()
 
 
 class LocalTransport(Transport):
@@ -22,6 +50,23 @@ class LocalTransport(Transport):
             raise TransportError(self.name, f"command timed out after {timeout} s") from None
         return CommandResult(self.name, command, proc.returncode,
                              proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace"))
+
+    def hold(self, command: str, *, timeout: float = 30.0) -> Held:
+        import select
+
+        proc = subprocess.Popen(["/bin/sh", "-c", command], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL)
+        line = b""
+        deadline = time.monotonic() + timeout
+        while not line.endswith(b"\n"):
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([proc.stdout], [], [], left)[0]:
+                break
+            chunk = os.read(proc.stdout.fileno(), 1)
+            if not chunk:
+                break
+            line += chunk
+        return LocalHeld(proc, line.decode("utf-8", "replace").strip())
 
     def write_file(self, path: str, data: bytes, mode: int = 0o644) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -4,12 +4,13 @@ their answers. Every value that reaches a shell goes through shlex.quote here.""
 from __future__ import annotations
 
 import re
-import shlex
 from dataclasses import dataclass
 
 from harness.protocol import constants, layout
+# How a task is started, signalled and swept is shared with the host's keeper.
+from harness.protocol.task_shell import (LEASE_S, leftovers_command, parse_pids, q, signal_command,  # noqa: F401
+                                         start_command)
 
-q = shlex.quote
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -22,39 +23,6 @@ def env_file(env: dict[str, str]) -> bytes:
             raise ValueError(f"invalid environment variable name {k!r}")
         lines.append(f"export {k}={q(str(env[k]))}")
     return ("\n".join(lines) + "\n").encode()
-
-
-LEASE_S = constants.LEASE_S
-
-
-def start_command(task_dir: str, argv: list[str], lease_s: float = LEASE_S) -> str:
-    """Start `argv` detached in its own session (so one signal reaches its whole process
-    tree), with output to files in task_dir, and print its pid (= its session id).
-
-    The inner shell records the exit code when the process ends; a process killed with
-    its shell leaves no exit_code, which the supervisor reports as 'lost'. A watchdog in
-    the same session kills it when the supervisor has not renewed the `lease` file for
-    `lease_s` seconds: a host cut off from the control side does not keep training."""
-    lease = int(max(lease_s, 1))
-    period = max(1, min(5, lease // 3))
-    pid, code, lease_file = layout.PID_FILE, layout.EXIT_CODE_FILE, layout.LEASE_FILE
-    watchdog = (
-        f"( while sleep {period}; do [ -f {code} ] && exit 0; "
-        f"age=$(( $(date +%s) - $(stat -c %Y {lease_file} 2>/dev/null || echo 0) )); "
-        f"if [ \"$age\" -gt {lease} ]; then echo \"no lease renewal for $age s\" > {layout.LEASE_EXPIRED_FILE}; "
-        "kill -KILL -$$; fi; done ) & "
-    )
-    inner = (
-        f"echo $$ > {pid}.tmp && mv {pid}.tmp {pid}; touch {lease_file}; "
-        f"{watchdog}. ./{layout.ENV_FILE}; "
-        f"{' '.join(q(a) for a in argv)}; "
-        f"echo $? > {code}.tmp && mv {code}.tmp {code}"
-    )
-    return (
-        f"cd {q(task_dir)} && rm -f {pid} {code} && "
-        f"(setsid /bin/sh -c {q(inner)} > {layout.STDOUT_FILE} 2> {layout.STDERR_FILE} < /dev/null &) && "
-        f"i=0; while [ ! -s {pid} ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; cat {pid}"
-    )
 
 
 def files_tar(files: list[tuple[str, bytes, int]]) -> bytes:
@@ -146,33 +114,47 @@ def parse_poll(output: str) -> dict[str, TaskStatus]:
     return out
 
 
-def signal_command(pids: list[int], signal: str) -> str:
-    """Signal each task's whole session/process group (the pid is the group leader)."""
-    if signal not in ("TERM", "KILL", "INT"):
-        raise ValueError(signal)
-    return "; ".join(f"kill -{signal} -{int(p)} 2>/dev/null" for p in pids) + "; true" if pids else "true"
 
 
-def leftovers_command(run_id: str, pids: list[int], config: str | None = None, keep_warm: bool = True) -> str:
-    """Pids of processes that still belong to the run: in a task's session, or carrying the
-    run's id in their environment (catches children that left the session). With `config`,
-    only that configuration's (HARNESS_CONFIG): configurations running in parallel on hosts
-    of one machine (a sandbox shares one process table) must not sweep each other's tasks.
-    `keep_warm`: leave the run's warm zygotes, which serve its later configuration runs
-    (the run stops them at its end: stages/warm_launch.py)."""
-    sessions = " ".join(str(int(p)) for p in pids)
-    marker = q(f"HARNESS_RUN_ID={run_id}")
-    env_scan = f"grep -l -a -F -x -z {marker} /proc/[0-9]*/environ 2>/dev/null"
-    if config is not None:
-        env_scan += f" | xargs -r grep -l -a -F -x -z {q('HARNESS_CONFIG=' + config)} 2>/dev/null"
-    if keep_warm:
-        env_scan += f" | xargs -r grep -L -a -F -x -z {q(constants.WARM_ZYGOTE_ENV + '=1')} 2>/dev/null"
-    return (
-        f"for s in {sessions}; do ps -e -o pid=,sid=,stat= | awk -v s=$s '$2 == s && $3 !~ /^Z/ {{print $1}}'; done; "
-        f"{env_scan} | cut -d/ -f3; true"
-    ) if sessions else f"{env_scan} | cut -d/ -f3; true"
+# -- a detached run's keepers (harness/worker/keeper.py) ---------------------------------
+
+KEEPER_MODULE = "harness.worker.keeper"
+ATTACH_LOCK_MODULE = "harness.worker.attach_lock"
 
 
-def parse_pids(output: str, exclude: set[int] | None = None) -> list[int]:
-    pids = sorted({int(t) for t in output.split() if t.isdigit()})
-    return [p for p in pids if p not in (exclude or set())]
+def keeper_start_command(keeper_dir: str, python: str, pythonpath: str) -> str:
+    """Start the host's keeper detached in its own session (it outlives this SSH session
+    and the control side); a keeper already running for the run makes this a no-op. The
+    keeper must not carry the run's id in its environment: the leftover sweep looks for it."""
+    d = q(keeper_dir)
+    return (f"cd {d} && (unset {constants.RUN_ID_ENV} HARNESS_CONFIG; PYTHONPATH={q(pythonpath)} setsid "
+            f"{q(python)} -m {KEEPER_MODULE} --dir {d} >> {layout.KEEPER_OUT_FILE} 2>&1 < /dev/null &) && echo started")
+
+
+def keeper_follow_command(keeper_dir: str, offset: int | None, limit: int = 4_000_000) -> str:
+    """One round trip for an attached control side: line 1 `alive=0|1 ready=0|1`, line 2 the
+    keeper's state.json (empty if none yet), then the steward's control log from byte
+    `offset` (at most `limit` bytes; the next call continues; None: no log)."""
+    d = q(keeper_dir)
+    log, state, pid = layout.KEEPER_LOG_FILE, layout.KEEPER_STATE_FILE, layout.KEEPER_PID_FILE
+    return (f"cd {d} 2>/dev/null || {{ echo 'alive=0 ready=0 missing=1'; exit 0; }}; "
+            f"a=0; p=$(cat {pid} 2>/dev/null); [ -n \"$p\" ] && kill -0 \"$p\" 2>/dev/null && a=1; "
+            f"r=0; [ -f {layout.KEEPER_READY_FILE} ] && r=1; echo \"alive=$a ready=$r missing=0\"; "
+            f"cat {state} 2>/dev/null; echo; "
+            + (f"tail -c +{int(offset) + 1} {log} 2>/dev/null | head -c {int(limit)}; " if offset is not None else "")
+            + "true")
+
+
+def parse_follow(output: str) -> tuple[dict, str, str]:
+    """(flags {alive, ready, missing}, state.json text, new log text) of keeper_follow_command."""
+    head, _, rest = output.partition("\n")
+    state, _, log = rest.partition("\n")
+    flags = {}
+    for part in head.split():
+        k, _, v = part.partition("=")
+        flags[k] = v == "1"
+    return flags, state.strip(), log
+
+
+def attach_lock_command(lock_file: str, owner: str, python: str, pythonpath: str) -> str:
+    return f"PYTHONPATH={q(pythonpath)} {q(python)} -m {ATTACH_LOCK_MODULE} {q(lock_file)} {q(owner)}"

@@ -17,7 +17,7 @@ import paramiko
 
 from harness.config.inventory import Host
 from harness.errors import TransportError
-from harness.transport.base import CommandResult, Transport
+from harness.transport.base import CommandResult, Held, Transport
 from harness.transport.ssh_connect import open_chain
 from harness.transport.ssh_errors import AuthFailed, ConnectRefused, ConnectTimedOut, HostNotFound
 from harness.transport.ssh_files import SFTPFiles
@@ -127,6 +127,23 @@ class SSHTransport(SFTPFiles, Transport):
             raise TransportError(self.name, f"command timed out after {timeout:g} s")
         return bytes(out), bytes(err)
 
+    def hold(self, command: str, *, timeout: float = 30.0) -> Held:
+        chan = self._session()
+        try:
+            chan.exec_command(command)
+            line, deadline = bytearray(), time.monotonic() + timeout
+            while not line.endswith(b"\n") and not chan.closed:
+                if chan.recv_ready():
+                    line += chan.recv(1)
+                    continue
+                if chan.eof_received or time.monotonic() > deadline:
+                    break
+                select.select([chan.fileno()], [], [], 0.2)
+        except (paramiko.SSHException, EOFError, OSError) as e:
+            chan.close()
+            raise TransportError(self.name, f"connection lost while starting a command: {e or type(e).__name__}") from None
+        return SSHHeld(chan, line.decode("utf-8", "replace").strip())
+
     # -- lifecycle --
 
     def close(self) -> None:
@@ -146,6 +163,25 @@ class SSHTransport(SFTPFiles, Transport):
             if t.is_alive():        # outlives close(), so the report after a run may fork
                 t.join(_JOIN_S)
         self._transports = []
+
+
+class SSHHeld(Held):
+    """A command on its own channel; closing the channel (or losing the connection) ends its stdin."""
+
+    def __init__(self, chan: paramiko.Channel, first_line: str):
+        self.chan, self.first_line = chan, first_line
+
+    def send(self, data: bytes) -> bool:
+        if self.chan.closed or self.chan.exit_status_ready() or not self.chan.transport.is_active():
+            return False
+        try:
+            self.chan.sendall(data)
+            return True
+        except (OSError, EOFError, paramiko.SSHException):
+            return False
+
+    def close(self) -> None:
+        self.chan.close()
 
 
 def _feed(chan: paramiko.Channel, data: bytes) -> None:
