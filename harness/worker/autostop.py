@@ -43,6 +43,7 @@ CONFIG, STATE, FIRED, LOCK, PIDFILE, LOG = ("config.json", "state.json", "fired.
 ATTACHED, ACTIVITY = "attached", "activity"
 DEFAULT_POLL_S = 10.0
 RETRY_S = 60.0  # a failed shutdown command is tried again after this long
+LOCK_FD_ENV = "HARNESS_AUTOSTOP_LOCK_FD"   # the lock's fd, handed from ensure_running to the watchdog
 HOLD_S = 1800.0  # an attached run silent (no lease renewed, no re-attach) this long no longer counts
 
 
@@ -159,11 +160,15 @@ def _command(config: dict) -> list[str]:
 
 def watch(root: str, *, clock=time.time, sleep=time.sleep) -> int:
     """The watchdog loop; returns when it fired, or when the config is gone or disabled."""
-    lock = open(os.path.join(root, LOCK), "a")
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return 0  # another watchdog runs: it reads the same config
+    inherited = os.environ.pop(LOCK_FD_ENV, "")
+    if inherited.isdigit():   # ensure_running took the lock for us before it started us
+        lock = os.fdopen(int(inherited), "a")
+    else:
+        lock = open(os.path.join(root, LOCK), "a")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return 0  # another watchdog runs: it reads the same config
     with open(os.path.join(root, PIDFILE), "w") as fh:
         fh.write(str(os.getpid()))
     idle_since, last_try = None, 0.0
@@ -206,12 +211,18 @@ def ensure_running(root: str) -> dict:
         fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         return {"watchdog": "running", "pid": _pid(root)}
-    fcntl.flock(probe, fcntl.LOCK_UN)
-    probe.close()
-    with open(os.path.join(root, LOG), "ab") as log:
-        proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--dir", root, "--watch"],
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-                                close_fds=True, cwd=root)
+    # The new watchdog inherits this very lock: an arm that comes before it has started
+    # (a loaded host starts Python slowly) finds it held and starts no second one.
+    try:
+        with open(os.path.join(root, LOG), "ab") as log:
+            proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--dir", root, "--watch"],
+                                    stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+                                    close_fds=True, pass_fds=(probe.fileno(),), cwd=root,
+                                    env={**os.environ, LOCK_FD_ENV: str(probe.fileno())})
+        with open(os.path.join(root, PIDFILE), "w") as fh:
+            fh.write(str(proc.pid))
+    finally:
+        probe.close()   # our copy only: the lock stays with the child's
     return {"watchdog": "started", "pid": proc.pid}
 
 
