@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Optional
 
 from harness.errors import HarnessError
+from harness.protocol import events
 
 STATE_ENV = "HARNESS_STATE_DIR"
 LEDGER_FILE = "instances.jsonl"
@@ -98,22 +99,9 @@ class Ledger:
 
 
 def parse_lines(lines: Iterable[str]) -> tuple[list[dict], list[int]]:
-    """Records, and the 1-based numbers of lines that did not parse (reported, not fatal)."""
-    out, bad = [], []
-    for n, line in enumerate(lines, start=1):
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            bad.append(n)
-            continue
-        if isinstance(rec, dict) and isinstance(rec.get("event"), str):
-            out.append(rec)
-        else:
-            bad.append(n)
-    return out, bad
+    """Records, and the 1-based numbers of lines that did not parse or name no event
+    (reported, not fatal)."""
+    return events.parse_lines(lines, accept=lambda rec: isinstance(rec.get("event"), str))
 
 
 def read(path: Optional[Path] = None) -> tuple[list[dict], list[int]]:

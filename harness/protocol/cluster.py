@@ -20,7 +20,7 @@ class Slot(Part):
     size: int
     local_rank: int
     local_size: int
-    cross_rank: int
+    cross_rank: int    # index of this host among the hosts that have a rank at local_rank
     cross_size: int
 
 

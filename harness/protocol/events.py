@@ -14,7 +14,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from harness.protocol.parts import Part
 
@@ -108,22 +108,29 @@ def _jsonable(value: Any) -> Any:
 def read_jsonl(path: str | os.PathLike) -> tuple[list[dict], list[int]]:
     """Records of a JSONL file and the 1-based numbers of lines that did not parse (a torn
     last line when a process is killed mid-write, or damage): those are skipped, not fatal."""
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        return parse_lines(fh)
+
+
+def parse_lines(lines: Iterable[str],
+                accept: Callable[[dict], bool] = lambda rec: True) -> tuple[list[dict], list[int]]:
+    """JSONL lines into records, and the 1-based numbers of lines that did not parse or that
+    `accept` refuses (skipped, not fatal); blank lines are neither."""
     records: list[dict] = []
     bad: list[int] = []
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        for number, line in enumerate(fh, start=1):
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                bad.append(number)
-                continue
-            if isinstance(rec, dict):
-                records.append(rec)
-            else:
-                bad.append(number)
+    for number, line in enumerate(lines, start=1):
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            bad.append(number)
+            continue
+        if isinstance(rec, dict) and accept(rec):
+            records.append(rec)
+        else:
+            bad.append(number)
     return records, bad
 
 

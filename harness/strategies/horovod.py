@@ -12,29 +12,16 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from dataclasses import dataclass
 
 from typing import Mapping
 
+from harness.protocol.cluster import Slot   # the ranks read the same description
 from harness.protocol.layout import HOROVOD_TIMELINE_FILE
 from harness.strategies.base import (
     RING_ALLREDUCE, Configuration, Host, Placement, PlacementContext, Strategy, spread_over_slots,
 )
 
 TIMELINE_FILE = HOROVOD_TIMELINE_FILE   # relative: lands in rank 0's task directory
-
-
-@dataclass(frozen=True)
-class Slot:
-    """One rank's place, as Horovod's rendezvous server and ranks describe it."""
-    host: str          # inventory name
-    hostname: str      # the name ranks and the rendezvous server group by (HOROVOD_HOSTNAME)
-    rank: int
-    size: int
-    local_rank: int
-    local_size: int
-    cross_rank: int    # index of this host among the hosts that have a rank at local_rank
-    cross_size: int
 
 
 def slot_plan(hosts: list[Host], workers: int) -> list[Slot]:

@@ -9,7 +9,6 @@ chief's printed rate."""
 
 import os
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -160,26 +159,15 @@ def test_keras_benchmark_with_horovods_callbacks_and_the_report_matches_its_tota
     """horovod.tensorflow.keras with all of Horovod's Keras callbacks, on hosts that have only
     the bundle; the legacy optimizer, so the learning-rate callbacks' momentum correction
     runs too (tests/integration/test_script.py runs tf.keras's default SGD)."""
-    exp = {
-        "name": "kerasbench",
-        "workload": {
-            "script": str(KERAS_SCRIPT),
-            "args": ["--batch-size", "64", "--num-batches-per-iter", "20", "--num-iters", "8", "--legacy-optimizer"],
-            "batch_size": 64,
-            "metrics": {"images_per_s": r"Iter #\d+: ([0-9.]+) img/sec per worker"},
-            "throughput_scope": "per_rank",   # every rank prints its own rate
-            "warmup_readings": 1,
-        },
-        "configurations": [{"name": "khvd2", "strategy": "horovod", "workers": 2, "hosts": ["sb0", "sb1"],
-                            "threads": {"intra_op": 1, "inter_op": 1}}],
-        "sample_interval_s": 0.5,
-    }
-    path = tmp_path / "kerasbench.yaml"
-    path.write_text(yaml.safe_dump(exp))
-    res = run_experiment(str(path), private_sb.files[1], runs_root=str(tmp_path / "runs"), run_id="kerasbench",
-                         ssh_options=private_sb.opts)
-    assert res.status == "succeeded", res.reason
-    run = Path(res.run_dir)
+    run = _run_script(private_sb, tmp_path, "kerasbench", {
+        "script": str(KERAS_SCRIPT),
+        "args": ["--batch-size", "64", "--num-batches-per-iter", "20", "--num-iters", "8", "--legacy-optimizer"],
+        "batch_size": 64,
+        "metrics": {"images_per_s": r"Iter #\d+: ([0-9.]+) img/sec per worker"},
+        "throughput_scope": "per_rank",   # every rank prints its own rate
+        "warmup_readings": 1,
+    }, {"name": "khvd2", "strategy": "horovod", "workers": 2, "hosts": ["sb0", "sb1"],
+        "threads": {"intra_op": 1, "inter_op": 1}})
     out = {rank: (run / "hosts" / host / "khvd2" / f"worker-{rank}" / "stdout.log").read_text()
            for host, rank in (("sb0", 0), ("sb1", 1))}
     losses = {rank: re.search(rf"rank {rank}: done, loss ([0-9.]+)", text).group(1) for rank, text in out.items()}

@@ -19,7 +19,7 @@ import subprocess
 import pytest
 
 from harness.report.write.render import write_report
-from tests.support.runfixtures import gpu_run
+from tests.support.gpu_runs import gpu_run
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [pytest.mark.slow,

@@ -13,7 +13,8 @@ from harness.cli import main
 from harness.errors import UsageError
 from harness.report.write.compare import compare_runs
 from harness.report.write.render import CSV_COLUMNS, REPORT_FILES, write_report
-from tests.support.runfixtures import DAMAGED_SAMPLER_LINES, gpu_run, standard_run
+from tests.support.runfixtures import standard_run
+from tests.support.gpu_runs import DAMAGED_SAMPLER_LINES, gpu_run
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,8 @@ from harness.report.write.csvfiles import render_samples_csv
 from harness.report.figures.analysis import analyze
 from harness.report.write.render import render_results_csv
 from tests.support.generated_runs import generate
-from tests.support.runfixtures import gpu_run, standard_run
+from tests.support.runfixtures import standard_run
+from tests.support.gpu_runs import gpu_run
 
 
 def _outputs(root):

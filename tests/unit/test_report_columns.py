@@ -154,7 +154,7 @@ def test_damaged_gpu_run_gives_the_golden_samples_csv(tmp_path):
     import hashlib
 
     from harness.report.write.render import write_report
-    from tests.support.runfixtures import DAMAGED_SAMPLER_LINES, gpu_run
+    from tests.support.gpu_runs import DAMAGED_SAMPLER_LINES, gpu_run
 
     root = gpu_run(tmp_path / "gpu")
     samples = root / "hosts" / "g1" / "single" / "sampler" / "samples.jsonl"

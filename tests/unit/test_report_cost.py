@@ -9,7 +9,8 @@ from harness.prices import load_catalog
 from harness.report.figures.cost import compute_costs, fmt_usd
 from harness.report.read.rundir import load_run
 from harness.report.figures.metrics import compute_metrics
-from tests.support.runfixtures import RunDir, gpu_run, standard_run
+from tests.support.runfixtures import RunDir, standard_run
+from tests.support.gpu_runs import gpu_run
 
 
 def _costs(root):

@@ -10,7 +10,8 @@ from harness.report.read.rundir import load_run
 from harness.report.figures.metrics import ConfigMetrics, TaskMetrics
 from harness.report.figures.recommend import recommend
 from harness.report.figures.scaling import CommShare, Scaling
-from tests.support.runfixtures import gpu_run, standard_run
+from tests.support.runfixtures import standard_run
+from tests.support.gpu_runs import gpu_run
 
 
 @pytest.fixture(scope="module")

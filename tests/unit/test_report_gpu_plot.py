@@ -11,7 +11,8 @@ from harness.report.write import canvas, gpu_plot, plots
 from harness.report.write.sections import utilization_blocks
 from harness.report.write.blocks import Para, Table
 from tests.support.generated_runs import generate
-from tests.support.runfixtures import gpu_run, standard_run
+from tests.support.runfixtures import standard_run
+from tests.support.gpu_runs import gpu_run
 
 
 def _drawn(monkeypatch):

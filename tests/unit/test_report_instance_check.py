@@ -5,7 +5,7 @@ import json
 from harness.prices.facts import load_facts
 from harness.report.figures.instance_check import expected_vendor, instance_checks, observed_vendor
 from harness.report.read.rundir import load_run
-from tests.support.runfixtures import gpu_run
+from tests.support.gpu_runs import gpu_run
 
 
 def test_vendor_from_type_name_and_cpu_model():

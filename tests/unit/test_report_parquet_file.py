@@ -13,7 +13,8 @@ from harness.report.figures.analysis import analyze
 from harness.report.write.csvfiles import render_samples_csv
 from harness.report.read.rundir import load_run
 from harness.report.write.parquet_file import samples_table, write_samples_parquet
-from tests.support.runfixtures import gpu_run, standard_run
+from tests.support.runfixtures import standard_run
+from tests.support.gpu_runs import gpu_run
 
 
 def _both(root):

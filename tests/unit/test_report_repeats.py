@@ -64,7 +64,7 @@ def test_warmup_run_is_kept_but_not_counted(tmp_path):
 
 def test_scaling_efficiency_has_a_verdict_against_ideal(tmp_path):
     from harness.report.figures.analysis import scaling_verdicts
-    from tests.support.runfixtures import gpu_run
+    from tests.support.gpu_runs import gpu_run
 
     a = analyze_dir(gpu_run(tmp_path / "g"))
     (name, v), = scaling_verdicts(a).items()

@@ -9,7 +9,8 @@ from harness.report.figures import scaling
 from harness.report.read.rundir import load_run
 from harness.report.figures.metrics import compute_metrics
 from harness.report.figures.scaling import CommShare, compute_scaling, gpu_peak_tflops
-from tests.support.runfixtures import WORKLOAD, RunDir, gpu_run, standard_run
+from tests.support.runfixtures import WORKLOAD, RunDir, standard_run
+from tests.support.gpu_runs import gpu_run
 
 CATALOG = load_catalog()
 

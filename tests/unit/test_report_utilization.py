@@ -6,7 +6,8 @@ import pytest
 from harness.report.read.rundir import load_run
 from harness.report.figures.metrics import compute_metrics
 from harness.report.figures.utilization import compute_utilization, host_series, stat, summary
-from tests.support.runfixtures import RunDir, gpu_run, standard_run
+from tests.support.runfixtures import RunDir, standard_run
+from tests.support.gpu_runs import gpu_run
 
 
 @pytest.fixture(scope="module")
