@@ -14,7 +14,8 @@ import yaml
 from harness.pipeline import run_experiment
 from harness.transport.ssh import SSHOptions
 from tests.support.sshd_hosts import inventory_dict, write_known_hosts
-from tests.support.distributed import WORKLOAD, assert_trained, free_base_port, records, run_leftovers
+from tests.support.distributed import WORKLOAD, assert_trained, records, run_leftovers
+from tests.support.ports import free_base_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.horovod]
 

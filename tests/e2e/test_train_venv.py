@@ -17,7 +17,7 @@ from harness.pipeline import run_experiment
 from harness.protocol import layout
 from harness.protocol.events import read_jsonl
 from tests.support.aws_fixtures import FakeImds
-from tests.support.distributed import free_base_port
+from tests.support.ports import free_base_port
 from tests.support.train_venv import train_venv
 
 # The first run builds the venv (minutes); later runs reuse it.

@@ -7,17 +7,15 @@ tasks once the lease runs out. The tasks are small shell-free Python loops, not 
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from harness.protocol import layout
 from harness.protocol.events import read_events
 from harness.protocol.task_shell import leftovers_command, parse_pids
+from tests.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 TASK = r"""
@@ -32,12 +30,6 @@ with open("events.jsonl", "a") as fh:
 """
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _setup(tmp: Path, run_id: str, behaviours: dict, lease_s=20.0, grace=60.0) -> dict:
     """Two keepers (h0 steward, h1 member), one configuration run: a worker on each host."""
     tasks = []
@@ -49,7 +41,7 @@ def _setup(tmp: Path, run_id: str, behaviours: dict, lease_s=20.0, grace=60.0) -
         tasks.append({"task_id": "worker", "host": host, "role": "worker", "rank": len(tasks), "start_group": 0,
                       "finishes": True, "critical": True, "task_dir": str(d), "events": "events.jsonl"})
     spec = {"keeper_version": 1, "run_id": run_id, "steward": "h0", "steward_address": "127.0.0.1",
-            "port": _port(), "token": "t0k3n", "hosts": list(behaviours), "lease_s": lease_s,
+            "port": free_port(), "token": "t0k3n", "hosts": list(behaviours), "lease_s": lease_s,
             "connection_grace_s": grace, "grace_s": 3.0, "poll_s": 0.3, "parallel": False, "keep_going": False,
             "fail_fast": False, "sweep_config_only": False, "waves": [["cfg"]],
             "worker_argv": [sys.executable, "-c", TASK],

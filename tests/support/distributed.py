@@ -2,7 +2,6 @@
 what the tests read from them (tests/e2e/test_distributed.py and the tests built on it)."""
 
 import os
-import socket
 import subprocess
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import yaml
 
 from harness.pipeline import run_experiment
 from harness.protocol.events import read_events
+from tests.support.ports import free_base_port
 
 WORKLOAD = {"model": "mlp", "dataset": {"name": "digits", "validation_split": 0.25}, "batch_size": 32,
             "epochs": 2, "steps_per_epoch": 10, "learning_rate": 0.1, "optimizer": "momentum",
@@ -21,27 +21,6 @@ HOSTS = {"hosts": [
     {"name": "h3", "transport": "local", "address": "127.0.0.1", "slots": 1, "instance_type": "c7i.large"},
     {"name": "local", "transport": "local", "slots": 2, "instance_type": "c7i.large"},
 ]}
-
-
-def free_base_port() -> int:
-    """A base port with a few free ports above it (other test runs may share the machine)."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1]
-        if base > 60000:
-            continue
-        ok = True
-        for p in range(base, base + 8):
-            with socket.socket() as s:
-                try:
-                    s.bind(("", p))
-                except OSError:
-                    ok = False
-                    break
-        if ok:
-            return base
-    raise RuntimeError("no free port range")
 
 
 def write_files(tmp_path: Path, configs: list[dict], workload=WORKLOAD, hosts=HOSTS, **exp):
