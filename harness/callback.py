@@ -3,6 +3,7 @@
     from harness.callback import HarnessCallback, Recorder
     model.fit(..., callbacks=[HarnessCallback(batch_size=64)])      # Keras
     rec = Recorder(); rec.step(images=64, seconds=dt, loss=l)        # any loop
+    if rec.should_stop: break     # the run's throughput is measured (experiment `precision`)
 
 Records go to the file named by HARNESS_EVENTS, which the harness sets for the script
 it launches; without it (the script run by hand) nothing is written. Every record
@@ -16,6 +17,8 @@ import os
 import threading
 import time
 from typing import Any, Optional
+
+from harness.protocol.precision import PrecisionStop
 
 SOURCE = "callback"
 
@@ -38,6 +41,10 @@ class Recorder:
                        "host": os.environ.get("HARNESS_HOST")}
         self.step_count = 0
         self._win: dict[str, Any] = {}
+        # Early stop within a run (harness/protocol/precision.py): `should_stop` turns True
+        # once the throughput is measured precisely enough; HarnessCallback then ends fit().
+        self.stopper = PrecisionStop.from_env() if self._fh is not None else None
+        self.should_stop = False
 
     @property
     def enabled(self) -> bool:
@@ -76,6 +83,10 @@ class Recorder:
         loss = w["loss_sum"] / w["loss_n"] if w.get("loss_n") else None
         self.emit("step", step=self.step_count, steps=w["steps"], epoch=w.get("epoch"), images=w["images"],
                   seconds=w["seconds"], data_wait_s=w.get("data_wait_s"), loss=loss)
+        if self.stopper is not None and not self.should_stop and \
+                self.stopper.add(self.step_count, w["steps"], w["seconds"]):
+            self.should_stop = True
+            self.emit("phase", **self.stopper.record())
 
     def epoch(self, epoch: int, **fields: Any) -> None:
         """End of an epoch: train_loss, train_accuracy, val_loss, val_accuracy, ... as known."""
@@ -135,6 +146,8 @@ def _callback_class():
             loss = float(loss) if loss is not None else None
             self._ep_steps += 1
             self.rec.step(self.batch_size, time.monotonic() - self._t0, loss=loss, epoch=self._epoch)
+            if self.rec.should_stop:
+                self.model.stop_training = True
 
         def on_epoch_end(self, epoch, logs=None):
             self.rec.epoch(epoch + 1, steps=self._ep_steps, images=self._ep_steps * self.batch_size,

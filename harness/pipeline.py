@@ -31,7 +31,7 @@ from harness.stages import instances
 from harness.stages.launch import Supervisor
 from harness.prices.for_run import fetch_facts_for_run, fetch_for_run, wants_live_prices
 from harness.stages.load import Inputs, load_inputs, resume_points, with_repeats
-from harness.stages import warm_launch, warm_pool
+from harness.stages import warm_launch
 from harness.stages.options import RunOptions
 from harness.stages.plan import Plan, build_plan, config_start_fields
 from harness.protocol import layout
@@ -86,6 +86,9 @@ def run(opts: RunOptions, *, stop: threading.Event | None = None, progress: Call
     inputs = load_inputs(opts.experiment, opts.hosts, opts.resume, opts.repeats, hostfile=opts.hostfile,
                          env=opts.env, workers=opts.workers)
     exp, inv, resumed = inputs.experiment, inputs.inventory, inputs.resumed
+    if opts.detach and exp.adaptive:   # keepers run a fixed plan; the looks need the control side
+        raise UsageError(f"{opts.experiment}: repeats: auto decides after every round on this machine, which a "
+                         f"detached run cannot; give a fixed count with --detach (e.g. --repeats 3)")
     run_id = opts.run_id or new_run_id(exp.name)
     run_dir = opts.run_dir_root / run_id
     if run_dir.exists():
@@ -154,7 +157,7 @@ def run(opts: RunOptions, *, stop: threading.Event | None = None, progress: Call
 def _execute(plan: Plan, inv, transports, run_dir: Path, control, opts: RunOptions, stop,
              progress) -> RunResult:
     """Stages 6-7 for every configuration run, in waves (harness/stages/waves.py)."""
-    from harness.stages.waves import ConfigOutcome, run_waves
+    from harness.stages.waves import SKIPPED, ConfigOutcome, run_waves
 
     hosts = {h.name: h for h in inv.hosts}
     by_name = {cp.name: cp for cp in plan.configs}
@@ -165,6 +168,10 @@ def _execute(plan: Plan, inv, transports, run_dir: Path, control, opts: RunOptio
 
     def run_one(name: str, scope) -> ConfigOutcome:
         cp = by_name[name]
+        why_not = rounds.skip(cp) if rounds else None
+        if why_not:
+            control.emit("config_skipped", config=cp.name, configuration=cp.config, repeat=cp.repeat, reason=why_not)
+            return ConfigOutcome(cp.name, SKIPPED, why_not)
         control.emit("config_start", config=cp.name,
                      **config_start_fields(cp, {h: hosts[h].instance_type for h in cp.hosts}))
         sup = Supervisor(cp, transports, hosts, control, scope, progress=progress, grace_s=opts.grace_s,
@@ -186,7 +193,8 @@ def _execute(plan: Plan, inv, transports, run_dir: Path, control, opts: RunOptio
             leftovers.setdefault(h, []).extend(pids)
         return ConfigOutcome(cp.name, outcome.status, reason)
 
-    warm = _WarmStarts(plan, transports, hosts, control, idle_s=opts.lease_s)
+    rounds = _Rounds(plan, run_dir, control) if plan.schedule.get("repeats") == "auto" else None
+    warm = warm_launch.WarmStarts(plan, transports, hosts, control, idle_s=opts.lease_s)
     try:
         outcomes = run_waves(waves, run_one, stop, parallel=plan.parallel, keep_going=opts.keep_going,
                              fail_fast=opts.fail_fast,
@@ -196,7 +204,7 @@ def _execute(plan: Plan, inv, transports, run_dir: Path, control, opts: RunOptio
             leftovers.setdefault(h, []).extend(pids)
     status, reason = "succeeded", ""
     for o in outcomes:
-        if o.status != "succeeded" and status == "succeeded":
+        if o.status not in ("succeeded", SKIPPED) and status == "succeeded":
             status, reason = o.status, f"{o.name}: {o.reason}"
     if status == "succeeded" and stop.is_set() and len(outcomes) < len(plan.configs):
         status, reason = "stopped", "stop requested (Ctrl-C or SIGTERM)"
@@ -204,33 +212,47 @@ def _execute(plan: Plan, inv, transports, run_dir: Path, control, opts: RunOptio
     return RunResult(run_dir, status, reason, leftovers, [])
 
 
-class _WarmStarts:
-    """The run's warm zygotes (stages/warm_pool.py): started on a host when a configuration
-    run there has ended and a later one will use them, stopped with the run."""
+class _Rounds:
+    """Adaptive repeats (`repeats: auto`): before a round's first run, the decision after the
+    rounds so far (harness/report/figures/adaptive_run.py) says which configurations it runs.
+    The plan holds every round up to max_repeats; a run the decision does not need is
+    skipped, with the reason in control.jsonl (`adaptive_look`, `config_skipped`)."""
 
-    def __init__(self, plan: Plan, transports, hosts, control, idle_s: float):
-        self.plan, self.transports, self.hosts, self.control, self.idle_s = plan, transports, hosts, control, idle_s
-        self.index = {cp.name: i for i, cp in enumerate(plan.configs)}
-        self.started: dict = {}
-        self._lock = threading.Lock()   # configuration runs of a wave end in their own threads
+    def __init__(self, plan: Plan, run_dir: Path, control):
+        self.run_dir, self.control = run_dir, control
+        self.configs = tuple(dict.fromkeys(cp.config for cp in plan.configs))
+        self.decided: dict[int, tuple[str, ...]] = {}
+        self.why: dict[int, dict[str, str]] = {}
+        self._lock = threading.Lock()   # runs of one wave ask from their own threads
 
-    def after(self, cp, go_on: bool) -> dict:
-        if not self.plan.zygotes or not go_on:
-            return {}
+    def skip(self, cp) -> str | None:
+        if not cp.counted or cp.repeat < 2:
+            return None
+        r = cp.repeat - 1   # the round just ended
         with self._lock:
-            due = warm_pool.due(list(self.plan.zygotes), self.index[cp.name], cp.hosts, set(self.started))
-            fresh = warm_launch.start(due, self.transports, self.hosts, self.plan.run_id, self.idle_s,
-                                      self.control) if due else {}
-            self.started.update(fresh)
-        return fresh
+            if r not in self.decided:
+                self._look(r)
+        if cp.config in self.decided[r]:
+            return None
+        return self.why[r].get(cp.config) or f"not needed after round {r}"
 
-    def ready(self, fresh: dict) -> None:
-        if fresh:
-            warm_launch.wait_ready(fresh, self.transports, self.hosts, self.plan.run_id, self.control)
+    def _look(self, r: int) -> None:
+        from harness.report.figures.adaptive_run import look_at
 
-    def stop(self, grace_s: float) -> dict[str, list[int]]:
-        return warm_launch.stop(self.started, self.transports, self.plan.run_id, self.control, grace_s) \
-            if self.started else {}
+        t0 = time.monotonic()
+        result, design = look_at(self.run_dir)
+        if result is None:   # no counted value at all yet: every configuration goes on
+            self.decided[r], self.why[r] = tuple(self.configs), {}
+            self.control.emit("adaptive_look", round=r, next_round=list(self.configs), reason="no counted value yet",
+                              seconds=round(time.monotonic() - t0, 3))
+            return
+        out = result.outcome
+        self.decided[r] = out.next_round
+        self.why[r] = {c.config: c.why for c in out.configs}
+        self.control.emit("adaptive_look", round=r, rounds_replayed=out.rounds, next_round=list(out.next_round),
+                          states={c.config: {"state": c.state, "runs": c.runs, "why": c.why} for c in out.configs},
+                          comparisons=result.texts(), max_repeats=design.max_repeats, min_effect=design.min_effect,
+                          seconds=round(time.monotonic() - t0, 3))
 
 
 # -- detached runs (README "Long runs") -----------------------------------------------------

@@ -19,6 +19,11 @@ def between(lo: float, hi: float, kind=float):
     return parse
 
 
+def repeats_arg(text: str):
+    """--repeats: a count from 1 to 100, or `auto` (adaptive repeats)."""
+    return "auto" if text.strip().lower() == "auto" else between(1, 100, int)(text)
+
+
 def ssh_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--known-hosts", help="OpenSSH known_hosts file to verify host keys against (default ~/.ssh/known_hosts)")
     p.add_argument("--trust-on-first-use", action="store_true",

@@ -10,7 +10,7 @@ import sys
 import threading
 from pathlib import Path
 
-from harness.cli.flags import between, ssh_flags, ssh_options
+from harness.cli.flags import between, repeats_arg, ssh_flags, ssh_options
 from harness.config.envvars import why_refused
 from harness.errors import Interrupted, RunFailed, UsageError
 from harness.stages.options import RunOptions
@@ -48,8 +48,9 @@ def register(sub) -> None:
     run.add_argument("--connection-grace", type=between(0, 86400), default=60.0, metavar="SECONDS",
                      help="a host the control side cannot reach for less than this is reconnected and the run goes "
                           "on (default 60; 0: the first failed poll fails the run)")
-    run.add_argument("--repeats", type=between(1, 100, int), metavar="N",
-                     help="run every configuration N times, interleaved (overrides the experiment's repeats)")
+    run.add_argument("--repeats", type=repeats_arg, metavar="N|auto",
+                     help="run every configuration N times, interleaved, or `auto`: until every comparison the "
+                          "recommendation needs is decided, at most max_repeats (overrides the experiment's repeats)")
     run.add_argument("--dry-run", action="store_true", help="validate and print the plan; start nothing")
     run.add_argument("--detach", action="store_true",
                      help="hand the run to keepers on its hosts and return once the first configuration runs; "
@@ -103,7 +104,10 @@ def cmd_run(args) -> int:
     if args.dry_run:
         from harness import pipeline
 
-        _, _, plan = pipeline.load_and_plan(opts, opts.run_id or "dry-run")
+        from harness.prices import load_catalog
+        from harness.stages.worst_case import describe, worst_case
+
+        _, inv, plan = pipeline.load_and_plan(opts, opts.run_id or "dry-run")
         waves = plan.wave_list()
         print(f"schedule: {'parallel' if plan.parallel else 'sequential'}, {len(waves)} wave(s): "
               + " | ".join(", ".join(w) for w in waves))
@@ -111,6 +115,7 @@ def cmd_run(args) -> int:
             print(f"{cp.name}: strategy {cp.strategy}, hosts {', '.join(cp.hosts)}")
             for t in cp.tasks:
                 print(f"  {t.task_id:<12} role {t.role:<7} rank {t.rank!s:<4} host {t.host}  dir {t.task_dir}")
+        print(describe(worst_case(plan, inv, load_catalog())))
         return 0
     return run_and_print(opts)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -245,7 +245,15 @@ class Experiment(_Strict):
     # Repeats: every configuration runs `repeats` times, in rounds (A B A B …, or each
     # round in a seeded random order), so drift and warm caches favour none of them; the
     # report compares configurations over the repeats (docs/metrics.md, "Verdicts").
-    repeats: int = Field(default=1, ge=1, le=100)
+    # `auto`: rounds go on only while a comparison the recommendation needs is open, at most
+    # max_repeats (harness/report/figures/adaptive.py; docs/metrics.md, "Adaptive repeats").
+    repeats: Union[Literal["auto"], Annotated[int, Field(ge=1, le=100)]] = 1
+    max_repeats: int = Field(default=6, ge=2, le=100, description="with repeats: auto")
+    # Early stop within a run: a training run ends once its steady-state throughput is known
+    # to ± precision (95 %; harness/protocol/precision.py) after at least min_steps kept steps.
+    # Unset: 0.02 with repeats: auto and no target, else off; 0: off.
+    precision: Optional[float] = Field(default=None, ge=0, lt=1)
+    min_steps: int = Field(default=50, ge=4, le=MAX_STEPS, description="kept steps before an early stop")
     order: Literal["interleaved", "shuffled"] = "interleaved"
     order_seed: int = 0
     # One warm-up run per host before the counted runs (caches, page cache, imports); its
@@ -268,6 +276,39 @@ class Experiment(_Strict):
         if 0 < v < 0.05:
             raise ValueError("sampling faster than every 0.05 s costs more than it measures; use >= 0.05 or 0 for off")
         return v
+
+    @model_validator(mode="after")
+    def _max_repeats_with_auto(self) -> "Experiment":
+        if "max_repeats" in self.model_fields_set and self.repeats != "auto":
+            raise ValueError(f"max_repeats is the bound of repeats: auto; with repeats: {self.repeats} "
+                             f"drop max_repeats or set repeats: auto")
+        return self
+
+    @model_validator(mode="after")
+    def _precision_without_target(self) -> "Experiment":
+        w = self.workload
+        if self.precision and (w.target_accuracy is not None or w.target_rmse is not None):
+            raise ValueError("precision ends a run once its throughput is measured, before it can reach the "
+                             "workload's target: drop precision (or the target)")
+        return self
+
+    @property
+    def stop_precision(self) -> float:
+        """The early stop's precision in effect (0: off)."""
+        if self.precision is not None:
+            return self.precision
+        w = self.workload
+        no_target = w.target_accuracy is None and w.target_rmse is None
+        return 0.02 if self.adaptive and no_target else 0.0
+
+    @property
+    def adaptive(self) -> bool:
+        return self.repeats == "auto"
+
+    @property
+    def rounds(self) -> int:
+        """Counted rounds the schedule plans: repeats, or with auto the worst case."""
+        return self.max_repeats if self.repeats == "auto" else int(self.repeats)
 
     @model_validator(mode="after")
     def _unique_configs(self) -> "Experiment":

@@ -45,6 +45,8 @@ RECORD_TYPES: tuple[RecordType, ...] = (
     RecordType("task_launch", "control", ("config", "task_id", "host", "role")),
     RecordType("task_exit", "control", ("config", "task_id", "host", "returncode", "state")),
     RecordType("config_end", "control", ("config", "status", "reason")),
+    RecordType("adaptive_look", "control", ("round", "next_round")),
+    RecordType("config_skipped", "control", ("config", "configuration", "repeat", "reason")),
     RecordType("run_end", "control", ("status",)),
 )
 

@@ -20,7 +20,7 @@ from harness.protocol.layout import EVENTS_FILE
 from harness.protocol.parts import Part, SpecError, freeze, plain
 from harness.protocol.workload import Workload
 
-__all__ = ["SPEC_VERSION", "SpecError", "TaskSpec", "Threads", "SpotWatchSettings", "ResumeFrom"]
+__all__ = ["SPEC_VERSION", "SpecError", "TaskSpec", "Threads", "SpotWatchSettings", "ResumeFrom", "PrecisionSettings"]
 
 # Bump when a field changes meaning or a required field is added; a worker refuses a spec
 # of another version (an old bundle on a host would misread it).
@@ -44,6 +44,14 @@ class SpotWatchSettings(Part):
 
 
 @dataclass(frozen=True)
+class PrecisionSettings(Part):
+    """Early stop within a run once throughput is measured to `precision` (harness/protocol/precision.py)."""
+    precision: float = 0.02
+    min_steps: int = 50
+    warmup_steps: int = 0
+
+
+@dataclass(frozen=True)
 class ResumeFrom(Part):
     """Where a resumed task continues: a checkpoint of an earlier run and its step."""
     run_id: Optional[str] = None
@@ -53,7 +61,7 @@ class ResumeFrom(Part):
 
 # The typed parts of a spec: field -> its type (a JSON object given there is read into it).
 _PARTS = {"workload": Workload, "threads": Threads, "cluster": Cluster, "spot_watch": SpotWatchSettings,
-          "resume_from": ResumeFrom}
+          "resume_from": ResumeFrom, "precision": PrecisionSettings}
 
 
 @dataclass(frozen=True)
@@ -81,6 +89,7 @@ class TaskSpec(Mapping):
     orphan_after_s: Optional[float] = None
     spot_watch: Optional[SpotWatchSettings] = None  # when the task watches for spot notices
     resume_from: Optional[ResumeFrom] = None
+    precision: Optional[PrecisionSettings] = None  # a training task may stop once its throughput is this precise
     # where (the task runs in its directory on the host; these are relative to it)
     events: str = EVENTS_FILE            # its events file
     checkpoint_dir: Optional[str] = None

@@ -66,12 +66,12 @@ def with_command_line(exp: Experiment, env: tuple[tuple[str, str], ...], workers
     return exp.model_copy(update={"configurations": configs, "workload": work})
 
 
-def with_repeats(exp: Experiment, repeats: int | None) -> Experiment:
+def with_repeats(exp: Experiment, repeats: int | str | None) -> Experiment:
     """The experiment with `--repeats` applied (the command line wins over the file)."""
     if repeats is None:
         return exp
-    if not 1 <= repeats <= 100:  # the experiment file's own bound (config.experiment)
-        raise UsageError(f"--repeats {repeats}: give 1 to 100 runs per configuration")
+    if repeats != "auto" and not (isinstance(repeats, int) and 1 <= repeats <= 100):  # the file's own bound
+        raise UsageError(f"--repeats {repeats}: give 1 to 100 runs per configuration, or auto")
     return exp.model_copy(update={"repeats": repeats})
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, Union
 
 from harness.errors import UsageError
 
@@ -29,7 +29,7 @@ class RunOptions:
     resume: Optional[Path] = None            # an earlier run directory: rerun what did not succeed
     parallel: Optional[bool] = None          # None: the experiment's `parallel`
     fail_fast: bool = False                  # in parallel: the first failure stops every configuration
-    repeats: Optional[int] = None            # overrides the experiment's repeats
+    repeats: Optional[Union[int, str]] = None  # overrides the experiment's repeats (N or "auto")
     upload_to: Optional[str] = None          # s3://BUCKET/PREFIX for the run directory afterwards
     hostfile: Optional[bool] = None          # `hosts` is a Horovod/MPI hostfile (None: when it looks like one)
     env: tuple[tuple[str, str], ...] = ()    # -x NAME[=VALUE]: wins over every env: of the experiment

@@ -161,10 +161,16 @@ def config_hosts(cfg: Configuration, inv: Inventory) -> list[Host]:
     return inv.select(cfg.hosts)
 
 
-def plan_waves(configs: Sequence[ConfigPlan], parallel: bool) -> tuple[tuple[str, ...], ...]:
-    """PURE: the plan's waves; sequentially one configuration per wave."""
+def plan_waves(configs: Sequence[ConfigPlan], parallel: bool, by_round: bool = False) -> tuple[tuple[str, ...], ...]:
+    """PURE: the plan's waves; sequentially one configuration per wave. `by_round` (adaptive
+    repeats): no wave mixes two rounds, so every round has ended before the next is decided."""
     if not parallel:
         return tuple((cp.name,) for cp in configs)
+    if by_round:
+        rounds: dict[int, list[ConfigPlan]] = {}
+        for cp in configs:
+            rounds.setdefault(cp.repeat, []).append(cp)
+        return tuple(w for r in rounds.values() for w in plan_waves(r, True))
     return group_waves([(cp.name, set(cp.hosts) | {t.host for t in cp.tasks}) for cp in configs])
 
 
@@ -177,16 +183,18 @@ def build_plan(exp: Experiment, inv: Inventory, run_id: str, run_dir: Path,
     ctx = PlacementContext(PortAllocator(exp.base_port))  # one port space over the whole run
     cfgs = {cfg.name: (i, cfg) for i, cfg in enumerate(exp.configurations)}
     units = schedule(list(cfgs), {n: [h.name for h in config_hosts(c, inv)] for n, (_, c) in cfgs.items()},
-                     exp.repeats, exp.order, exp.order_seed, exp.warmup_run)
+                     exp.rounds, exp.order, exp.order_seed, exp.warmup_run)
     runs = tuple(_config_plan(*cfgs[u.config], u.name, u.repeat, u.counted, exp, inv, run_id, run_dir, ctx)
                  for u in units)
     drawn = {"repeats": exp.repeats, "order": exp.order, "order_seed": exp.order_seed,
              "warmup_run": exp.warmup_run, "units": [u.name for u in units]}
+    if exp.adaptive:   # every round planned (the worst case); the run decides which it needs
+        drawn.update(max_repeats=exp.max_repeats, min_effect=exp.min_effect)
     par = exp.parallel if parallel is None else parallel
     zygotes: list = []
     if exp.warm_start:
         runs, zygotes = warm_pool.assign(runs, {h.name: h.interpreter for h in inv.hosts}, run_id)
-    return Plan(run_id, exp.name, runs, plan_waves(runs, par), par, drawn, tuple(zygotes))
+    return Plan(run_id, exp.name, runs, plan_waves(runs, par, by_round=exp.adaptive), par, drawn, tuple(zygotes))
 
 
 def _config_plan(i: int, cfg: Configuration, name: str, repeat: int, counted: bool, exp: Experiment,
@@ -210,7 +218,9 @@ def _config_plan(i: int, cfg: Configuration, name: str, repeat: int, counted: bo
             ports=list(p.ports),
             # 0: the warm-up run (plan.json's entry says it is not counted)
             repeat=repeat if name != cfg.name else None,
-            spot_watch={"interval_s": exp.spot_watch_interval_s} if exp.spot_watch else None)
+            spot_watch={"interval_s": exp.spot_watch_interval_s} if exp.spot_watch else None,
+            precision={"precision": exp.stop_precision, "min_steps": exp.min_steps,
+                       "warmup_steps": exp.workload.warmup_steps} if exp.stop_precision else None)
         # The user's env (inventory < workload < configuration) never overrides what the
         # harness sets: config validation refuses those names (harness/config/envvars.py).
         user_env = merged(host.env, exp.workload.env, cfg.env)

@@ -5,11 +5,12 @@ warm_pool.py; the zygote: harness/worker/warm.py). Every step is in control.json
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 from harness.errors import HarnessError
 from harness.protocol import layout
-from harness.stages.warm_pool import Zygote, start_argv
+from harness.stages.warm_pool import Zygote, due, start_argv
 from harness.transport import shell
 from harness.transport.fanout import fan_out
 
@@ -107,3 +108,32 @@ def stop(started: dict[str, tuple[Zygote, int]], transports: dict, run_id: str, 
         if left:
             leftovers[host] = left
     return leftovers
+
+
+class WarmStarts:
+    """The run's warm zygotes (stages/warm_pool.py): started on a host when a configuration
+    run there has ended and a later one will use them, stopped with the run."""
+
+    def __init__(self, plan, transports, hosts, control, idle_s: float):
+        self.plan, self.transports, self.hosts, self.control, self.idle_s = plan, transports, hosts, control, idle_s
+        self.index = {cp.name: i for i, cp in enumerate(plan.configs)}
+        self.started: dict = {}
+        self._lock = threading.Lock()   # configuration runs of a wave end in their own threads
+
+    def after(self, cp, go_on: bool) -> dict:
+        if not self.plan.zygotes or not go_on:
+            return {}
+        with self._lock:
+            todo = due(list(self.plan.zygotes), self.index[cp.name], cp.hosts, set(self.started))
+            fresh = start(todo, self.transports, self.hosts, self.plan.run_id, self.idle_s,
+                          self.control) if todo else {}
+            self.started.update(fresh)
+        return fresh
+
+    def ready(self, fresh: dict) -> None:
+        if fresh:
+            wait_ready(fresh, self.transports, self.hosts, self.plan.run_id, self.control)
+
+    def stop(self, grace_s: float) -> dict[str, list[int]]:
+        return stop(self.started, self.transports, self.plan.run_id, self.control, grace_s) \
+            if self.started else {}

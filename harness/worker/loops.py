@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import time
 
+from harness.protocol.precision import PrecisionStop
 from harness.worker.interruption import on_notice
 
 
@@ -55,6 +56,7 @@ def loop_sync(spec, log, dist, model, opt, loss_fn, score_fn, step_fn, it, data,
     step, images = start_step, 0
     first_epoch, skip = start_step // steps_per_epoch + 1, start_step % steps_per_epoch
     first_start = last_end = None
+    stopper = precision_stop(spec)
     for epoch in range(first_epoch, work.epochs + 1):
         ep_t0 = time.monotonic()
         ep_loss = ep_score = 0.0
@@ -84,15 +86,38 @@ def loop_sync(spec, log, dist, model, opt, loss_fn, score_fn, step_fn, it, data,
             notice = spot.pending() if spot is not None else None
             if win.steps == log_every or i == steps_per_epoch - 1 or (notice and win.steps):
                 log.emit("step", **win.record(step, epoch))
+                if stopper is not None and stopped_at_precision(stopper, win, step, dist, log):
+                    break
                 win = Window()
             if notice:
                 on_notice(spec, log, dist, model, opt, spot, step)
+        if stopper is not None and stopper.stopped:
+            break   # no epoch record or evaluation for a partial epoch: the report says why
         record = {"epoch": epoch, "steps": steps_per_epoch - begin, "images": ep_images,
                   "seconds": time.monotonic() - ep_t0, "train_loss": ep_loss / ep_images}
         record.update(metric_fields("train", ep_score, ep_images, ep_loss / ep_images, classification))
         epoch_end(log, dist, model, opt, loss_fn, score_fn, save, data, record, step, classification)
     seconds = (last_end - first_start) if first_start is not None else 0.0
     return {"steps": step - start_step, "images": images, "seconds": seconds, "last_step": step}
+
+
+def precision_stop(spec):
+    """The early stop of the run's spec (harness/protocol/precision.py), or None."""
+    p = spec.precision
+    if p is None:
+        return None
+    return PrecisionStop(p.precision, p.min_steps, p.warmup_steps)
+
+
+def stopped_at_precision(stopper, win: Window, step: int, dist, log) -> bool:
+    """After a step record: add it; every process asks the others once enough steps are kept
+    (all keep the same steps, so all ask at the same records)."""
+    mine = stopper.add(step, win.steps, win.seconds)
+    if stopper.kept_steps < stopper.min_steps or not dist.agree_stop(mine):
+        return False
+    stopper.stopped = True
+    log.emit("phase", **stopper.record())
+    return True
 
 
 def metric_fields(prefix: str, score_sum: float, n: int, mean_loss: float, classification: bool) -> dict:

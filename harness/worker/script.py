@@ -22,6 +22,7 @@ from collections.abc import Mapping
 import harness
 from harness.protocol.failure_line import decisive_line
 from harness.protocol.constants import EVENTS_ENV
+from harness.protocol.precision import PrecisionStop
 from harness.protocol.spec import TaskSpec
 
 
@@ -43,6 +44,11 @@ def script_env(spec: TaskSpec) -> dict[str, str]:
         env["HARNESS_DATASET"] = ds.path
     if work.batch_size:
         env["HARNESS_BATCH_SIZE"] = str(work.batch_size)
+    # harness.callback stops the script's training there; one process only: ranks of a
+    # distributed script deciding each on its own would leave the others in a collective.
+    if spec.precision is not None and (spec.size or 1) <= 1:
+        p = spec.precision
+        env.update(PrecisionStop(p.precision, p.min_steps, p.warmup_steps).env())
     # TensorFlow reads these when it creates its thread pools: the script gets the
     # configuration's thread settings without calling tf.config itself.
     if threads.intra_op is not None:

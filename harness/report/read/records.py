@@ -160,7 +160,14 @@ class RunData:
                 add(c.get("name"))
         for t in [*self.tasks, *self.samplers]:
             add(t.config)
-        return names
+        skipped = set(self.skipped_runs())
+        return [n for n in names if n not in skipped]
+
+    def skipped_runs(self) -> dict[str, str]:
+        """Planned runs adaptive repeats did not need (`config_skipped`): name → why."""
+        started = {r.get("config") for r in self.control_of("config_start")}
+        return {r["config"]: str(r.get("reason") or "") for r in self.control_of("config_skipped")
+                if isinstance(r.get("config"), str) and r["config"] not in started}
 
 
 def plan_configs(plan: Any) -> list[dict]:

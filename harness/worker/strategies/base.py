@@ -114,6 +114,11 @@ class Local:
             ckpt = self.tf.train.Checkpoint(model=model, optimizer=opt)
             ckpt.restore(path, options=self._checkpoint_options()).expect_partial()
 
+    def agree_stop(self, mine: bool) -> bool:
+        """Whether every process stops here (precision reached): alone, its own answer. Every
+        process of a configuration calls it at the same step records."""
+        return mine
+
     def run_loop(self, spec: TaskSpec, log, model, opt, loss_fn, score_fn, step_fn, it, data,
                  steps_per_epoch: int, classification: bool, start_step: int = 0, spot=None, calib=None) -> dict:
         """The training loop (loops.loop_sync: synchronous steps); its summary for run_end."""

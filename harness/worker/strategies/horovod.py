@@ -77,6 +77,10 @@ class Trainer(Local):
         self.hvd.broadcast_variables(model.variables, root_rank=0)
         self.hvd.broadcast_variables(opt.variables, root_rank=0)
 
+    def agree_stop(self, mine: bool) -> bool:
+        # Rank 0's interval decides for all (a sum over ranks of rank 0's vote).
+        return self._allreduce_sum([1.0 if mine and self.rank == 0 else 0.0], "precision_stop")[0] > 0
+
     def barrier(self) -> None:
         self._allreduce_sum([0.0], "harness_barrier")
 

@@ -16,6 +16,10 @@ class Trainer(Local):
     # Saving is a collective here: on a spot notice the chief alone cannot write one.
     checkpoint_on_notice = False
 
+    def agree_stop(self, mine: bool) -> bool:
+        # Several workers would need a collective to agree; they run their planned steps.
+        return mine and self.size == 1
+
     def __init__(self, tf, spec: TaskSpec):
         super().__init__(tf, spec)
         pin_gpu(tf, spec.cluster.local_rank or 0)

@@ -12,7 +12,7 @@ from collections import deque
 
 from harness.protocol.spec import TaskSpec
 from harness.worker.interruption import on_notice
-from harness.worker.loops import Window, epoch_end, metric_fields
+from harness.worker.loops import Window, epoch_end, metric_fields, precision_stop, stopped_at_precision
 from harness.worker.stopping import StopOnSignal
 from harness.worker.strategies.base import Local
 
@@ -118,6 +118,7 @@ def loop_ps(spec, log, dist, model, opt, loss_fn, score_fn, step_fn, it, data, s
     first_epoch, skip = start_step // steps_per_epoch + 1, start_step % steps_per_epoch
     first_start = last_end = None
     notice = None
+    stopper = precision_stop(spec)
     for epoch in range(first_epoch, work.epochs + 1):
         ep_t0 = time.monotonic()
         ep_loss = ep_score = 0.0
@@ -133,7 +134,8 @@ def loop_ps(spec, log, dist, model, opt, loss_fn, score_fn, step_fn, it, data, s
             now = time.monotonic()
             # On a spot notice nothing new is scheduled; the steps in flight finish and count.
             notice = notice or (spot.pending() if spot is not None else None)
-            if scheduled < todo and not notice:
+            # Precision reached: likewise; the steps in flight finish and are recorded.
+            if scheduled < todo and not notice and not (stopper is not None and stopper.stopped):
                 pending.append(dist.schedule(step_fn, it))
                 scheduled += 1
             loss = float(loss)
@@ -146,10 +148,14 @@ def loop_ps(spec, log, dist, model, opt, loss_fn, score_fn, step_fn, it, data, s
             if win.steps == log_every or not pending:
                 log.emit("step", **win.record(step, epoch), workers=dist.workers, in_flight=in_flight,
                          timing="completion_interval")
+                if stopper is not None and not stopper.stopped:
+                    stopped_at_precision(stopper, win, step, dist, log)
                 win = Window()
         dist.join()
         if notice:
             on_notice(spec, log, dist, model, opt, spot, step)
+        if stopper is not None and stopper.stopped:
+            break   # a partial epoch: no epoch record or evaluation
         ep_images = todo * batch
         record = {"epoch": epoch, "steps": todo, "images": ep_images,
                   "seconds": time.monotonic() - ep_t0, "train_loss": ep_loss / ep_images}
