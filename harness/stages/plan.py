@@ -199,13 +199,14 @@ def _config_plan(i: int, cfg: Configuration, name: str, repeat: int, counted: bo
     except ValueError as e:
         raise ConfigError([f"configurations[{i}] ({cfg.name}), strategy {cfg.strategy}: {e}"]) from None
     tasks = []
+    work = exp.workload_of(cfg).model_dump()  # the experiment's, with this configuration's own fields
     for p in placements:
         host = inv.host(p.host)
         spec = TaskSpec(
             run_id=run_id, experiment=exp.name, config=name, strategy=cfg.strategy,
             task_id=p.task_id, role=p.role, index=p.index, rank=p.rank,
             size=cfg.workers,   # data-parallel workers (Horovod ranks, PS/MWMS workers)
-            host=host.name, workload=exp.workload.model_dump(), threads=cfg.threads.model_dump(),
+            host=host.name, workload=work, threads=cfg.threads.model_dump(),
             events=layout.EVENTS_FILE, checkpoint_dir=layout.CHECKPOINT_DIR, cluster=p.cluster,
             ports=list(p.ports),
             # 0: the warm-up run (plan.json's entry says it is not counted)
