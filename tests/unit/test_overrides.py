@@ -158,3 +158,19 @@ def test_the_goal_check_is_pure_and_names_the_first_difference():
     assert goal_problem(confs, works, target_set=True) is None
     assert goal_problem(confs[:2], works[:2], target_set=False) is None
     assert "set workload.target_accuracy" in str(goal_problem(confs, works, target_set=False))
+
+
+def test_the_dry_run_shows_each_configurations_own_workload_and_bad_input_exits_2(tmp_path, capsys):
+    from harness.cli import main
+
+    hosts = tmp_path / "h.yaml"
+    hosts.write_text("hosts:\n  - {name: local, transport: local, slots: 2}\n")
+    p = write(tmp_path, [{"name": "b", "workload": {"batch_size": [16, 64]}}, {"name": "plain"}])
+    assert main(["run", "--dry-run", "-e", str(p), "--hosts", str(hosts)]) == 0
+    out = capsys.readouterr().out
+    assert "b-batch_size16: strategy single, hosts local, workload batch_size 16\n" in out
+    assert "plain: strategy single, hosts local\n" in out
+    p = write(tmp_path, [{"name": "b", "batch_size": 64}])
+    assert main(["run", "--dry-run", "-e", str(p), "--hosts", str(hosts)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "configurations[0].batch_size: a workload field" in err[0], err
