@@ -81,3 +81,19 @@ def test_a_run_directory_reads_its_configurations_specs(tmp_path):
     root = repeated_run(tmp_path / "run", STEPS, workloads={"b64": {"batch_size": 64}})
     d = workload_diff(load_run(root))
     assert d.values["b64@3"] == {"batch_size": 64} and d.sources["b64@3"].startswith("worker-0")
+
+
+def test_per_instance_type_rows_of_different_work_get_no_per_image_verdict(tmp_path):
+    from harness.report.figures.per_type import type_rows
+
+    for workloads, verdicts in (({"b64": {"batch_size": 64}}, False), ({"b64": {"learning_rate": 0.5}}, True)):
+        a = analyze_dir(repeated_run(tmp_path / str(verdicts), STEPS, workloads=workloads))
+        for m in a.metrics:   # the same runs, as if each configuration ran on its own instance type
+            m.instance_types = {h: ("c5.xlarge" if m.config.startswith("b32") else "c5.2xlarge") for h in m.hosts}
+        rows = type_rows(a)
+        assert {r.config for r in rows} == {n for n in (m.config for m in a.metrics)}
+        assert any(r.speed_verdict for r in rows) is verdicts
+        if not verdicts:
+            assert rows[0].workload == "batch_size 32"
+            assert {r.no_verdict for r in rows} == {"no per-image verdict: the rows differ in batch_size "
+                                                    "(compare $ to target)"}
