@@ -107,12 +107,15 @@ def cmd_run(args) -> int:
         from harness.prices import load_catalog
         from harness.stages.worst_case import describe, worst_case
 
-        _, inv, plan = pipeline.load_and_plan(opts, opts.run_id or "dry-run")
+        exp, inv, plan = pipeline.load_and_plan(opts, opts.run_id or "dry-run")
         waves = plan.wave_list()
         print(f"schedule: {'parallel' if plan.parallel else 'sequential'}, {len(waves)} wave(s): "
               + " | ".join(", ".join(w) for w in waves))
+        own = {c.name: c.workload.model_dump() for c in exp.configurations}  # a configuration's own workload
         for cp in plan.configs:
-            print(f"{cp.name}: strategy {cp.strategy}, hosts {', '.join(cp.hosts)}")
+            work = own.get(cp.config or cp.name)
+            print(f"{cp.name}: strategy {cp.strategy}, hosts {', '.join(cp.hosts)}"
+                  + (f", workload {', '.join(f'{k} {v}' for k, v in work.items())}" if work else ""))
             for t in cp.tasks:
                 print(f"  {t.task_id:<12} role {t.role:<7} rank {t.rank!s:<4} host {t.host}  dir {t.task_dir}")
         print(describe(worst_case(plan, inv, load_catalog())))

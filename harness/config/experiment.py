@@ -15,6 +15,7 @@ from harness.config.fields import (
 )
 from harness.config.dataset_check import dataset_problem
 from harness.config.loading import clip, read_yaml
+from harness.config.overrides import goal_problem, merged_workloads, override_model, shorthand_problems
 from harness.config.sweeps import THREAD_FIELDS, expand_sweeps, sweep_errors, sweep_problems
 from harness.errors import ConfigError
 from harness.protocol.workload import DATASETS, OPTIMIZERS
@@ -162,6 +163,10 @@ class Workload(_Strict):
         return self
 
 
+# A configuration's own `workload:` (harness/config/overrides.py): fields of the above.
+WorkloadOverride = override_model(Workload)
+
+
 class Threads(_Strict):
     intra_op: Optional[int] = Field(default=None, ge=0, le=MAX_THREADS, description="0 = TensorFlow's choice")
     inter_op: Optional[int] = Field(default=None, ge=0, le=MAX_THREADS)
@@ -198,6 +203,8 @@ class Configuration(_Strict):
     evaluator: bool = False
     # Environment variables for this configuration's tasks; over the workload's and the inventory's.
     env: EnvVars = Field(default_factory=dict)
+    # What this configuration trains differently: fields over the experiment's workload.
+    workload: WorkloadOverride = Field(default_factory=WorkloadOverride)
 
     @field_validator("strategy")
     @classmethod
@@ -318,6 +325,24 @@ class Experiment(_Strict):
             raise ValueError(f"configuration names must be unique; repeated: {', '.join(dup)}")
         return self
 
+    @model_validator(mode="after")
+    def _configuration_workloads(self) -> "Experiment":
+        # Each configuration's workload whole, and a goal its differences allow (overrides.py).
+        works = merged_workloads(self.workload, self.configurations, Workload)
+        problem = goal_problem(self.configurations, works, self.workload.target_accuracy is not None
+                               or self.workload.target_rmse is not None)
+        if problem:
+            raise problem
+        return self
+
+    def workload_of(self, cfg: Configuration | str) -> Workload:
+        """The workload configuration `cfg` (or the one of that name) trains: the experiment's
+        with the configuration's own fields over it (validated at load)."""
+        if isinstance(cfg, str):
+            cfg = next(c for c in self.configurations if c.name == cfg)
+        over = cfg.workload.model_dump(exclude_unset=True)
+        return self.workload.model_copy(update=over) if over else self.workload
+
 
 def load_experiment(path: str | Path) -> Experiment:
     data = read_yaml(path)
@@ -325,7 +350,7 @@ def load_experiment(path: str | Path) -> Experiment:
         raise ConfigError([f"{path}: file is empty; see README.md for the expected keys"])
     if not isinstance(data, dict):
         raise ConfigError([f"{path}: top level must be a mapping of keys, got {type(data).__name__}"])
-    problems = sweep_problems(data)
+    problems = shorthand_problems(data) + sweep_problems(data)
     if problems:
         raise ConfigError([f"{path}: {p}" for p in problems])
     data, origin = expand_sweeps(data)

@@ -18,6 +18,15 @@ from harness.protocol.parts import Part, SpecError
 OPTIMIZERS = ("sgd", "momentum", "adam", "rmsprop")
 # What workload.dataset.name may name (harness/worker/datasets.py loads each).
 DATASETS = ("synthetic", "digits", "cifar10", "facial_keypoints", "image_folder")
+# What a configuration may set in its own `workload:` over the experiment's (the rest is the
+# same for every configuration: harness/config/overrides.py says why, docs/metrics.md).
+PER_CONFIGURATION = ("model", "args", "batch_size", "epochs", "steps_per_epoch", "learning_rate", "scale_lr",
+                     "optimizer", "warmup_steps", "warmup_readings", "log_every", "calibration_steps", "seed")
+# Of those, what changes the work behind one image or one step: where configurations differ
+# in one, images/s and $ per image compare different work (a bigger batch always wins them),
+# so only time or $ to a target can rank them (docs/metrics.md, "Configurations that differ
+# in their workload").
+WORK_FIELDS = ("model", "args", "batch_size", "optimizer")
 
 
 def _known(value: str, names: tuple[str, ...], what: str, field_name: str) -> None:

@@ -90,7 +90,7 @@ def resume_points(old_run: Path) -> dict:
     old_plan = json.loads((old_run / layout.PLAN_FILE).read_text())
     resolved_file = old_run / layout.RESOLVED_FILE
     resolved = json.loads(resolved_file.read_text()) if resolved_file.is_file() else {}
-    epochs = ((resolved.get("experiment") or {}).get("workload") or {}).get("epochs")
+    exp_epochs = ((resolved.get("experiment") or {}).get("workload") or {}).get("epochs")
     status = {r.get("config"): r.get("status") for r in control if r.get("event") == "config_end"}
     # A resumed run that is resumed again: its own starting point still counts.
     earlier = next((r.get("configs") or {} for r in control if r.get("event") == "resume"), {})
@@ -100,6 +100,9 @@ def resume_points(old_run: Path) -> dict:
         if status.get(name) == "succeeded":
             continue
         ckpts, steps_per_epoch = [], None
+        # The epochs this configuration was told (its own workload may set them), else the experiment's.
+        epochs = next((w.get("epochs") for t in cp["tasks"] for w in [((t.get("spec") or {}).get("workload") or {})]
+                       if w.get("epochs")), exp_epochs)
         before = earlier.get(name) or {}
         if before.get("checkpoint_path"):
             ckpts.append({"step": before.get("from_step"), "path": before["checkpoint_path"],

@@ -207,20 +207,21 @@ def _config_plan(i: int, cfg: Configuration, name: str, repeat: int, counted: bo
     except ValueError as e:
         raise ConfigError([f"configurations[{i}] ({cfg.name}), strategy {cfg.strategy}: {e}"]) from None
     tasks = []
+    work = exp.workload_of(cfg).model_dump()  # the experiment's, with this configuration's own fields
     for p in placements:
         host = inv.host(p.host)
         spec = TaskSpec(
             run_id=run_id, experiment=exp.name, config=name, strategy=cfg.strategy,
             task_id=p.task_id, role=p.role, index=p.index, rank=p.rank,
             size=cfg.workers,   # data-parallel workers (Horovod ranks, PS/MWMS workers)
-            host=host.name, workload=exp.workload.model_dump(), threads=cfg.threads.model_dump(),
+            host=host.name, workload=work, threads=cfg.threads.model_dump(),
             events=layout.EVENTS_FILE, checkpoint_dir=layout.CHECKPOINT_DIR, cluster=p.cluster,
             ports=list(p.ports),
             # 0: the warm-up run (plan.json's entry says it is not counted)
             repeat=repeat if name != cfg.name else None,
             spot_watch={"interval_s": exp.spot_watch_interval_s} if exp.spot_watch else None,
             precision={"precision": exp.stop_precision, "min_steps": exp.min_steps,
-                       "warmup_steps": exp.workload.warmup_steps} if exp.stop_precision else None)
+                       "warmup_steps": work["warmup_steps"]} if exp.stop_precision else None)
         # The user's env (inventory < workload < configuration) never overrides what the
         # harness sets: config validation refuses those names (harness/config/envvars.py).
         user_env = merged(host.env, exp.workload.env, cfg.env)

@@ -87,7 +87,7 @@ def test_csv_one_row_per_config_with_units(run_dir):
         assert re.search(r"(_s|_images_per_s|_share|_n|_loss|_accuracy|_rmse|_value|_epoch|_total"
                          r"|_percent|_bytes|_bytes_per_s|_usd|_usd_per_h)$", col) \
             or col in ("config", "strategy", "workers", "ps", "hosts", "status", "tasks",
-                       "task_states", "target_metric", "problems", "instance_types",
+                       "task_states", "target_metric", "problems", "instance_types", "workload",
                        "scaling_baseline", "scaling_efficiency", "model_flop_utilization",
                        "diagnoses"), col
     one, two, gone = rows

@@ -287,12 +287,15 @@ def standard_run(root: Path) -> Path:
 
 def repeated_run(root: Path, step_seconds: dict[str, list[float]], *, steps: int = 24,
                  host: str = "h1", instance_type: str = "c5.xlarge", warmup_run: bool = False,
-                 min_effect: Optional[float] = None) -> Path:
+                 min_effect: Optional[float] = None, workloads: Optional[dict[str, dict]] = None,
+                 target_accuracy: Optional[float] = None) -> Path:
     """Configurations run as repeats, interleaved (a@1 b@1 a@2 b@2 …), as harness.stages.plan
     plans them with `repeats`: step_seconds[config][r] is the per-step time of its run r+1
     (each record ±1 % around it, deterministically). One host, held from the connection
     (t = 10) to the last collection; every run takes 5 s of start-up, its steps, 1 s to
-    stop and 0.5 s to collect. With warmup_run, config@warmup runs first, 3x slower."""
+    stop and 0.5 s to collect. With warmup_run, config@warmup runs first, 3x slower.
+    workloads[config]: that configuration's own workload fields (resolved.json and its task.json);
+    every run ends with one epoch record at val_accuracy 0.5, target_accuracy is the experiment's."""
     run = RunDir(root, "rep-run")
     configs = list(step_seconds)
     repeats = len(next(iter(step_seconds.values())))
@@ -301,9 +304,11 @@ def repeated_run(root: Path, step_seconds: dict[str, list[float]], *, steps: int
     exp_extra = {"repeats": repeats, "warmup_run": warmup_run}
     if min_effect is not None:
         exp_extra["min_effect"] = min_effect
-    wl = {**WORKLOAD, "warmup_steps": 2, "log_every": 1, "target_accuracy": None}
+    wl = {**WORKLOAD, "warmup_steps": 2, "log_every": 1, "target_accuracy": target_accuracy}
+    own = workloads or {}
     doc = {"experiment": {"name": "rep", "workload": wl, **exp_extra,
-                          "configurations": [{"name": c, "strategy": "single"} for c in configs]},
+                          "configurations": [{"name": c, "strategy": "single", "workload": own.get(c, {})}
+                                             for c in configs]},
            "inventory": {"hosts": [{"name": host, "instance_type": instance_type}]}}
     (run.root / "resolved.json").write_text(json.dumps(doc), encoding="utf-8")
     run.control("run_start", 9.0, run_id="rep-run", experiment="rep")
@@ -315,7 +320,8 @@ def repeated_run(root: Path, step_seconds: dict[str, list[float]], *, steps: int
         run.control("config_start", t, config=name, strategy="single", workers=1, ps=0, hosts=[host],
                     instance_types={host: instance_type}, configuration=c, repeat=r, counted=counted)
         task = run.task(name, "worker-0", host)
-        task.task_json(wl)
+        task.task_json({**wl, **own.get(c, {})})
+        run.plan_tasks[-1]["spec"]["workload"] = {**wl, **own.get(c, {})}   # plan.json's copy = task.json
         task.event("run_start", t + 1.0, pid=1)
         ts = t + 5.0
         for i in range(1, steps + 1):

@@ -39,3 +39,14 @@ def test_succeeded_configs_are_not_resumed_and_a_non_run_is_refused(tmp_path):
     assert resume_points(tmp_path / "ok")["configs"] == {}
     with pytest.raises(UsageError, match="not a run directory"):
         resume_points(tmp_path / "nothing")
+
+
+def test_a_configurations_own_epochs_plan_its_resume(tmp_path):
+    # the experiment says 4 epochs; this configuration's own workload said 2 (its task.json)
+    tasks = [{"task_id": "w", "host": "a", "role": "worker", "task_dir": "/t",
+              "spec": {"workload": {"epochs": 2, "batch_size": 8}}}]
+    ready = {"event": "phase", "name": "data_ready", "steps_per_epoch": 10}
+    _run(tmp_path / "r", tasks, "failed", {"hosts/a/c/w/events.jsonl": [
+        ready, {"event": "checkpoint", "path": "/t/checkpoints/ckpt-1", "step": 5}]}, epochs=4)
+    c = resume_points(tmp_path / "r")["configs"]["c"]
+    assert (c["from_step"], c["planned_steps"], c["remaining_steps"]) == (5, 20, 15)

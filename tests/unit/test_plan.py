@@ -38,3 +38,14 @@ def test_remote_hosts_work_under_their_workdir(tmp_path):
     assert host_task_dir(Host(name="x", address="a"), tmp_path, "r", "c", "t") == "/tmp/harness/runs/r/c/t"
     local_with_workdir = Host(name="l", transport="local", workdir=str(tmp_path / "w"))
     assert host_task_dir(local_with_workdir, tmp_path, "r", "c", "t") == str(tmp_path / "w" / "runs/r/c/t")
+
+
+def test_each_task_is_told_its_configurations_own_workload(tmp_path):
+    (tmp_path / "e.yaml").write_text(
+        "name: w\nworkload: {model: mlp, dataset: {name: digits}, batch_size: 32, epochs: 2, target_accuracy: 0.5}\n"
+        "configurations:\n  - {name: b, workload: {batch_size: [16, 64], epochs: 1}}\n  - {name: plain}\n")
+    exp = load_experiment(tmp_path / "e.yaml").model_copy(update={"repeats": 1, "warmup_run": False})
+    plan = build_plan(exp, load_inventory(ROOT / "hosts" / "local.yaml"), "r1", tmp_path / "r1")
+    told = {cp.name: [(t.spec["workload"]["batch_size"], t.spec["workload"]["epochs"])
+                      for t in cp.tasks if t.role != "sampler"] for cp in plan.configs}
+    assert told == {"b-batch_size16": [(16, 1)], "b-batch_size64": [(64, 1)], "plain": [(32, 2)]}

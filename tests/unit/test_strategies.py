@@ -220,7 +220,7 @@ def test_thread_sweep_expands_to_one_configuration_per_value(tmp_path):
     assert [(c.threads.intra_op, c.threads.inter_op, c.threads.omp) for c in exp.configurations[:2]] == [
         (1, 1, 2), (1, 2, 2)]
     data, origin = expand_sweeps({"configurations": [{"name": "x", "threads": {"kmp_affinity": ["a,b=1"]}}]})
-    assert data["configurations"][0]["name"] == "x-kmp_affinitya_b_1" and origin[0][:2] == (0, {"kmp_affinity": 0})
+    assert data["configurations"][0]["name"] == "x-kmp_affinitya_b_1" and origin[0][:2] == (0, {("threads", "kmp_affinity"): 0})
 
 
 def test_sweep_errors_name_the_field_the_user_wrote(tmp_path):

@@ -5,7 +5,7 @@ utilization (samplers) → cost (prices) → scaling → diagnoses → recommend
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Optional
 
@@ -23,6 +23,7 @@ from harness.report.figures.repeats import ConfigGroup, compute_groups
 from harness.report.figures.verdict import DEFAULT_MIN_EFFECT, Verdict, compare
 from harness.report.figures.scaling import Scaling, compute_scaling
 from harness.report.figures.utilization import ConfigUtilization, compute_utilization
+from harness.report.figures.workload_diff import WorkloadDiff, workload_diff
 
 
 @dataclass
@@ -40,6 +41,7 @@ class RunAnalysis:
     verdicts: list[Verdict] = field(default_factory=list)  # throughput, every pair of configurations
     min_effect: float = DEFAULT_MIN_EFFECT
     bill: Optional[RunBill] = None  # the whole run: every held host, connection to last collection
+    workload: WorkloadDiff = field(default_factory=WorkloadDiff)  # what the configurations train differently
 
     def rows(self):
         """(metrics, utilization, cost, scaling) per configuration, in run order."""
@@ -57,13 +59,14 @@ def analyze(run: RunData, catalog: Optional[Catalog] = None) -> RunAnalysis:
     scaling = compute_scaling(run, metrics, catalog)
     groups = compute_groups(run, metrics, costs)
     min_effect = run_min_effect(run)
+    diff = workload_diff(run)
     return RunAnalysis(run=run, metrics=metrics, utilization=utilization, costs=costs,
                        scaling=scaling, checks=[*compute_checks(metrics, utilization, scaling),
                                                 *instance_checks(run, load_facts())],
-                       recommendation=recommend(groups, min_effect), price_notes=price_notes,
+                       recommendation=recommend(groups, min_effect, diff.work_fields), price_notes=price_notes,
                        interruptions=compute_interruptions(run, costs), groups=groups,
-                       verdicts=pair_verdicts(groups, min_effect), min_effect=min_effect,
-                       bill=compute_bill(run, catalog))
+                       verdicts=pair_verdicts(groups, min_effect, diff), min_effect=min_effect,
+                       bill=compute_bill(run, catalog), workload=diff)
 
 
 def run_min_effect(run: RunData) -> float:
@@ -96,13 +99,18 @@ def scaling_verdicts(a: "RunAnalysis") -> dict[str, Verdict]:
     return out
 
 
-def pair_verdicts(groups: list[ConfigGroup], min_effect: float) -> list[Verdict]:
+def pair_verdicts(groups: list[ConfigGroup], min_effect: float,
+                  diff: Optional[WorkloadDiff] = None) -> list[Verdict]:
     """Throughput verdict for every pair of configurations with a throughput (thread
-    sweeps, strategies, …), in run order."""
+    sweeps, strategies, …), in run order; each says what the two train differently."""
     have = [g for g in groups if g.throughput is not None and g.throughput.mean > 0]
-    return [compare(a.config, a.throughput, b.config, b.throughput, quantity="throughput",
-                    min_effect=min_effect)
-            for i, a in enumerate(have) for b in have[i + 1:]]
+    out = []
+    for i, a in enumerate(have):
+        for b in have[i + 1:]:
+            v = compare(a.config, a.throughput, b.config, b.throughput, quantity="throughput", min_effect=min_effect)
+            note = diff.note(a.config, b.config) if diff is not None else ""
+            out.append(replace(v, text=v.text + note) if note else v)
+    return out
 
 
 def compute_interruptions(run: RunData, costs: list[ConfigCost]) -> list[dict]:

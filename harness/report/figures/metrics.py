@@ -13,7 +13,7 @@ import numpy as np
 
 from harness.report.figures import script_metrics
 from harness.report import stats
-from harness.report.read.records import RunData, TaskData, resolved_configurations, resolved_experiment
+from harness.report.read.records import RunData, TaskData, resolved_configurations, resolved_workload
 from harness.report.figures.metric_types import ConfigMetrics, StartupSplit, TaskMetrics  # the records; importable from here
 
 # The experiment's own default (harness.config.experiment.Workload.warmup_steps); used only
@@ -37,11 +37,13 @@ def _fmt(x: float) -> str:
 
 def _setting(run: RunData, task: Optional[TaskData], key: str) -> tuple[Any, str]:
     """A workload setting and where it came from: the task's spec (task.json, what the
-    worker was actually told, or the plan's copy) first, then the run's resolved.json."""
+    worker was actually told, or the plan's copy) first, then the run's resolved.json (the
+    task's configuration's workload: the experiment's with the configuration's own fields)."""
     spec = task.spec if task is not None and isinstance(task.spec, dict) else {}
     src = task.spec_source if task is not None else ""
-    for where, d in ((src, spec.get("workload")), (src, spec),
-                     ("resolved.json", resolved_experiment(run.resolved).get("workload"))):
+    own = resolved_workload(run.resolved, task.config) if task is not None else \
+        resolved_workload(run.resolved, "")
+    for where, d in ((src, spec.get("workload")), (src, spec), ("resolved.json", own)):
         if isinstance(d, dict) and key in d and d[key] is not None:
             return d[key], where
     return None, ""

@@ -7,8 +7,10 @@ config_start → first step end, split as in "Start-up"),
 training time, images/s (warm-up excluded, batch-means 95 % interval), $/h on-demand and
 spot, $ to the target, images per $ (images/s × 3600 / $/h, on-demand), GPU model and mean
 utilization. Verdicts (harness.report.figures.verdict.compare) set each row against the fastest row
-on seconds per image and against the cheapest row on $ per image. Init and training time
-come from one run each: no interval until repeats give one."""
+on seconds per image and against the cheapest row on $ per image — unless the rows'
+configurations differ in the work per image or step (workload_diff.py), where those
+verdicts would compare different work and are not made. Init and training time come from
+one run each: no interval until repeats give one."""
 
 from __future__ import annotations
 
@@ -45,6 +47,8 @@ class TypeRow:
     seconds_per_image: Optional[Estimate]
     speed_verdict: Optional[Verdict] = None
     cost_verdict: Optional[Verdict] = None
+    workload: str = ""  # the configuration's values where configurations differ (workload_diff.py)
+    no_verdict: str = ""  # why there are no per-image verdicts
 
 
 def _gpu_of(itype: str, a: RunAnalysis) -> tuple[Optional[str], str]:
@@ -114,9 +118,16 @@ def type_rows(a: RunAnalysis) -> list[TypeRow]:
             on_demand_per_h=od, spot_per_h=sp, price_reason=c.on_demand.rate.reason or c.spot.rate.reason,
             usd_to_target=c.on_demand.to_target.usd, time_to_target_s=m.time_to_target_s,
             to_target_reason=c.on_demand.to_target.reason, images_per_usd=ipd, images_per_usd_hw=ipd_hw,
-            gpu_util_percent=util, gpu_util_reason=util_reason, seconds_per_image=spi))
+            gpu_util_percent=util, gpu_util_reason=util_reason, seconds_per_image=spi,
+            workload=a.workload.text(m.config)))
     if len({r.instance_type for r in rows}) < 2:
         return []
+    work = [f for f in a.workload.work_fields
+            if len({repr(a.workload.values.get(r.config, {}).get(f)) for r in rows}) > 1]
+    if work:  # seconds and $ per image of different work: not compared (docs/metrics.md)
+        for r in rows:
+            r.no_verdict = f"no per-image verdict: the rows differ in {', '.join(work)} (compare $ to target)"
+        return rows
     _verdicts(rows)
     return rows
 

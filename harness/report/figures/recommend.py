@@ -6,7 +6,9 @@ stated tie-break: lower on-demand $/h, then fewer hosts, then run order.
 Goal: when a target accuracy/RMSE is set and at least one configuration reached it in
 every counted run, fastest = shortest time to target, cheapest = lowest $ to reach it.
 Otherwise configurations are ranked by steady-state throughput: fastest = most images/s,
-cheapest = lowest $ per 10⁶ images. Only counted runs (succeeded, not warm-up) count."""
+cheapest = lowest $ per 10⁶ images — unless they differ in the work per image or step
+(batch size, model, script args, optimizer: workload_diff.py), where throughput compares
+different work and no ranking is made. Only counted runs (succeeded, not warm-up) count."""
 
 from __future__ import annotations
 
@@ -106,7 +108,10 @@ def pick_best(cands: Sequence[tuple[ConfigGroup, Estimate]], *, higher_is_better
                 tie_break=tb.config, verdicts=tuple(verdicts), value=value, summary=summary)
 
 
-def recommend(groups: Sequence[ConfigGroup], min_effect: float = DEFAULT_MIN_EFFECT) -> Recommendation:
+def recommend(groups: Sequence[ConfigGroup], min_effect: float = DEFAULT_MIN_EFFECT,
+              work_fields: Sequence[str] = ()) -> Recommendation:
+    """`work_fields`: the workload fields that change the work per image or step and differ
+    between the configurations (WorkloadDiff.work_fields): then only a target ranks them."""
     excluded = [f"{g.config}: no counted run ({'; '.join(g.not_counted) or 'none'})"
                 for g in groups if not g.counted]
     live = [g for g in groups if g.counted]
@@ -124,6 +129,14 @@ def recommend(groups: Sequence[ConfigGroup], min_effect: float = DEFAULT_MIN_EFF
         return Recommendation("target", basis_text, cheap["on_demand"], cheap["spot"], fastest,
                               excluded, min_effect)
     why = ("no configuration reached the target in every counted run" if targets_set else "no target set")
+    if work_fields:
+        what = ", ".join(work_fields)
+        refused = Pick(None, f"not ranked: {why}, and the configurations differ in {what}, so images/s and $ per "
+                             f"10⁶ images compare different work (a bigger batch always wins them); the goal must "
+                             f"be time or $ to a target" + ("" if targets_set else
+                                                             " (set workload.target_accuracy or target_rmse)"))
+        return Recommendation("none", f"{why}; the configurations differ in {what}: not ranked by throughput",
+                              refused, refused, refused, excluded, min_effect)
     basis_text = (f"{why}; ranked by steady-state throughput: fastest by images/s, cheapest by $ per "
                   f"10⁶ images")
     measured = [g for g in live if g.throughput is not None]

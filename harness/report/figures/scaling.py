@@ -2,9 +2,9 @@
 
 Distributed configuration: more than one worker (horovod, parameter_server, mirrored).
 Its baseline is a `single` configuration of the same run with the same workload (model,
-dataset, per-worker batch) on the same instance type; with several, the one with the same
-thread settings, then the fastest (the honest single-process reference), then run order.
-Formulas: docs/metrics.md."""
+dataset, per-worker batch, script args, optimizer) on the same instance type; with several,
+the one with the same thread settings, then the fastest (the honest single-process
+reference), then run order. Formulas: docs/metrics.md."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from typing import Callable, Optional, Sequence
 from harness.prices import Catalog
 from harness.protocol import layout
 from harness.report.figures.comm import CommAnalysis, analyse
+from harness.protocol.workload import WORK_FIELDS
 from harness.report.read.records import RunData, resolved_configurations
 from harness.report.figures.metrics import ConfigMetrics, _num, _setting
 from harness.strategies import gradients_of, is_baseline
@@ -77,12 +78,15 @@ def _s(x: float) -> str:
 # --- baseline -----------------------------------------------------------------------------
 
 def _workload_key(run: RunData, name: str) -> tuple:
+    """(model, dataset, batch, the other fields that change the work per image or step):
+    a baseline does the same work per step as the configuration it scales."""
     tasks = run.tasks_of(name)
     task = tasks[0] if tasks else None
     model, _ = _setting(run, task, "model")
     dataset, _ = _setting(run, task, "dataset")
     batch, _ = _setting(run, task, "batch_size")
-    return (model, json.dumps(dataset, sort_keys=True), batch)
+    rest = tuple(json.dumps(_setting(run, task, f)[0]) for f in WORK_FIELDS if f not in ("model", "batch_size"))
+    return (model, json.dumps(dataset, sort_keys=True), batch, rest)
 
 
 def _threads(run: RunData, name: str) -> str:

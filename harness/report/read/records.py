@@ -196,3 +196,16 @@ def resolved_experiment(resolved: Any) -> dict:
 def resolved_configurations(resolved: Any) -> list[dict]:
     confs = resolved_experiment(resolved).get("configurations")
     return [c for c in confs if isinstance(c, dict)] if isinstance(confs, list) else []
+
+
+def resolved_workload(resolved: Any, config: str) -> dict:
+    """The workload configuration `config` (a configuration's name, or a run of it:
+    config@k) trains as resolved.json has it: the experiment's, with the configuration's
+    own `workload:` fields over it."""
+    work = resolved_experiment(resolved).get("workload")
+    out = dict(work) if isinstance(work, dict) else {}
+    name = layout.parse_config_dir(config)[0]
+    conf = next((c for c in resolved_configurations(resolved) if c.get("name") in (config, name)), {})
+    own = conf.get("workload")
+    out.update({k: v for k, v in own.items() if v is not None} if isinstance(own, dict) else {})
+    return out

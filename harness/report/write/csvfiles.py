@@ -21,7 +21,7 @@ from harness.report.figures.scaling import Scaling
 from harness.report.figures.utilization import ConfigUtilization, summary
 
 BASE_COLUMNS = (
-    "config", "strategy", "workers", "ps", "hosts", "status", "tasks", "task_states",
+    "config", "workload", "strategy", "workers", "ps", "hosts", "status", "tasks", "task_states",
     "throughput_images_per_s", "throughput_ci95_half_width_images_per_s",
     "step_time_n", "step_time_mean_s", "step_time_median_s", "step_time_p95_s", "step_time_sd_s",
     "data_wait_share", "training_time_s", "startup_s", "startup_launch_s",
@@ -103,7 +103,7 @@ def render_results_csv(a: RunAnalysis) -> str:
     w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
     w.writeheader()
     for m, u, c, sc in a.rows():
-        w.writerow(csv_row(m, u, c, sc, a.checks_of(m.config)))
+        w.writerow({**csv_row(m, u, c, sc, a.checks_of(m.config)), "workload": a.workload.text(m.config)})
     return buf.getvalue()
 
 

@@ -20,6 +20,8 @@ def decision_points(a: RunAnalysis) -> tuple[str, list[tuple[str, Estimate, Esti
     recommendation ranked; time in s (to target, or per 10⁶ images), $ on-demand."""
     r = a.recommendation
     out = []
+    if r.basis == "none":  # not ranked (different work, no target reached): nothing to place
+        return r.basis, out
     for g in a.groups:
         if not g.counted:
             continue

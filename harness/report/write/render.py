@@ -28,6 +28,7 @@ from harness.report.write.csvfiles import CSV_COLUMNS, render_results_csv, rende
 from harness.report.read.rundir import load_run
 from harness.report.read.records import resolved_experiment
 from harness.report.figures.metrics import ConfigMetrics
+from harness.report.figures.workload_diff import WorkloadDiff
 
 
 def fmt_throughput(m: ConfigMetrics) -> str:
@@ -58,16 +59,19 @@ STARTUP_PARTS = {
     "other_s": "total minus the parts above",
 }
 
-def _summary(metrics: Sequence[ConfigMetrics]) -> Table:
+def _summary(metrics: Sequence[ConfigMetrics], diff: WorkloadDiff = WorkloadDiff()) -> Table:
     acc = any(m.final_val_accuracy is not None or m.final_train_accuracy is not None for m in metrics)
     rmse = any(m.final_val_rmse is not None or m.final_train_rmse is not None for m in metrics)
-    headers = ["Configuration", "Strategy", "Workers", "Status", "Throughput (images/s, ± 95 %)",
+    differs = bool(diff.fields)
+    headers = ["Configuration", *(["Workload"] * differs), "Strategy", "Workers", "Status",
+               "Throughput (images/s, ± 95 %)",
                "Step time mean / p95 (s)", "Data wait", "Training time (s)", "Start-up (s)",
                "Final val loss"]
     headers += ["Final val accuracy"] * acc + ["Final val RMSE"] * rmse + ["Time to target (s)"]
     rows = []
     for m in metrics:
-        row = [m.config, m.strategy or NONE, fmt_num(m.workers), m.status, fmt_throughput(m),
+        row = [m.config, *([diff.text(m.config)] * differs), m.strategy or NONE, fmt_num(m.workers), m.status,
+               fmt_throughput(m),
                f"{fmt_num(m.step_time_mean_s)} / {fmt_num(m.step_time_p95_s)}",
                fmt_share(m.data_wait_share), fmt_num(m.training_time_s), fmt_num(m.startup_s),
                fmt_num(m.final_val_loss)]
@@ -76,7 +80,7 @@ def _summary(metrics: Sequence[ConfigMetrics]) -> Table:
     return Table(headers, rows)
 
 
-def _config_blocks(m: ConfigMetrics, extra: Sequence[Block] = ()) -> list[Block]:
+def _config_blocks(m: ConfigMetrics, extra: Sequence[Block] = (), diff: WorkloadDiff = WorkloadDiff()) -> list[Block]:
     out: list[Block] = [Heading(2, f"Configuration {m.config}")]
     reason = f" ({m.status_reason})" if m.status_reason else ""
     states = ", ".join(f"{k}: {v}" for k, v in m.task_states.items()) or NONE
@@ -84,6 +88,8 @@ def _config_blocks(m: ConfigMetrics, extra: Sequence[Block] = ()) -> list[Block]
         ("Strategy", m.strategy or NONE), ("Workers", fmt_num(m.workers)), ("PS", fmt_num(m.ps)),
         ("Hosts", ", ".join(f"{h} ({m.instance_types[h]})" if h in m.instance_types else h
                             for h in m.hosts) or NONE),
+        *([("Workload (where configurations differ)", f"{diff.text(m.config)} (from {diff.sources.get(m.config)})")]
+          if diff.fields else []),
         ("Status", m.status + reason), ("Task states", states),
         ("Throughput (images/s)", fmt_throughput(m)),
         ("Step time mean / median / p95 / sd (s)",
@@ -167,7 +173,7 @@ def report_blocks(a: RunAnalysis, run_plots: Sequence[Image] = (),
         Para("One row per run (a configuration with repeats runs as config@1, config@2, …; "
              "config@warmup is a warm-up run). Throughput ± 95 % within that run: batch means "
              "over consecutive step records (n batches in each run's section)."),
-        _summary(a.metrics),
+        _summary(a.metrics, a.workload),
         *sections.bill_blocks(a),
         *instance_sections.instance_ledger_blocks(a),
         *sections.cost_summary_blocks(a),
@@ -189,7 +195,7 @@ def report_blocks(a: RunAnalysis, run_plots: Sequence[Image] = (),
         extra = [*sections.utilization_blocks(u), *config_plots.get(m.config, []),
                  *sections.cost_blocks(c), *sections.scaling_blocks(sc),
                  *sections.check_blocks(a.checks_of(m.config))]
-        blocks.extend(_config_blocks(m, extra))
+        blocks.extend(_config_blocks(m, extra, a.workload))
     if run.problems:
         blocks.append(Heading(2, "Run problems"))
         blocks.append(Bullets([str(p) for p in run.problems]))

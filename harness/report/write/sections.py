@@ -44,6 +44,9 @@ def recommendation_blocks(a: RunAnalysis) -> list[Block]:
              f"Cheapest on-demand: {_pick(r.cheapest_on_demand)}",
              f"Cheapest on spot: {_pick(r.cheapest_spot)}"]
     items += [f"Not considered: {e}" for e in r.excluded]
+    if a.workload.fields:
+        items.append(f"The configurations train different workloads: they differ in {', '.join(a.workload.fields)} "
+                     f"(column Workload above; docs/metrics.md, Configurations that differ in their workload).")
     return [Heading(2, "Recommendation"), Bullets(items)]
 
 
@@ -58,9 +61,11 @@ def _est(e, fmt=fmt_num) -> str:
 def groups_blocks(a: RunAnalysis) -> list[Block]:
     """Each configuration over its counted runs, and the verdict of every pair."""
     rows = []
+    differs = bool(a.workload.fields)  # a column of what the configurations train differently
     for g in a.groups:
         runs = ", ".join(r.name + ("" if r.name in g.counted else " (not counted)") for r in g.runs)
-        rows.append([g.config, f"{g.n} of {len(g.runs)}: {runs}", _est(g.throughput),
+        rows.append([g.config, *([a.workload.text(g.config)] * differs), f"{g.n} of {len(g.runs)}: {runs}",
+                     _est(g.throughput),
                      fmt_share(g.throughput_cv) if g.throughput_cv is not None else "n/a (1 run)",
                      _est(g.time_to_target), _est(g.startup),
                      _est(g.usd_per_million.get("on_demand"), fmt_usd)])
@@ -71,7 +76,7 @@ def groups_blocks(a: RunAnalysis) -> list[Block]:
              "there is no interval between runs, and a throughput interval, where shown, is within "
              "that run only (batch means over consecutive steps). CV: coefficient of variation "
              "(sd / mean) of the per-run throughputs."),
-        Table(["Configuration", "Runs counted", "Throughput (images/s)", "CV across runs",
+        Table(["Configuration", *(["Workload"] * differs), "Runs counted", "Throughput (images/s)", "CV across runs",
                "Time to target (s)", "Start-up (s)", "On-demand $ per 10⁶ images"], rows)]
     if a.verdicts:
         blocks += [Heading(3, "Comparisons (throughput)"),

@@ -30,6 +30,8 @@ def _verdict(r: TypeRow) -> str:
     for v, best in ((r.speed_verdict, "fastest"), (r.cost_verdict, "cheapest per image")):
         if v is not None:
             parts.append(v.text)
+    if r.no_verdict:
+        return r.no_verdict
     if r.speed_verdict is None and r.seconds_per_image is not None:
         parts.insert(0, "fastest")
     if r.cost_verdict is None and r.on_demand_per_h and r.seconds_per_image is not None:
@@ -44,7 +46,7 @@ def per_type_blocks(rows: Sequence[TypeRow]) -> list[Block]:
         ["Instance type", "Configuration", "GPU", "Init (s): connect → first step", "Training (s)", "images/s",
          "$/h on-demand", "$/h spot", "$ to target (on-demand)", "Time to target (s)", "images per $ (on-demand)",
          "GPU util %", "Verdict"],
-        [[r.instance_type, r.config, (r.gpu or "none") + f" ({r.gpu_source})",
+        [[r.instance_type, r.config + (f" ({r.workload})" if r.workload else ""), (r.gpu or "none") + f" ({r.gpu_source})",
           f"{r.init_s:.1f} ({r.init_split})" if r.init_s is not None else NONE,
           _s(r.training_s), _pm(r.images_per_s, r.images_per_s_hw),
           _usd_h(r.on_demand_per_h), _usd_h(r.spot_per_h),
