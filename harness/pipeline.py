@@ -230,7 +230,10 @@ class _Rounds:
             return None
         r = cp.repeat - 1   # the round just ended
         with self._lock:
-            if r not in self.decided:
+            done = [k for k in self.decided if k < r and not self.decided[k]]
+            if done:   # decided already: later rounds need no new look
+                r = done[0]
+            elif r not in self.decided:
                 self._look(r)
         if cp.config in self.decided[r]:
             return None
