@@ -151,6 +151,15 @@ def run(opts: RunOptions, *, stop: threading.Event | None = None, progress: Call
     return result
 
 
+def _live_rules(cp):
+    """The configuration's live rules, per the experiment (`live_rules`, `max_init_s`)."""
+    from harness.stages.live_rules import LiveRules
+
+    if not cp.live_rules and not cp.max_init_s:
+        return None
+    return LiveRules(max_init_s=cp.max_init_s, watch=cp.live_rules)
+
+
 def _execute(plan: Plan, inv, transports, run_dir: Path, control, opts: RunOptions, stop,
              progress) -> RunResult:
     """Stages 6-7 for every configuration run, in waves (harness/stages/waves.py)."""
@@ -169,13 +178,14 @@ def _execute(plan: Plan, inv, transports, run_dir: Path, control, opts: RunOptio
                      **config_start_fields(cp, {h: hosts[h].instance_type for h in cp.hosts}))
         sup = Supervisor(cp, transports, hosts, control, scope, progress=progress, grace_s=opts.grace_s,
                          lease_s=opts.lease_s, sweep_config_only=plan.parallel,
-                         connection_grace_s=opts.connection_grace_s)
+                         connection_grace_s=opts.connection_grace_s, live=_live_rules(cp))
         outcome = sup.run()
         reason = outcome.reason
         if outcome.status == "stopped" and not stop.is_set():
             reason = "stopped because another configuration failed (--fail-fast)"
         control.emit("config_end", config=cp.name, status=outcome.status, reason=reason,
-                     leftovers=outcome.leftovers)
+                     leftovers=outcome.leftovers,
+                     **({"reason_code": outcome.reason_code} if outcome.reason_code else {}))
         fresh = warm.after(cp, outcome.status == "succeeded" and not stop.is_set())
         collected = collect_config(cp, transports, run_dir, sup.unreachable)
         for key, why in collected.errors.items():

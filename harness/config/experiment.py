@@ -256,6 +256,14 @@ class Experiment(_Strict):
     warm_start: bool = True
     # A difference smaller than this share counts as noise in every verdict.
     min_effect: float = Field(default=0.05, ge=0, lt=1)
+    # Live rules (harness/stages/live_rules.py): a configuration none of whose training tasks
+    # logged a step this many seconds after its tasks started is stopped (status
+    # stopped_early, reason_code max_init); 0 turns it off. Also the report's "max
+    # initialization time" threshold. Default: SageMaker's MaxInitializationTime, 20 min.
+    max_init_s: float = Field(default=1200.0, ge=0, le=MAX_SECONDS)
+    # Stop a configuration whose loss is NaN/inf or one of whose hosts thrashes its memory
+    # for 30 s (live_rules.py); false: let it run to its end.
+    live_rules: bool = True
 
     @model_validator(mode="before")
     @classmethod

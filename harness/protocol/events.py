@@ -45,6 +45,7 @@ RECORD_TYPES: tuple[RecordType, ...] = (
     RecordType("task_launch", "control", ("config", "task_id", "host", "role")),
     RecordType("task_exit", "control", ("config", "task_id", "host", "returncode", "state")),
     RecordType("config_end", "control", ("config", "status", "reason")),
+    RecordType("live_rule", "control", ("config", "rule", "reason")),
     RecordType("run_end", "control", ("status",)),
 )
 
