@@ -33,6 +33,7 @@ from harness.prices.for_run import fetch_facts_for_run, fetch_for_run, wants_liv
 from harness.stages.load import Inputs, load_inputs, resume_points, with_repeats
 from harness.stages import warm_launch
 from harness.stages.options import RunOptions
+from harness.stages.rounds import Rounds
 from harness.stages.plan import Plan, build_plan, config_start_fields
 from harness.protocol import layout
 from harness.protocol.constants import IMDS_ENV
@@ -154,6 +155,15 @@ def run(opts: RunOptions, *, stop: threading.Event | None = None, progress: Call
     return result
 
 
+def _live_rules(cp):
+    """The configuration's live rules, per the experiment (`live_rules`, `max_init_s`)."""
+    from harness.stages.live_rules import LiveRules
+
+    if not cp.live_rules and not cp.max_init_s:
+        return None
+    return LiveRules(max_init_s=cp.max_init_s, watch=cp.live_rules)
+
+
 def _execute(plan: Plan, inv, transports, run_dir: Path, control, opts: RunOptions, stop,
              progress) -> RunResult:
     """Stages 6-7 for every configuration run, in waves (harness/stages/waves.py)."""
@@ -176,13 +186,14 @@ def _execute(plan: Plan, inv, transports, run_dir: Path, control, opts: RunOptio
                      **config_start_fields(cp, {h: hosts[h].instance_type for h in cp.hosts}))
         sup = Supervisor(cp, transports, hosts, control, scope, progress=progress, grace_s=opts.grace_s,
                          lease_s=opts.lease_s, sweep_config_only=plan.parallel,
-                         connection_grace_s=opts.connection_grace_s)
+                         connection_grace_s=opts.connection_grace_s, live=_live_rules(cp))
         outcome = sup.run()
         reason = outcome.reason
         if outcome.status == "stopped" and not stop.is_set():
             reason = "stopped because another configuration failed (--fail-fast)"
         control.emit("config_end", config=cp.name, status=outcome.status, reason=reason,
-                     leftovers=outcome.leftovers)
+                     leftovers=outcome.leftovers,
+                     **({"reason_code": outcome.reason_code} if outcome.reason_code else {}))
         fresh = warm.after(cp, outcome.status == "succeeded" and not stop.is_set())
         collected = collect_config(cp, transports, run_dir, sup.unreachable)
         for key, why in collected.errors.items():
@@ -193,7 +204,11 @@ def _execute(plan: Plan, inv, transports, run_dir: Path, control, opts: RunOptio
             leftovers.setdefault(h, []).extend(pids)
         return ConfigOutcome(cp.name, outcome.status, reason)
 
-    rounds = _Rounds(plan, run_dir, control) if plan.schedule.get("repeats") == "auto" else None
+    rounds = None
+    if plan.schedule.get("repeats") == "auto":
+        from harness.report.figures.adaptive_run import look_at
+
+        rounds = Rounds(plan, control, lambda: look_at(run_dir))
     warm = warm_launch.WarmStarts(plan, transports, hosts, control, idle_s=opts.lease_s)
     try:
         outcomes = run_waves(waves, run_one, stop, parallel=plan.parallel, keep_going=opts.keep_going,
@@ -210,52 +225,6 @@ def _execute(plan: Plan, inv, transports, run_dir: Path, control, opts: RunOptio
         status, reason = "stopped", "stop requested (Ctrl-C or SIGTERM)"
     control.emit("run_end", status=status, reason=reason)
     return RunResult(run_dir, status, reason, leftovers, [])
-
-
-class _Rounds:
-    """Adaptive repeats (`repeats: auto`): before a round's first run, the decision after the
-    rounds so far (harness/report/figures/adaptive_run.py) says which configurations it runs.
-    The plan holds every round up to max_repeats; a run the decision does not need is
-    skipped, with the reason in control.jsonl (`adaptive_look`, `config_skipped`)."""
-
-    def __init__(self, plan: Plan, run_dir: Path, control):
-        self.run_dir, self.control = run_dir, control
-        self.configs = tuple(dict.fromkeys(cp.config for cp in plan.configs))
-        self.decided: dict[int, tuple[str, ...]] = {}
-        self.why: dict[int, dict[str, str]] = {}
-        self._lock = threading.Lock()   # runs of one wave ask from their own threads
-
-    def skip(self, cp) -> str | None:
-        if not cp.counted or cp.repeat < 2:
-            return None
-        r = cp.repeat - 1   # the round just ended
-        with self._lock:
-            done = [k for k in self.decided if k < r and not self.decided[k]]
-            if done:   # decided already: later rounds need no new look
-                r = done[0]
-            elif r not in self.decided:
-                self._look(r)
-        if cp.config in self.decided[r]:
-            return None
-        return self.why[r].get(cp.config) or f"not needed after round {r}"
-
-    def _look(self, r: int) -> None:
-        from harness.report.figures.adaptive_run import look_at
-
-        t0 = time.monotonic()
-        result, design = look_at(self.run_dir)
-        if result is None:   # no counted value at all yet: every configuration goes on
-            self.decided[r], self.why[r] = tuple(self.configs), {}
-            self.control.emit("adaptive_look", round=r, next_round=list(self.configs), reason="no counted value yet",
-                              seconds=round(time.monotonic() - t0, 3))
-            return
-        out = result.outcome
-        self.decided[r] = out.next_round
-        self.why[r] = {c.config: c.why for c in out.configs}
-        self.control.emit("adaptive_look", round=r, rounds_replayed=out.rounds, next_round=list(out.next_round),
-                          states={c.config: {"state": c.state, "runs": c.runs, "why": c.why} for c in out.configs},
-                          comparisons=result.texts(), max_repeats=design.max_repeats, min_effect=design.min_effect,
-                          seconds=round(time.monotonic() - t0, 3))
 
 
 # -- detached runs (README "Long runs") -----------------------------------------------------

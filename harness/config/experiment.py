@@ -16,6 +16,7 @@ from harness.config.fields import (
 from harness.config.dataset_check import dataset_problem
 from harness.config.loading import clip, read_yaml
 from harness.config.overrides import goal_problem, merged_workloads, override_model, shorthand_problems
+from harness.config.repeats import repeats_problem, stop_precision
 from harness.config.sweeps import THREAD_FIELDS, expand_sweeps, sweep_errors, sweep_problems
 from harness.errors import ConfigError
 from harness.protocol.workload import DATASETS, OPTIMIZERS
@@ -271,6 +272,14 @@ class Experiment(_Strict):
     warm_start: bool = True
     # A difference smaller than this share counts as noise in every verdict.
     min_effect: float = Field(default=0.05, ge=0, lt=1)
+    # Live rules (harness/stages/live_rules.py): a configuration none of whose training tasks
+    # logged a step this many seconds after its tasks started is stopped (status
+    # stopped_early, reason_code max_init); 0 turns it off. Also the report's "max
+    # initialization time" threshold. Default: SageMaker's MaxInitializationTime, 20 min.
+    max_init_s: float = Field(default=1200.0, ge=0, le=MAX_SECONDS)
+    # Stop a configuration whose loss is NaN/inf or one of whose hosts thrashes its memory
+    # for 30 s (live_rules.py); false: let it run to its end.
+    live_rules: bool = True
 
     @model_validator(mode="before")
     @classmethod
@@ -285,28 +294,16 @@ class Experiment(_Strict):
         return v
 
     @model_validator(mode="after")
-    def _max_repeats_with_auto(self) -> "Experiment":
-        if "max_repeats" in self.model_fields_set and self.repeats != "auto":
-            raise ValueError(f"max_repeats is the bound of repeats: auto; with repeats: {self.repeats} "
-                             f"drop max_repeats or set repeats: auto")
-        return self
-
-    @model_validator(mode="after")
-    def _precision_without_target(self) -> "Experiment":
-        w = self.workload
-        if self.precision and (w.target_accuracy is not None or w.target_rmse is not None):
-            raise ValueError("precision ends a run once its throughput is measured, before it can reach the "
-                             "workload's target: drop precision (or the target)")
+    def _repeats_and_precision(self) -> "Experiment":
+        problem = repeats_problem(self)
+        if problem:
+            raise ValueError(problem)
         return self
 
     @property
     def stop_precision(self) -> float:
         """The early stop's precision in effect (0: off)."""
-        if self.precision is not None:
-            return self.precision
-        w = self.workload
-        no_target = w.target_accuracy is None and w.target_rmse is None
-        return 0.02 if self.adaptive and no_target else 0.0
+        return stop_precision(self)
 
     @property
     def adaptive(self) -> bool:

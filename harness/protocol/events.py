@@ -47,6 +47,7 @@ RECORD_TYPES: tuple[RecordType, ...] = (
     RecordType("config_end", "control", ("config", "status", "reason")),
     RecordType("adaptive_look", "control", ("round", "next_round")),
     RecordType("config_skipped", "control", ("config", "configuration", "repeat", "reason")),
+    RecordType("live_rule", "control", ("config", "rule", "reason")),
     RecordType("run_end", "control", ("status",)),
 )
 

@@ -13,6 +13,9 @@ from harness.config.inventory import Host
 from harness.errors import HarnessError
 from harness.protocol.failure_line import decisive_line, gloo_crash_hint, shorten
 from harness.protocol.events import EventLog
+from harness import strategies
+from harness.stages import live_rules
+from harness.stages.live_rules import LiveRules
 from harness.stages.plan import ConfigPlan, Task
 from harness.transport import shell
 from harness.protocol import exits, layout
@@ -35,10 +38,11 @@ class TaskState:
 @dataclass
 class ConfigOutcome:
     config: str
-    status: str                 # succeeded | failed | stopped | timeout | interrupted
+    status: str                 # succeeded | failed | stopped | timeout | interrupted | stopped_early
     reason: str
     tasks: list[TaskState]
     leftovers: dict[str, list[int]] = field(default_factory=dict)
+    reason_code: str | None = None   # stopped_early: the live rule (max_init | nan_loss | thrashing)
 
 
 def worker_argv(host: Host) -> list[str]:
@@ -55,8 +59,11 @@ class Supervisor:
                  control: EventLog, stop: threading.Event, *,
                  progress: Callable[[ConfigPlan, list[TaskState]], None] | None = None,
                  poll_interval: float = 0.5, grace_s: float = 10.0, lease_s: float = shell.LEASE_S,
-                 sweep_config_only: bool = False, connection_grace_s: float = 0.0):
+                 sweep_config_only: bool = False, connection_grace_s: float = 0.0,
+                 live: LiveRules | None = None):
         self.cp = cp
+        self.live = live
+        self.reason_code: str | None = None
         # A host the control side cannot reach for less than this is a blip: its tasks go on
         # (their lease must outlast it) and supervision resumes when it answers again.
         self.connection_grace_s = connection_grace_s
@@ -127,7 +134,8 @@ class Supervisor:
             status, reason = "stopped", "interrupted"
         leftovers = self._stop_all(hosts, status)
         self.progress(self.cp, self.states)
-        return ConfigOutcome(self.cp.name, status, reason, self.states, leftovers)
+        return ConfigOutcome(self.cp.name, status, reason, self.states, leftovers,
+                             self.reason_code if status == live_rules.STATUS else None)
 
     @staticmethod
     def _raise_first(results: dict) -> None:
@@ -143,6 +151,9 @@ class Supervisor:
                 return "timeout", f"time limit of {self.cp.time_limit_s:g} s reached"
             self._poll(hosts)
             self.progress(self.cp, self.states)
+            early = self._live_rules(time.monotonic() - t0)
+            if early is not None:
+                return live_rules.STATUS, early
             hit = [s for s in self.states if s.state == "interrupted"]
             if hit:
                 s = hit[0]
@@ -157,6 +168,22 @@ class Supervisor:
             if all(s.state == "succeeded" for s in self.states if s.task.finishes and s.task.critical):
                 return "succeeded", ""
             self.stop.wait(self.poll_interval)
+
+    def _live_rules(self, elapsed_s: float) -> str | None:
+        """The live rules over what the last poll brought back (harness/stages/live_rules.py);
+        a hit is written to control.jsonl (`live_rule`) and ends the configuration early."""
+        if self.live is None:
+            return None
+        helpers = (layout.SAMPLER_ROLE, *strategies.helper_roles())
+        steps = [(s.task.task_id, s.task.host, s.last_step) for s in self.states if s.task.role not in helpers]
+        samples = [(s.task.host, s.last_step) for s in self.states if s.task.role == layout.SAMPLER_ROLE]
+        hit = self.live.check(elapsed_s, steps, samples)
+        if hit is None:
+            return None
+        self.reason_code = hit.code
+        self.control.emit("live_rule", config=self.cp.name, rule=hit.code, host=hit.host, reason=hit.reason,
+                          elapsed_s=round(elapsed_s, 3))
+        return f"stopped early ({hit.code}): {hit.reason}"
 
     def _poll(self, hosts: list[str]) -> None:
         def poll(host: str):

@@ -59,6 +59,9 @@ class ConfigPlan:
     config: str = ""
     repeat: int = 1
     counted: bool = True
+    # The live rules' limit (harness/stages/live_rules.py; 0: off); not in plan.json.
+    max_init_s: float = 0.0
+    live_rules: bool = True
 
 
 @dataclass(frozen=True)
@@ -241,7 +244,7 @@ def _config_plan(i: int, cfg: Configuration, name: str, repeat: int, counted: bo
     # The hosts the configuration occupies (and is charged for): those its tasks run on.
     used = {t.host for t in tasks}
     return ConfigPlan(name, cfg.strategy, tuple(h.name for h in hosts if h.name in used),
-                      tuple(tasks), exp.time_limit_s, cfg.name, repeat, counted)
+                      tuple(tasks), exp.time_limit_s, cfg.name, repeat, counted, exp.max_init_s, exp.live_rules)
 
 
 def _sampler_tasks(exp: Experiment, inv: Inventory, config: str, tasks: list[Task], run_id: str,

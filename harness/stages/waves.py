@@ -55,7 +55,7 @@ def run_waves(waves: Sequence[Sequence[str]], run_one: Callable[[str, StopScope]
             out = ConfigOutcome(name, "failed", f"{type(e).__name__}: {e}")
         with lock:
             outcomes.append(out)
-        if out.status not in ("succeeded", SKIPPED) and fail_fast:
+        if out.status not in ("succeeded", SKIPPED, "stopped_early") and fail_fast:
             fail_stop.set()
 
     for i, names in enumerate(waves):
@@ -70,7 +70,8 @@ def run_waves(waves: Sequence[Sequence[str]], run_one: Callable[[str, StopScope]
                 t.start()
             for t in threads:
                 t.join()
-        failed = [o for o in outcomes if o.name in names and o.status not in ("succeeded", SKIPPED)]
+        # stopped_early (a live rule: harness/stages/live_rules.py) ends only that configuration
+        failed = [o for o in outcomes if o.name in names and o.status not in ("succeeded", SKIPPED, "stopped_early")]
         if any(o.status == "stopped" for o in failed):
             break
         # Sequentially, a failure ends the run unless --keep-going (the old behaviour);

@@ -11,7 +11,9 @@ samples.jsonl in its task directory (schema in docs/events.md):
 Host and process figures come from psutil, GPU figures from NVML (pynvml). Budget: <= 0.1 %
 of one core at a 1 s interval; one psutil sample of host CPU, memory, network, disk and a
 few processes costs about 0.74 ms of CPU here (benchmarks/sampler_cost.py prints the
-figure). No TensorFlow import. One failing reading is a null field, never a dead sampler."""
+figure); looking for new task processes at every sample (not every 5 s: a task that
+started in between was missing from up to 5 samples) and reading /proc/vmstat raised it to
+about 1.0-1.3 ms on this shared 2-core machine (0.96 ms before, same bench, same hour). No TensorFlow import. One failing reading is a null field, never a dead sampler."""
 
 from __future__ import annotations
 
@@ -21,16 +23,18 @@ from typing import Any, Callable
 
 import psutil
 
+from harness.protocol.constants import WARM_ZYGOTE_ENV
 from harness.protocol.events import EventLog
 from harness.protocol.spec import TaskSpec
 from harness.worker import nvml
 from harness.worker.stopping import StopOnSignal
 
 DEFAULT_INTERVAL_S = 1.0
-TASK_SCAN_S = 5.0        # how often /proc is searched for new task processes
+TASK_SCAN_S = 0.0        # how often /proc is searched for new task processes (0: every sample)
 COST_EVERY_S = 10.0      # how often a sampler_cost record is written
 ORPHAN_AFTER_S = 300.0   # exit once the run's tasks have all been gone this long
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 
 
 def run_sampler(spec: TaskSpec) -> int:
@@ -118,24 +122,37 @@ def _own_age_s() -> float:
 
 
 class _TaskProcesses:
-    """The run's task processes on this host: HARNESS_RUN_ID equal to ours and HARNESS_TASK
-    not a sampler, found through psutil's view of each process's environment (children
-    inherit it, so a task's process tree is included). CPU % is the change of a process's
-    user + system time since the last sample; a process that is gone is dropped."""
+    """The run's task processes on this host. A process is ours when its environment (as
+    /proc shows it: the block it was exec'd with) carries HARNESS_RUN_ID equal to ours and
+    either HARNESS_TASK of this configuration and not a sampler (children inherit it, so a
+    task's process tree is included) or, for a child of the run's warm zygote
+    (harness/worker/warm.py), whose exec-time environment is the zygote's, the working
+    directory of a task of this configuration: the child moves into its task's directory,
+    a sibling of ours; the zygote itself stays in its own and is not a task.
 
-    def __init__(self, run_id: str, scan_s: float, config: str | None = None) -> None:
+    The process table is looked at every sample (new pids only; scan_s > 0 spaces the looks
+    out), so a task is seen from the first sample after it started. CPU % is the change of a
+    process's user + system time over the sample's interval. A process found by this look
+    that started within the interval has all its CPU time in it; one that started before
+    (missed by an earlier look) has no reading yet: it is counted in `unmeasured` and the
+    sample's cpu_percent is null, never a silent 0. A process that is gone is dropped."""
+
+    def __init__(self, run_id: str, scan_s: float, config: str | None = None, home: str | None = None) -> None:
         self._run_id = run_id
         # Configurations running in parallel may share a machine (sandbox hosts share one
         # process table): count only this configuration's tasks.
         if config is None and "/" in os.environ.get("HARNESS_TASK", ""):
             config = os.environ["HARNESS_TASK"].rsplit("/", 1)[0]   # ours: "<config>/sampler"
         self._config = config + "/" if config else ""
+        self._home = home if home is not None else _safe(lambda: os.path.dirname(os.getcwd()))
         self._needle = f"HARNESS_RUN_ID={run_id}".encode()
         self._scan_s = scan_s
         self._next_scan = 0.0
         self._procs: dict[int, list] = {}  # pid -> [psutil.Process, cpu seconds, t_mono]
         self._pending: set[int] = set()    # not ours at their first look: look once more
         self._settled: set[int] = set()    # not ours at two looks a scan apart
+        self._last_boot = _safe(_boot_s)   # when the previous reading was taken (CLOCK_BOOTTIME)
+        self._last_mono = time.monotonic()
 
     def _maybe_ours(self, pid: int) -> bool:
         """A cheap first look at the raw environment block (where /proc exists): most
@@ -152,15 +169,19 @@ class _TaskProcesses:
 
     def _is_task(self, p: psutil.Process) -> bool:
         env = p.environ()
+        if env.get("HARNESS_RUN_ID") != self._run_id:
+            return False
+        if env.get(WARM_ZYGOTE_ENV) == "1":   # the zygote or one of its children
+            return bool(self._home) and os.path.dirname(p.cwd()) == self._home
         task = env.get("HARNESS_TASK", "")
-        return env.get("HARNESS_RUN_ID") == self._run_id and not task.endswith("/sampler") \
-            and (not task or task.startswith(self._config))
+        return not task.endswith("/sampler") and (not task or task.startswith(self._config))
 
     def _scan(self) -> None:
         pids = set(psutil.pids())
         self._settled &= pids  # forget ended pids, so a reused pid is judged afresh
-        # A pid caught between fork and exec still has its parent's environment, so one
-        # negative look is not final; a second one a scan later is.
+        # A pid caught between fork and exec (or a warm child before it moved into its task's
+        # directory) still looks like its parent, so one negative look is not final; a
+        # second one a scan later is.
         recheck, self._pending = self._pending & pids, set()
         for pid in pids - self._settled - self._procs.keys():
             try:
@@ -168,8 +189,11 @@ class _TaskProcesses:
                 p = psutil.Process(pid) if ours else None
                 ours = ours and self._is_task(p)
                 if ours:
-                    t = p.cpu_times()
-                    self._procs[pid] = [p, t.user + t.system, time.monotonic()]
+                    # Started since the previous reading: all its CPU time is this interval's.
+                    born = _started_boot_s(pid)
+                    fresh = born is not None and self._last_boot is not None and born >= self._last_boot - 0.02
+                    # [process, CPU seconds at the baseline (None: take it at the next read), its time]
+                    self._procs[pid] = [p, 0.0 if fresh else None, self._last_mono]
             except (psutil.Error, OSError):  # ended meanwhile, a zombie, another user's
                 ours = False
             if not ours:
@@ -185,6 +209,7 @@ class _TaskProcesses:
             self._scan()
         cpu = 0.0
         rss = 0
+        unmeasured = 0
         for pid, e in list(self._procs.items()):
             p = e[0]
             try:
@@ -197,12 +222,32 @@ class _TaskProcesses:
                 del self._procs[pid]
                 continue
             busy = t.user + t.system
-            if e[2] >= now:  # found by this very scan: its baseline is microseconds old
-                continue
             t_now = time.monotonic()
-            cpu += 100.0 * (busy - e[1]) / (t_now - e[2])
+            if e[1] is None:   # found late: its baseline starts now
+                e[1], e[2] = busy, t_now
+                unmeasured += 1
+                continue
+            if t_now > e[2]:
+                cpu += 100.0 * (busy - e[1]) / (t_now - e[2])
             e[1], e[2] = busy, t_now
-        return {"cpu_percent": round(cpu, 1), "rss_bytes": rss, "processes": len(self._procs)}
+        self._last_mono = time.monotonic()
+        self._last_boot = _safe(_boot_s)
+        return {"cpu_percent": None if unmeasured else round(cpu, 1), "rss_bytes": rss,
+                "processes": len(self._procs), "unmeasured": unmeasured, "pids": sorted(self._procs)}
+
+
+def _boot_s() -> float:
+    return time.clock_gettime(time.CLOCK_BOOTTIME)
+
+
+def _started_boot_s(pid: int) -> float | None:
+    """When process `pid` started, in CLOCK_BOOTTIME seconds (the kernel's clock ticks)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read()
+        return int(stat[stat.rindex(b")") + 2:].split()[19]) / CLK_TCK
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 class _Sampler:
@@ -217,6 +262,7 @@ class _Sampler:
         self._cpu = _safe(self._cpu_ticks)
         self._net = _safe(self._net_bytes)
         self._disk = _safe(self._disk_bytes)
+        self._vm = _safe(_vmstat)
         self._t = time.monotonic()
 
     def tasks_gone_s(self) -> float | None:
@@ -230,21 +276,26 @@ class _Sampler:
         cpu, self._cpu = self._cpu, _safe(self._cpu_ticks)
         net, self._net = self._net, _safe(self._net_bytes)
         disk, self._disk = self._disk, _safe(self._disk_bytes)
+        vm, self._vm = self._vm, _safe(_vmstat)
         per_core = _safe(lambda: [_busy_percent(cpu[1][i], t) for i, t in enumerate(self._cpu[1])])
         mem = _safe(self.memory) or (None, None)
         rec = {
             "dt_s": dt,
             "late_s": now - due,  # wake-up delay past the tick: large when the host is saturated
             "cpu_percent": _safe(lambda: _busy_percent(cpu[0], self._cpu[0])),
+            "cpu_iowait_percent": _safe(lambda: _share_percent(cpu[0], self._cpu[0], 2)),
             "cpu_percent_per_core": per_core,
             "load1": _safe(lambda: psutil.getloadavg()[0]),
             "mem_used_bytes": mem[0] - mem[1] if None not in mem else None,  # as `free` and psutil
             "mem_available_bytes": mem[1],
+            "mem_swap_in_bytes_per_s": _rate(vm, self._vm, 0, dt),   # thrashing: pages read back from swap
+            "mem_major_faults_per_s": _rate(vm, self._vm, 1, dt),    # page faults that had to read a disk
             "net_sent_bytes_per_s": _rate(net, self._net, 0, dt),
             "net_recv_bytes_per_s": _rate(net, self._net, 1, dt),
             "disk_read_bytes_per_s": _rate(disk, self._disk, 0, dt),
             "disk_write_bytes_per_s": _rate(disk, self._disk, 1, dt),
-            "tasks": _safe(self._tasks.read) or {"cpu_percent": None, "rss_bytes": None, "processes": None},
+            "tasks": _safe(self._tasks.read) or {"cpu_percent": None, "rss_bytes": None, "processes": None,
+                                                 "unmeasured": None, "pids": None},
         }
         if rec["tasks"]["processes"]:
             self._tasks_seen = now
@@ -254,15 +305,17 @@ class _Sampler:
         return rec
 
     @staticmethod
-    def _cpu_ticks() -> tuple[tuple[float, float], list[tuple[float, float]]]:
-        """((all, idle) seconds of the host, [(all, idle) per core]); guest time is already
-        inside user time, so it is not added again."""
-        def pair(t) -> tuple[float, float]:
+    def _cpu_ticks() -> tuple[tuple[float, float, float], list[tuple[float, float, float]]]:
+        """((all, not busy, I/O wait) seconds of the host, [the same per core]); guest time is
+        already inside user time, so it is not added again. Not busy = idle + I/O wait: a
+        core waiting for a disk runs nothing; its I/O wait is reported on its own."""
+        def triple(t) -> tuple[float, float, float]:
             busy_fields = ("user", "nice", "system", "irq", "softirq", "steal")
-            idle = t.idle + getattr(t, "iowait", 0.0)
-            return sum(getattr(t, f, 0.0) for f in busy_fields) + idle, idle
-        cores = [pair(t) for t in psutil.cpu_times(percpu=True)]  # one read of /proc/stat
-        return (sum(c[0] for c in cores), sum(c[1] for c in cores)), cores
+            iowait = getattr(t, "iowait", 0.0)
+            idle = t.idle + iowait
+            return sum(getattr(t, f, 0.0) for f in busy_fields) + idle, idle, iowait
+        cores = [triple(t) for t in psutil.cpu_times(percpu=True)]  # one read of /proc/stat
+        return (sum(c[0] for c in cores), sum(c[1] for c in cores), sum(c[2] for c in cores)), cores
 
     @staticmethod
     def memory() -> tuple[int | None, int | None]:
@@ -297,7 +350,26 @@ class _Sampler:
         return (rd, wr) if found else None
 
 
-def _busy_percent(prev: tuple[float, float] | None, cur: tuple[float, float]) -> float | None:
+def _vmstat() -> tuple[int, int] | None:
+    """(bytes swapped in, major page faults) since boot, from /proc/vmstat (Linux)."""
+    with open("/proc/vmstat", "rb") as fh:
+        text = b"\n" + fh.read()
+
+    def field(name: bytes) -> int:
+        at = text.index(b"\n" + name + b" ") + len(name) + 2
+        return int(text[at:text.index(b"\n", at)])
+    return field(b"pswpin") * PAGE_BYTES, field(b"pgmajfault")
+
+
+def _share_percent(prev: tuple | None, cur: tuple, i: int) -> float | None:
+    """Field i's share of all CPU time between two readings, in %."""
+    if prev is None:
+        return None
+    total = cur[0] - prev[0]
+    return round(100.0 * (cur[i] - prev[i]) / total, 1) if total > 0 else 0.0
+
+
+def _busy_percent(prev: tuple | None, cur: tuple) -> float | None:
     if prev is None:
         return None
     total = cur[0] - prev[0]

@@ -39,10 +39,11 @@ def test_results_csv_new_columns(gpu):
     assert s["util_gpu_mean_percent"] == "45" and s["model_flop_utilization"] == "0.01234567901"
     assert (h["scaling_baseline"], h["scaling_efficiency"]) == ("single", "0.72")
     assert h["instance_types"] == "g1=g4dn.xlarge;g2=g4dn.xlarge"
-    assert h["diagnoses"] == "straggler host@g2;input-bound"
+    # ranked by severity: low GPU and batch size on g2 35 %, input-bound 22.2 %, straggler 10 %
+    assert h["diagnoses"] == "low GPU utilization@g2;batch size@g2;input-bound;straggler host@g2"
     # unknown price: empty cells, not zeros
     assert o["cost_training_on_demand_usd"] == "" and o["price_on_demand_usd_per_h"] == ""
-    assert o["diagnoses"] == "CPU saturation@g3;memory pressure@g3"
+    assert o["diagnoses"] == "memory pressure@g3"
 
 
 def test_samples_csv_one_row_per_sample(gpu):
@@ -111,7 +112,7 @@ def test_compare_runs_side_by_side(tmp_path, gpu, capsys):
     assert "| Configuration | gpu-run | run-1 |" in text
     assert "| single | 100 ± 0 (n = 2) | not in run |" in text
     assert ("| hvd2 | gpu-run | horovod | 2 | g4dn.xlarge | succeeded | 144 ± 0 | 0.45 | 5.2 | 6.4 | 8 | "
-            "$2.03 / $0.6902 | $0.002338 / $0.0007951 | 72.0 % | straggler host@g2, input-bound |") in text
+            "$2.03 / $0.6902 | $0.002338 / $0.0007951 | 72.0 % | low GPU utilization@g2, batch size@g2, input-bound, straggler host@g2 |") in text
     # the same run twice: the change is shown against the first
     twice = compare_runs([gpu[0], gpu[0]])
     assert "| single | 100 ± 0 (n = 2) | 100 ± 0 (n = 2) (+0.0 %) |" in twice

@@ -23,7 +23,8 @@ from harness.worker import nvml
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_FIELDS = {
     "event", "t_wall", "t_mono", "config", "task_id", "role", "host", "dt_s", "late_s",
-    "cpu_percent", "cpu_percent_per_core", "load1", "mem_used_bytes", "mem_available_bytes",
+    "cpu_percent", "cpu_iowait_percent", "cpu_percent_per_core", "load1", "mem_used_bytes", "mem_available_bytes",
+    "mem_swap_in_bytes_per_s", "mem_major_faults_per_s",
     "net_sent_bytes_per_s", "net_recv_bytes_per_s", "disk_read_bytes_per_s", "disk_write_bytes_per_s", "tasks",
 }
 COST_FIELDS = {"samples", "cpu_s", "wall_s", "core_fraction", "loop_cpu_s", "loop_wall_s", "loop_core_fraction"}
@@ -92,7 +93,7 @@ def _start_sampler(tmp_path: Path, run_id: str, fake_dir: Path | None = None, fa
                        "interval_s": 0.2, **spec})
     (tmp_path / "task.json").write_text(task.to_json())
     return subprocess.Popen([sys.executable, "-m", "harness.worker", "--task", "task.json"], cwd=tmp_path,
-                            env=_env(run_id, "c/sampler", fake_dir, FAKE_NVML=fake_mode),
+                            env=_env(run_id, f"{spec.get('config', 'c')}/sampler", fake_dir, FAKE_NVML=fake_mode),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
@@ -289,3 +290,55 @@ def test_sampler_imports_no_tensorflow_and_no_training_code():
             "sys.exit(str(bad) if bad else 0)")
     res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
+
+
+def test_a_task_started_after_the_sampler_is_read_from_its_first_sample(tmp_path, run_id):
+    """Seen by the very next sample (the table is looked at every sample), and its CPU time
+    since it started is that sample's reading: not a silent 0."""
+    proc = _start_sampler(tmp_path, run_id, interval_s=0.5)
+    child = None
+    try:
+        _wait_for(lambda: len(_records(tmp_path, "sample")) >= 2)
+        child = _child(run_id, "c/worker-0", "while True: pass")
+        seen = _wait_for(lambda: [r["tasks"] for r in _records(tmp_path, "sample") if r["tasks"]["processes"]])
+        first = seen[0]
+        assert first["unmeasured"] == 0 and first["cpu_percent"] is not None and first["cpu_percent"] > 0, seen
+    finally:
+        if child is not None:
+            child.kill()
+            child.wait()
+        _stop(proc)
+
+
+ZYGOTE = textwrap.dedent('''
+    import os, sys, time
+    # The warm zygote's children keep the zygote's exec-time environment; each moves into
+    # its task's directory (harness/worker/warm.py).
+    for d in sys.argv[1:]:
+        if os.fork() == 0:
+            os.chdir(d)
+            while True:
+                pass
+    time.sleep(60)
+''')
+
+
+def test_warm_children_count_by_their_task_directory_and_the_zygote_does_not(tmp_path, run_id):
+    cfg = tmp_path / "runs" / "cfg"
+    home, other = cfg / "sampler", tmp_path / "runs" / "other-cfg" / "worker-0"
+    for d in (home, cfg / "worker-0", other, tmp_path / "warm"):
+        d.mkdir(parents=True)
+    env = _env(run_id, "", HARNESS_WARM_ZYGOTE="1")
+    del env["HARNESS_TASK"]
+    zygote = subprocess.Popen([sys.executable, "-c", ZYGOTE, str(cfg / "worker-0"), str(other)],
+                              env=env, cwd=tmp_path / "warm", start_new_session=True)
+    proc = _start_sampler(home, run_id, config="cfg", task_scan_s=0.2)
+    try:
+        samples = _wait_for(lambda: len(s := _records(home, "sample")) >= 6 and s)
+        tasks = [r["tasks"] for r in samples[2:]]
+        assert all(t["processes"] == 1 for t in tasks), tasks   # our child; not the zygote, not the other's
+        assert median(t["cpu_percent"] for t in tasks) > 10
+    finally:
+        os.killpg(zygote.pid, signal.SIGKILL)
+        zygote.wait()
+        _stop(proc)

@@ -5,6 +5,8 @@ import dataclasses
 import pytest
 
 from harness.report.figures import diagnose as dg
+from harness.report.figures import rules_samples as rp
+from harness.report.figures import rules_steps as rs
 from harness.report.figures.analysis import analyze
 from harness.report.read.rundir import load_run
 from harness.report.figures.metrics import ConfigMetrics, TaskMetrics
@@ -31,67 +33,63 @@ def _check(a, config, name, host=None):
 
 
 def test_thresholds_are_named_constants():
-    assert (dg.STRAGGLER_SPREAD_SHARE, dg.INPUT_BOUND_DATA_WAIT_SHARE, dg.LOW_GPU_UTIL_PERCENT,
-            dg.CPU_SATURATION_PERCENT, dg.COMMUNICATION_BOUND_SHARE,
-            dg.MEMORY_PRESSURE_AVAILABLE_SHARE) == (0.20, 0.20, 50.0, 90.0, 0.50, 0.10)
+    assert (rs.STRAGGLER_SPREAD_SHARE, rs.INPUT_BOUND_DATA_WAIT_SHARE, rs.COMMUNICATION_BOUND_SHARE,
+            rs.STEP_OUTLIER_SIGMAS, rs.STEP_OUTLIER_STEPS, rs.DEFAULT_MAX_INIT_S) == (0.20, 0.20, 0.50, 3.0, 10, 1200.0)
+    assert (rp.LOW_GPU_P95, rp.LOW_GPU_P5, rp.BOTTLENECK_GPU, rp.BOTTLENECK_CPU, rp.BOTTLENECK_IOWAIT,
+            rp.BOTTLENECK_SHARE, rp.BATCH_SIZE_P95, rp.GPU_MEMORY_INCREASE, rp.NOISY_OTHERS_SHARE,
+            rp.NOISY_HOST_CPU, rp.MEMORY_PRESSURE_AVAILABLE_SHARE, rp.THRASH_SHARE) == (
+        70.0, 10.0, 10.0, 90.0, 50.0, 0.50, 70.0, 0.05, 0.25, 80.0, 0.10, 0.10)
+    assert dg.MINOR_SEVERITY == 0.05
 
 
 def test_straggler_and_input_bound(gpu, std):
     c = _check(gpu, "hvd2", "straggler host")
-    # per-task mean step time: w0 0.8/2 = 0.4 s, w1 1.0/2 = 0.5 s; median 0.45;
-    # spread 0.1 s = 22.2 % > 20 %; the slowest task runs on g2
-    assert c.triggered and c.host == "g2"
+    # per-task mean step time (the ranks did not calibrate): w0 0.8/2 = 0.4 s, w1 1.0/2 = 0.5 s;
+    # median 0.45; spread 0.1 s = 22.2 % > 20 %; the slowest task runs on g2;
+    # severity (0.5 − 0.45) / 0.5 = 10 %
+    assert c.triggered and c.host == "g2" and c.severity == pytest.approx(0.10)
     assert c.evidence == ("per-task mean step time: w0 (g1) 0.4 s, w1 (g2) 0.5 s; spread max − min = "
                           "0.1 s = 22.2 % of the median 0.45 s; slowest w1 on g2")
-    assert c.threshold == "spread > 20.0 % of the median"
+    assert c.threshold == "spread > 20.0 % of the median" and "replace host g2" in c.action
     # data wait (4 x 0.1 + 4 x 0.3) / (4 x 0.8 + 4 x 1.0) = 1.6 / 7.2 = 22.2 % > 20 %
     c = _check(gpu, "hvd2", "input-bound")
-    assert c.triggered and c.evidence.startswith("data-wait share 22.2 %")
+    assert c.triggered and c.evidence.startswith("data-wait share 22.2 %") and c.severity == pytest.approx(1.6 / 7.2)
     # standard run "two": 0.25 vs 0.30 s, spread 0.05 / median 0.275 = 18.2 %: not a straggler
     c = _check(std, "two", "straggler host")
-    assert c.status == dg.OK and "18.2 % of the median 0.275 s" in c.evidence
-    # one task only: not evaluated, with the reason
+    assert c.status == dg.OK and "18.2 % of the median 0.275 s" in c.evidence and c.severity is None
     c = _check(std, "one", "straggler host")
     assert c.status == dg.NOT_EVALUATED and c.evidence.startswith("1 task(s) with step times")
     assert _check(std, "one", "input-bound").status == dg.OK  # 0.3 / 2.8 = 10.7 %
 
 
-def test_gpu_cpu_and_memory_checks(gpu, std):
+def test_gpu_and_memory_checks(gpu, std):
     c = _check(gpu, "single", "low GPU utilization", "g1")
-    # mean of 30 40 50 60 = 45 % < 50 %
-    assert c.triggered and c.evidence == "mean 45 % over 4 samples (GPU 0 45 %)"
-    assert _check(gpu, "hvd2", "low GPU utilization", "g2").status == dg.OK  # 65 %
+    # 30 40 50 60 %: p95 58.5 < 70: underused; severity 1 − 45/100
+    assert c.triggered and c.severity == pytest.approx(0.55)
+    assert c.evidence == ("GPU % (mean of GPUs) mean 45, p95 58.5, p5 31.5 over 4 samples of g1, "
+                          "t_wall 1004.5–1007.5: underused")
+    assert _check(gpu, "hvd2", "low GPU utilization", "g1").status == dg.OK  # 80 %
     c = _check(gpu, "odd", "low GPU utilization")
     assert c.status == dg.NOT_EVALUATED and "NVML library not found" in c.evidence
-    # odd: CPU 96, 98 in the window: mean 97 > 90; p95 96 + 0.95 x 2 = 97.9
-    c = _check(gpu, "odd", "CPU saturation", "g3")
-    # task CPU 97 % of one core on a 4-core host at 97 %: 0.97 cores by the tasks, 2.9 by others
-    assert c.triggered and c.evidence == (
-        "host CPU mean 97 %, p95 97.9 % of all 4 cores over 2 samples; the training tasks used 0.97 "
-        "of 4 cores (24 % of the host), other processes used 2.9 cores (73 % of the host): a noisy "
-        "neighbour, not the workload")
-    assert _check(gpu, "single", "CPU saturation", "g1").status == dg.OK  # 35 %
-    # odd: 0.2e9 of 4e9 available at 3002 (before the window, still counts): 5 % < 10 %
+    # odd: 0.2e9 of 4e9 available at 3002 (before the window, still counts): 5 % < 10 %; no
+    # thrashing readings: a risk (severity 0, minor), not a slowdown
     c = _check(gpu, "odd", "memory pressure", "g3")
-    assert c.triggered
+    assert c.triggered and c.severity == 0.0 and c.minor and not c.claimed
     assert c.evidence == ("lowest available 5.0 % of 4000000000 bytes at t_wall 3002 (all 3 "
                           "samples of the configuration)")
-    # standard "one": 0.5e9 of 8e9 after training = 6.25 % -> triggered; the dead host h2 is fine
     assert _check(std, "one", "memory pressure", "h1").triggered
     assert _check(std, "two", "memory pressure", "h2").status == dg.OK
-    # no sampler at all: every host check says so
-    c = _check(std, "gone", "CPU saturation")
-    assert c.status == dg.NOT_EVALUATED and "no CPU samples" in c.evidence
+    # std "one": others use 2.1 of 4 cores (52.5 %) but the host is at 70 % < 80 %: not full
+    c = _check(std, "one", "noisy neighbour", "h1")
+    assert c.status == dg.OK and "other processes 2.1 cores (52.5 % of the host)" in c.evidence
+    c = _check(std, "gone", "noisy neighbour")
+    assert c.status == dg.NOT_EVALUATED
 
 
 def test_communication_bound(gpu):
     c = _check(gpu, "hvd2", "communication-bound")
     assert c.status == dg.OK and c.evidence.startswith("communication share 28.9 % = 1 − 0.32 s (single)")
     assert _check(gpu, "single", "communication-bound").evidence == "not distributed"
-    hot = Scaling("d", 2, True, baseline="s", communication=CommShare(0.6, "m", "i"))
-    assert dg.communication_bound(hot).triggered
-    edge = Scaling("d", 2, True, baseline="s", communication=CommShare(0.5, "m", "i"))
-    assert dg.communication_bound(edge).status == dg.OK  # strictly above the threshold
 
 
 def _task(tid, mean):
@@ -99,19 +97,36 @@ def _task(tid, mean):
                        mean, None)
 
 
-def test_straggler_threshold_is_strict():
-    m = ConfigMetrics("c", "horovod", 2, 0, ["h"], {}, "succeeded", "", [_task("a", 1.0), _task("b", 1.2)])
+def _inp(m=None, sc=None):
+    from harness.report.figures.diagnose import RuleInput
+    from harness.report.figures.utilization import ConfigUtilization
+    from harness.report.read.records import RunData
+    m = m or ConfigMetrics("c", "single", 1, 0, ["h"], {}, "succeeded", "", [])
+    return RuleInput(RunData(run_dir=None), m, ConfigUtilization("c", [], ""), sc or Scaling("c", 1, False), [])
+
+
+def test_straggler_and_communication_thresholds_are_strict():
+    m = ConfigMetrics("c", "parameter_server", 2, 0, ["h"], {}, "succeeded", "", [_task("a", 1.0), _task("b", 1.2)])
     # spread 0.2 / median 1.1 = 18.2 %: ok; 1.0 vs 1.25: 0.25 / 1.125 = 22.2 %: triggered
-    assert dg.straggler(m).status == dg.OK
+    assert rs.straggler(_inp(m))[0].status == dg.OK
     m.tasks = [_task("a", 1.0), _task("b", 1.25)]
-    assert dg.straggler(m).triggered
+    assert rs.straggler(_inp(m))[0].triggered
+    hot = Scaling("d", 2, True, baseline="s", communication=CommShare(0.6, "m", "i"))
+    c = rs.communication_bound(_inp(sc=hot))[0]
+    assert c.triggered and c.severity == 0.6
+    edge = Scaling("d", 2, True, baseline="s", communication=CommShare(0.5, "m", "i"))
+    assert rs.communication_bound(_inp(sc=edge))[0].status == dg.OK  # strictly above the threshold
 
 
-def test_diagnosis_summary_in_results(gpu):
-    hits = [(c.config, c.name, c.host) for c in gpu.checks if c.triggered]
-    assert hits == [("single", "low GPU utilization", "g1"), ("hvd2", "straggler host", "g2"),
-                    ("hvd2", "input-bound", None), ("odd", "CPU saturation", "g3"),
-                    ("odd", "memory pressure", "g3")]
+def test_diagnoses_ranked_by_severity_in_results(gpu):
+    ranked = [(c.config, c.name, c.host, round(c.severity, 4)) for c in dg.rank(gpu.checks)]
+    # largest first: low GPU on g1 55 %, batch size on g1 41.5 %, low GPU on g2 and batch size on
+    # g2 35 % (rule order), input-bound 22.2 %, straggler 10 %, odd's memory risk 0 %
+    assert ranked == [("single", "low GPU utilization", "g1", 0.55), ("single", "batch size", "g1", 0.415),
+                      ("hvd2", "low GPU utilization", "g2", 0.35), ("hvd2", "batch size", "g2", 0.35),
+                      ("hvd2", "input-bound", None, 0.2222), ("hvd2", "straggler host", "g2", 0.1),
+                      ("odd", "memory pressure", "g3", 0.0)]
+    assert dg.first_diagnosis(gpu.checks_of("odd")) is None   # only a minor one
 
 
 # --- recommendation ---------------------------------------------------------------------------

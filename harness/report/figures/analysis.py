@@ -14,7 +14,8 @@ from harness.prices.facts import load_facts
 from harness.report.figures.bill import RunBill, compute_bill
 from harness.report.figures.instance_check import instance_checks
 from harness.report.figures.cost import ConfigCost, compute_costs
-from harness.report.figures.diagnose import Check, compute_checks
+from harness.report.figures.diagnose import Check
+from harness.report.figures.rules import compute_checks
 from harness.report.read.rundir import load_run
 from harness.report.read.records import RunData, resolved_experiment
 from harness.report.figures.metrics import ConfigMetrics, compute_metrics
@@ -61,7 +62,7 @@ def analyze(run: RunData, catalog: Optional[Catalog] = None) -> RunAnalysis:
     min_effect = run_min_effect(run)
     diff = workload_diff(run)
     return RunAnalysis(run=run, metrics=metrics, utilization=utilization, costs=costs,
-                       scaling=scaling, checks=[*compute_checks(metrics, utilization, scaling),
+                       scaling=scaling, checks=[*compute_checks(run, metrics, utilization, scaling),
                                                 *instance_checks(run, load_facts())],
                        recommendation=recommend(groups, min_effect, diff.work_fields), price_notes=price_notes,
                        interruptions=compute_interruptions(run, costs), groups=groups,

@@ -91,15 +91,19 @@ def instance_checks(run: RunData, facts_table) -> list[Check]:
             out.append(Check(config, NAME, host, NOT_EVALUATED, "no run_start host facts or sampler_start", THRESHOLD))
             continue
         problems = []
+        missing = []   # 1 − observed/declared of what was paid for and is not there
         cores, mem, gpus = seen.get("cores"), seen.get("memory"), seen.get("gpus")
         if isinstance(cores, int) and cores != declared.vcpus:
             problems.append(f"{cores} logical cores, declared {declared.vcpus} vCPUs")
+            missing.append(1 - cores / declared.vcpus if declared.vcpus else 0.0)
         if isinstance(mem, (int, float)) and mem > 0:
             want = declared.memory_mib * 2 ** 20
             if not MEM_LOW * want <= mem <= MEM_HIGH * want:
                 problems.append(f"memory {mem / 2 ** 30:.1f} GiB, declared {want / 2 ** 30:.1f} GiB")
+                missing.append(1 - mem / want if want else 0.0)
         if isinstance(gpus, int) and gpus != declared.gpus:
             problems.append(f"{gpus} GPU(s), declared {declared.gpus}")
+            missing.append(1 - gpus / declared.gpus if declared.gpus else 0.0)
         want_v = expected_vendor(itype)
         got_v = observed_vendor(seen.get("cpu_model"), seen.get("platform"))
         if want_v and got_v and want_v != got_v:
@@ -111,5 +115,9 @@ def instance_checks(run: RunData, facts_table) -> list[Check]:
                         f"{declared.gpus} GPU(s) ({facts_table.source_of(itype)})")
         evidence = (f"declared {declared_txt}; {observed}"
                     + (f" — does not match: {'; '.join(problems)}" if problems else ""))
-        out.append(Check(config, NAME, host, TRIGGERED if problems else OK, evidence, THRESHOLD))
+        sev = max(0.0, *missing) if missing else None
+        out.append(Check(config, NAME, host, TRIGGERED if problems else OK, evidence, THRESHOLD,
+                         sev if problems else None,
+                         "max over vCPUs, memory, GPUs of 1 − observed/declared: paid for and not there",
+                         f"check host {host}: it is not what {itype} promises, and the report's prices assume it is"))
     return out

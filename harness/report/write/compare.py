@@ -15,6 +15,7 @@ from harness.prices import Catalog, load_catalog
 from harness.report.figures.analysis import RunAnalysis, analyze
 from harness.report.write.blocks import NONE, Block, Heading, Para, Table, fmt_num, fmt_share, render_markdown
 from harness.report.figures.cost import fmt_usd
+from harness.report.figures.diagnose import rank
 from harness.report.read.rundir import load_run
 from harness.report.figures.verdict import compare
 
@@ -64,7 +65,7 @@ def compare_blocks(analyses: Sequence[RunAnalysis]) -> list[Block]:
                     f"{fmt_usd(c.on_demand.to_target.usd)} / {fmt_usd(c.spot.to_target.usd)}",
                     fmt_share(sc.efficiency),
                     ", ".join(f"{k.name}" + (f"@{k.host}" if k.host else "")
-                              for k in a.checks_of(name) if k.triggered) or NONE])
+                              for k in rank(a.checks_of(name))) or NONE])
 
     # Per configuration (over its counted runs) and run: the throughput with its interval,
     # and the verdict against the first run that has it (harness/report/figures/verdict.py).

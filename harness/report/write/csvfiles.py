@@ -13,7 +13,7 @@ import numpy as np
 
 from harness.report.figures.analysis import RunAnalysis
 from harness.report.figures.cost import PRICINGS, ConfigCost
-from harness.report.figures.diagnose import Check
+from harness.report.figures.diagnose import Check, rank
 from harness.report.read.columns import CSV_SAMPLE_FIELDS, GPU_FIELDS, TASK_SCALARS, fmt_cells
 from harness.report.read.records import RunData
 from harness.report.figures.metrics import ConfigMetrics
@@ -88,8 +88,7 @@ def _cost_row(c: ConfigCost) -> dict[str, Any]:
 def _scaling_row(sc: Scaling, checks: list[Check]) -> dict[str, Any]:
     return {"scaling_baseline": sc.baseline, "scaling_efficiency": sc.efficiency,
             "communication_share": sc.communication_share, "model_flop_utilization": sc.mfu,
-            "diagnoses": ";".join(f"{c.name}@{c.host}" if c.host else c.name
-                                  for c in checks if c.triggered)}
+            "diagnoses": ";".join(f"{c.name}@{c.host}" if c.host else c.name for c in rank(checks))}
 
 
 def csv_row(m: ConfigMetrics, u: ConfigUtilization, c: ConfigCost, sc: Scaling,

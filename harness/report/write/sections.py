@@ -9,7 +9,7 @@ from typing import Optional, Sequence
 from harness.report.figures.analysis import RunAnalysis
 from harness.report.write.blocks import NONE, Block, Bullets, Heading, Para, Table, fmt_bytes, fmt_num, fmt_share
 from harness.report.figures.cost import ConfigCost, CostFigure, fmt_usd
-from harness.report.figures.diagnose import Check
+from harness.report.figures.diagnose import Check, rank
 from harness.report.figures.recommend import Pick
 from harness.report.figures.scaling import Scaling
 from harness.report.figures.utilization import ConfigUtilization, HostUtilization, Stat
@@ -179,8 +179,14 @@ def _mfu_text(sc: Scaling) -> str:
     return f"{fmt_share(sc.mfu)} = {sc.mfu_inputs}" if sc.mfu is not None else f"omitted ({sc.mfu_reason})"
 
 
+def _severity(c: Check) -> str:
+    if c.severity is None:
+        return "not estimated"
+    return f"{fmt_share(c.severity)}{' (minor)' if c.minor else ''}"
+
+
 def diagnosis_summary_blocks(a: RunAnalysis) -> list[Block]:
-    hits = [c for c in a.checks if c.triggered]
+    hits = rank(a.checks)
     blocks: list[Block] = [Heading(2, "Diagnoses")]
     if not hits:
         evaluated = sum(1 for c in a.checks if c.status != "not evaluated")
@@ -188,8 +194,12 @@ def diagnosis_summary_blocks(a: RunAnalysis) -> list[Block]:
                            f"{len(a.checks) - evaluated} not evaluated for lack of data; "
                            f"see each configuration)."))
         return blocks
-    blocks.append(Table(["Configuration", "Diagnosis", "Host", "Evidence", "Threshold"],
-                        [[c.config, c.name, c.host or NONE, c.evidence, c.threshold] for c in hits]))
+    blocks.append(Para("Ranked by severity, the estimated share of the configuration's time or money the cause "
+                       "costs (largest first; below 5 % it is minor). Formulas and thresholds: docs/metrics.md, "
+                       "\"Diagnoses\"."))
+    blocks.append(Table(["Configuration", "Diagnosis", "Host", "Severity", "Evidence", "Action", "Threshold"],
+                        [[c.config, c.name, c.host or NONE, _severity(c), c.evidence, c.action or NONE, c.threshold]
+                         for c in hits]))
     return blocks
 
 
@@ -316,8 +326,9 @@ def scaling_blocks(sc: Scaling) -> list[Block]:
 
 def check_blocks(checks: Sequence[Check]) -> list[Block]:
     return [Heading(3, "Diagnoses"),
-            Table(["Check", "Host", "Result", "Evidence", "Threshold"],
-                  [[c.name, c.host or NONE, c.status, c.evidence, c.threshold] for c in checks])]
+            Table(["Check", "Host", "Result", "Severity", "Evidence", "Threshold"],
+                  [[c.name, c.host or NONE, c.status, _severity(c) if c.triggered else NONE, c.evidence,
+                    c.threshold] for c in checks])]
 
 
 def instance_facts_blocks(run_dir, instance_types: Sequence[str] = ()) -> list[Block]:
