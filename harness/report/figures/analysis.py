@@ -11,6 +11,8 @@ from typing import Optional
 
 from harness.prices import Catalog, load_catalog
 from harness.prices.facts import load_facts
+from harness.report.figures.adaptive_pick import recommend_adaptive
+from harness.report.figures.adaptive_run import AdaptiveResult, design_of, replay_run
 from harness.report.figures.bill import RunBill, compute_bill
 from harness.report.figures.instance_check import instance_checks
 from harness.report.figures.cost import ConfigCost, compute_costs
@@ -41,6 +43,7 @@ class RunAnalysis:
     groups: list[ConfigGroup] = field(default_factory=list)  # configurations over their repeats
     verdicts: list[Verdict] = field(default_factory=list)  # throughput, every pair of configurations
     min_effect: float = DEFAULT_MIN_EFFECT
+    adaptive: Optional[AdaptiveResult] = None  # repeats: auto — the sequential design replayed
     bill: Optional[RunBill] = None  # the whole run: every held host, connection to last collection
     workload: WorkloadDiff = field(default_factory=WorkloadDiff)  # what the configurations train differently
 
@@ -61,10 +64,14 @@ def analyze(run: RunData, catalog: Optional[Catalog] = None) -> RunAnalysis:
     groups = compute_groups(run, metrics, costs)
     min_effect = run_min_effect(run)
     diff = workload_diff(run)
+    design = design_of(run)   # repeats: auto — its own decisions name the recommendation
+    adaptive = replay_run(run, metrics, costs, design) if design else None
+    rec = recommend_adaptive(adaptive, groups, design.min_effect) if adaptive else \
+        recommend(groups, min_effect, diff.work_fields)
     return RunAnalysis(run=run, metrics=metrics, utilization=utilization, costs=costs,
                        scaling=scaling, checks=[*compute_checks(run, metrics, utilization, scaling),
                                                 *instance_checks(run, load_facts())],
-                       recommendation=recommend(groups, min_effect, diff.work_fields), price_notes=price_notes,
+                       recommendation=rec, price_notes=price_notes, adaptive=adaptive,
                        interruptions=compute_interruptions(run, costs), groups=groups,
                        verdicts=pair_verdicts(groups, min_effect, diff), min_effect=min_effect,
                        bill=compute_bill(run, catalog), workload=diff)

@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
+from harness.protocol.precision import PHASE as PRECISION_PHASE
+
 from harness.report import stats
 
 
@@ -91,6 +93,7 @@ class ConfigMetrics:
 
     startup: Optional[StartupSplit] = None
     startup_method: str = ""
+    early_stop: str = ""  # the run ended at its precision (harness/protocol/precision.py); "" if not
 
     final_epoch: Optional[int] = None
     final_train_loss: Optional[float] = None
@@ -122,3 +125,19 @@ class ConfigMetrics:
         for t in self.tasks:
             out[t.state] = out.get(t.state, 0) + 1
         return dict(sorted(out.items()))
+
+
+def mark_early_stop(m: "ConfigMetrics", tasks) -> None:
+    """A run that ended at its precision: say so, and why its end-of-run figures are missing."""
+    rec = next((e for t in tasks for e in t.of("phase") if e.get("name") == PRECISION_PHASE), None)
+    if rec is None:
+        return
+    rel, kept = rec.get("relative_half_width"), rec.get("kept_steps")
+    rel_text = f"±{100 * rel:.2g} %" if isinstance(rel, (int, float)) else "± ?"
+    m.early_stop = (f"stopped early at precision: throughput {rel_text} (95 %, batch means) after {kept} kept "
+                    f"steps, within precision {rec.get('precision')}")
+    why = "not measured: the run stopped early at its precision (no full run)"
+    if m.final_epoch is None or m.final_method == "no epoch records":
+        m.final_method = why
+    if m.time_to_target_s is None:
+        m.time_to_target_method = f"{why}; {m.time_to_target_method}"

@@ -14,7 +14,8 @@ import numpy as np
 from harness.report.figures import script_metrics
 from harness.report import stats
 from harness.report.read.records import RunData, TaskData, resolved_configurations, resolved_workload
-from harness.report.figures.metric_types import ConfigMetrics, StartupSplit, TaskMetrics  # the records; importable from here
+from harness.report.figures.metric_types import (ConfigMetrics, StartupSplit, TaskMetrics,  # importable from here
+                                                mark_early_stop)
 
 # The experiment's own default (harness.config.experiment.Workload.warmup_steps); used only
 # when neither task.json nor resolved.json says, and the report says so.
@@ -382,6 +383,7 @@ def config_metrics(run: RunData, name: str) -> ConfigMetrics:
     _training_time(m, _Steps.concat(list(steps_by_task.values())))
     _startup(run, m, tasks, steps_by_task)
     _final_and_target(run, m, tasks)
+    mark_early_stop(m, tasks)
     m.images_total = int(sum(_Steps.concat(list(steps_by_task.values())).images.tolist()))
     m.images_method = "sum of images over all step records of all tasks, warm-up included"
     if not any(map(_any, steps_by_task.values())):

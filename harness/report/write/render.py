@@ -16,7 +16,7 @@ from harness.prices import load_catalog
 from harness.report.write import study_sections
 from harness.report.figures.per_type import type_rows
 from harness.report.figures.schedule_bill import run_schedule
-from harness.report.write import comm_sections, connection_sections, instance_sections, sections, warm_sections
+from harness.report.write import adaptive_sections, comm_sections, connection_sections, instance_sections, sections, warm_sections
 from harness.report.figures.analysis import RunAnalysis, analyze
 from harness.report.write.blocks import (  # noqa: F401  (fmt_* re-exported for callers and tests)
     NONE, PLOTS_DIR, Block, Bullets, Heading, Image, Para, Table, fmt_num, fmt_share,
@@ -180,6 +180,7 @@ def report_blocks(a: RunAnalysis, run_plots: Sequence[Image] = (),
         *study_sections.per_type_blocks(type_rows(a)),
         *study_sections.schedule_blocks(run_schedule(a.run, load_catalog(), a.bill)),
         *warm_sections.warm_blocks(a),
+        *adaptive_sections.adaptive_blocks(a),
         *sections.scaling_summary_blocks(a),
         *comm_sections.communication_blocks(a),
         *sections.diagnosis_summary_blocks(a),
