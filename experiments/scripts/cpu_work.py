@@ -1,4 +1,4 @@
-"""A user's own training loop without TensorFlow (tests, benchmarks): each step does real
+"""A training loop of your own without TensorFlow (benchmarks/adaptive_bill.py, tests): each step does real
 CPU work per image (WORK_PER_IMAGE rounds of a 128×128 matrix product on one thread,
 set by `env:`), so two configurations can differ by a known factor of work, not by sleeps.
 Reports through harness.callback's Recorder and stops early when the run's `precision`
