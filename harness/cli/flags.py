@@ -21,7 +21,12 @@ def between(lo: float, hi: float, kind=float):
 
 def repeats_arg(text: str):
     """--repeats: a count from 1 to 100, or `auto` (adaptive repeats)."""
-    return "auto" if text.strip().lower() == "auto" else between(1, 100, int)(text)
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return between(1, 100, int)(text)
+    except argparse.ArgumentTypeError as e:
+        raise argparse.ArgumentTypeError(f"{e}; give a count from 1 to 100, or auto") from None
 
 
 def ssh_flags(p: argparse.ArgumentParser) -> None:
