@@ -100,10 +100,10 @@ def extract(runs_dir: Path) -> list[dict]:
             continue
         a = analyze_dir(d)
         infos = run_infos(a.run)
-        parts = {p.name: p for p in (a.bill.parts if a.bill else [])}
+        parts = {p.label: p for p in (a.bill.parts if a.bill else [])}
         for m, cost, sc in zip(a.metrics, a.costs, a.scaling):
             info = infos.get(m.config)
-            if m.status != "succeeded" or info is None or info.warmup or not m.step_time_mean_s:
+            if m.status != "succeeded" or info is None or not info.counted or not m.step_time_mean_s:
                 continue
             itype = next(iter(m.instance_types.values()))
             part = parts.get(m.config)

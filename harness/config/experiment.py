@@ -15,6 +15,7 @@ from harness.config.fields import (
 )
 from harness.config.dataset_check import dataset_problem
 from harness.config.loading import clip, read_yaml
+from harness.config.search import SearchSpec
 from harness.config.sweeps import THREAD_FIELDS, expand_sweeps, sweep_errors, sweep_problems
 from harness.errors import ConfigError
 from harness.protocol.workload import DATASETS, OPTIMIZERS
@@ -227,7 +228,9 @@ class Experiment(_Strict):
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     description: str = Field(default="", max_length=10_000)
     workload: Workload
-    configurations: list[Configuration] = Field(min_length=1, max_length=MAX_CONFIGURATIONS)
+    # Empty only with a `search:` section, whose points become the configurations (harness search).
+    configurations: list[Configuration] = Field(default_factory=list, max_length=MAX_CONFIGURATIONS)
+    search: Optional[SearchSpec] = None
     time_limit_s: float = Field(default=3600, gt=0, le=MAX_SECONDS, description="per configuration")
     # Utilization sampling on every host of a configuration; 0 turns it off.
     sample_interval_s: float = Field(default=1.0, ge=0, le=60)
@@ -271,6 +274,8 @@ class Experiment(_Strict):
 
     @model_validator(mode="after")
     def _unique_configs(self) -> "Experiment":
+        if not self.configurations and self.search is None:
+            raise ValueError("configurations: give at least one (or a search: section for `harness search`)")
         names = [c.name for c in self.configurations]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
