@@ -79,7 +79,10 @@ def best_measured(model: Model, goal: Goal, prices: Mapping[str, float],
 
 
 def score(model: Model, goal: Goal, prices: Mapping[str, float], candidates: Sequence[Point],
-          f_best: float, min_effect: float, cost: TrialCost) -> list[Scored]:
+          f_best: float, min_effect: float, cost: TrialCost,
+          cost_prices: Optional[Mapping[str, float]] = None) -> list[Scored]:
+    """cost_prices: an hour of a host in the budget's unit (default: prices, $)."""
+    cost_prices = cost_prices or prices
     out = []
     for p in candidates:
         if model.measured.get(p.key):
@@ -103,7 +106,7 @@ def score(model: Model, goal: Goal, prices: Mapping[str, float], candidates: Seq
         else:
             p_better = p_feas
         out.append(Scored(p, pr, k * pr.step_time_s, k * pr.low_s, k * pr.high_s, p_feas, ei,
-                          cost.usd(p, pr.step_time_s, price), p_better))
+                          cost.usd(p, pr.step_time_s, cost_prices[p.instance_type]), p_better))
     return sorted(out, key=lambda s: -s.score)
 
 

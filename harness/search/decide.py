@@ -42,6 +42,7 @@ class Settings:
     width: int = 2               # trials per wave at most
     steps_per_trial: int = 50
     finalist_runs: int = 2       # runs of each finalist before the verdict
+    host_hours: bool = False     # the budget is in host-hours, not $
 
 
 @dataclass
@@ -57,8 +58,13 @@ class Decision:
     verdicts: list[sequential.Comparison] = field(default_factory=list)
 
 
-def spent(trials: Sequence[Trial]) -> float:
-    return sum(t.usd for t in trials)
+def spent(trials: Sequence[Trial], host_hours: bool = False) -> float:
+    return sum(t.seconds / 3600.0 if host_hours else t.usd for t in trials)
+
+
+def cost_prices(space: Space, s: Settings) -> dict[str, float]:
+    """What an hour of a host costs in the budget's unit."""
+    return {t: 1.0 for t in space.prices} if s.host_hours else space.prices
 
 
 def _pack(points: Sequence[Point], capacity: dict[str, int], width: int) -> list[Point]:
@@ -80,7 +86,8 @@ def goal_values(space: Space, goal: Goal, trials: Sequence[Trial], p: Point) -> 
 
 
 def decide(space: Space, s: Settings, trials: Sequence[Trial]) -> Decision:
-    left = s.budget_usd - spent(trials)
+    left = s.budget_usd - spent(trials, s.host_hours)
+    prices = cost_prices(space, s)
     measured = {t.point.key for t in trials}
     init = [p for p in initial_design(space.points, space.prices) if p.key not in measured]
     if init:
@@ -89,7 +96,7 @@ def decide(space: Space, s: Settings, trials: Sequence[Trial]) -> Decision:
                                                             for t in trials], s.steps_per_trial))
         if trials:   # priced by the model once there is one; before, the first wave is a leap of faith
             m = model_of(space, trials)
-            wave = [p for p in wave if _affordable(m, p, space, cost, left)]
+            wave = [p for p in wave if _affordable(m, p, prices, cost, left)]
         if wave:
             return Decision(wave, "initial", f"initial design: {len(init)} point(s) left")
         if not trials:
@@ -98,7 +105,7 @@ def decide(space: Space, s: Settings, trials: Sequence[Trial]) -> Decision:
     best, f_best = best_measured(m, s.goal, space.prices, space.points)
     cost = TrialCost(s.steps_per_trial, learn_overhead([(t.seconds / t.point.hosts, t.step_time_s) for t in trials],
                                                        s.steps_per_trial))
-    scored = score(m, s.goal, space.prices, space.points, f_best, s.min_effect, cost)
+    scored = score(m, s.goal, space.prices, space.points, f_best, s.min_effect, cost, prices)
     why = stop_reason(scored, s.confidence, f_best)
     d = Decision([], "acquire", "", m, scored, best, f_best)
     if why is None:
@@ -112,14 +119,14 @@ def decide(space: Space, s: Settings, trials: Sequence[Trial]) -> Decision:
     return _finalists(space, s, trials, d, why, left, cost)
 
 
-def _affordable(m: Model, p: Point, space: Space, cost: TrialCost, left: float) -> bool:
+def _affordable(m: Model, p: Point, prices: dict[str, float], cost: TrialCost, left: float) -> bool:
     from harness.report.figures.perf_model import predict
 
     try:
         pr = predict(m, p)
     except ValueError:
-        return cost.usd(p, 1.0, space.prices[p.instance_type]) <= left
-    return cost.usd(p, pr.high_s, space.prices[p.instance_type]) <= left
+        return cost.usd(p, 1.0, prices[p.instance_type]) <= left
+    return cost.usd(p, pr.high_s, prices[p.instance_type]) <= left
 
 
 def _finalists(space: Space, s: Settings, trials: Sequence[Trial], d: Decision, why: str, left: float,
@@ -137,7 +144,8 @@ def _finalists(space: Space, s: Settings, trials: Sequence[Trial], d: Decision, 
                 fin.append(p)
     d.finalists = fin
     need = [p for p in [d.best, *fin] if len(goal_values(space, s.goal, trials, p)) < s.finalist_runs]
-    need = [p for p in need if cost.usd(p, _mean_step(trials, p), space.prices[p.instance_type]) <= left]
+    prices = cost_prices(space, s)
+    need = [p for p in need if cost.usd(p, _mean_step(trials, p), prices[p.instance_type]) <= left]
     if need:
         d.wave, d.phase = _pack(need, space.capacity, max(s.width, 1)), "finalists"
         d.reason = f"{why}; finalists measured again for the verdict"

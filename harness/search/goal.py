@@ -71,10 +71,11 @@ class Goal:
         return lim
 
     def describe(self) -> str:
-        out = {"usd_per_1m_images": "minimum on-demand $ per 10⁶ images",
-               "time_to_target": f"minimum time to {self.target_images:g} images",
-               "usd_to_target": f"minimum $ to {self.target_images:g} images"}.get(self.kind, self.kind) \
-            if self.kind == "usd_per_1m_images" or self.target_images else self.kind
+        if self.kind == "usd_per_1m_images":
+            out = "minimum on-demand $ per 10⁶ images"
+        else:
+            what = "time" if self.kind == "time_to_target" else "on-demand $"
+            out = f"minimum {what} to {self.target_images:g} images (the target)"
         if self.deadline_s is not None:
             out += f", within {self.deadline_s:g} s"
         if self.usd_cap is not None:
