@@ -94,9 +94,17 @@ def decide(space: Space, s: Settings, trials: Sequence[Trial]) -> Decision:
         wave = _pack(init, space.capacity, max(s.width, 1))
         cost = TrialCost(s.steps_per_trial, learn_overhead([(t.seconds / t.point.hosts, t.step_time_s)
                                                             for t in trials], s.steps_per_trial))
-        if trials:   # priced by the model once there is one; before, the first wave is a leap of faith
+        if trials:   # priced by the model once there is one
             m = model_of(space, trials)
             wave = [p for p in wave if _affordable(m, p, prices, cost, left)]
+        else:        # before any: twice the default overhead per host, cumulatively
+            first, room = [], left
+            for p in wave:
+                c = p.hosts * prices[p.instance_type] * 2 * cost.overhead_s / 3600.0
+                if c <= room:
+                    first.append(p)
+                    room -= c
+            wave = first
         if wave:
             return Decision(wave, "initial", f"initial design: {len(init)} point(s) left")
         if not trials:
@@ -140,10 +148,11 @@ def _finalists(space: Space, s: Settings, trials: Sequence[Trial], d: Decision, 
         vals = goal_values(space, s.goal, trials, p)
         if vals and p.key != d.best.key:
             g = math.exp(sum(math.log(v) for v in vals) / len(vals))
-            if g <= d.f_best * (1 + s.min_effect):
+            # within min_effect of the best now, or measured again as a finalist before
+            if g <= d.f_best * (1 + s.min_effect) or len(vals) >= s.finalist_runs > 1:
                 fin.append(p)
     d.finalists = fin
-    need = [p for p in [d.best, *fin] if len(goal_values(space, s.goal, trials, p)) < s.finalist_runs]
+    need = [p for p in ([d.best, *fin] if fin else []) if len(goal_values(space, s.goal, trials, p)) < s.finalist_runs]
     prices = cost_prices(space, s)
     need = [p for p in need if cost.usd(p, _mean_step(trials, p), prices[p.instance_type]) <= left]
     if need:
