@@ -9,6 +9,8 @@ counted run's figures are written as one row each to benchmarks/data/search_grid
 
     sudo python benchmarks/search_record.py --dir D --inventory INV --runs-dir R [--types c5.large,…]
     python benchmarks/search_record.py --extract-only --runs-dir R     # rows again from the runs
+    sudo python benchmarks/search_record.py --dir D20 --inventory INV20 --live-inventory OUT
+        # a 20-host sandbox as the same four types (5 hosts each) for a live `harness search`
 """
 
 from __future__ import annotations
@@ -90,6 +92,26 @@ def record(args) -> None:
         print(f"{itype}: {cores:g} cores, {rate}: {time.time() - t0:.0f} s", flush=True)
 
 
+def live_inventory(args) -> None:
+    """Hosts sb0…sb19 as the grid's types, five each, quotas and rates as recorded."""
+    base = yaml.safe_load(Path(args.inventory).read_text())
+    hosts = base["hosts"]
+    types = list(TYPES)
+    if len(hosts) < 5 * len(types):
+        raise SystemExit(f"{args.inventory}: {len(hosts)} hosts; the live space needs {5 * len(types)}")
+    for i, h in enumerate(hosts[:5 * len(types)]):
+        itype = types[i // 5]
+        vcpus, gbit = TYPES[itype]
+        rate = f"{int(gbit * MBIT_PER_GBIT)}mbit"
+        _harness("sandbox", "fault", h["name"], "cpu", f"{vcpus * CORES_PER_VCPU:g}", "--dir", args.dir)
+        _harness("sandbox", "fault", h["name"], "slow", rate, "--dir", args.dir)
+        h["instance_type"] = itype
+        h.setdefault("labels", {})["rate"] = rate
+    base["hosts"] = hosts[:5 * len(types)]
+    Path(args.live_inventory).write_text(yaml.safe_dump(base))
+    print(f"inventory for the live search: {args.live_inventory}")
+
+
 def extract(runs_dir: Path) -> list[dict]:
     from harness.report.figures.analysis import analyze_dir
     from harness.report.figures.repeats import run_infos
@@ -134,7 +156,11 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--extract-only", action="store_true")
     ap.add_argument("--out", default=str(OUT))
+    ap.add_argument("--live-inventory", help="set up a 20-host sandbox as the grid's types; write this inventory")
     args = ap.parse_args(argv)
+    if args.live_inventory:
+        live_inventory(args)
+        return 0
     if not args.extract_only:
         record(args)
     rows = extract(Path(args.runs_dir))
