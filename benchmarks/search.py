@@ -143,6 +143,20 @@ def main(argv=None) -> int:
     for kind, e in sorted(errs.items()):
         worst = max(e, key=abs)
         print(f"| {kind} | {len(e)} | {sum(map(abs, e)) / len(e):.1%} | {sum(e) / len(e):+.1%} | {worst:+.1%} |")
+    print("\nLeave-one-out over the grid (fit on every other configuration's runs, predict this one):")
+    print("\n| strategy | configurations | mean abs. error | worst | inside the 90 % interval |\n|---|---|---|---|---|")
+    loo = defaultdict(list)
+    for p in space.points:
+        rest = [Trial(q, r["step_time_s"], r["t_compute_s"] if q.workers > 1 else None, r.get("gradient_bytes"),
+                      r["measure_host_s"], r["measure_usd"]) for q in space.points if q.key != p.key
+                for r in runs[q.key]]
+        pr = predict(model_of(space, rest), p)
+        y = geo([r["step_time_s"] for r in runs[p.key]])
+        loo[p.kind].append((pr.step_time_s / y - 1, pr.low_s <= y <= pr.high_s))
+    for kind, e in sorted(loo.items()):
+        worst = max((x for x, _ in e), key=abs)
+        print(f"| {kind} | {len(e)} | {sum(abs(x) for x, _ in e) / len(e):.1%} | {worst:+.1%} | "
+              f"{sum(ok for _, ok in e)} of {len(e)} |")
     return 0
 
 
