@@ -68,8 +68,8 @@ def inventory(base: dict, itype: str, rate: str) -> dict:
     return inv
 
 
-def _harness(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "harness", *args], check=True, cwd=REPO)
+def _harness(*args: str, check: bool = True) -> int:
+    return subprocess.run([sys.executable, "-m", "harness", *args], check=check, cwd=REPO).returncode
 
 
 def record(args) -> None:
@@ -88,7 +88,8 @@ def record(args) -> None:
         run_id = f"grid-{itype}"
         t0 = time.time()
         _harness("run", "--hosts", str(inv), "--known-hosts", str(Path(args.dir) / "known_hosts"),
-                 "-e", str(exp), "--runs-dir", str(runs), "--run-id", run_id)
+                 "-e", str(exp), "--runs-dir", str(runs), "--run-id", run_id, "--keep-going",
+                 check=False)   # a failed configuration run is left out of the rows, the others kept
         print(f"{itype}: {cores:g} cores, {rate}: {time.time() - t0:.0f} s", flush=True)
 
 

@@ -125,7 +125,7 @@ def _model_lines(d: Decision) -> list[str]:
         if f.n:
             t = f.theta
             out.append(f"- {kind} ({f.n} runs): θc {t[0]:.3g}, θb {t[1]:.3g} (overlap φ = {f.overlap:.0%}), "
-                       f"θm {t[2]:.3g}, θlog {t[3]:.3g}, θ0 {t[4]:.3g}")
+                       f"θm {t[2]:.3g}, θlog {t[3]:.3g}, θ0 {t[4]:.3g}, θ1/m {t[5]:.3g}")
     return out
 
 

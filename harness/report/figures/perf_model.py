@@ -6,15 +6,16 @@ Per point, with c the compute time of one step on the type (the measured
 compute/communication split: calibration steps of distributed ranks, steps of the single
 process), G the gradient bytes, B the type's link rate (bits/s), m workers, k ps:
 
-    step = θc·c + θb·L(m) + c̄·(θm·(m−1) + θl·ln m + θ0)
+    step = θc·c + θb·L(m) + c̄·(θm·(m−1) + θl·ln m + θ0 + θi/m)
 
     ring all-reduce  L = 8·2(m−1)/m·G / B                   (the link model, α–β's β term)
     parameter server L = max(8·2G / B, 8·m·G/(k·B) − c)     (own push+pull, or the ps links)
     single           L = 0, and the m-terms are 0
 
 θb < 1 is the part of the transfer that is NOT hidden behind compute: the overlap
-φ = 1 − θb is fitted, not assumed 0. θm, θl, θ0 are Ernest's scaling terms (per-worker
-coordination, tree-like negotiation, fixed cost) in units of c̄, the median compute time.
+φ = 1 − θb is fitted, not assumed 0. θm, θl, θ0, θi are Ernest's scaling terms (per-worker
+coordination, tree-like negotiation, fixed cost, work that shrinks with more workers — the
+parameter server's asynchronous steps on the sandbox) in units of c̄, the median compute time.
 One θ per strategy, fitted over every type it was measured on (the type enters through c
 and B), by non-negative least squares on relative errors with a weak prior θ = (1, 1, 0,
 0, 0) (the α–β model itself), which keeps a fit from 1–2 points physical. The prior and the
@@ -40,8 +41,9 @@ from harness.strategies import gradients_of
 from harness.strategies.base import PS_PUSH_PULL, RING_ALLREDUCE
 
 Z90 = 1.6448536269514722
-PRIOR_MEAN = (1.0, 1.0, 0.0, 0.0, 0.0)
-PRIOR_SD = (0.25, 0.6, 0.3, 0.3, 0.5)
+PRIOR_MEAN = (1.0, 1.0, 0.0, 0.0, 0.0, 0.0)
+PRIOR_SD = (0.25, 0.6, 0.3, 0.3, 0.5, 0.3)
+NTERMS = len(PRIOR_MEAN)
 NOISE_FLOOR = 0.03     # relative sd between repeats, at least (a few %: measured on the sandbox)
 NOISE_DEFAULT = 0.08   # without repeats to estimate it from
 EXTRAP_SD = 0.3
@@ -152,17 +154,17 @@ class Model:
 
 def features(kind: str, c: float, m: int, ps: int, grad: Optional[float], bits: float, c_ref: float) -> np.ndarray:
     if kind == "single":
-        return np.array([c, 0.0, 0.0, 0.0, c_ref])
+        return np.array([c, 0.0, 0.0, 0.0, c_ref, 0.0])
     g = grad or 0.0
     if kind == RING_ALLREDUCE:
         link = 8.0 * 2.0 * (m - 1) / m * g / bits
     else:
         link = max(8.0 * 2.0 * g / bits, 8.0 * m * g / (max(1, ps) * bits) - c)
-    return np.array([c, link, c_ref * (m - 1), c_ref * math.log(m), c_ref])
+    return np.array([c, link, c_ref * (m - 1), c_ref * math.log(m), c_ref, c_ref / m])
 
 
 def nnls(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """min ‖a·x − b‖ with x ≥ 0, exactly, by trying every set of free variables (≤ 5 of them)."""
+    """min ‖a·x − b‖ with x ≥ 0, exactly, by trying every set of free variables (≤ 6 of them)."""
     best, best_r = np.zeros(a.shape[1]), float(b @ b)
     for r in range(1, a.shape[1] + 1):
         for free in itertools.combinations(range(a.shape[1]), r):
@@ -251,8 +253,8 @@ def _fit_kind(kind: str, rows: list, ys: list, noise: float) -> StrategyFit:
     mean, sd = np.array(PRIOR_MEAN), np.array(PRIOR_SD)
     if kind == "single":
         sd = sd.copy()
-        sd[1:4] = 1e-6          # no link, no scaling terms with one process
-    x = np.array(rows).reshape(-1, 5) / np.array(ys).reshape(-1, 1) if rows else np.zeros((0, 5))
+        sd[[1, 2, 3, 5]] = 1e-6   # no link, no scaling terms with one process
+    x = np.array(rows).reshape(-1, NTERMS) / np.array(ys).reshape(-1, 1) if rows else np.zeros((0, NTERMS))
     y = np.ones(len(ys))
     a = np.vstack([x / noise, np.diag(1.0 / sd)])
     b = np.concatenate([y / noise, mean / sd])
