@@ -75,8 +75,8 @@ def dry_run(exp, space, settings, decide) -> str:
     lines += ["", f"initial design ({len(init)} trials, in waves of at most {settings.width} on disjoint hosts): "
               + ", ".join(p.key for p in init),
               f"first wave: {', '.join(p.key for p in first.wave) or 'none'} ({first.reason})",
-              f"worst-case bill: the budget, {settings.budget_usd:g} {unit}: no trial starts unless its predicted "
-              f"cost at its interval's slow end fits in what is left; a trial overrunning its prediction is "
-              f"stopped at time_limit_s ({limit:g} s): the first wave costs at most {worst_wave:.4g} {unit}, every "
-              f"configuration at its time limit {grid:.4g} {unit}"]
+              f"worst-case bill: {settings.budget_usd:g} {unit} (the budget: no trial starts unless its predicted "
+              f"cost at its interval's slow end fits in what is left), plus what trials overrun their prediction, "
+              f"each stopped at time_limit_s ({limit:g} s); the first wave at its time limit: {worst_wave:.4g} {unit}; "
+              f"every configuration at its time limit: {grid:.4g} {unit}"]
     return "\n".join(lines)

@@ -66,9 +66,10 @@ def wave_experiment(exp_path: str, exp, space: Space, wave: list[Point], name: s
     return raw
 
 
-def trials_of(run_dir: Path, space: Space) -> list[Trial]:
+def trials_of(run_dir: Path, space: Space) -> tuple[list[Trial], float, float]:
     """One trial per succeeded configuration of a wave's run; its cost: the run's whole bill
-    split in proportion to the configurations' attributable parts."""
+    split in proportion to the configurations' attributable parts. Also what the failed
+    ones cost ($, host-seconds): paid, nothing learnt."""
     from harness.report.figures.analysis import analyze_dir
     from harness.search.space import find
 
@@ -78,18 +79,20 @@ def trials_of(run_dir: Path, space: Space) -> list[Trial]:
     total_usd = a.bill.on_demand_usd if a.bill and a.bill.on_demand_usd is not None else None
     total_s = sum(p.host_seconds for p in (a.bill.parts if a.bill else []))
     own_s = sum(p.host_seconds for p in own.values()) or 1.0
-    out = []
+    out, lost_usd, lost_s = [], 0.0, 0.0
     for m, sc in zip(a.metrics, a.scaling):
         p = find(space, m.config)
-        if p is None or m.status != "succeeded" or not m.step_time_mean_s:
-            continue
         share = own[m.config].host_seconds / own_s if m.config in own else 0.0
+        if p is None or m.status != "succeeded" or not m.step_time_mean_s:
+            lost_usd += (total_usd or 0.0) * share
+            lost_s += total_s * share
+            continue
         direct = sc.comm.direct if sc.comm is not None else None
         usd = (total_usd or 0.0) * share
         out.append(Trial(p, m.step_time_mean_s, direct.t_compute_s if direct else None,
                          float(sc.comm.gradient_bytes) if sc.comm is not None and sc.comm.gradient_bytes else None,
                          total_s * share, usd, f"{run_dir.name}/{m.config}"))
-    return out
+    return out, lost_usd, lost_s
 
 
 def _trial_json(t: Trial) -> dict:
@@ -132,14 +135,16 @@ def search(experiment: str, hosts: str, search_dir: Path, budget: float, host_ho
     elif search_dir.exists():
         raise UsageError(f"{search_dir}: already exists; choose another --search-id or continue it with --resume")
     search_dir.mkdir(parents=True, exist_ok=True)
-    settings = settings_of(exp, float(state["budget"]), host_hours)
     _save(search_dir, state)
     while True:
+        # failed trials were paid for: what they cost comes off the budget
+        lost = state.get("lost_host_s", 0.0) / 3600 if host_hours else state.get("lost_usd", 0.0)
+        settings = settings_of(exp, float(state["budget"]) - lost, host_hours)
         d = decide(space, settings, trials)
         if not d.wave:
             state["status"], state["reason"] = "done", d.reason
             _save(search_dir, state)
-            return d, trials, space, settings
+            return d, trials, space, settings_of(exp, float(state["budget"]), host_hours)
         k = len(state["waves"]) + 1
         name = f"{exp.name}-w{k}"
         wave_file = search_dir / "waves" / f"{k}.yaml"
@@ -148,7 +153,9 @@ def search(experiment: str, hosts: str, search_dir: Path, budget: float, host_ho
         say(f"wave {k} ({d.phase}): {', '.join(p.key for p in d.wave)} — {d.reason}")
         result = run_experiment(str(wave_file), hosts, runs_root=str(search_dir / "trials"), run_id=f"wave-{k}",
                                 keep_going=True, **(run_options or {}))
-        got = trials_of(result.run_dir, space)
+        got, lost_usd, lost_s = trials_of(result.run_dir, space)
+        state["lost_usd"] = state.get("lost_usd", 0.0) + lost_usd
+        state["lost_host_s"] = state.get("lost_host_s", 0.0) + lost_s
         failed = sorted({config_name(p) for p in d.wave} - {config_name(t.point) for t in got})
         if failed:   # a failed trial is paid for and not measured: drop the point
             space.points = [p for p in space.points if config_name(p) not in failed]
@@ -159,6 +166,7 @@ def search(experiment: str, hosts: str, search_dir: Path, budget: float, host_ho
                                "run": str(result.run_dir), "status": result.status, "failed": failed})
         _save(search_dir, state)
         unit = "host-h" if host_hours else "$"
-        say(f"  {result.status}; spent {spent(trials, host_hours):.4g} {unit} of {settings.budget_usd:.4g} {unit}")
+        lost = state["lost_host_s"] / 3600 if host_hours else state["lost_usd"]
+        say(f"  {result.status}; spent {spent(trials, host_hours) + lost:.4g} {unit} of {state['budget']:.4g} {unit}")
         if math.isfinite(d.f_best) and d.best is not None:
             say(f"  best so far: {d.best.key} ({d.f_best:.4g} {settings.goal.unit})")
