@@ -60,7 +60,8 @@ def frontier(points: Sequence[tuple[float, float]]) -> list[int]:
     return out
 
 
-def markdown(space: Space, settings: Settings, d: Decision, trials: Sequence[Trial], plot: Optional[str]) -> str:
+def markdown(space: Space, settings: Settings, d: Decision, trials: Sequence[Trial], plot: Optional[str],
+             lost_usd: float = 0.0) -> str:
     g = settings.goal
     unit = "host-hours" if settings.host_hours else "$"
     lines = [f"# Search: {g.describe()}", ""]
@@ -88,10 +89,11 @@ def markdown(space: Space, settings: Settings, d: Decision, trials: Sequence[Tri
                      f"{v:.4g} | {lo:.4g}–{hi:.4g} | {'; '.join(pr.extrapolated)} |")
     lines += ["", *_model_lines(d), ""]
     mid, hi = grid_bill(space, settings, d, trials)
-    paid = spent(trials)
+    paid = spent(trials) + lost_usd
     lines += ["## What the search cost", "",
               f"- spent: ${paid:.4g} in {len(trials)} trial(s) (each a normal run under trials/; its whole bill, "
-              f"set-up and collection included); budget {settings.budget_usd:.4g} {unit}",
+              f"set-up and collection included" + (f"; ${lost_usd:.4g} of it on failed trials" if lost_usd else "")
+              + f"); budget {settings.budget_usd:.4g} {unit}",
               f"- the full grid, every configuration measured once (predicted): ${mid:.4g} (up to ${hi:.4g} at "
               f"the intervals' slow ends): the search spent {paid / mid:.0%} of it" if mid else "- full grid: n/a", ""]
     if plot:
@@ -168,6 +170,10 @@ def plot(space: Space, settings: Settings, d: Decision, path: Path) -> Optional[
 def write(search_dir: Path, space: Space, settings: Settings, d: Decision, trials: Sequence[Trial]) -> Path:
     name = plot(space, settings, d, search_dir / "space.png") if d.model is not None else None
     out = search_dir / "search.md"
-    out.write_text(markdown(space, settings, d, trials, name) if d.model is not None
+    import json
+
+    state = search_dir / "search.json"
+    lost = json.loads(state.read_text()).get("lost_usd", 0.0) if state.is_file() else 0.0
+    out.write_text(markdown(space, settings, d, trials, name, lost) if d.model is not None
                    else f"# Search\n\nNothing measured: {d.reason}\n", encoding="utf-8")
     return out
