@@ -64,8 +64,14 @@ def geo(xs):
 
 
 def truth(space: Space, runs, goal: Goal) -> dict[str, float]:
-    return {k: goal.value(space_point(space, k), geo([r["step_time_s"] for r in rs]),
-                          space.prices[space_point(space, k).instance_type]) for k, rs in runs.items()}
+    """Goal of every configuration at its recorded runs' geometric mean; inf where it misses
+    the deadline."""
+    out = {}
+    for k, rs in runs.items():
+        p, y = space_point(space, k), geo([r["step_time_s"] for r in rs])
+        price = space.prices[p.instance_type]
+        out[k] = goal.value(p, y, price) if goal.feasible(p, y, price) else math.inf
+    return out
 
 
 def space_point(space: Space, key: str) -> Point:
@@ -99,12 +105,13 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", type=int, default=50)
     ap.add_argument("--goal", default="usd_per_1m_images")
     ap.add_argument("--target-images", type=float, default=1e5)
+    ap.add_argument("--deadline", type=float, help="a deadline (s) for the goal's images")
     ap.add_argument("--budget-share", type=float, default=0.6, help="budget as a share of the grid's bill")
     ap.add_argument("--width", type=int, default=2)
     ap.add_argument("--data", default=str(DATA))
     args = ap.parse_args(argv)
     meta, space, runs = load_grid(Path(args.data))
-    goal = Goal(args.goal, None if args.goal == "usd_per_1m_images" else args.target_images)
+    goal = Goal(args.goal, None if args.goal == "usd_per_1m_images" else args.target_images, args.deadline)
     true = truth(space, runs, goal)
     grid_bill = sum(sum(r["measure_usd"] for r in rs) / len(rs) for rs in runs.values())
     best_key = min(true, key=true.get)
@@ -117,11 +124,13 @@ def main(argv=None) -> int:
     for k in sorted(true, key=true.get):
         ys = [r["step_time_s"] for r in runs[k]]
         spread = (max(ys) - min(ys)) / geo(ys)
-        print(f"| {k} | {len(ys)} | {geo(ys):.4g} | {spread:.1%} | {true[k]:.5g} | {true[k] / true[best_key] - 1:+.1%} |")
+        vs = f"{true[k] / true[best_key] - 1:+.1%}" if math.isfinite(true[k]) else "misses the deadline"
+        print(f"| {k} | {len(ys)} | {geo(ys):.4g} | {spread:.1%} | {true[k]:.5g} | {vs} |")
     near = [k for k in true if true[k] <= 1.10 * true[best_key]]
     print(f"\nnear-ties (within 10 % of the best): {len(near)}: {', '.join(sorted(near, key=true.get))}")
     print("best strategy by worker count (over types): " + "; ".join(
         f"{m}: {min((k for k in true if space_point(space, k).workers == m), key=true.get)}"
+        if any(math.isfinite(true[k]) for k in true if space_point(space, k).workers == m) else f"{m}: none feasible"
         for m in sorted({p.workers for p in space.points})))
     noise = [abs(math.log(r["step_time_s"] / geo([x["step_time_s"] for x in rs]))) for rs in runs.values() for r in rs]
     print(f"noise: mean |ln(run / configuration mean)| = {sum(noise) / len(noise):.1%} over {len(noise)} runs")
