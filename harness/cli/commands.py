@@ -9,6 +9,7 @@ from pathlib import Path
 
 from harness import __version__
 from harness.cli import detached as cli_detached, hosts as cli_hosts, project as cli_project, run as cli_run, sandbox as cli_sandbox
+from harness.cli import search as cli_search
 from harness.cli.flags import ssh_flags, ssh_options
 from harness.cli.run import DEFAULT_HOSTS
 from harness.errors import HarnessError, report_error
@@ -36,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("run_dir", type=Path)
 
     cli_project.register(sub)
+    cli_search.register(sub)
 
     cmp_ = sub.add_parser("compare", help="put the configurations of several runs side by side (Markdown)")
     cmp_.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
@@ -79,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         commands = {"run": cli_run.cmd_run, "check": _cmd_check, "report": _cmd_report, "compare": _cmd_compare,
                     "hosts": cli_hosts.run, "sandbox": cli_sandbox.cmd_sandbox,
-                    "project": cli_project.cmd_project, **cli_detached.COMMANDS}
+                    "project": cli_project.cmd_project, "search": cli_search.cmd_search, **cli_detached.COMMANDS}
         return commands[args.command](args)
     except HarnessError as e:
         return report_error(e)

@@ -17,6 +17,7 @@ from harness.config.dataset_check import dataset_problem
 from harness.config.loading import clip, read_yaml
 from harness.config.overrides import goal_problem, merged_workloads, override_model, shorthand_problems
 from harness.config.repeats import repeats_problem, stop_precision
+from harness.config.search import SearchSpec
 from harness.config.sweeps import THREAD_FIELDS, expand_sweeps, sweep_errors, sweep_problems
 from harness.errors import ConfigError
 from harness.protocol.workload import DATASETS, OPTIMIZERS
@@ -235,7 +236,9 @@ class Experiment(_Strict):
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     description: str = Field(default="", max_length=10_000)
     workload: Workload
-    configurations: list[Configuration] = Field(min_length=1, max_length=MAX_CONFIGURATIONS)
+    # Empty only with a `search:` section, whose points become the configurations (harness search).
+    configurations: list[Configuration] = Field(default_factory=list, max_length=MAX_CONFIGURATIONS)
+    search: Optional[SearchSpec] = None
     time_limit_s: float = Field(default=3600, gt=0, le=MAX_SECONDS, description="per configuration")
     # Utilization sampling on every host of a configuration; 0 turns it off.
     sample_interval_s: float = Field(default=1.0, ge=0, le=60)
@@ -301,8 +304,7 @@ class Experiment(_Strict):
         return self
 
     @property
-    def stop_precision(self) -> float:
-        """The early stop's precision in effect (0: off)."""
+    def stop_precision(self) -> float:   # the early stop's precision in effect (0: off)
         return stop_precision(self)
 
     @property
@@ -310,12 +312,13 @@ class Experiment(_Strict):
         return self.repeats == "auto"
 
     @property
-    def rounds(self) -> int:
-        """Counted rounds the schedule plans: repeats, or with auto the worst case."""
+    def rounds(self) -> int:   # counted rounds the schedule plans: repeats, or with auto the worst case
         return self.max_repeats if self.repeats == "auto" else int(self.repeats)
 
     @model_validator(mode="after")
     def _unique_configs(self) -> "Experiment":
+        if not self.configurations and self.search is None:
+            raise ValueError("configurations: give at least one (or a search: section for `harness search`)")
         names = [c.name for c in self.configurations]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:

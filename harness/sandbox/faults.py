@@ -9,6 +9,8 @@ restore    the veth back up, the control route back, shaping re-applied, sshd re
 slow RATE  a new rate on both ends of the host's veth
 kill-tasks every process in the host's namespace except its sshd is killed
 kill-sshd  the host's sshd (and its sessions) is killed; tasks keep running
+cpu CORES  at most CORES of this machine's CPU for what the host starts from now on
+           (a cgroup quota on its sshd: sandbox/cpu_quota.py)
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from harness.errors import UsageError
 from harness.sandbox import netns, shaping, sshd
 from harness.sandbox.state import HostState, SandboxState, save
 
-FAULTS = ("cut", "cut-control", "restore", "slow", "kill-tasks", "kill-sshd")
+FAULTS = ("cut", "cut-control", "restore", "slow", "kill-tasks", "kill-sshd", "cpu")
 
 
 def _need_netns(state: SandboxState, host: HostState, what: str) -> None:
@@ -71,6 +73,11 @@ def restore(state: SandboxState, host: HostState) -> str:
     if not sshd.is_ours(host.sshd_pid, host.sshd_config):
         host.sshd_pid = start_sshd(host)
         done.append(f"sshd restarted (pid {host.sshd_pid})")
+        if host.cpu_cores:
+            from harness.sandbox import cpu_quota
+
+            host.cgroup = cpu_quota.apply(f"{state.tag}-{host.name}", host.sshd_pid, host.cpu_cores)
+            done.append(f"cpu quota {host.cpu_cores:g} cores")
     save(state)
     return f"{host.name}: " + ("; ".join(done) or "nothing to restore")
 
@@ -91,6 +98,19 @@ def slow(state: SandboxState, host: HostState, rate: str) -> str:
         shape_host(state, host)
     save(state)
     return f"{host.name}: rate {shaping.format_rate(host.rate_bits)} both directions"
+
+
+def cpu(state: SandboxState, host: HostState, cores_text: str) -> str:
+    from harness.sandbox import cpu_quota
+
+    _need_netns(state, host, "cpu")
+    cores = cpu_quota.parse_cores(cores_text)
+    if not sshd.is_ours(host.sshd_pid, host.sshd_config):
+        raise UsageError(f"{host.name}: sshd is not running; `harness sandbox fault {host.name} restore` first")
+    host.cgroup = cpu_quota.apply(f"{state.tag}-{host.name}", host.sshd_pid, cores)
+    host.cpu_cores = cores
+    save(state)
+    return f"{host.name}: at most {cores:g} cores for what it starts from now on ({host.cgroup})"
 
 
 def task_pids(host: HostState) -> list[int]:
@@ -121,6 +141,10 @@ def inject(state: SandboxState, host_name: str, fault: str, arg: str | None = No
         if not arg:
             raise UsageError("fault slow needs a rate, e.g. `harness sandbox fault sb0 slow 10mbit`")
         return slow(state, host, arg)
+    if fault == "cpu":
+        if not arg:
+            raise UsageError("fault cpu needs a number of cores, e.g. `harness sandbox fault sb0 cpu 0.5`")
+        return cpu(state, host, arg)
     if arg:
         raise UsageError(f"fault {fault} takes no argument (got {arg!r})")
     fn = {"cut": cut, "cut-control": cut_control, "restore": restore, "kill-tasks": kill_tasks, "kill-sshd": kill_sshd}.get(fault)

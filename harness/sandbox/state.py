@@ -42,6 +42,8 @@ class HostState:
     cut: bool = False
     control_cut: bool = False         # a blackhole route to the control side's address (fault cut-control)
     private: list[list[str]] | None = None   # [hidden, kept] folders of its own mount namespace
+    cpu_cores: float | None = None    # CPU quota (fault cpu): at most this many cores
+    cgroup: str | None = None         # the quota's cgroup directory, removed by `down`
 
     @property
     def sshd_config(self) -> str:

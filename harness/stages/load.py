@@ -37,6 +37,10 @@ def load_inputs(experiment: str, hosts: str, resume: str | Path | None = None,
     `env` (`-x`) and `workers` (`-np`): the command line's overrides, applied after the
     files were checked and before the experiment is checked against the inventory."""
     exp = with_command_line(with_repeats(load_experiment(experiment), repeats), env, workers)
+    if not exp.configurations:
+        from harness.errors import UsageError
+        raise UsageError(f"{experiment}: no configurations, only a search: section; run it with "
+                         f"`harness search --hosts {hosts} -e {experiment} --budget USD`")
     is_hostfile = hostfile if hostfile is not None else looks_like_hostfile(hosts)
     inv = load_inventory(hosts, is_hostfile)
     check_experiment_against_inventory(exp, inv, experiment, hosts)

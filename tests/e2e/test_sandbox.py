@@ -132,6 +132,24 @@ def test_shaping_holds_the_rate_both_ways_and_slow_changes_it(sb):
         assert cli("fault", "sb2", "slow", RATE, "--dir", sb.dir)[0] == 0
 
 
+def test_cpu_quota_limits_what_a_host_starts_and_down_removes_it(sb):
+    spin = ("python3 -c 'import time\nt=time.time();c=time.process_time()\nwhile time.time()-t<2: pass\n"
+            "print(time.process_time()-c)'")
+    rc, out, _ = cli("fault", "sb1", "cpu", "0.2", "--dir", sb.dir)
+    assert rc == 0 and "at most 0.2 cores" in out
+    h = sandbox.load_state(sb.dir).host("sb1")
+    assert h.cpu_cores == 0.2 and Path(h.cgroup).is_dir()
+    host = next(x for x in load_inventory(sb.files[1]).hosts if x.name == "sb1")
+    tr = SSHTransport(host, sb.opts)
+    try:
+        used = float(tr.exec(spin, timeout=30).stdout.strip())
+    finally:
+        tr.close()
+    print(f"2 s of spinning under a 0.2-core quota used {used:.3f} s of CPU")
+    assert 0.2 <= used <= 0.6, used     # 0.4 s expected; unlimited it would use up to 2 s
+    # the module's `down` removes the cgroup (test_down_twice… checks nothing of ours is left)
+
+
 def test_delay_on_a_kernel_without_netem_is_a_clear_error(sb, tmp_path):
     with netns.ScratchNamespace("hsb") as scratch:
         ok, _ = shaping.netem_available("lo", scratch)

@@ -23,7 +23,7 @@ LAYERS = [
     ["harness.stages"],                                                    # the run's stages, in Stage order
     ["harness.report"],                                                    # read → figures → write
     ["harness.pipeline"],                                                  # the stages, top to bottom
-    ["harness.preflight"],
+    ["harness.preflight", "harness.search"],                               # search: trials through the pipeline
     ["harness.cli"],
     ["harness.__main__"],
 ]

@@ -10,11 +10,16 @@ Ring all-reduce (Horovod), α–β with the fusion buffer:
 where F is the fusion buffer, B the link rate in bytes/s, w the wire overhead, and α the
 per-message latency fitted to the measured run: the measured communication time
 t_step − t_compute minus its bandwidth term, over its 2(N₀−1)·⌈G/F⌉ messages (≥ 0).
-    t_step = t_compute + t_comm (no overlap of compute and communication)
+    t_step = t_compute + (1 − φ)·t_comm
+φ, the share of the transfer hidden behind compute (Horovod exchanges fused tensors during
+back-propagation), is fitted to the measured run: when its communication time is shorter
+than its bytes at the link rate, α = 0 and φ = 1 − measured comm ÷ bandwidth term; else φ = 0
+and α takes the rest. Either way the measured point is reproduced. (One run cannot tell α
+from φ where both act; `harness search` fits both over many runs: perf_model.py.)
 
 Parameter server (the ps links are the bottleneck), W workers, k ps tasks, a fraction r of
 the workers on other hosts than the ps (the measured layout at the measured size, else 1):
-    one worker's step alone  t_w = t_compute + λ + 2·w·G / B   (pull + push through its link)
+    one worker's step alone  t_w = t_compute + λ + (1 − φ)·2·w·G / B   (pull + push through its link)
     the ps links' limit      W·r·w·G / (k·B) per round of one step per worker
     t_step = max(t_w, W·r·w·G / (k·B)); λ fitted to the measured run as α above.
 
@@ -70,6 +75,7 @@ class Fit:
     latency_kind: str
     achieved_bits_per_s: Optional[float]
     notes: tuple[str, ...]
+    overlap: float = 0.0          # φ: share of the bandwidth term hidden behind compute
 
 
 def _push_pull(m: Measured) -> bool:
@@ -120,10 +126,12 @@ def fit(m: Measured) -> Fit:
         lat = max(0.0, rest)
     else:
         lat = max(0.0, rest) / _messages(m.workers, m.gradient_bytes, m.fusion_bytes)
-    if rest < 0:
-        notes.append(f"communication took {comm:.4g} s, less than the bytes at the link rate ({beta_term:.4g} s; "
-                     "compute and transfer overlap): latency taken as 0")
-    return Fit(lat, kind, achieved, tuple(notes))
+    overlap = 0.0
+    if rest < 0 and beta_term > 0:
+        overlap = min(1.0, -rest / beta_term)
+        notes.append(f"communication took {comm:.4g} s, less than the bytes at the link rate ({beta_term:.4g} s): "
+                     f"compute and transfer overlap; fitted overlap φ = {overlap:.1%} of the transfer, latency 0")
+    return Fit(lat, kind, achieved, tuple(notes), overlap)
 
 
 def predict(m: Measured, f: Fit, workers: int, bits_per_s: Optional[float],
@@ -133,13 +141,13 @@ def predict(m: Measured, f: Fit, workers: int, bits_per_s: Optional[float],
         raise ValueError("no link rate: give --bandwidth (the measured run's link rate is unknown and it "
                          "measured no communication time)")
     if _push_pull(m):
-        own = m.t_compute_s + f.latency_s + 8.0 * 2.0 * m.wire_overhead * m.gradient_bytes / bps
+        own = m.t_compute_s + f.latency_s + (1 - f.overlap) * 8.0 * 2.0 * m.wire_overhead * m.gradient_bytes / bps
         ps_link = 8.0 * workers * _remote(m, workers) * m.wire_overhead * m.gradient_bytes / max(1, m.ps) / bps
         t_step = max(own, ps_link)
         hosts = workers + m.ps
     else:
         comm = (_messages(workers, m.gradient_bytes, m.fusion_bytes) * f.latency_s
-                + 8.0 * _ring_volume(m, workers) / bps) if workers > 1 else 0.0
+                + (1 - f.overlap) * 8.0 * _ring_volume(m, workers) / bps) if workers > 1 else 0.0
         t_step = m.t_compute_s + comm
         hosts = workers
     thr = workers * m.batch / t_step
@@ -178,7 +186,8 @@ def assumptions(m: Measured, f: Fit) -> list[str]:
                 "per worker plus one per ps); workers share the steps evenly"]
     else:
         out += [f"ring all-reduce: t_comm = 2(N−1)·⌈G/F⌉·α + w·2(N−1)/N·G/B, fusion buffer F = "
-                f"{m.fusion_bytes:.6g} bytes; t_step = t_compute + t_comm (no overlap); one worker per host"]
+                f"{m.fusion_bytes:.6g} bytes; t_step = t_compute + (1 − φ)·bandwidth term + latency term, "
+                f"φ = {f.overlap:.1%} fitted (the share of the transfer hidden behind compute); one worker per host"]
     out += ["links full duplex at the stated rate, no other traffic; compute unchanged by the link",
             *fit_note, *f.notes]
     return out

@@ -1,0 +1,172 @@
+"""PURE: one step of a search — from the trials measured so far, the next wave or the end.
+The live search (harness/search/run.py) and the offline benchmark (benchmarks/search.py)
+both call `decide`, so the benchmark measures the rule `harness search` applies.
+
+Phases: the initial design (acquire.initial_design, packed into waves); then waves chosen
+by expected improvement per $ until the stopping rule holds or the budget is spent; then
+the finalists (measured points within min_effect of the best) are measured once more each
+and compared with the best by the report's sequential verdicts (different / equivalent /
+undecided: harness/report/figures/sequential.py)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+from harness.report.figures import sequential
+from harness.report.figures.perf_model import Model, Observation, Point, fit
+from harness.search.acquire import (Scored, TrialCost, best_measured, initial_design, learn_overhead, next_wave,
+                                    score, stop_reason)
+from harness.search.goal import Goal
+from harness.search.space import Space
+
+
+@dataclass(frozen=True)
+class Trial:
+    point: Point
+    step_time_s: float
+    t_compute_s: Optional[float]
+    gradient_bytes: Optional[float]
+    seconds: float               # the trial's attributable time (its config run's hosts × span)
+    usd: float                   # what measuring it cost
+    run: str = ""                # where it was measured (run directory / config run)
+
+
+@dataclass(frozen=True)
+class Settings:
+    goal: Goal
+    budget_usd: float
+    min_effect: float = 0.05
+    confidence: float = 0.9
+    width: int = 2               # trials per wave at most
+    steps_per_trial: int = 50
+    finalist_runs: int = 2       # runs of each finalist before the verdict
+    host_hours: bool = False     # the budget is in host-hours, not $
+
+
+@dataclass
+class Decision:
+    wave: list[Point]
+    phase: str                   # initial | acquire | finalists | done
+    reason: str = ""
+    model: Optional[Model] = None
+    scored: list[Scored] = field(default_factory=list)
+    best: Optional[Point] = None
+    f_best: float = math.inf
+    finalists: list[Point] = field(default_factory=list)
+    verdicts: list[sequential.Comparison] = field(default_factory=list)
+
+
+def spent(trials: Sequence[Trial], host_hours: bool = False) -> float:
+    return sum(t.seconds / 3600.0 if host_hours else t.usd for t in trials)
+
+
+def cost_prices(space: Space, s: Settings) -> dict[str, float]:
+    """What an hour of a host costs in the budget's unit."""
+    return {t: 1.0 for t in space.prices} if s.host_hours else space.prices
+
+
+def _pack(points: Sequence[Point], capacity: dict[str, int], width: int) -> list[Point]:
+    free, out = dict(capacity), []
+    for p in points:
+        if len(out) < width and free.get(p.instance_type, 0) >= p.hosts:
+            out.append(p)
+            free[p.instance_type] -= p.hosts
+    return out
+
+
+def model_of(space: Space, trials: Sequence[Trial]) -> Model:
+    return fit([Observation(t.point, t.step_time_s, t.t_compute_s, t.gradient_bytes) for t in trials], space.types)
+
+
+def goal_values(space: Space, goal: Goal, trials: Sequence[Trial], p: Point) -> list[float]:
+    price = space.prices[p.instance_type]
+    return [goal.value(p, t.step_time_s, price) for t in trials if t.point.key == p.key]
+
+
+def decide(space: Space, s: Settings, trials: Sequence[Trial]) -> Decision:
+    left = s.budget_usd - spent(trials, s.host_hours)
+    prices = cost_prices(space, s)
+    measured = {t.point.key for t in trials}
+    init = [p for p in initial_design(space.points, space.prices) if p.key not in measured]
+    if init:
+        wave = _pack(init, space.capacity, max(s.width, 1))
+        cost = TrialCost(s.steps_per_trial, learn_overhead([(t.seconds / t.point.hosts, t.step_time_s)
+                                                            for t in trials], s.steps_per_trial))
+        if trials:   # priced by the model once there is one
+            m = model_of(space, trials)
+            wave = [p for p in wave if _affordable(m, p, prices, cost, left)]
+        else:        # before any: twice the default overhead per host, cumulatively
+            first, room = [], left
+            for p in wave:
+                c = p.hosts * prices[p.instance_type] * 2 * cost.overhead_s / 3600.0
+                if c <= room:
+                    first.append(p)
+                    room -= c
+            wave = first
+        if wave:
+            return Decision(wave, "initial", f"initial design: {len(init)} point(s) left")
+        if not trials:
+            return Decision([], "done", "the budget does not cover the first trial")
+    m = model_of(space, trials)
+    best, f_best = best_measured(m, s.goal, space.prices, space.points)
+    cost = TrialCost(s.steps_per_trial, learn_overhead([(t.seconds / t.point.hosts, t.step_time_s) for t in trials],
+                                                       s.steps_per_trial))
+    scored = score(m, s.goal, space.prices, space.points, f_best, s.min_effect, cost, prices)
+    why = stop_reason(scored, s.confidence, f_best)
+    d = Decision([], "acquire", "", m, scored, best, f_best)
+    if why is None:
+        wave = next_wave(scored, space.capacity, left, s.width)
+        if wave:
+            d.wave = [x.point for x in wave]
+            d.reason = "expected improvement per $: " + ", ".join(f"{x.point.key} ({x.score:.3g}/$)" for x in wave)
+            return d
+        why = "budget: no unmeasured configuration's trial fits in what is left" if scored else \
+            "every configuration of the space is measured"
+    return _finalists(space, s, trials, d, why, left, cost)
+
+
+def _affordable(m: Model, p: Point, prices: dict[str, float], cost: TrialCost, left: float) -> bool:
+    from harness.report.figures.perf_model import predict
+
+    try:
+        pr = predict(m, p)
+    except ValueError:
+        return cost.usd(p, 1.0, prices[p.instance_type]) <= left
+    return cost.usd(p, pr.high_s, prices[p.instance_type]) <= left
+
+
+def _finalists(space: Space, s: Settings, trials: Sequence[Trial], d: Decision, why: str, left: float,
+               cost: TrialCost) -> Decision:
+    d.reason = why
+    if d.best is None:
+        d.phase = "done"
+        return d
+    fin = []
+    for p in space.points:
+        vals = goal_values(space, s.goal, trials, p)
+        if vals and p.key != d.best.key:
+            g = math.exp(sum(math.log(v) for v in vals) / len(vals))
+            # within min_effect of the best now, or measured again as a finalist before
+            if g <= d.f_best * (1 + s.min_effect) or len(vals) >= s.finalist_runs > 1:
+                fin.append(p)
+    d.finalists = fin
+    need = [p for p in ([d.best, *fin] if fin else []) if len(goal_values(space, s.goal, trials, p)) < s.finalist_runs]
+    prices = cost_prices(space, s)
+    need = [p for p in need if cost.usd(p, _mean_step(trials, p), prices[p.instance_type]) <= left]
+    if need:
+        d.wave, d.phase = _pack(need, space.capacity, max(s.width, 1)), "finalists"
+        d.reason = f"{why}; finalists measured again for the verdict"
+        return d
+    design = sequential.Design(max_repeats=max(2, s.finalist_runs), min_effect=s.min_effect)
+    best_vals = goal_values(space, s.goal, trials, d.best)
+    d.verdicts = [sequential.look(sequential.Comparison(d.best.key, p.key, higher_is_better=False), best_vals,
+                                  goal_values(space, s.goal, trials, p), design, 1) for p in fin]
+    d.phase = "done"
+    return d
+
+
+def _mean_step(trials: Sequence[Trial], p: Point) -> float:
+    ys = [t.step_time_s for t in trials if t.point.key == p.key]
+    return sum(ys) / len(ys) if ys else 1.0

@@ -1,0 +1,23 @@
+"""The pure parts of the sandbox's CPU quota (harness/sandbox/cpu_quota.py); applying it is
+tested as root in tests/e2e/test_sandbox.py."""
+
+import pytest
+
+from harness.errors import UsageError
+from harness.sandbox.cpu_quota import PERIOD_US, parse_cores, quota_lines
+
+
+def test_quota_lines_for_cgroup_v1_and_v2():
+    assert quota_lines(0.25, v2=True) == {"cpu.max": f"25000 {PERIOD_US}"}
+    assert quota_lines(2, v2=False) == {"cpu.cfs_period_us": "100000", "cpu.cfs_quota_us": "200000"}
+    assert quota_lines(0.001, v2=True) == {"cpu.max": "1000 100000"}   # the kernel's minimum: 1 ms
+
+
+@pytest.mark.parametrize("text", ["zero", "", "0", "-1", "5000"])
+def test_bad_core_counts_are_one_line_errors(text):
+    with pytest.raises(UsageError, match="cpu quota"):
+        parse_cores(text)
+
+
+def test_cores_parse():
+    assert parse_cores("0.5") == 0.5 and parse_cores("3") == 3.0

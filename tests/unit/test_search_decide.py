@@ -1,0 +1,109 @@
+"""One step of a search (harness/search/decide.py), and whole searches replayed against a
+space whose step times follow a known law with noise; the search report over the result."""
+
+import math
+import random
+
+from harness.report.figures.perf_model import Point, TypeInfo
+from harness.search import report
+from harness.search.decide import Settings, Trial, decide, spent
+from harness.search.goal import Goal
+from harness.search.space import Space
+
+TYPES = {"a": TypeInfo("a", 2, 100e6, 0.085), "b": TypeInfo("b", 4, 100e6, 0.17)}
+G = 500_000.0
+C = {"a": 0.5, "b": 0.25}
+
+
+def law(p: Point) -> float:
+    c = C[p.instance_type]
+    if p.kind == "single":
+        return c
+    if p.kind == "ring_allreduce":
+        return c + 0.4 * 8 * 2 * (p.workers - 1) / p.workers * G / 100e6 + 0.02 * (p.workers - 1)
+    return max(c + 8 * 2 * G / 100e6, 8 * p.workers * G / 100e6) + 0.01
+
+
+POINTS = [Point(t, "single") for t in TYPES] + [Point(t, s, m, 1 if s == "parameter_server" else 0)
+                                                for t in TYPES for s in ("horovod", "parameter_server")
+                                                for m in (2, 3, 4)]
+SPACE = Space(POINTS, TYPES, {t: [f"{t}{i}" for i in range(5)] for t in TYPES})
+
+
+def measure(p: Point, rng: random.Random) -> Trial:
+    y = law(p) * math.exp(rng.gauss(0, 0.03))
+    secs = p.hosts * (30 + 45 * y)
+    return Trial(p, y, C[p.instance_type] if p.workers > 1 else None, G, secs,
+                 secs / 3600 * TYPES[p.instance_type].usd_per_hour)
+
+
+def run_search(goal: Goal, budget: float, seed: int = 0, host_hours: bool = False):
+    rng = random.Random(seed)
+    s = Settings(goal, budget, width=2, steps_per_trial=45, host_hours=host_hours)
+    trials = []
+    phases = []
+    for _ in range(100):
+        d = decide(SPACE, s, trials)
+        phases.append(d.phase)
+        if not d.wave:
+            return d, trials, s, phases
+        assert sum(p.hosts for p in d.wave if p.instance_type == "a") <= 5   # disjoint hosts
+        trials += [measure(p, rng) for p in d.wave]
+    raise AssertionError("no end")
+
+
+def grid_bill():
+    return sum(p.hosts * (30 + 45 * law(p)) / 3600 * TYPES[p.instance_type].usd_per_hour for p in POINTS)
+
+
+def test_a_time_goal_search_finds_the_best_for_part_of_the_grid_and_says_why_it_stopped():
+    goal = Goal("time_to_target", 1e5)
+    true = {p.key: goal.value(p, law(p), 0) for p in POINTS}
+    best = min(true, key=true.get)
+    d, trials, s, phases = run_search(goal, budget=grid_bill())
+    assert phases[0] == "initial" and "acquire" in phases and d.phase == "done"
+    assert true[d.best.key] <= 1.10 * true[best]
+    assert len({t.point.key for t in trials}) < len(POINTS)
+    assert spent(trials) < grid_bill()
+    assert d.reason
+
+
+def test_the_budget_is_never_exceeded_at_the_predicted_slow_end():
+    goal = Goal("time_to_target", 1e5)
+    small = grid_bill() * 0.2
+    d, trials, s, _ = run_search(goal, budget=small, seed=3)
+    assert spent(trials) <= small * 1.15     # a trial may overrun its prediction a little (noise)
+    hh = run_search(goal, budget=0.02, host_hours=True)[1]
+    assert spent(hh, True) <= 0.02 * 1.15
+
+
+def test_finalists_are_measured_again_and_compared_by_the_sequential_verdict():
+    goal = Goal()   # $ per 10⁶ images: single on a and on b are equal but for the noise
+    seen = 0
+    for seed in range(6):
+        d, trials, s, phases = run_search(goal, budget=grid_bill(), seed=seed)
+        runs = {k: sum(t.point.key == k for t in trials) for k in {t.point.key for t in trials}}
+        if d.finalists:
+            seen += 1
+            assert "finalists" in phases and runs[d.best.key] == 2 and all(runs[p.key] == 2 for p in d.finalists)
+            assert len(d.verdicts) == len(d.finalists)
+            assert all(v.state in ("different", "equivalent", "undecided") for v in d.verdicts)
+        else:   # nothing within min_effect: nothing measured twice
+            assert "finalists" not in phases and max(runs.values()) == 1
+    assert seen >= 2
+
+
+def test_the_report_shows_the_pick_the_space_and_the_cost(tmp_path):
+    goal = Goal("time_to_target", 1e5)
+    d, trials, s, _ = run_search(goal, budget=grid_bill())
+    out = report.write(tmp_path, SPACE, s, d, trials)
+    text = out.read_text()
+    assert f"**{d.best.key}**" in text and "90 % interval" in text and "the search spent" in text
+    assert text.count("| predicted |") == len(POINTS) - len({t.point.key for t in trials})
+    assert (tmp_path / "space.png").read_bytes()[:4] == b"\x89PNG"
+    assert report.frontier([(1, 5), (2, 3), (3, 4), (4, 1)]) == [0, 1, 3]
+
+
+def test_a_budget_below_the_first_trial_measures_nothing():
+    d = decide(SPACE, Settings(Goal(), 1e-6), [])
+    assert d.wave == [] and d.phase == "done" and "budget" in d.reason
