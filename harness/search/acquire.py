@@ -132,6 +132,8 @@ def next_wave(scored: Sequence[Scored], capacity: Mapping[str, int], budget_left
 def stop_reason(scored: Sequence[Scored], confidence: float, f_best: float) -> Optional[str]:
     if not math.isfinite(f_best):
         return None if scored else "no configuration meets the constraints and none is left to measure"
+    if not scored:
+        return "every configuration of the space is measured"
     chance = sum(s.p_better for s in scored)
     if chance <= 1 - confidence:
         return (f"the best is known within min_effect: the chance that any of the {len(scored)} unmeasured "

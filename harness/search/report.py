@@ -114,7 +114,8 @@ def _runners_up(space: Space, settings: Settings, d: Decision) -> list[str]:
             out.append(f"- {x.point.key} (not measured): predicted {x.value:.4g} {settings.goal.unit}, 90 % interval "
                        f"{x.value_low:.4g}–{x.value_high:.4g}; chance to beat the best by more than "
                        f"{settings.min_effect:.0%}: {x.p_better:.1%}")
-    return out + ([""] if len(out) > 2 else ["- none: every other configuration is worse beyond min_effect", ""])
+    return out + ([""] if len(out) > 2 else ["- none: no other measured configuration within min_effect of the best, and no unmeasured one "
+                                            "likely to beat it", ""])
 
 
 def _model_lines(d: Decision) -> list[str]:
