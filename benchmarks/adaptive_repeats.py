@@ -41,7 +41,7 @@ from scipy.stats import t as t_dist
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness.report import stats  # noqa: E402
+from harness.protocol import stats  # noqa: E402
 from harness.report.figures.adaptive import Basis, replay  # noqa: E402
 from harness.report.figures.sequential import DIFFERENT, EQUIVALENT, Design  # noqa: E402
 from harness.report.figures.verdict import compare  # noqa: E402

@@ -21,7 +21,7 @@ from typing import Mapping, Optional, Sequence
 import numpy as np
 
 from harness.report.figures.perf_model import Model, Point, Prediction, predict
-from harness.report.stats import normal_cdf
+from harness.protocol.stats import normal_cdf
 from harness.search.goal import Goal
 
 _Z, _W = np.polynomial.hermite_e.hermegauss(32)

@@ -29,7 +29,7 @@ LAYERS = [
 ]
 RANK = {p: i for i, layer in enumerate(LAYERS) for p in layer}
 # Inside the report, the same rule between its three layers (stats is their shared base).
-REPORT_LAYERS = ["harness.report.stats", "harness.report.read", "harness.report.figures", "harness.report.write"]
+REPORT_LAYERS = ["harness.protocol.stats", "harness.report.read", "harness.report.figures", "harness.report.write"]
 
 
 def _modules() -> dict[str, Path]:

@@ -3,7 +3,7 @@ import math
 import pytest
 
 from harness.report.figures.boundaries import nominal_levels, upper_boundaries
-from harness.report.stats import normal_cdf, normal_quantile
+from harness.protocol.stats import normal_cdf, normal_quantile
 
 
 def _five_looks():

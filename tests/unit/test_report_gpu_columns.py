@@ -8,7 +8,7 @@ import random
 import numpy as np
 import pytest
 
-from harness.report import stats
+from harness.protocol import stats
 from harness.report.read.cells import number_column
 from harness.report.read.columns import SampleColumns
 from harness.report.read.gpu_columns import GPU_FIELDS, gpu_columns

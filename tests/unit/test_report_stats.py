@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from harness.report import stats
+from harness.protocol import stats
 
 
 @pytest.mark.parametrize("df, expected", [

@@ -3,7 +3,7 @@ import random
 
 import pytest
 
-from harness.report import stats
+from harness.protocol import stats
 from harness.report.figures.verdict import compare
 
 

@@ -19,7 +19,7 @@ import functools
 import math
 from typing import Sequence
 
-from harness.report.stats import normal_cdf
+from harness.protocol.stats import normal_cdf
 
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
 _POINTS = 121  # grid points per look (odd, for Simpson); ~1e-4 relative on the crossing chance

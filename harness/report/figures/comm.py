@@ -20,7 +20,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from harness.protocol import layout
-from harness.report import stats
+from harness.protocol import stats
 from harness.strategies import gradients_of, helper_roles
 from harness.strategies.base import PS_PUSH_PULL
 from harness.report.figures.commbytes import HostByteCheck, bytes_in_window, check_host, ps_host_bytes, ring_host_bytes

@@ -9,7 +9,7 @@ from typing import Optional
 
 from harness.protocol.precision import PHASE as PRECISION_PHASE
 
-from harness.report import stats
+from harness.protocol import stats
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple, Optional
 import numpy as np
 
 from harness.report.figures import script_metrics
-from harness.report import stats
+from harness.protocol import stats
 from harness.report.read.records import RunData, TaskData, resolved_configurations, resolved_workload
 from harness.report.figures.metric_types import (ConfigMetrics, StartupSplit, TaskMetrics,  # importable from here
                                                 mark_early_stop)

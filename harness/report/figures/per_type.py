@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from harness.report.figures.analysis import RunAnalysis
-from harness.report.stats import Estimate, batch_means
+from harness.protocol.stats import Estimate, batch_means
 from harness.report.figures.verdict import Verdict, compare
 
 

@@ -18,7 +18,7 @@ from typing import Callable, Optional, Sequence
 
 from harness.report.figures.cost import fmt_usd
 from harness.report.figures.repeats import ConfigGroup
-from harness.report.stats import Estimate
+from harness.protocol.stats import Estimate
 from harness.report.figures.verdict import DEFAULT_MIN_EFFECT, Verdict, compare
 
 TIE_BREAK = "lower on-demand $/h, then fewer hosts, then run order"

@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence
 
-from harness.report import stats
+from harness.protocol import stats
 from harness.report.figures.cost import ConfigCost
 from harness.report.read.records import RunData, plan_configs
 from harness.report.figures.metrics import ConfigMetrics
-from harness.report.stats import Estimate
+from harness.protocol.stats import Estimate
 from harness.stages.schedule import split_unit_name
 
 

@@ -9,7 +9,7 @@ from typing import Optional
 
 import numpy as np
 
-from harness.report import stats
+from harness.protocol import stats
 from harness.report.figures.diagnose import (MIN_POINTS, NOT_EVALUATED, OK, TRIGGERED, Check, HostWindow, Rule,
                                              RuleInput, fmt_share)
 from harness.report.figures.utilization import fmt_t

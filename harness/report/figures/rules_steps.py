@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.report import stats
+from harness.protocol import stats
 from harness.report.figures.comm import calibration_times, machines
 from harness.report.figures.diagnose import NOT_EVALUATED, OK, TRIGGERED, Check, Rule, RuleInput, fmt_share
 from harness.report.read.records import resolved_experiment

@@ -23,7 +23,7 @@ import dataclasses
 import math
 from typing import Callable, Optional
 
-from harness.report import stats
+from harness.protocol import stats
 
 SCOPES = ("per_rank", "per_rank_equal", "total")
 DEFAULT_SCOPE = "per_rank"

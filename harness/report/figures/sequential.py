@@ -39,7 +39,7 @@ from dataclasses import dataclass, replace
 from typing import Optional, Sequence
 
 from harness.report.figures.boundaries import nominal_levels
-from harness.report.stats import normal_cdf, normal_quantile, t_quantile
+from harness.protocol.stats import normal_cdf, normal_quantile, t_quantile
 
 DIFFERENT, EQUIVALENT, UNDECIDED = "different", "equivalent", "undecided"
 

@@ -14,7 +14,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from harness.report import stats
+from harness.protocol import stats
 from harness.report.read.records import RunData, SamplerData
 from harness.report.figures.gpu_series import time_order
 from harness.report.figures.metrics import ConfigMetrics

@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 from typing import Optional
 
-from harness.report.stats import Estimate, t_cdf, t975
+from harness.protocol.stats import Estimate, t_cdf, t975
 
 # Measured on this kind of machine (2 shared cores): identical configurations run in
 # turn differ by up to a few percent between repeats (docs/metrics.md). Differences

@@ -26,7 +26,7 @@ from typing import Sequence
 
 import numpy as np
 
-from harness.report import stats
+from harness.protocol import stats
 from harness.report.read.cells import NAN, Column, fields_of, fmt_cells, number_column
 
 GPU_FIELDS = ("util_percent", "mem_used_bytes", "mem_total_bytes", "power_w", "temperature_c",

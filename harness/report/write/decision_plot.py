@@ -12,7 +12,7 @@ from typing import Optional
 
 from harness.report.figures.analysis import RunAnalysis
 from harness.report.write.blocks import Image
-from harness.report.stats import Estimate
+from harness.protocol.stats import Estimate
 
 
 def decision_points(a: RunAnalysis) -> tuple[str, list[tuple[str, Estimate, Estimate]]]:

@@ -4,7 +4,7 @@ same configuration's cold runs, and what a warm run shares with the runs before 
 
 from __future__ import annotations
 
-from harness.report import stats
+from harness.protocol import stats
 from harness.report.figures.analysis import RunAnalysis
 from harness.report.write.blocks import NONE, Block, Heading, Para, Table, fmt_num
 
