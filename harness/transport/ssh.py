@@ -83,7 +83,13 @@ class SSHTransport(SFTPFiles, Transport):
             # Command text is never logged: it may carry values from the task environment.
             chan.exec_command(command)
             out, err = self._pump(chan, stdin, deadline, timeout)
-            return CommandResult(self.name, command, chan.recv_exit_status(),
+            status = chan.recv_exit_status()
+            # paramiko closes the channels of a connection that died and reports -1, as for a
+            # command killed by a signal; only the latter came with the server's EOF. Without
+            # this a poll cut short by a lost link would read as "no news, host fine".
+            if status == -1 and not chan.eof_received:
+                raise TransportError(self.name, "connection lost while running a command (no exit status)")
+            return CommandResult(self.name, command, status,
                                  out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
         except (paramiko.SSHException, EOFError, OSError) as e:
             raise TransportError(self.name, f"connection lost while running a command: {e or type(e).__name__}") from None

@@ -45,7 +45,7 @@ TINY = {
     "sample_interval_s": 0.5,
 }
 GAPS = {
-    "cut_hang": ("harness: a run on a cut host did not end within 30 s: a command on it times out after "
+    "cut_hang": ("harness: a run on a cut host did not end within 60 s: a command on it times out after "
                  "connect_timeout, but SFTP (collect) waits on the dead TCP connection until the kernel "
                  "gives up (~15 min); fix: TCP_USER_TIMEOUT on the SSH socket / a dead transport fails fast"),
     "orphan": ("harness: the task on the unreachable host kept running after the run ended (no lease or "
@@ -206,8 +206,9 @@ def test_horovod_gloo_trains_across_two_sandbox_hosts(sb, tmp_path):
 
 
 def _fault_mid_run(sb, tmp_path, host: str, inject, unstick) -> tuple[object, float, list[str], str]:
-    """Start a long run on `host`, inject the fault once steps appear, and wait up to 30 s
-    for the run to end; if it has not, `unstick` it. Returns (result, seconds from fault
+    """Start a long run on `host`, inject the fault once steps appear, and wait up to 60 s
+    for the run to end (a poll in flight at the fault waits out TCP_USER_TIMEOUT, 15 s; the
+    gap this guards against was ~15 min); if it has not, `unstick` it. Returns (result, seconds from fault
     to end, gaps, run id)."""
     run_id = f"fault-{host}-{os.getpid()}"
     long = {**TINY, "name": "long", "workload": {**TINY["workload"], "epochs": 100000},
@@ -227,7 +228,7 @@ def _fault_mid_run(sb, tmp_path, host: str, inject, unstick) -> tuple[object, fl
     t0 = time.monotonic()
     inject()
     gaps = []
-    th.join(30)
+    th.join(60)
     took = time.monotonic() - t0
     if th.is_alive():
         gaps.append(GAPS["cut_hang"])

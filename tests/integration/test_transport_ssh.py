@@ -206,6 +206,18 @@ def test_exec_timeout_raises_and_the_connection_stays_usable(ssh_transport):
     assert ssh_transport.exec("echo still").stdout == "still\n"
 
 
+def test_a_connection_lost_mid_command_is_an_error_not_an_empty_success(ssh_transport):
+    # A dead link closes the channel with no exit status; paramiko reports -1 as it does
+    # for a command killed by a signal. The first must raise, the second must not.
+    killed = ssh_transport.exec("kill -KILL $$")
+    assert killed.returncode == -1 and not killed.ok
+    t = ssh_transport._transports[-1]
+    threading.Timer(0.5, lambda: t.sock.shutdown(socket.SHUT_RDWR)).start()
+    with pytest.raises(TransportError, match="host h0: connection lost while running a command"):
+        ssh_transport.exec("sleep 5; echo done")
+    assert ssh_transport.exec("echo back").stdout == "back\n"  # and the next command reconnects
+
+
 def test_hostile_strings_arrive_verbatim(ssh_transport):
     for s in HOSTILE:
         assert ssh_transport.exec(f"printf '%s' {shlex.quote(s)}").stdout == s, s
