@@ -12,16 +12,27 @@ Goals: the induced cause first in >= 90 % of the cause runs; no claim on >= 95 %
 runs. --fast: one run per case, shorter training (CI). The machine is shared: clean runs see
 whatever else runs here, and say so when they claim a noisy neighbour.
 
-Causes built so far (ISSUE 22 asks for more: a CPU-limited host, a shaped slow link, a slowed
-input pipeline and a memory limit need the sandbox's namespaces and cgroups; not here yet):
-  noisy_neighbour  a busy-looping process beside the training for its whole run
-  batch_size       batch 2 with one intra-op thread on a 2-core host: most of the host idle
-  max_init         a script that sleeps before training, max_init_s 5 (stopped by the live rule)
-  clean_single / clean_horovod / clean_parameter_server: nothing induced"""
+Causes (8), each induced on purpose; cases marked * need root (a sandbox of 2 network-
+namespace hosts, `harness sandbox up`, made fresh for each run and removed after it):
+  noisy_neighbour     a busy-looping process beside the training for its whole run
+  batch_size          batch 2 with one intra-op thread on a 2-core host: most of the host idle
+  max_init            a script that sleeps before training, max_init_s 5 (stopped by the live rule)
+  input_bound         an own script whose batches are "decoded" in the training thread, 3× the
+                      step's own work per image (experiments/scripts/cpu_work.py, INPUT_WORK_PER_IMAGE)
+  shared_cores        Horovod, 3 ranks on one 2-core host
+  straggler *         Horovod, 2 ranks on 2 hosts, one host under a CPU quota of 0.4 cores and
+                      the other of 1 core (`fault cpu`; a cgroup as a container's)
+  communication_bound * Horovod, 2 ranks on 2 hosts whose links are shaped to 50 Mbit/s (`fault slow`)
+  memory_pressure *   one host under a memory limit below the training's working set
+                      (`fault mem 200M`) on a machine with swap (a swap file is added for the
+                      run when the machine has none, and removed after): it pages
+  clean_single / clean_horovod / clean_parameter_server: nothing induced (local host; the
+                      Horovod and parameter-server ones on two local "hosts" of one machine)"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
@@ -39,11 +50,19 @@ from harness.pipeline import run_experiment  # noqa: E402
 from harness.report.figures.analysis import analyze  # noqa: E402
 from harness.report.figures.diagnose import first_diagnosis, rank  # noqa: E402
 from harness.report.read.rundir import load_run  # noqa: E402
+from harness.transport.ssh import SSHOptions  # noqa: E402
 
 LOCAL = {"hosts": [{"name": "local", "transport": "local", "slots": 2, "instance_type": "c7i.large"}]}
 TWO = {"hosts": [
     {"name": "h1", "transport": "local", "address": "127.0.0.1", "slots": 1, "instance_type": "c7i.large"},
     {"name": "h2", "transport": "local", "address": "127.0.0.1", "slots": 1, "instance_type": "c7i.large"}]}
+
+
+LOCAL3 = {"hosts": [{"name": "local", "transport": "local", "slots": 3, "instance_type": "c7i.large"}]}
+SANDBOX = "sandbox"   # a fresh 2-host sandbox per run (root); the case's faults name its hosts
+SWAP = "swap"         # a fault that is not a host's: swap on this machine for the run
+HVD_SB = {"name": "c", "strategy": "horovod", "workers": 2, "hosts": ["sb0", "sb1"]}
+SWAP_FILE = Path("/var/tmp/harness-diagnoses.swap")
 
 
 def _workload(fast: bool, **over) -> dict:
@@ -56,7 +75,8 @@ def _port() -> int:
     return free_base_port()
 
 
-# case -> (expected first diagnosis or None for a clean run, experiment, inventory, hog?)
+# case -> (expected first diagnosis or None for a clean run, experiment, inventory or SANDBOX,
+#          how: True = a CPU hog beside the run, a dict of sandbox faults, False = nothing)
 def cases(fast: bool) -> dict:
     return {
         "noisy_neighbour": ("noisy neighbour", {"workload": _workload(fast), "configurations": [{"name": "c"}]},
@@ -68,6 +88,21 @@ def cases(fast: bool) -> dict:
             "max_init_s": 5, "time_limit_s": 120,
             "workload": {"script": str(ROOT / "tests" / "scripts" / "slow_start.py"), "env": {"SLOW_START_S": "100"}},
             "configurations": [{"name": "c"}]}, LOCAL, False),
+        "input_bound": ("input-bound", {"workload": {
+            "script": str(ROOT / "experiments" / "scripts" / "cpu_work.py"), "batch_size": 8, "warmup_steps": 5,
+            "env": {"WORK_PER_IMAGE": "1", "INPUT_WORK_PER_IMAGE": "3", "STEPS": "2500" if fast else "5000"}},
+            "configurations": [{"name": "c"}]}, LOCAL, False),
+        "shared_cores": ("shared cores", {"workload": _workload(fast, epochs=3 if fast else 6),
+                                          "configurations": [{"name": "c", "strategy": "horovod", "workers": 3}]},
+                         LOCAL3, False),
+        "straggler": ("straggler host", {"workload": _workload(fast, epochs=3 if fast else 5),
+                                         "configurations": [HVD_SB]}, SANDBOX, {"sb0": ["cpu", "1"],
+                                                                                "sb1": ["cpu", "0.4"]}),
+        "communication_bound": ("communication-bound", {"workload": _workload(fast, epochs=2 if fast else 3),
+                                                        "configurations": [HVD_SB]}, SANDBOX,
+                                {"sb0": ["slow", "50mbit"], "sb1": ["slow", "50mbit"]}),
+        "memory_pressure": ("memory pressure", {"workload": _workload(fast), "configurations": [
+            {"name": "c", "hosts": ["sb0"]}]}, SANDBOX, {"sb0": ["mem", "200M"], SWAP: []}),
         "clean_single": (None, {"workload": _workload(fast), "configurations": [{"name": "c"}]}, LOCAL, False),
         "clean_horovod": (None, {"workload": _workload(fast, epochs=3 if fast else 6),
                                  "configurations": [{"name": "c", "strategy": "horovod", "workers": 2,
@@ -78,21 +113,66 @@ def cases(fast: bool) -> dict:
     }
 
 
+def _harness(*args: str) -> str:
+    r = subprocess.run([sys.executable, "-m", "harness", *args], cwd=ROOT, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"harness {' '.join(args)}: {r.stderr.strip() or r.stdout.strip()}")
+    return r.stdout
+
+
+@contextlib.contextmanager
+def _swap():
+    """Swap for the run: a memory limit without it is an out-of-memory kill, not paging."""
+    if Path("/proc/swaps").read_text().count("\n") > 1:
+        yield
+        return
+    subprocess.run(["fallocate", "-l", "1G", str(SWAP_FILE)], check=True)
+    SWAP_FILE.chmod(0o600)
+    subprocess.run(["mkswap", str(SWAP_FILE)], check=True, capture_output=True)
+    subprocess.run(["swapon", str(SWAP_FILE)], check=True)
+    try:
+        yield
+    finally:
+        subprocess.run(["swapoff", str(SWAP_FILE)], capture_output=True)
+        SWAP_FILE.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _sandbox(d: Path, faults: dict):
+    """(inventory, SSH options) of a fresh 2-host sandbox with `faults`; removed after."""
+    sb = d / "sandbox"
+    _harness("sandbox", "up", "--hosts", "2", "--dir", str(sb), "--out", str(sb / "inv.yaml"))
+    try:
+        with (_swap() if SWAP in faults else contextlib.nullcontext()):
+            for host, fault in faults.items():
+                if host != SWAP:
+                    _harness("sandbox", "fault", host, *fault, "--dir", str(sb))
+            inv = yaml.safe_load((sb / "inv.yaml").read_text())
+            inv["defaults"]["instance_type"] = "c7i.large"
+            (d / "h.yaml").write_text(yaml.safe_dump(inv, sort_keys=False))
+            yield SSHOptions(known_hosts=sb / "known_hosts", ssh_config=None, harness_known_hosts=d / "hk")
+    finally:
+        _harness("sandbox", "down", "--dir", str(sb))
+
+
 def run_case(name: str, fast: bool, work: Path, i: int = 0):
     """One run of case `name`: (expected, first diagnosis name or None, the claimed names in rank order)."""
-    expected, exp, hosts, hog = cases(fast)[name]
+    expected, exp, hosts, how = cases(fast)[name]
     d = work / f"{name}-{i}"
     d.mkdir(parents=True)
     (d / "e.yaml").write_text(yaml.safe_dump({"name": "diag", "sample_interval_s": 0.5, "base_port": _port(),
                                               **exp}, sort_keys=False))
-    (d / "h.yaml").write_text(yaml.safe_dump(hosts, sort_keys=False))
-    proc = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if hog else None
-    try:
-        res = run_experiment(str(d / "e.yaml"), str(d / "h.yaml"), runs_root=str(d / "runs"), run_id="r", grace_s=5)
-    finally:
-        if proc is not None:
-            proc.kill()
-            proc.wait()
+    kw = {}
+    with contextlib.ExitStack() as stack:
+        if hosts == SANDBOX:
+            kw["ssh_options"] = stack.enter_context(_sandbox(d, how))
+        else:
+            (d / "h.yaml").write_text(yaml.safe_dump(hosts, sort_keys=False))
+        if how is True:   # the noisy neighbour
+            proc = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+            stack.callback(lambda: (proc.kill(), proc.wait()))
+        res = run_experiment(str(d / "e.yaml"), str(d / "h.yaml"), runs_root=str(d / "runs"), run_id="r",
+                             grace_s=5, **kw)
     a = analyze(load_run(Path(res.run_dir)))
     first = first_diagnosis(a.checks)
     claimed = [f"{c.name}@{c.host}" if c.host else c.name for c in rank(a.checks) if c.claimed]

@@ -46,10 +46,11 @@ def register(subparsers) -> argparse.ArgumentParser:
     dn.add_argument("--dir", help=_DIR_HELP)
 
     ft = sub.add_parser("fault", help="inject a fault into one host: "
-                        "cut | cut-control | restore | slow RATE | kill-tasks | kill-sshd | cpu CORES")
+                        "cut | cut-control | restore | slow RATE | kill-tasks | kill-sshd | cpu CORES | mem SIZE")
     ft.add_argument("host")
-    ft.add_argument("fault", choices=["cut", "cut-control", "restore", "slow", "kill-tasks", "kill-sshd", "cpu"])
-    ft.add_argument("rate", nargs="?", help="for slow: the new rate, e.g. 10mbit; for cpu: cores, e.g. 0.5")
+    ft.add_argument("fault", choices=["cut", "cut-control", "restore", "slow", "kill-tasks", "kill-sshd", "cpu", "mem"])
+    ft.add_argument("rate", nargs="?", help="for slow: the new rate, e.g. 10mbit; for cpu: cores, e.g. 0.5; "
+                                           "for mem: a memory limit, e.g. 300M")
     ft.add_argument("--dir", help=_DIR_HELP)
 
     rh = sub.add_parser("rehearse", help="one command: sandbox hosts standing in for an example inventory's hosts, "

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import HarnessError, UsageError
-from harness.sandbox import cpu_quota, faults, netns, shaping, sshd
+from harness.sandbox import cpu_quota, faults, mem_limit, netns, shaping, sshd
 from harness.sandbox.outputs import _ours, _output_paths, _write_outputs, inventory_dict, run_command
 from harness.sandbox.state import (CLAIMS_DIR, PREFIX, HostState, SandboxState, claim, load, new_tag,
                                    pid_alive, release, remove, sandbox_dir, save, stale_claims, state_path,
@@ -233,6 +233,8 @@ def _teardown(st: SandboxState) -> list[str]:
                 removed.append(f"hosts file {netns.etc_dir(h.netns)}")
             if h.cgroup and cpu_quota.remove(h.cgroup):
                 removed.append(f"cpu quota {h.cgroup}")
+            if h.mem_cgroup and mem_limit.remove(h.mem_cgroup):
+                removed.append(f"memory limit {h.mem_cgroup}")
         if st.bridge in existing_links and netns.delete_link(st.bridge):
             removed.append(f"bridge {st.bridge}")
         release(st.tag)

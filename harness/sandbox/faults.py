@@ -11,6 +11,8 @@ kill-tasks every process in the host's namespace except its sshd is killed
 kill-sshd  the host's sshd (and its sessions) is killed; tasks keep running
 cpu CORES  at most CORES of this machine's CPU for what the host starts from now on
            (a cgroup quota on its sshd: sandbox/cpu_quota.py)
+mem SIZE   at most SIZE of memory for what the host starts from now on
+           (a memory cgroup on its sshd: sandbox/mem_limit.py)
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from harness.errors import UsageError
 from harness.sandbox import netns, shaping, sshd
 from harness.sandbox.state import HostState, SandboxState, save
 
-FAULTS = ("cut", "cut-control", "restore", "slow", "kill-tasks", "kill-sshd", "cpu")
+FAULTS = ("cut", "cut-control", "restore", "slow", "kill-tasks", "kill-sshd", "cpu", "mem")
 
 
 def _need_netns(state: SandboxState, host: HostState, what: str) -> None:
@@ -78,6 +80,11 @@ def restore(state: SandboxState, host: HostState) -> str:
 
             host.cgroup = cpu_quota.apply(f"{state.tag}-{host.name}", host.sshd_pid, host.cpu_cores)
             done.append(f"cpu quota {host.cpu_cores:g} cores")
+        if host.mem_bytes:
+            from harness.sandbox import mem_limit
+
+            host.mem_cgroup = mem_limit.apply(f"{state.tag}-{host.name}", host.sshd_pid, host.mem_bytes)
+            done.append(f"memory limit {host.mem_bytes >> 20} MiB")
     save(state)
     return f"{host.name}: " + ("; ".join(done) or "nothing to restore")
 
@@ -113,6 +120,19 @@ def cpu(state: SandboxState, host: HostState, cores_text: str) -> str:
     return f"{host.name}: at most {cores:g} cores for what it starts from now on ({host.cgroup})"
 
 
+def mem(state: SandboxState, host: HostState, size_text: str) -> str:
+    from harness.sandbox import mem_limit
+
+    _need_netns(state, host, "mem")
+    limit = mem_limit.parse_bytes(size_text)
+    if not sshd.is_ours(host.sshd_pid, host.sshd_config):
+        raise UsageError(f"{host.name}: sshd is not running; `harness sandbox fault {host.name} restore` first")
+    host.mem_cgroup = mem_limit.apply(f"{state.tag}-{host.name}", host.sshd_pid, limit)
+    host.mem_bytes = limit
+    save(state)
+    return f"{host.name}: at most {limit >> 20} MiB of memory for what it starts from now on ({host.mem_cgroup})"
+
+
 def task_pids(host: HostState) -> list[int]:
     """Every process in the host's namespace except sshd processes (the listener and
     its per-connection children)."""
@@ -145,6 +165,10 @@ def inject(state: SandboxState, host_name: str, fault: str, arg: str | None = No
         if not arg:
             raise UsageError("fault cpu needs a number of cores, e.g. `harness sandbox fault sb0 cpu 0.5`")
         return cpu(state, host, arg)
+    if fault == "mem":
+        if not arg:
+            raise UsageError("fault mem needs a size, e.g. `harness sandbox fault sb0 mem 300M`")
+        return mem(state, host, arg)
     if arg:
         raise UsageError(f"fault {fault} takes no argument (got {arg!r})")
     fn = {"cut": cut, "cut-control": cut_control, "restore": restore, "kill-tasks": kill_tasks, "kill-sshd": kill_sshd}.get(fault)

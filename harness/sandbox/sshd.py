@@ -99,12 +99,17 @@ def spawn_argv(host_dir: Path, ns: str | None, hostname: str | None = None,
     stays sshd's."""
     argv = [SSHD, "-D", "-e", "-f", str(Path(host_dir) / "sshd_config")]
     if ns and hostname:
+        from harness.sandbox.cgroupfs import script_for_this_machine
+
         flags, setup = ["--uts"], ""
+        cg = script_for_this_machine()   # `ip netns exec` left /sys/fs/cgroup empty
+        if cg:
+            setup = cg + "; "
         if private:
             from harness.sandbox.private_fs import mount_script
 
             flags.append("--mount")
-            setup = mount_script(private[0], private[1]) + " && "
+            setup += mount_script(private[0], private[1]) + " && "
         argv = ["unshare", *flags, "sh", "-c", setup + 'hostname "$0" && exec "$@"', hostname, *argv]
     return argv
 

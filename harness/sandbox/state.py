@@ -44,6 +44,8 @@ class HostState:
     private: list[list[str]] | None = None   # [hidden, kept] folders of its own mount namespace
     cpu_cores: float | None = None    # CPU quota (fault cpu): at most this many cores
     cgroup: str | None = None         # the quota's cgroup directory, removed by `down`
+    mem_bytes: int | None = None      # memory limit (fault mem)
+    mem_cgroup: str | None = None     # its cgroup directory, removed by `down`
 
     @property
     def sshd_config(self) -> str:

@@ -1,8 +1,10 @@
 """Utilization sampler: runs beside a run's tasks on every host (role "sampler") and writes
 samples.jsonl in its task directory (schema in docs/events.md):
 
-  sampler_start  once: interval_s, nvml, nvml_reason, cores, memory_total_bytes, gpus, ...
-  sample         every interval: host CPU/memory/network/disk, the run's task processes, GPUs
+  sampler_start  once: interval_s, nvml, nvml_reason, cores, memory_total_bytes, gpus, and
+                 the host's cgroup limits (cpu_limit_cores, memory_limit_bytes; null: none)
+  sample         every interval: host CPU/memory/network/disk, the run's task processes, GPUs,
+                 and under a limit the group's cgroup_cpu_percent / cgroup_mem_used_bytes
   sampler_cost   every ~10 s: this process's own CPU use so far
   sampler_end    on SIGTERM/SIGINT, or once the run's tasks have been gone for
                  orphan_after_s (the control side died without stopping us): the same
@@ -26,7 +28,7 @@ import psutil
 from harness.protocol.constants import WARM_ZYGOTE_ENV
 from harness.protocol.events import EventLog
 from harness.protocol.spec import TaskSpec
-from harness.worker import nvml
+from harness.worker import cgroup_limits, nvml
 from harness.worker.stopping import StopOnSignal
 
 DEFAULT_INTERVAL_S = 1.0
@@ -51,10 +53,12 @@ def run_sampler(spec: TaskSpec) -> int:
             nv, reason = None, "NVML found no GPU"
     try:
         sampler = _Sampler(run_id, float(spec.task_scan_s or TASK_SCAN_S), nv, handles)
+        total = _safe(lambda: sampler.memory()[0])
+        lim = sampler.group.lim
         log.emit("sampler_start", pid=os.getpid(), run_id=run_id, interval_s=interval,
                  nvml=nv is not None, nvml_reason=reason, cores=os.cpu_count(),
-                 memory_total_bytes=_safe(lambda: sampler.memory()[0]),
-                 gpus=[nvml.gpu_name(nv, h) for h in handles])
+                 memory_total_bytes=total, cpu_limit_cores=lim.cpu_cores, memory_limit_bytes=lim.memory_bytes,
+                 cgroup=lim.where or None, gpus=[nvml.gpu_name(nv, h) for h in handles])
         cost = _Cost()
         cost_every = float(spec.cost_every_s or COST_EVERY_S)
         orphan_after = float(ORPHAN_AFTER_S if spec.orphan_after_s is None else spec.orphan_after_s)
@@ -257,6 +261,8 @@ class _Sampler:
         self._nv, self._handles = nv, handles
         self._is_disk: dict[str, bool] = {}
         self._tasks = _TaskProcesses(run_id, task_scan_s)
+        # A CPU quota or memory limit on the host's group (a container): its own figures too.
+        self.group = cgroup_limits.GroupReader(_safe(cgroup_limits.find) or cgroup_limits.Limits())
         # Baselines: CPU % and the rates of the first sample are measured from here.
         _safe(self._tasks.read)
         self._cpu = _safe(self._cpu_ticks)
@@ -297,6 +303,7 @@ class _Sampler:
             "tasks": _safe(self._tasks.read) or {"cpu_percent": None, "rss_bytes": None, "processes": None,
                                                  "unmeasured": None, "pids": None},
         }
+        rec.update(_safe(lambda: self.group.read(dt)) or {})
         if rec["tasks"]["processes"]:
             self._tasks_seen = now
         if self._nv is not None:

@@ -342,3 +342,50 @@ def test_warm_children_count_by_their_task_directory_and_the_zygote_does_not(tmp
         os.killpg(zygote.pid, signal.SIGKILL)
         zygote.wait()
         _stop(proc)
+
+
+@pytest.mark.root
+def test_under_a_cpu_quota_and_memory_limit_the_groups_own_figures_are_recorded(tmp_path, run_id):
+    # As in a container started with --cpus 0.5 and a memory limit: the machine's CPU % would
+    # show a saturated quota as a quarter-busy 2-core machine.
+    from harness.sandbox import cpu_quota, mem_limit
+
+    if os.geteuid() != 0 or cpu_quota.hierarchy() is None or mem_limit.hierarchy() is None:
+        pytest.skip("needs root and cgroup cpu and memory controllers")
+    name = f"hsbtest-{run_id}"
+    holder = subprocess.Popen(["sleep", "120"])
+    cpu_dir = cpu_quota.apply(name, holder.pid, 0.5)
+    mem_dir = mem_limit.apply(name, holder.pid, 512 << 20)
+    groups = [Path(p) / "cgroup.procs" for p in (cpu_dir, mem_dir, f"/sys/fs/cgroup/cpuacct/{name}")
+              if Path(p).is_dir()]
+
+    def join():  # the child enters the groups before it execs
+        for g in groups:
+            g.write_text(str(os.getpid()))
+
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"], env=_env(run_id, "c/worker-0"),
+                            preexec_fn=join)
+    proc = None
+    try:
+        task = TaskSpec(role="sampler", strategy="sampler", experiment="e", run_id=run_id, config="c",
+                        task_id="sampler", host="h", events="samples.jsonl", interval_s=0.2)
+        (tmp_path / "task.json").write_text(task.to_json())
+        proc = subprocess.Popen([sys.executable, "-m", "harness.worker", "--task", "task.json"], cwd=tmp_path,
+                                env=_env(run_id, "c/sampler"), preexec_fn=join,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        samples = _wait_for(lambda: len(s := _records(tmp_path, "sample")) >= 6 and s)
+        start = _records(tmp_path, "sampler_start")[0]
+        assert start["cpu_limit_cores"] == 0.5 and start["memory_limit_bytes"] == 512 << 20
+        assert name in start["cgroup"]
+        group = [s["cgroup_cpu_percent"] for s in samples[1:]]
+        # the busy loop fills the quota: near 100 % of it (the machine reads about 25 %)
+        assert median(group) > 80 and all(g <= 130 for g in group), group
+        assert all(0 < s["cgroup_mem_used_bytes"] <= 512 << 20 for s in samples)
+        assert _stop(proc) == 0, proc.stderr.read().decode()
+    finally:
+        for p in (busy, holder, proc):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.wait()
+        cpu_quota.remove(cpu_dir)
+        mem_limit.remove(mem_dir)

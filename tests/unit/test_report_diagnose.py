@@ -46,8 +46,8 @@ def test_straggler_and_input_bound(gpu, std):
     c = _check(gpu, "hvd2", "straggler host")
     # per-task mean step time (the ranks did not calibrate): w0 0.8/2 = 0.4 s, w1 1.0/2 = 0.5 s;
     # median 0.45; spread 0.1 s = 22.2 % > 20 %; the slowest task runs on g2;
-    # severity (0.5 − 0.45) / 0.5 = 10 %
-    assert c.triggered and c.host == "g2" and c.severity == pytest.approx(0.10)
+    # severity (0.5 − 0.4, the median of the others) / 0.5 = 20 %
+    assert c.triggered and c.host == "g2" and c.severity == pytest.approx(0.20)
     assert c.evidence == ("per-task mean step time: w0 (g1) 0.4 s, w1 (g2) 0.5 s; spread max − min = "
                           "0.1 s = 22.2 % of the median 0.45 s; slowest w1 on g2")
     assert c.threshold == "spread > 20.0 % of the median" and "replace host g2" in c.action
@@ -121,10 +121,10 @@ def test_straggler_and_communication_thresholds_are_strict():
 def test_diagnoses_ranked_by_severity_in_results(gpu):
     ranked = [(c.config, c.name, c.host, round(c.severity, 4)) for c in dg.rank(gpu.checks)]
     # largest first: low GPU on g1 55 %, batch size on g1 41.5 %, low GPU on g2 and batch size on
-    # g2 35 % (rule order), input-bound 22.2 %, straggler 10 %, odd's memory risk 0 %
+    # g2 35 % (rule order), input-bound 22.2 %, straggler 20 %, odd's memory risk 0 %
     assert ranked == [("single", "low GPU utilization", "g1", 0.55), ("single", "batch size", "g1", 0.415),
                       ("hvd2", "low GPU utilization", "g2", 0.35), ("hvd2", "batch size", "g2", 0.35),
-                      ("hvd2", "input-bound", None, 0.2222), ("hvd2", "straggler host", "g2", 0.1),
+                      ("hvd2", "input-bound", None, 0.2222), ("hvd2", "straggler host", "g2", 0.2),
                       ("odd", "memory pressure", "g3", 0.0)]
     assert dg.first_diagnosis(gpu.checks_of("odd")) is None   # only a minor one
 
@@ -183,3 +183,33 @@ def test_recommendation_reasons_when_nothing_qualifies(std):
     failed = [dataclasses.replace(m, status="failed") for m in std.metrics]
     r = recommend(_groups(std, failed))
     assert r.fastest.config is None and "none succeeded" in r.fastest.text
+
+
+def test_synchronous_waiting_for_a_straggler_is_not_called_communication():
+    from harness.report.figures.comm import CommAnalysis, Share
+    # Horovod, 2 ranks: compute 0.01 s and 0.03 s (the slow one), step 0.04 s on both. The
+    # direct share (mean of 1 − c/t) is 50 %+; the exchange itself is 0.04 − 0.03 = 0.01 s = 25 %.
+    m = ConfigMetrics("h", "horovod", 2, 0, ["a", "b"], {}, "succeeded", "", [])
+    a = CommAnalysis("h", "horovod", direct=Share(0.5, 0.01, 0.02, 0.04, 10, 100), exchange_s=0.01)
+    sc = Scaling("h", 2, True, communication=CommShare(0.5 + 1e-9, "direct", "i"), comm=a)
+    c = rs.communication_bound(_inp(m, sc))[0]
+    assert c.status == dg.OK and c.evidence.startswith("exchange 25.0 % of the step")
+    assert "also counts waiting for the slowest rank" in c.evidence
+    # the same step with a slow link: exchange 0.03 of 0.04 s = 75 %: triggered, severity 0.75
+    a.exchange_s = 0.03
+    c = rs.communication_bound(_inp(m, sc))[0]
+    assert c.triggered and c.severity == pytest.approx(0.75)
+    # a parameter-server run keeps the direct share (its workers do not wait for each other)
+    ps = dataclasses.replace(m, strategy="parameter_server")
+    assert rs.communication_bound(_inp(ps, sc))[0].severity == pytest.approx(0.5, abs=1e-6)
+
+
+def test_communication_is_not_claimed_when_the_ranks_share_cores():
+    from harness.report.figures.comm import CommAnalysis, Share
+    m = ConfigMetrics("h", "horovod", 3, 0, ["a"], {}, "succeeded", "", [])
+    a = CommAnalysis("h", "horovod", direct=Share(0.6, 0.01, 0.02, 0.05, 10, 100), exchange_s=0.03,
+                     oversubscription="workers share cores: 3 training processes on 2 cores, host a")
+    sc = Scaling("h", 3, True, communication=CommShare(0.6, "direct", "i"), comm=a)
+    c = rs.communication_bound(_inp(m, sc))[0]
+    assert c.status == dg.NOT_EVALUATED and "not separable from CPU sharing" in c.evidence
+    assert "3 training processes on 2 cores" in c.evidence

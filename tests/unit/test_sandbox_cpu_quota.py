@@ -8,9 +8,11 @@ from harness.sandbox.cpu_quota import PERIOD_US, parse_cores, quota_lines
 
 
 def test_quota_lines_for_cgroup_v1_and_v2():
-    assert quota_lines(0.25, v2=True) == {"cpu.max": f"25000 {PERIOD_US}"}
-    assert quota_lines(2, v2=False) == {"cpu.cfs_period_us": "100000", "cpu.cfs_quota_us": "200000"}
-    assert quota_lines(0.001, v2=True) == {"cpu.max": "1000 100000"}   # the kernel's minimum: 1 ms
+    assert quota_lines(0.25, v2=True) == {"cpu.max": f"2500 {PERIOD_US}"}
+    assert quota_lines(2, v2=False) == {"cpu.cfs_period_us": "10000", "cpu.cfs_quota_us": "20000"}
+    # the kernel's smallest quota is 1 ms: a longer period below 0.1 cores, never a larger share
+    assert quota_lines(0.05, v2=True) == {"cpu.max": "1000 20000"}
+    assert quota_lines(0.01, v2=False) == {"cpu.cfs_period_us": "100000", "cpu.cfs_quota_us": "1000"}
 
 
 @pytest.mark.parametrize("text", ["zero", "", "0", "-1", "5000"])

@@ -57,7 +57,7 @@ class HostWindow:
     """One host's samples inside the configuration's training window, as arrays (NaN: no
     reading), for the rules that look at points rather than means."""
     host: str
-    cores: Optional[int]
+    cores: Optional[float]        # the machine's, or the host's cgroup CPU limit
     t: np.ndarray
     cpu: np.ndarray
     iowait: np.ndarray
@@ -67,6 +67,12 @@ class HostWindow:
     gpu_mem_per_gpu: dict = field(default_factory=dict)   # index -> used/total per sample
     swap_in: Optional[np.ndarray] = None
     major_faults: Optional[np.ndarray] = None
+    cpu_limit: Optional[float] = None   # cores of a cgroup quota: then `cpu` is the group's share of it
+
+    @property
+    def cpu_basis(self) -> str:
+        return (f"of its cgroup's CPU limit of {self.cpu_limit:g} cores" if self.cpu_limit
+                else f"of the machine's {self.cores:g} cores" if self.cores else "of the machine")
 
     @property
     def has_gpus(self) -> bool:
@@ -95,6 +101,10 @@ def _col(c, name: str) -> np.ndarray:
         return np.full(c.n, np.nan)
 
 
+def _number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
 def host_windows(run: RunData, m: ConfigMetrics) -> list[HostWindow]:
     out = []
     w0, w1 = m.training_start_t_wall, m.training_end_t_wall
@@ -113,9 +123,19 @@ def host_windows(run: RunData, m: ConfigMetrics) -> list[HostWindow]:
             else np.full(c.n, np.nan)
         start = s.first("sampler_start") or {}
         cores = start.get("cores")
+        cores = cores if isinstance(cores, int) and not isinstance(cores, bool) and cores > 0 else None
+        cpu = _col(c, "cpu_percent")
+        # Under a CPU quota (a container) the host is its group: its CPU is the quota's share
+        # (harness/worker/cgroup_limits.py); the machine's % would call a saturated quota idle.
+        limit = start.get("cpu_limit_cores")
+        group = _col(c, "cgroup_cpu_percent")
+        if _number(limit) and limit > 0 and (~np.isnan(group[inside])).any():
+            cores, cpu = float(limit), group
+        else:
+            limit = None
         out.append(HostWindow(
-            host=s.host, cores=cores if isinstance(cores, int) and not isinstance(cores, bool) and cores > 0 else None,
-            t=t[inside], cpu=_col(c, "cpu_percent")[inside], iowait=_col(c, "cpu_iowait_percent")[inside],
+            host=s.host, cores=cores, cpu_limit=limit,
+            t=t[inside], cpu=cpu[inside], iowait=_col(c, "cpu_iowait_percent")[inside],
             tasks_cpu=_col(c, "tasks.cpu_percent")[inside], gpu=c.gpu_mean_util[inside],
             gpu_mem_share=share[inside], gpu_mem_per_gpu=per_gpu,
             swap_in=_col(c, "mem_swap_in_bytes_per_s")[inside],

@@ -12,6 +12,7 @@ import numpy as np
 from harness.protocol import stats
 from harness.report.figures.diagnose import (MIN_POINTS, NOT_EVALUATED, OK, TRIGGERED, Check, HostWindow, Rule,
                                              RuleInput, fmt_share)
+from harness.report.figures.rules_steps import SYNCHRONOUS
 from harness.report.figures.utilization import fmt_t
 
 LOW_GPU_P95 = 70.0            # p95 GPU % below: underused
@@ -120,9 +121,16 @@ def batch_size(inp: RuleInput) -> list[Check]:
     name = "batch size"
     threshold = f"p95 of CPU (and GPU, GPU memory on a GPU host) all < {BATCH_SIZE_P95:g} %"
     training = {t.host for t in inp.m.tasks if t.step_records}
+    slowest = _critical_host(inp)
     out = []
     for w in inp.windows:
         if w.host not in training:
+            continue
+        if slowest is not None and w.host != slowest[0]:
+            # Synchronous ranks wait for the slowest one: idle here is waiting (the straggler
+            # rule's), not a batch too small; the slowest rank's host tells.
+            out.append(Check(inp.m.config, name, w.host, OK, f"not evaluated here: its rank waits for the slowest "
+                             f"one ({slowest[1]} on {slowest[0]}, by calibration compute time)", threshold))
             continue
         parts = [("CPU", w.cpu)] + ([("GPU", w.gpu), ("GPU memory", 100 * w.gpu_mem_share)] if w.has_gpus else [])
         p95s = []
@@ -136,6 +144,8 @@ def batch_size(inp: RuleInput) -> list[Check]:
             continue
         top = max(p for _, p in p95s)
         evidence = "p95 " + ", ".join(f"{label} {_s(p)} %" for label, p in p95s) + f" over {_span(w, _valid(w.cpu))}"
+        if w.cpu_limit:
+            evidence += f" (CPU {w.cpu_basis})"
         if top < BATCH_SIZE_P95:
             sev = 1 - top / 100
             out.append(Check(inp.m.config, name, w.host, TRIGGERED, evidence, threshold, sev,
@@ -145,6 +155,16 @@ def batch_size(inp: RuleInput) -> list[Check]:
         else:
             out.append(Check(inp.m.config, name, w.host, OK, evidence, threshold))
     return out
+
+
+def _critical_host(inp: RuleInput) -> Optional[tuple[str, str]]:
+    """(host, task) of a synchronous configuration's slowest rank by calibration compute
+    time, when its ranks span hosts; else None."""
+    a = inp.sc.comm
+    if inp.m.strategy not in SYNCHRONOUS or a is None or len({r.host for r in a.ranks}) < 2:
+        return None
+    r = max(a.ranks, key=lambda r: r.share.t_compute_s)
+    return r.host, r.task_id
 
 
 def gpu_memory_increase(inp: RuleInput) -> list[Check]:
@@ -186,7 +206,7 @@ def noisy_neighbour(inp: RuleInput) -> list[Check]:
         others = np.maximum(0.0, host_cores - task_cores)
         share = float(others.mean()) / w.cores
         cpu = float(w.cpu[ok].mean())
-        evidence = (f"host CPU mean {_s(cpu)} % of {w.cores} cores; the training tasks used "
+        evidence = (f"host CPU mean {_s(cpu)} % {w.cpu_basis}; the training tasks used "
                     f"{_s(float(task_cores.mean()))} cores, other processes {_s(float(others.mean()))} cores "
                     f"({fmt_share(share)} of the host), over {_span(w, ok)}")
         trig = share > NOISY_OTHERS_SHARE and cpu > NOISY_HOST_CPU

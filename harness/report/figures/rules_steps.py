@@ -51,16 +51,30 @@ def straggler(inp: RuleInput) -> list[Check]:
     spread = max(means) - min(means)
     slow = max(per, key=lambda p: p[2])
     share = spread / med if med else 0.0
+    # What replacing the slowest by a typical host would give back: typical is the median
+    # of the OTHERS (with 2 tasks, the median of all would halve the effect). Synchronous
+    # ranks all wait for it, so the saving is a share of the step, else of its own time.
+    typical = stats.median([p[2] for p in per if p is not slow])
+    t_step = _mean_step(inp) if sync else None
+    base = t_step if t_step and t_step >= slow[2] else slow[2]
     listed = ", ".join(f"{tid} ({host}) {_s(v)} s" for tid, host, v in per)
     evidence = (f"{what}: {listed}; spread max − min = {_s(spread)} s = {fmt_share(share)} of the median "
                 f"{_s(med)} s; slowest {slow[0]} on {slow[1]}")
     trig = share > STRAGGLER_SPREAD_SHARE
-    sev = (slow[2] - med) / slow[2] if slow[2] else 0.0
+    sev = (slow[2] - typical) / base if base else 0.0
+    basis = (f"(slowest − median of the others) / mean step time {_s(base)} s: the share of every step the "
+             f"others wait for it" if base is not slow[2] else
+             "(slowest − median of the others) / slowest: the share of its time it lags behind them")
     return [Check(m.config, name, slow[1], TRIGGERED if trig else OK, evidence, threshold,
-                  sev if trig else None, "(slowest − median) / slowest: the share of its time the others wait "
-                  "for it (synchronous) or it lags behind them",
+                  sev if trig else None, basis,
                   f"inspect or replace host {slow[1]}: its {slow[0]} takes {_s(slow[2] / med)}× the median; "
                   f"up to {fmt_share(sev)} of the step time back")]
+
+
+def _mean_step(inp: RuleInput):
+    """The ranks' mean step time from the communication analysis, or None."""
+    c = inp.sc.comm
+    return c.direct.t_step_s if c is not None and c.direct is not None else None
 
 
 def input_bound(inp: RuleInput) -> list[Check]:
@@ -83,12 +97,27 @@ def communication_bound(inp: RuleInput) -> list[Check]:
     if c is None:
         return [Check(sc.config, "communication-bound", None, NOT_EVALUATED,
                       sc.communication_reason or "no communication share", threshold)]
-    trig = c.value > COMMUNICATION_BOUND_SHARE
-    return [Check(sc.config, "communication-bound", None, TRIGGERED if trig else OK,
-                  f"communication share {fmt_share(c.value)} = {c.inputs} ({c.method})", threshold,
-                  c.value if trig else None, "the communication share of step time",
+    value, evidence = c.value, f"communication share {fmt_share(c.value)} = {c.inputs} ({c.method})"
+    a = sc.comm
+    if a is not None and a.oversubscription:
+        # A rank that is not running cannot answer its part of the exchange: with more
+        # processes than cores the exchange time is mostly waiting for the CPU.
+        return [Check(sc.config, "communication-bound", None, NOT_EVALUATED,
+                      f"{evidence}; not separable from CPU sharing: {a.oversubscription} (see shared cores)",
+                      threshold)]
+    if inp.m.strategy in SYNCHRONOUS and a is not None and a.exchange_s is not None and a.direct is not None \
+            and a.direct.t_step_s:
+        # A faster rank's "communication" includes waiting for the slowest one's compute:
+        # that is the straggler rule's; only t_step − slowest t_compute is the exchange.
+        value = max(0.0, a.exchange_s / a.direct.t_step_s)
+        evidence = (f"exchange {fmt_share(value)} of the step = (mean t_step {_s(a.direct.t_step_s)} s − slowest "
+                    f"rank's t_compute {_s(a.direct.t_step_s - a.exchange_s)} s) ÷ mean t_step; the direct share "
+                    f"{fmt_share(c.value)} also counts waiting for the slowest rank")
+    trig = value > COMMUNICATION_BOUND_SHARE
+    return [Check(sc.config, "communication-bound", None, TRIGGERED if trig else OK, evidence, threshold,
+                  value if trig else None, "the exchange's share of step time",
                   "a faster link (an instance with more network bandwidth), larger batches (fewer exchanges "
-                  f"per image) or fewer hosts: {fmt_share(c.value)} of the step time is exchange")]
+                  f"per image) or fewer hosts: {fmt_share(value)} of the step time is exchange")]
 
 
 def shared_cores(inp: RuleInput) -> list[Check]:

@@ -30,7 +30,7 @@ import numpy as np
 
 from harness.report.read.columns import GPU_FIELDS, Column, SampleColumns, StepColumns
 
-FORMAT = 7   # 7: the sample's I/O wait, swap-in and major-fault columns
+FORMAT = 8   # 7: the sample's I/O wait, swap-in and major-fault columns; 8: the cgroup's CPU and memory
 SUFFIX = ".cache"
 OLD_SUFFIXES = (".cache.npz",)  # FORMAT 2
 MAGIC = b"harness-report-cache\n"
