@@ -68,6 +68,9 @@ def test_gpu_and_memory_checks(gpu, std):
     assert c.triggered and c.severity == pytest.approx(0.55)
     assert c.evidence == ("GPU % (mean of GPUs) mean 45, p95 58.5, p5 31.5 over 4 samples of g1, "
                           "t_wall 1004.5–1007.5: underused")
+    # g4dn.xlarge is the family's smallest: the action says no cheaper type holds the peak
+    # (a cheaper one found: tests/unit/test_report_rightsize.py)
+    assert c.action.endswith("; no cheaper g4dn type in the price catalog holds that peak"), c.action
     assert _check(gpu, "hvd2", "low GPU utilization", "g1").status == dg.OK  # 80 %
     c = _check(gpu, "odd", "low GPU utilization")
     assert c.status == dg.NOT_EVALUATED and "NVML library not found" in c.evidence

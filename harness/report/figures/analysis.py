@@ -60,6 +60,7 @@ def analyze(run: RunData, catalog: Optional[Catalog] = None) -> RunAnalysis:
     metrics = compute_metrics(run)
     utilization = compute_utilization(run, metrics)
     costs, price_notes = compute_costs(run, metrics, catalog)
+    facts = load_facts()
     scaling = compute_scaling(run, metrics, catalog)
     groups = compute_groups(run, metrics, costs)
     min_effect = run_min_effect(run)
@@ -69,8 +70,8 @@ def analyze(run: RunData, catalog: Optional[Catalog] = None) -> RunAnalysis:
     rec = recommend_adaptive(adaptive, groups, design.min_effect) if adaptive else \
         recommend(groups, min_effect, diff.work_fields)
     return RunAnalysis(run=run, metrics=metrics, utilization=utilization, costs=costs,
-                       scaling=scaling, checks=[*compute_checks(run, metrics, utilization, scaling),
-                                                *instance_checks(run, load_facts())],
+                       scaling=scaling, checks=[*compute_checks(run, metrics, utilization, scaling, catalog, facts),
+                                                *instance_checks(run, facts)],
                        recommendation=rec, price_notes=price_notes, adaptive=adaptive,
                        interruptions=compute_interruptions(run, costs), groups=groups,
                        verdicts=pair_verdicts(groups, min_effect, diff), min_effect=min_effect,

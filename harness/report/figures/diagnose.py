@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
+from harness.prices import Catalog
 from harness.report.figures.metrics import ConfigMetrics
 from harness.report.figures.scaling import Scaling
 from harness.report.figures.utilization import ConfigUtilization
@@ -68,6 +69,7 @@ class HostWindow:
     swap_in: Optional[np.ndarray] = None
     major_faults: Optional[np.ndarray] = None
     cpu_limit: Optional[float] = None   # cores of a cgroup quota: then `cpu` is the group's share of it
+    mem_used: Optional[np.ndarray] = None   # bytes: the group's under a memory limit, else the machine's
 
     @property
     def cpu_basis(self) -> str:
@@ -86,6 +88,8 @@ class RuleInput:
     u: ConfigUtilization
     sc: Scaling
     windows: list[HostWindow]
+    catalog: Optional[Catalog] = None    # prices, for actions that name a cheaper instance type
+    facts: Any = None                    # instance facts (memory), same use
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,8 @@ def host_windows(run: RunData, m: ConfigMetrics) -> list[HostWindow]:
             t=t[inside], cpu=cpu[inside], iowait=_col(c, "cpu_iowait_percent")[inside],
             tasks_cpu=_col(c, "tasks.cpu_percent")[inside], gpu=c.gpu_mean_util[inside],
             gpu_mem_share=share[inside], gpu_mem_per_gpu=per_gpu,
+            mem_used=(_col(c, "cgroup_mem_used_bytes") if start.get("memory_limit_bytes")
+                      else _col(c, "mem_used_bytes"))[inside],
             swap_in=_col(c, "mem_swap_in_bytes_per_s")[inside],
             major_faults=_col(c, "mem_major_faults_per_s")[inside]))
     return out

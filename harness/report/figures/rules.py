@@ -16,11 +16,14 @@ from harness.report.read.records import RunData
 RULES: list[Rule] = [*rules_steps.RULES, *rules_samples.RULES]
 
 
-def diagnose(run: RunData, m: ConfigMetrics, u: ConfigUtilization, sc: Scaling) -> list[Check]:
-    inp = RuleInput(run, m, u, sc, host_windows(run, m))
+def diagnose(run: RunData, m: ConfigMetrics, u: ConfigUtilization, sc: Scaling, catalog=None,
+             facts=None) -> list[Check]:
+    inp = RuleInput(run, m, u, sc, host_windows(run, m), catalog, facts)
     return [c for rule in RULES for c in rule.evaluate(inp)]
 
 
 def compute_checks(run: RunData, metrics: Sequence[ConfigMetrics], utilization: Sequence[ConfigUtilization],
-                   scaling: Sequence[Scaling]) -> list[Check]:
-    return [c for m, u, sc in zip(metrics, utilization, scaling) for c in diagnose(run, m, u, sc)]
+                   scaling: Sequence[Scaling], catalog=None, facts=None) -> list[Check]:
+    """Every rule over every configuration; `catalog` and `facts` let the underuse rules
+    name a cheaper instance type (rightsize.py)."""
+    return [c for m, u, sc in zip(metrics, utilization, scaling) for c in diagnose(run, m, u, sc, catalog, facts)]

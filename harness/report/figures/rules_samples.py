@@ -10,6 +10,7 @@ from typing import Optional
 import numpy as np
 
 from harness.protocol import stats
+from harness.report.figures import rightsize
 from harness.report.figures.diagnose import (MIN_POINTS, NOT_EVALUATED, OK, TRIGGERED, Check, HostWindow, Rule,
                                              RuleInput, fmt_share)
 from harness.report.figures.rules_steps import SYNCHRONOUS
@@ -71,10 +72,13 @@ def low_gpu(inp: RuleInput) -> list[Check]:
         evidence = f"GPU % (mean of GPUs) mean {_s(mean)}, p95 {_s(p95)}, p5 {_s(p5)} over {_span(w, ok)}"
         if p95 < LOW_GPU_P95:
             sev = 1 - mean / 100
+            cpu = w.cpu[_valid(w.cpu)]
+            p95s = {"GPU": p95, "CPU": stats.percentile(cpu.tolist(), 95) if len(cpu) >= MIN_POINTS else None}
             out.append(Check(inp.m.config, name, w.host, TRIGGERED, evidence + ": underused", threshold, sev,
                              "1 − mean GPU %/100: the GPU time paid for and idle",
                              f"a larger batch, or a smaller GPU instance: at p95 {_s(p95)} % the work fits in "
-                             f"{_s(p95)} % of this GPU; up to {fmt_share(sev)} of the GPU-hours back"))
+                             f"{_s(p95)} % of this GPU; up to {fmt_share(sev)} of the GPU-hours back"
+                             + _smaller(inp, w, p95s)))
         elif p5 < LOW_GPU_P5:
             sev = float((u < LOW_GPU_P5).mean())
             out.append(Check(inp.m.config, name, w.host, TRIGGERED, evidence + ": fluctuating", threshold, sev,
@@ -151,10 +155,27 @@ def batch_size(inp: RuleInput) -> list[Check]:
             out.append(Check(inp.m.config, name, w.host, TRIGGERED, evidence, threshold, sev,
                              "1 − the largest p95/100: the host's share unused even at its peaks",
                              f"a larger batch (about ×{max(2, int(BATCH_SIZE_P95 // max(top, 1)))}) or a smaller "
-                             f"instance: at its peaks the work used {_s(top)} % of this one"))
+                             f"instance: at its peaks the work used {_s(top)} % of this one"
+                             + _smaller(inp, w, dict(p95s))))
         else:
             out.append(Check(inp.m.config, name, w.host, OK, evidence, threshold))
     return out
+
+
+def _smaller(inp: RuleInput, w: HostWindow, p95s: dict) -> str:
+    """"; <a cheaper type of the same family that holds the peak>" (rightsize.py), or ""."""
+    if inp.catalog is None or not w.cores or p95s.get("CPU") is None:
+        return ""
+    itype = rightsize.declared_type(inp.run, inp.m.config, w.host)
+    gpus = len(w.gpu_mem_per_gpu)
+    mem = w.mem_used[~np.isnan(w.mem_used)] if w.mem_used is not None else np.array([])
+    demand = rightsize.Demand(p95s["CPU"] / 100 * w.cores, (p95s.get("GPU") or 0.0) / 100 * gpus,
+                              float(mem.max()) if len(mem) else None)
+    found = rightsize.smaller_type(itype, demand, inp.catalog, inp.facts)
+    if found is not None:
+        return "; " + found.text()
+    return (f"; no cheaper {itype.split('.')[0]} type in the price catalog holds that peak"
+            if inp.catalog.get(itype) else "")
 
 
 def _critical_host(inp: RuleInput) -> Optional[tuple[str, str]]:
