@@ -157,7 +157,7 @@ def run(opts: RunOptions, *, stop: threading.Event | None = None, progress: Call
 
 def _live_rules(cp):
     """The configuration's live rules, per the experiment (`live_rules`, `max_init_s`)."""
-    from harness.stages.live_rules import LiveRules
+    from harness.protocol.live_rules import LiveRules
 
     if not cp.live_rules and not cp.max_init_s:
         return None

@@ -275,7 +275,7 @@ class Experiment(_Strict):
     warm_start: bool = True
     # A difference smaller than this share counts as noise in every verdict.
     min_effect: float = Field(default=0.05, ge=0, lt=1)
-    # Live rules (harness/stages/live_rules.py): a configuration none of whose training tasks
+    # Live rules (harness/protocol/live_rules.py): a configuration none of whose training tasks
     # logged a step this many seconds after its tasks started is stopped (status
     # stopped_early, reason_code max_init); 0 turns it off. Also the report's "max
     # initialization time" threshold. Default: SageMaker's MaxInitializationTime, 20 min.

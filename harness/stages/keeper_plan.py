@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.config.inventory import Inventory
+from harness import strategies
 from harness.errors import ConfigError
 from harness.protocol import layout
 from harness.protocol.constants import worker_argv
@@ -59,13 +60,17 @@ def keeper_specs(plan: Plan, inv: Inventory, run_dir: Path, opts: KeeperOptions,
     hosts = plan_hosts(plan)
     steward = inv.host(hosts[0])
     configs = []
+    helpers = (layout.SAMPLER_ROLE, *strategies.helper_roles())
     for cp in plan.configs:
         tasks = [{"task_id": t.task_id, "host": t.host, "role": t.role, "rank": t.rank, "start_group": t.start_group,
                   "finishes": t.finishes, "critical": t.critical, "task_dir": t.task_dir,
                   "events": (t.spec.get("events") if t.spec is not None else None) or layout.EVENTS_FILE,
-                  "gloo": t.env.get("HOROVOD_CONTROLLER") == "gloo"} for t in cp.tasks]
+                  "gloo": t.env.get("HOROVOD_CONTROLLER") == "gloo",
+                  # whose step records the live rules read (not the sampler's, not a helper's)
+                  "trains": t.role not in helpers} for t in cp.tasks]
         types = {h: inv.host(h).instance_type for h in cp.hosts}
         configs.append({"name": cp.name, "time_limit_s": cp.time_limit_s, "tasks": tasks,
+                        "max_init_s": cp.max_init_s, "live_rules": cp.live_rules,
                         "start_record": config_start_fields(cp, types)})
     common = {"keeper_version": KEEPER_VERSION, "run_id": plan.run_id, "steward": steward.name,
               "steward_address": PlacementContext.address(steward), "port": port, "token": token, "hosts": hosts,

@@ -14,8 +14,8 @@ from harness.errors import HarnessError
 from harness.protocol.failure_line import decisive_line, gloo_crash_hint, shorten
 from harness.protocol.events import EventLog
 from harness import strategies
-from harness.stages import live_rules
-from harness.stages.live_rules import LiveRules
+from harness.protocol import live_rules
+from harness.protocol.live_rules import LiveRules
 from harness.stages.plan import ConfigPlan, Task
 from harness.transport import shell
 from harness.protocol import exits, layout
@@ -170,7 +170,7 @@ class Supervisor:
             self.stop.wait(self.poll_interval)
 
     def _live_rules(self, elapsed_s: float) -> str | None:
-        """The live rules over what the last poll brought back (harness/stages/live_rules.py);
+        """The live rules over what the last poll brought back (harness/protocol/live_rules.py);
         a hit is written to control.jsonl (`live_rule`) and ends the configuration early."""
         if self.live is None:
             return None

@@ -59,7 +59,7 @@ class ConfigPlan:
     config: str = ""
     repeat: int = 1
     counted: bool = True
-    # The live rules' limit (harness/stages/live_rules.py; 0: off); not in plan.json.
+    # The live rules' limit (harness/protocol/live_rules.py; 0: off); not in plan.json.
     max_init_s: float = 0.0
     live_rules: bool = True
 

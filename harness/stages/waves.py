@@ -70,7 +70,7 @@ def run_waves(waves: Sequence[Sequence[str]], run_one: Callable[[str, StopScope]
                 t.start()
             for t in threads:
                 t.join()
-        # stopped_early (a live rule: harness/stages/live_rules.py) ends only that configuration
+        # stopped_early (a live rule: harness/protocol/live_rules.py) ends only that configuration
         failed = [o for o in outcomes if o.name in names and o.status not in ("succeeded", SKIPPED, "stopped_early")]
         if any(o.status == "stopped" for o in failed):
             break

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from harness.protocol import exits
+from harness.protocol import exits, layout, live_rules
+from harness.protocol.live_rules import LiveRules
 
 TERMINAL = ("succeeded", "failed", "stopped", "lost", "interrupted")
 SILENT_NOTE_S = 5.0      # a member silent this long gets a host_unreachable record (a blip so far)
@@ -62,6 +63,8 @@ class ConfigRun:
     deadline: float = 0.0
     swept: dict = field(default_factory=dict)   # host -> leftover pids
     started_wall: float | None = None   # the config_start record's t_wall (the keeper sets it)
+    live: LiveRules | None = None       # the live rules, as the attached supervisor applies them
+    reason_code: str | None = None      # stopped_early: the rule that stopped it
 
     @property
     def name(self) -> str:
@@ -85,6 +88,12 @@ class ConfigRun:
                 "tasks": [t.view() for t in self.tasks]}
 
 
+def _live_rules(c: dict) -> LiveRules | None:
+    """A configuration's live rules from its keeper spec (max_init_s, live_rules), or None."""
+    max_init, watch = float(c.get("max_init_s") or 0.0), bool(c.get("live_rules", False))
+    return LiveRules(max_init_s=max_init, watch=watch) if (max_init or watch) else None
+
+
 class Steward:
     """Feed it `report(...)` for every host (its own included) and `tick(now)` every poll;
     read `orders(host)` for each host and drain `records` into the control log."""
@@ -94,7 +103,8 @@ class Steward:
         self.members = list(spec["hosts"])
         self.grace = float(spec["connection_grace_s"])
         self.configs = {c["name"]: ConfigRun(c, [TaskView(dict(t)) for t in c["tasks"]],
-                                             groups=sorted({t["start_group"] for t in c["tasks"]}))
+                                             groups=sorted({t["start_group"] for t in c["tasks"]}),
+                                             live=_live_rules(c))
                         for c in spec["configs"]}
         self.order = [c["name"] for c in spec["configs"]]
         self.waves = [list(w) for w in spec["waves"]]
@@ -285,10 +295,11 @@ class Steward:
                 leftovers = {h: [-1] for h in cr.hosts if h in self.unreachable or h not in cr.swept}
                 leftovers.update({h: p for h, p in cr.swept.items() if p})
                 cr.phase = "ended"
+                code = {"reason_code": cr.reason_code} if cr.status == live_rules.STATUS else {}
                 self._emit("config_end", config=cr.name, status=cr.status, reason=cr.reason,
-                           leftovers=dict(sorted(leftovers.items())))
+                           leftovers=dict(sorted(leftovers.items())), **code)
                 self.outcomes.append((cr.name, cr.status, cr.reason))
-                if cr.status != "succeeded" and self.spec.get("fail_fast"):
+                if cr.status not in ("succeeded", live_rules.STATUS) and self.spec.get("fail_fast"):
                     self.fail_stop = True
                     for other in self.configs.values():
                         if other.phase in ("starting", "watching"):
@@ -301,6 +312,15 @@ class Steward:
             return "stopped", cr.stop_reason
         if now - cr.t0 > cr.spec["time_limit_s"]:
             return "timeout", f"time limit of {cr.spec['time_limit_s']:g} s reached"
+        if cr.live is not None and cr.phase == "watching":
+            steps = [(t.entry["task_id"], t.host, t.last_step) for t in cr.tasks if t.entry.get("trains")]
+            samples = [(t.host, t.last_step) for t in cr.tasks if t.entry["role"] == layout.SAMPLER_ROLE]
+            hit = cr.live.check(now - cr.t0, steps, samples)
+            if hit is not None:
+                cr.reason_code = hit.code
+                self._emit("live_rule", config=cr.name, rule=hit.code, host=hit.host, reason=hit.reason,
+                           elapsed_s=round(now - cr.t0, 3))
+                return live_rules.STATUS, f"stopped early ({hit.code}): {hit.reason}"
         hit = [t for t in cr.tasks if t.state == "interrupted"]
         if hit:
             t = hit[0]
@@ -356,7 +376,8 @@ class Steward:
     def _run_over(self, names: list[str]) -> bool:
         """run_waves' rule after a wave: a stop ends the run; sequentially a failure does
         unless keep_going; in parallel only with fail_fast."""
-        done = [o for o in self.outcomes if o[0] in names and o[1] != "succeeded"]
+        # stopped_early (a live rule) ends only that configuration, as in run_waves
+        done = [o for o in self.outcomes if o[0] in names and o[1] not in ("succeeded", live_rules.STATUS)]
         if any(o[1] == "stopped" for o in done) or self.fail_stop:
             return True
         return bool(done) and not self.spec.get("parallel") and not self.spec.get("keep_going")

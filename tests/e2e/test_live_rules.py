@@ -52,3 +52,32 @@ def test_no_first_step_within_max_init_stops_the_configuration(tmp_path):
     assert end["status"] == "stopped_early" and end["reason_code"] == "max_init", end
     report = (Path(res.run_dir) / "report.md").read_text()
     assert "max initialization time" in report and "stopped by the supervisor" in report
+
+
+def test_a_detached_run_applies_the_same_live_rules_on_the_hosts(tmp_path):
+    # The steward on the hosts supervises a detached run (harness/worker/keeper_steward.py):
+    # the NaN loss stops each repeat early there, with the same records as attached.
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "e.yaml").write_text(yaml.safe_dump({
+        "name": "live", "sample_interval_s": 0.5, "repeats": 2,
+        "workload": {**WORKLOAD, "learning_rate": 100.0}, "configurations": [{"name": "diverges"}]}))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_USE_LEGACY_KERAS": "1"}
+
+    def harness(*args):
+        return subprocess.run([sys.executable, "-m", "harness", *args, "--runs-dir", "runs"], cwd=tmp_path,
+                              env=env, capture_output=True, text=True, timeout=600)
+
+    started = harness("run", "-e", "e.yaml", "--hosts", str(ROOT / "hosts" / "local.yaml"), "--run-id", "det",
+                      "--detach")
+    assert started.returncode == 0 and "detached" in started.stdout, started.stdout + started.stderr
+    attached = harness("attach", "det")
+    assert "stopped early (nan_loss)" in attached.stderr, attached.stdout[-2000:] + attached.stderr[-2000:]
+    control = [json.loads(l) for l in (tmp_path / "runs" / "det" / "control.jsonl").read_text().splitlines()]
+    end = {r["config"]: r for r in control if r["event"] == "config_end"}
+    for name in ("diverges@1", "diverges@2"):
+        assert end[name]["status"] == "stopped_early" and end[name]["reason_code"] == "nan_loss", end
+    assert [r["rule"] for r in control if r["event"] == "live_rule"] == ["nan_loss", "nan_loss"]
+    assert "stopped early (nan_loss)" in (tmp_path / "runs" / "det" / "report.md").read_text()

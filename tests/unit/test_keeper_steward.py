@@ -242,3 +242,51 @@ def test_a_sweep_that_never_reports_leaves_unknown_leftovers():
     w.run_until(lambda: st.ended)
     assert w.now - t >= SWEEP_TIMEOUT_S - 1
     assert w.events("config_end")[0][1]["leftovers"] == {"h0": [-1], "h1": [4242]}
+
+
+def _live_config(name, **rules):
+    c = two_host_config(name)
+    for t in c["tasks"]:
+        t["trains"] = t["role"] != "sampler"
+    return {**c, **rules}
+
+
+def test_a_nan_loss_stops_only_that_configuration_early_as_the_attached_supervisor_does():
+    st = Steward(spec([_live_config("a", live_rules=True, max_init_s=0), _live_config("b", live_rules=True)]), 0.0)
+    w = World(st)
+    w.run_until(lambda: started(w, "a", "worker-1", "h1") and st.configs["a"].phase == "watching")
+    w.hosts["h1"]["a", "worker-1"]["last_step"] = {"event": "step", "step": 7, "loss": float("nan")}
+    w.run_until(lambda: st.configs["a"].phase == "ended")
+    hit = w.events("live_rule")[0][1]
+    assert (hit["config"], hit["rule"], hit["host"]) == ("a", "nan_loss", "h1")
+    end = w.events("config_end")[0][1]
+    assert end["status"] == "stopped_early" and end["reason_code"] == "nan_loss"
+    assert end["reason"].startswith("stopped early (nan_loss): task worker-1 on h1: loss nan at step 7")
+    # the next configuration still runs (sequential, no keep_going): an early stop is not a failure
+    w.run_until(lambda: started(w, "b", "worker-1", "h1"))
+    for h, tid in (("h0", "worker-0"), ("h1", "worker-1")):
+        w.exit(h, "b", tid, 0)
+    w.run_until(lambda: st.ended)
+    assert [f["config"] for e, f in w.events("config_start")] == ["a", "b"]
+
+
+def test_no_first_step_within_max_init_s_stops_the_configuration():
+    st = Steward(spec([_live_config("a", live_rules=False, max_init_s=5.0)]), 0.0)
+    w = World(st)
+    w.run_until(lambda: started(w, "a", "worker-1", "h1"))
+    for h, tid in (("h0", "worker-0"), ("h1", "worker-1")):   # started, but no step yet
+        w.hosts[h]["a", tid]["last_step"] = None
+    w.run_until(lambda: st.configs["a"].phase == "ended", limit=40)
+    end = w.events("config_end")[0][1]
+    assert end["status"] == "stopped_early" and end["reason_code"] == "max_init"
+    assert "no training task logged a step within max_init_s = 5 s" in end["reason"]
+
+
+def test_without_live_rules_in_the_spec_nothing_is_stopped_early():
+    st = Steward(spec([two_host_config("a")]), 0.0)   # an older keeper spec: no max_init_s, live_rules
+    w = World(st)
+    w.run_until(lambda: started(w, "a", "worker-1", "h1"))
+    w.hosts["h1"]["a", "worker-1"]["last_step"] = {"event": "step", "step": 7, "loss": float("nan")}
+    for _ in range(20):
+        w.step()
+    assert st.configs["a"].phase == "watching" and not w.events("live_rule")

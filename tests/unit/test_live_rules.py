@@ -1,6 +1,6 @@
-"""The live rules (harness/stages/live_rules.py) on the records a poll brings back."""
+"""The live rules (harness/protocol/live_rules.py) on the records a poll brings back."""
 
-from harness.stages.live_rules import LiveRules
+from harness.protocol.live_rules import LiveRules
 
 
 def _step(loss, step=10):

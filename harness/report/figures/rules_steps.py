@@ -1,7 +1,7 @@
 """Rules on step records, calibration, start-up and the run's layout (pure): straggler
 host, input-bound, communication-bound, shared cores, step outlier (SageMaker StepOutlier)
 and max initialization time (SageMaker MaxInitializationTime, also a live rule:
-harness/stages/live_rules.py). Formulas, thresholds and worked examples: docs/metrics.md,
+harness/protocol/live_rules.py). Formulas, thresholds and worked examples: docs/metrics.md,
 "Diagnoses"."""
 
 from __future__ import annotations

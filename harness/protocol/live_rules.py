@@ -1,6 +1,8 @@
-"""Live rules (PURE): while a configuration runs, the supervisor (launch.py) stops it early
-when its result can no longer be worth anything, from what every poll already brings back
-(each task's newest step record, each sampler's newest sample):
+"""Live rules (PURE, stdlib only: both supervisors use them): while a configuration runs,
+the supervisor stops it early when its result can no longer be worth anything, from what
+every poll already brings back (each task's newest step record, each sampler's newest
+sample). The control side's supervisor (harness/stages/launch.py) and, in a detached run,
+the steward on the hosts (harness/worker/keeper_steward.py) apply the same rules:
 
   max_init   no training task has logged a step `max_init_s` seconds after the tasks were
              started (the experiment's `max_init_s`; 0 turns it off)
