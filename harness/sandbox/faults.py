@@ -107,14 +107,19 @@ def slow(state: SandboxState, host: HostState, rate: str) -> str:
     return f"{host.name}: rate {shaping.format_rate(host.rate_bits)} both directions"
 
 
+def _sshd_group(state: SandboxState, host: HostState, fault: str) -> str:
+    """The cgroup name for the host's sshd (a running one: only what it starts inherits)."""
+    _need_netns(state, host, fault)
+    if not sshd.is_ours(host.sshd_pid, host.sshd_config):
+        raise UsageError(f"{host.name}: sshd is not running; `harness sandbox fault {host.name} restore` first")
+    return f"{state.tag}-{host.name}"
+
+
 def cpu(state: SandboxState, host: HostState, cores_text: str) -> str:
     from harness.sandbox import cpu_quota
 
-    _need_netns(state, host, "cpu")
     cores = cpu_quota.parse_cores(cores_text)
-    if not sshd.is_ours(host.sshd_pid, host.sshd_config):
-        raise UsageError(f"{host.name}: sshd is not running; `harness sandbox fault {host.name} restore` first")
-    host.cgroup = cpu_quota.apply(f"{state.tag}-{host.name}", host.sshd_pid, cores)
+    host.cgroup = cpu_quota.apply(_sshd_group(state, host, "cpu"), host.sshd_pid, cores)
     host.cpu_cores = cores
     save(state)
     return f"{host.name}: at most {cores:g} cores for what it starts from now on ({host.cgroup})"
@@ -123,11 +128,8 @@ def cpu(state: SandboxState, host: HostState, cores_text: str) -> str:
 def mem(state: SandboxState, host: HostState, size_text: str) -> str:
     from harness.sandbox import mem_limit
 
-    _need_netns(state, host, "mem")
     limit = mem_limit.parse_bytes(size_text)
-    if not sshd.is_ours(host.sshd_pid, host.sshd_config):
-        raise UsageError(f"{host.name}: sshd is not running; `harness sandbox fault {host.name} restore` first")
-    host.mem_cgroup = mem_limit.apply(f"{state.tag}-{host.name}", host.sshd_pid, limit)
+    host.mem_cgroup = mem_limit.apply(_sshd_group(state, host, "mem"), host.sshd_pid, limit)
     host.mem_bytes = limit
     save(state)
     return f"{host.name}: at most {limit >> 20} MiB of memory for what it starts from now on ({host.mem_cgroup})"

@@ -150,6 +150,35 @@ def test_cpu_quota_limits_what_a_host_starts_and_down_removes_it(sb):
     # the module's `down` removes the cgroup (test_down_twice… checks nothing of ours is left)
 
 
+def test_memory_limit_and_the_hosts_own_view_of_its_cgroups(sb):
+    from harness.worker import cgroup_limits
+
+    rc, out, _ = cli("fault", "sb1", "mem", "300M", "--dir", sb.dir)
+    assert rc == 0 and "at most 300 MiB of memory" in out, out
+    h = sandbox.load_state(sb.dir).host("sb1")
+    assert h.mem_bytes == 300 << 20 and Path(h.mem_cgroup).is_dir()
+    host = next(x for x in load_inventory(sb.files[1]).hosts if x.name == "sb1")
+    tr = SSHTransport(host, sb.opts)
+    try:
+        import shlex
+        # inside the host (its own /sys from `ip netns exec`) the cgroup hierarchies are mounted,
+        # so a process there finds the limit, as on a real host or in a container
+        probe = "from harness.worker import cgroup_limits as c; l = c.find(); print(l.memory_bytes, l.where)"
+        root = Path(__file__).resolve().parents[2]
+        got = tr.exec(f"cd {shlex.quote(str(root))} && {shlex.quote(sys.executable)} -c {shlex.quote(probe)}",
+                      timeout=60).stdout.split()
+        # a process that wants more than the limit is killed (no swap here) or paged out
+        eat = tr.exec("python3 -c 'b = bytearray(400 << 20); print(len(b))'; echo exit $?", timeout=60)
+    finally:
+        tr.close()
+        # the later tests train on sb1: a limit above this machine's memory reads as none
+        cli("fault", "sb1", "mem", "1024G", "--dir", sb.dir)
+    assert got[0] == str(300 << 20) and any("memory:" in w for w in got[1:]), got
+    swap = Path("/proc/swaps").read_text().count("\n") > 1
+    assert eat.stdout.split()[-2:] == ["exit", "137"] or (swap and "exit 0" in eat.stdout), eat
+    assert cgroup_limits.find().memory_bytes is None   # this process: not in the host's group
+
+
 def test_delay_on_a_kernel_without_netem_is_a_clear_error(sb, tmp_path):
     with netns.ScratchNamespace("hsb") as scratch:
         ok, _ = shaping.netem_available("lo", scratch)
