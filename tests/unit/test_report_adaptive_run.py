@@ -49,3 +49,31 @@ def test_the_bill_of_deciding_adds_up_and_estimates_the_fixed_design(tmp_path):
     assert abs(measured - bill.total.host_seconds) < 1e-6
     # 2 counted runs each here; the fixed design: 3 each + one warm-up run on the host
     assert bill.fixed.host_seconds > bill.total.host_seconds and 0 < bill.ratio < 1
+
+
+def _section_text(run):
+    from harness.report.write.adaptive_sections import adaptive_blocks
+
+    return "\n".join(str(getattr(b, "text", "")) for b in adaptive_blocks(analyze_dir(run)))
+
+
+def _look(run, states):
+    with open(run / "control.jsonl", "a") as f:
+        f.write(json.dumps({"event": "adaptive_look", "t_wall": 99.0, "round": 1, "states": states}) + "\n")
+
+
+def test_the_last_recorded_look_is_compared_with_the_replay_only_at_the_same_runs(tmp_path):
+    runs = {"fast": [0.010, 0.0101], "slow": [0.020, 0.0199]}
+    # the look after both rounds: the same runs, the same states
+    run = _auto(repeated_run(tmp_path / "a", runs))
+    _look(run, {"fast": {"state": "done", "runs": 2}, "slow": {"state": "dropped", "runs": 2}})
+    assert "the last agrees with this replay" in _section_text(run)
+    # a look after round 1 that said "repeat": round 2 followed, so it is not a disagreement
+    run = _auto(repeated_run(tmp_path / "b", runs))
+    _look(run, {"fast": {"state": "repeat", "runs": 1}, "slow": {"state": "repeat", "runs": 1}})
+    text = _section_text(run)
+    assert "came before the final round" in text and "differs" not in text
+    # the same runs but another state: the records changed after the look
+    run = _auto(repeated_run(tmp_path / "c", runs))
+    _look(run, {"fast": {"state": "repeat", "runs": 2}, "slow": {"state": "repeat", "runs": 2}})
+    assert "differs from this replay" in _section_text(run)

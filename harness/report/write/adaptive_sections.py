@@ -35,13 +35,22 @@ def adaptive_blocks(a: RunAnalysis) -> list[Block]:
     looks = a.run.control_of("adaptive_look")
     if looks:
         last = looks[-1]
-        recorded = {k: v.get("state") for k, v in (last.get("states") or {}).items() if isinstance(v, dict)}
+        states = {k: v for k, v in (last.get("states") or {}).items() if isinstance(v, dict)}
+        recorded = {k: v.get("state") for k, v in states.items()}
         replayed = {c.config: c.state for c in res.outcome.configs}
-        same = recorded == replayed or not recorded
+        # The last look came before the last round when runs were counted after it (a run that
+        # reaches max_repeats has no look after its final round): then it is not comparable.
+        later = any(c.runs != states.get(c.config, {}).get("runs") for c in res.outcome.configs if c.config in states)
+        if later:
+            verdict = ("came before the final round (a round that reaches max_repeats has no look after it); "
+                       "the replay above includes that round, so the two are not compared.")
+        elif recorded == replayed or not recorded:
+            verdict = "agrees with this replay."
+        else:
+            verdict = (f"differs from this replay: recorded {recorded}, replayed {replayed} (a run's records "
+                       f"changed after the look, e.g. a late collection).")
         out.append(Para(f"{len(looks)} look(s) recorded during the run (control.jsonl `adaptive_look`); the last "
-                        + ("agrees with this replay." if same else
-                           f"differs from this replay: recorded {recorded}, replayed {replayed} "
-                           f"(a run's records changed after the look, e.g. a late collection).")))
+                        + verdict))
     skipped = a.run.skipped_runs()
     early = [m for m in a.metrics if m.early_stop]
     if skipped or early:
