@@ -1,7 +1,9 @@
 """Warm starts, measured: start-up (results.csv `startup_s`: config_start → first step) of a
 configuration's cold first run against its warm repeats (forked from the host's zygote,
 harness/worker/warm.py), for the single process and Horovod over Gloo (2 ranks), on this
-machine (local host, MLP on digits). Goal: warm ≤ 30 % of cold.
+machine (local host, MLP on digits). Goal: warm ≤ 30 % of cold. Each run's start-up is
+printed split along the task whose first step ended last (report's StartupSplit, plus the
+distribution_ready phase: hvd.init and its rendezvous), so the figures are explained.
 
     .venv/bin/python benchmarks/warm_start.py [--repeats 3]
 """
@@ -9,6 +11,7 @@ machine (local host, MLP on digits). Goal: warm ≤ 30 % of cold.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -26,12 +29,32 @@ WORKLOAD = {"model": "mlp", "dataset": {"name": "digits", "validation_split": 0.
             "epochs": 2, "steps_per_epoch": 20, "learning_rate": 0.1, "optimizer": "momentum", "warmup_steps": 2}
 CONFIGS = {"single": {"name": "single"},
            "horovod-gloo": {"name": "horovod-gloo", "strategy": "horovod", "workers": 2}}
+SHORT = {"launch_s": "launch", "process_start_s": "process", "framework_import_s": "import",
+         "distribution_ready": "dist", "data_ready_s": "data", "model_built_s": "model",
+         "first_step_s": "step1", "other_s": "other"}
+
+
+def split(a, m) -> str:
+    """`name value` per part of m's start-up; `dist` is part of `other` in the report."""
+    s = m.startup
+    if s is None:
+        return "no split"
+    parts = dict(s.parts())
+    task = next((t for t in a.run.tasks if t.task_id == s.task_id), None)
+    dist = next((r.get("seconds") for r in (task.of("phase") if task else []) if r.get("name") == "distribution_ready"),
+                None)
+    if dist is not None:
+        parts["distribution_ready"] = dist
+        parts["other_s"] = parts["other_s"] - dist
+    order = [k for k in SHORT if k in parts]
+    return " ".join(f"{SHORT[k]} {parts[k]:.2f}" for k in order if parts[k] is not None)
 
 
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
+    print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())} ({os.cpu_count()} cores)", flush=True)
     with tempfile.TemporaryDirectory() as t:
         tmp = Path(t)
         for label, cfg in CONFIGS.items():
@@ -44,12 +67,16 @@ def main() -> int:
                                  run_id=label)
             if res.status != "succeeded":
                 raise SystemExit(f"{label}: run {res.status}: {res.reason}")
-            starts = {m.config: m.startup_s for m in analyze_dir(res.run_dir).metrics}
+            a = analyze_dir(res.run_dir)
+            starts = {m.config: m.startup_s for m in a.metrics}
+            for m in a.metrics:
+                print(f"  {m.config:17} start-up {m.startup_s:.2f} s = {split(a, m)}", flush=True)
             cold = starts[f"{cfg['name']}@1"]
             warm = [v for k, v in starts.items() if not k.endswith("@1") and v is not None]
             ratio = statistics.mean(warm) / cold
             print(f"{label:13}: cold start-up {cold:.2f} s; warm {', '.join(f'{w:.2f}' for w in warm)} s; "
                   f"warm mean / cold {100 * ratio:.0f} % (goal <= 30 %)", flush=True)
+    print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}", flush=True)
     return 0
 
 

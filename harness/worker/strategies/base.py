@@ -22,6 +22,9 @@ class Local:
     joins_cluster = False
     checkpoint_on_notice = True   # the chief checkpoints on a spot notice (interruption.on_notice)
     _eval_step = None    # traced once, on the first evaluation
+    # Its built model and traced step may serve the next task of an identical configuration
+    # in this process (harness/worker/hot.py): `leave` after a task, `rejoin` before the next.
+    reusable = True
 
     def __init__(self, tf, spec: TaskSpec):
         self.tf = tf
@@ -64,6 +67,12 @@ class Local:
 
     def after_first_step(self, model, opt) -> None:
         pass
+
+    def rejoin(self, spec: TaskSpec) -> None:
+        """Before a task that reuses this trainer (hot.py): join that task's cluster."""
+
+    def leave(self) -> None:
+        """After a task whose state is kept: leave its cluster, so the next can join its own."""
 
     def barrier(self) -> None:
         pass

@@ -62,12 +62,28 @@ class Trainer(Local):
         import horovod.tensorflow as hvd
 
         self.hvd = hvd
+        self._join(spec)
+        pin_gpu(tf, hvd.local_rank())
+
+    def _join(self, spec: TaskSpec) -> None:
         _wait_for_rendezvous()
-        hvd.init()
-        self.rank, self.size = hvd.rank(), hvd.size()
+        self.hvd.init()   # reads this task's rank, size and rendezvous from its environment
+        self.rank, self.size = self.hvd.rank(), self.hvd.size()
         if self.size != spec.size:
             raise RuntimeError(f"Horovod started {self.size} ranks but the plan has {spec.size}")
-        pin_gpu(tf, hvd.local_rank())
+
+    def rejoin(self, spec: TaskSpec) -> None:
+        # A new rendezvous in the same interpreter, as Horovod's elastic mode does after a reset.
+        # The local rank may differ from the previous task's, but the GPU was pinned by the
+        # first one: a kept process is reused only on CPU hosts (reusable below).
+        self._join(spec)
+
+    def leave(self) -> None:
+        self.hvd.shutdown()
+
+    @property
+    def reusable(self) -> bool:
+        return not self.tf.config.list_physical_devices("GPU")
 
     def tape(self, tape):
         return self.hvd.DistributedGradientTape(tape)
