@@ -101,9 +101,11 @@ def _imports(extra: tuple[str, ...] = ()) -> list[str]:
     import tf_keras  # noqa: F401
 
     import harness.worker.datasets  # noqa: F401
-    import harness.worker.entry  # noqa: F401   (and with it the training code)
+    import harness.worker.entry  # noqa: F401
+    import harness.worker.train  # noqa: F401   (the training code: the loop, strategies' base, calibration)
     import models  # noqa: F401
-    done += ["numpy", "tensorflow", "tf_keras", "harness.worker.entry", "harness.worker.datasets", "models"]
+    done += ["numpy", "tensorflow", "tf_keras", "harness.worker.entry", "harness.worker.train",
+             "harness.worker.datasets", "models"]
     try:
         import sklearn.datasets  # noqa: F401   (the bundled datasets' loader)
         done.append("sklearn.datasets")

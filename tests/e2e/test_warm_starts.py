@@ -89,6 +89,7 @@ def test_single_repeats_after_the_first_run_start_warm(tmp_path):
     assert next(r for r in control if r["event"] == "warm_stop")["leftovers"] == []
     assert _no_process_of("w")
     assert "## Warm starts" in (run / "report.md").read_text()
+    assert "| one | 1 / 2 (1 kept) |" in (run / "report.md").read_text()
 
 
 @pytest.mark.horovod

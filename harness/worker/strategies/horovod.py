@@ -143,4 +143,6 @@ def _wait_for_rendezvous(timeout: float = 60.0) -> None:
         except OSError as e:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"Horovod rendezvous server {addr}:{port} not reachable after {timeout:g} s: {e}")
-            time.sleep(0.2)
+            # Short: a warm rank is up before the (cold) rendezvous server listens, and each
+            # missed poll is start-up time (a refused local connect costs microseconds).
+            time.sleep(0.02)
