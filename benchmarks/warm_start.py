@@ -3,7 +3,10 @@ configuration's cold first run against its warm repeats (forked from the host's 
 harness/worker/warm.py), for the single process and Horovod over Gloo (2 ranks), on this
 machine (local host, MLP on digits). Goal: warm ≤ 30 % of cold. Each run's start-up is
 printed split along the task whose first step ended last (report's StartupSplit, plus the
-distribution_ready phase: hvd.init and its rendezvous), so the figures are explained.
+distribution_ready phase: hvd.init and its rendezvous), so the figures are explained, and
+marked: `cold` (the first run, its own process), `fork` (a fresh child of the zygote, which
+paid the imports once), `kept` (the previous repeat's processes, model and traced step kept,
+weights reset: harness/worker/hot.py).
 
     .venv/bin/python benchmarks/warm_start.py [--repeats 3]
 """
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import statistics
 import sys
 import tempfile
@@ -50,6 +54,20 @@ def split(a, m) -> str:
     return " ".join(f"{SHORT[k]} {parts[k]:.2f}" for k in order if parts[k] is not None)
 
 
+def free_port() -> int:
+    """A port base no other run on this shared machine is using now (the default base_port
+    may be another run's: its rendezvous server would not start)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1] if s.getsockname()[1] < 60000 else 47000
+
+
+def kept(a, config: str) -> bool:
+    """Whether run `config`'s training tasks ran in kept processes (run_start warm.process_tasks > 1)."""
+    starts = [t.first("run_start") or {} for t in a.run.tasks if t.config == config and t.role == "worker"]
+    return bool(starts) and all(((s.get("warm") or {}).get("process_tasks") or 1) > 1 for s in starts)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=3)
@@ -59,7 +77,7 @@ def main() -> int:
         tmp = Path(t)
         for label, cfg in CONFIGS.items():
             exp = {"name": f"warm-{label}", "workload": WORKLOAD, "configurations": [cfg], "repeats": args.repeats,
-                   "sample_interval_s": 0, "warm_start": True}
+                   "sample_interval_s": 0, "warm_start": True, "base_port": free_port()}
             hosts = {"hosts": [{"name": "local", "transport": "local", "slots": 2, "instance_type": "c7i.large"}]}
             (tmp / f"{label}.yaml").write_text(yaml.safe_dump(exp, sort_keys=False))
             (tmp / "h.yaml").write_text(yaml.safe_dump(hosts, sort_keys=False))
@@ -69,9 +87,11 @@ def main() -> int:
                 raise SystemExit(f"{label}: run {res.status}: {res.reason}")
             a = analyze_dir(res.run_dir)
             starts = {m.config: m.startup_s for m in a.metrics}
-            for m in a.metrics:
-                print(f"  {m.config:17} start-up {m.startup_s:.2f} s = {split(a, m)}", flush=True)
             cold = starts[f"{cfg['name']}@1"]
+            for m in a.metrics:
+                how = "cold" if m.config.endswith("@1") else ("kept" if kept(a, m.config) else "fork")
+                print(f"  {m.config:17} {how}: start-up {m.startup_s:.2f} s ({100 * m.startup_s / cold:3.0f} % of cold)"
+                      f" = {split(a, m)}", flush=True)
             warm = [v for k, v in starts.items() if not k.endswith("@1") and v is not None]
             ratio = statistics.mean(warm) / cold
             print(f"{label:13}: cold start-up {cold:.2f} s; warm {', '.join(f'{w:.2f}' for w in warm)} s; "
