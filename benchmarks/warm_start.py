@@ -44,7 +44,7 @@ def split(a, m) -> str:
     if s is None:
         return "no split"
     parts = dict(s.parts())
-    task = next((t for t in a.run.tasks if t.task_id == s.task_id), None)
+    task = next((t for t in a.run.tasks if t.config == m.config and t.task_id == s.task_id), None)
     dist = next((r.get("seconds") for r in (task.of("phase") if task else []) if r.get("name") == "distribution_ready"),
                 None)
     if dist is not None:
