@@ -21,7 +21,6 @@ exit code still reaches the stand-in through the zygote; the zygote's end ends i
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import select
@@ -32,7 +31,6 @@ import sys
 import time
 
 from harness.protocol.constants import WARM_HOT_ENV
-from harness.worker import warm_child
 
 
 def address(name: str) -> str:
@@ -168,6 +166,8 @@ def serve(name: str, idle_s: float = 90.0, imports: tuple[str, ...] = ()) -> int
         pid = _to_kept(children, request, fds, conn, info)
         if pid is None:
             ours, theirs = socket.socketpair()
+            from harness.worker import warm_child   # imported by the zygote only, not by stand-ins
+
             pid = os.fork()
             if pid == 0:
                 ours.close()
@@ -190,12 +190,15 @@ def serve(name: str, idle_s: float = 90.0, imports: tuple[str, ...] = ()) -> int
     return 0
 
 
-@dataclasses.dataclass
 class _Child:
-    ctl: socket.socket | None               # our end of its pair: "done" comes in, the next task goes out
-    conn: socket.socket | None              # the stand-in it serves now; None while it waits, kept
-    key: str = ""                           # the kept-state key it waits with (harness/worker/hot.py)
-    tasks: int = 1
+    """A plain class, not a dataclass: this module is also every warm task's stand-in, a fresh
+    interpreter whose imports are start-up time."""
+
+    def __init__(self, ctl: socket.socket, conn: socket.socket, key: str) -> None:
+        self.ctl: socket.socket | None = ctl     # our end of its pair: "done" comes in, the next task goes out
+        self.conn: socket.socket | None = conn   # the stand-in it serves now; None while it waits, kept
+        self.key = key                           # the kept-state key it waits with (harness/worker/hot.py)
+        self.tasks = 1
 
 
 def _to_kept(children: dict[int, "_Child"], request: dict, fds: list[int], conn: socket.socket,
