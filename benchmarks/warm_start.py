@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import socket
 import statistics
 import sys
@@ -54,12 +55,20 @@ def split(a, m) -> str:
     return " ".join(f"{SHORT[k]} {parts[k]:.2f}" for k in order if parts[k] is not None)
 
 
-def free_port() -> int:
-    """A port base no other run on this shared machine is using now (the default base_port
-    may be another run's: its rendezvous server would not start)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1] if s.getsockname()[1] < 60000 else 47000
+def free_port(span: int = 40) -> int:
+    """A port base whose next `span` ports no one on this shared machine listens on now (the
+    default base_port may be another run's), below the ephemeral range, where Gloo's own
+    connections take theirs."""
+    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+    for base in random.Random().sample(range(20000, min(low, 32000) - span, span), 50):
+        try:
+            for port in range(base, base + span):
+                with socket.socket() as s:
+                    s.bind(("0.0.0.0", port))
+            return base
+        except OSError:
+            continue
+    raise SystemExit("no free port range found for the rendezvous servers")
 
 
 def kept(a, config: str) -> bool:
