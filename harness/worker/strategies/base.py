@@ -22,9 +22,6 @@ class Local:
     joins_cluster = False
     checkpoint_on_notice = True   # the chief checkpoints on a spot notice (interruption.on_notice)
     _eval_step = None    # traced once, on the first evaluation
-    # Its built model and traced step may serve the next task of an identical configuration
-    # in this process (harness/worker/hot.py): `leave` after a task, `rejoin` before the next.
-    reusable = True
 
     def __init__(self, tf, spec: TaskSpec):
         self.tf = tf
@@ -33,6 +30,14 @@ class Local:
     @property
     def is_chief(self) -> bool:
         return self.rank == 0
+
+    @property
+    def reusable(self) -> bool:
+        """Whether its built model and traced step may serve the next task of an identical
+        configuration in this process (harness/worker/hot.py; `leave` after a task, `rejoin`
+        before the next). Not on a GPU host: a waiting process would hold the GPU's memory
+        (TensorFlow takes most of it) while other configurations run there."""
+        return not self.tf.config.list_physical_devices("GPU")
 
     def scope(self):
         return contextlib.nullcontext()

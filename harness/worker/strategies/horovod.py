@@ -74,16 +74,12 @@ class Trainer(Local):
 
     def rejoin(self, spec: TaskSpec) -> None:
         # A new rendezvous in the same interpreter, as Horovod's elastic mode does after a reset.
-        # The local rank may differ from the previous task's, but the GPU was pinned by the
-        # first one: a kept process is reused only on CPU hosts (reusable below).
+        # The local rank may differ from the previous task's (the data shard follows it); a GPU
+        # pinned by local rank could not, but a kept process is reused only on CPU hosts (base).
         self._join(spec)
 
     def leave(self) -> None:
         self.hvd.shutdown()
-
-    @property
-    def reusable(self) -> bool:
-        return not self.tf.config.list_physical_devices("GPU")
 
     def tape(self, tape):
         return self.hvd.DistributedGradientTape(tape)
