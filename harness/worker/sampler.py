@@ -19,7 +19,6 @@ about 1.0-1.3 ms on this shared 2-core machine (0.96 ms before, same bench, same
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from typing import Any, Callable
@@ -28,9 +27,8 @@ import psutil
 
 from harness.protocol.constants import WARM_ZYGOTE_ENV
 from harness.protocol.events import EventLog
-from harness.protocol.layout import WARM_CPU_FILE
 from harness.protocol.spec import TaskSpec
-from harness.worker import cgroup_limits, nvml
+from harness.worker import cgroup_limits, nvml, warm_cpu
 from harness.worker.stopping import StopOnSignal
 
 DEFAULT_INTERVAL_S = 1.0
@@ -182,21 +180,6 @@ class _TaskProcesses:
         task = env.get("HARNESS_TASK", "")
         return not task.endswith("/sampler") and (not task or task.startswith(self._config))
 
-    def _entered(self, p: psutil.Process) -> float | None:
-        """A warm child older than the interval (a kept process: harness/worker/hot.py) that
-        entered its task within it: its CPU seconds on entering (warm_child writes them in the
-        task directory), so only this task's CPU counts; None otherwise (found late)."""
-        if self._last_boot is None:
-            return None
-        try:
-            with open(os.path.join(p.cwd(), WARM_CPU_FILE)) as fh:
-                mark = json.load(fh)
-            if mark["pid"] == p.pid and mark["boot_s"] >= self._last_boot - 0.02:
-                return float(mark["cpu_s"])
-        except (OSError, ValueError, KeyError, TypeError, psutil.Error):
-            pass
-        return None
-
     def _scan(self) -> None:
         pids = set(psutil.pids())
         self._settled &= pids  # forget ended pids, so a reused pid is judged afresh
@@ -214,7 +197,9 @@ class _TaskProcesses:
                     born = _started_boot_s(pid)
                     fresh = born is not None and self._last_boot is not None and born >= self._last_boot - 0.02
                     # [process, CPU seconds at the baseline (None: take it at the next read), its time]
-                    self._procs[pid] = [p, 0.0 if fresh else self._entered(p), self._last_mono]
+                    # (a kept warm child, older: its CPU on entering its task, if that was since then)
+                    base = 0.0 if fresh else warm_cpu.entered(pid, p.cwd(), self._last_boot)
+                    self._procs[pid] = [p, base, self._last_mono]
             except (psutil.Error, OSError):  # ended meanwhile, a zombie, another user's
                 ours = False
             if not ours:

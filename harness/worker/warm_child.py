@@ -20,10 +20,9 @@ import signal
 import socket
 import sys
 import threading
-import time
 
 from harness.protocol.constants import WARM_ENV, WARM_HOT_ENV, WARM_KEEP_ENV
-from harness.protocol.layout import WARM_CPU_FILE
+from harness.worker import warm_cpu
 
 
 def run(listener: socket.socket, ctl: socket.socket, conn: socket.socket, fds: list[int], request: dict,
@@ -62,20 +61,8 @@ def _become(conn: socket.socket, fds: list[int], request: dict, info: dict) -> "
     os.environ.clear()
     os.environ.update(request["env"])
     os.environ[WARM_ENV] = json.dumps(info)
-    _mark_cpu()
+    warm_cpu.mark()   # the sampler's baseline: a kept process has earlier tasks' CPU behind it
     return _Watch(conn)
-
-
-def _mark_cpu() -> None:
-    """The CPU this process has used before the task (a kept one: its earlier tasks), for the
-    utilization sampler, which otherwise cannot tell it from this task's."""
-    t = os.times()
-    try:
-        with open(WARM_CPU_FILE, "w") as fh:
-            json.dump({"pid": os.getpid(), "cpu_s": t.user + t.system,
-                       "boot_s": time.clock_gettime(time.CLOCK_BOOTTIME)}, fh)
-    except OSError:
-        pass   # the sampler then counts the process as found late (unmeasured once)
 
 
 def _run_task(task: str) -> int:
