@@ -171,6 +171,10 @@ def serve(name: str, idle_s: float = 90.0, imports: tuple[str, ...] = ()) -> int
             pid = os.fork()
             if pid == 0:
                 ours.close()
+                for c in children.values():   # the others' sockets: a copy here would keep them open
+                    for sock in (c.ctl, c.conn):
+                        if sock is not None:
+                            sock.close()
                 warm_child.run(listener, theirs, conn, fds, request, {**info, "process_tasks": 1})   # never returns
             theirs.close()
             children[pid] = _Child(ours, conn, request["env"].get(WARM_HOT_ENV) or "")

@@ -219,3 +219,47 @@ def test_sigterm_reaches_a_kept_task_and_the_zygote_ends_its_waiting_children(tm
     while os.path.exists(f"/proc/{waiting}") and open(f"/proc/{waiting}/stat").read().split()[2] != "Z":
         assert time.monotonic() < deadline, "a kept child outlived its zygote"
         time.sleep(0.05)
+
+
+def test_a_waiting_kept_child_ends_with_its_zygote_even_a_killed_one(tmp_path):
+    # A child forked later (here: busy with a long task) holds no copy of the waiting one's
+    # channel, so the zygote's death reaches the waiting one at once.
+    d0 = tmp_path / "z"
+    d0.mkdir()
+    name = f"test-kill-{os.getpid()}"
+    zp = subprocess.Popen([sys.executable, "-m", "harness.worker.warm", "--name", name, "--idle", "120"],
+                          stdout=open(d0 / "zygote.log", "w"), stderr=subprocess.STDOUT,
+                          env={**os.environ, "TF_USE_LEGACY_KERAS": "1"})
+    busy = None
+    try:
+        deadline = time.monotonic() + 180
+        while "warm_ready" not in (d0 / "zygote.log").read_text():
+            assert zp.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        d = tmp_path / "a"
+        _train_task(d)
+        assert _start(d, name, **_kept_env("ka")).wait(120) == 0
+        waiting = _ran(d)[0]
+        d = tmp_path / "b"
+        _train_task(d, threads=2)
+        spec = json.loads((d / "task.json").read_text())
+        spec["workload"]["epochs"] = 1000   # runs until stopped
+        (d / "task.json").write_text(json.dumps(spec))
+        busy = _start(d, name, **_kept_env("kb"))
+        deadline = time.monotonic() + 60
+        while not ((d / "events.jsonl").exists() and '"step"' in (d / "events.jsonl").read_text()):
+            assert busy.poll() is None and time.monotonic() < deadline, (d / "stderr.log").read_text()
+            time.sleep(0.1)
+        zp.kill()
+        zp.wait(10)
+        deadline = time.monotonic() + 10
+        while os.path.exists(f"/proc/{waiting}") and open(f"/proc/{waiting}/stat").read().split()[2] != "Z":
+            assert time.monotonic() < deadline, "a waiting kept child outlived its killed zygote"
+            time.sleep(0.05)
+        assert busy.poll() is None   # the busy one is its stand-in's until that ends
+    finally:
+        if zp.poll() is None:
+            zp.kill()
+        if busy is not None and busy.poll() is None:
+            busy.kill()
+            busy.wait(10)
