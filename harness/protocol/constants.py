@@ -31,6 +31,8 @@ TASK_ENV = "HARNESS_TASK"            # "<config>/<task_id>"
 WARM_NAME_ENV = "HARNESS_WARM_NAME"  # a task that a warm zygote may serve: the zygote's name
 WARM_ENV = "HARNESS_WARM"            # set in a warm child: what it shares with its zygote (JSON)
 WARM_ZYGOTE_ENV = "HARNESS_WARM_ZYGOTE"  # set in a zygote's own environment (a configuration's sweep leaves it)
+WARM_HOT_ENV = "HARNESS_WARM_HOT"    # a warm task's kept-state key: an identical configuration's process may serve it
+WARM_KEEP_ENV = "HARNESS_WARM_KEEP"  # "1": a later run on this host has the same key, so keep this process after the task
 EVENTS_ENV = "HARNESS_EVENTS"        # a user script's path to append records to
 # Directories of strategies beyond the harness's own (os.pathsep-separated): each holds
 # <name>.py (the control side, as harness/strategies/<name>.py) and worker/<name>.py (its

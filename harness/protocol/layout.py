@@ -52,6 +52,7 @@ SAMPLES_FILE = "samples.jsonl"       # the utilization sampler's records
 STDOUT_FILE = "stdout.log"
 STDERR_FILE = "stderr.log"
 EXIT_CODE_FILE = "exit_code"         # written by the start command when the process ends
+WARM_CPU_FILE = "warm_cpu.json"      # a warm child's CPU seconds as it entered this task (the sampler's baseline)
 PID_FILE = "pid"
 LEASE_FILE = "lease"                 # touched by the supervisor; see constants.LEASE_S
 LEASE_EXPIRED_FILE = "lease_expired"

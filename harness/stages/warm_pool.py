@@ -8,6 +8,9 @@ their environment; the task asks that zygote and runs cold when there is none); 
 starts a zygote when a configuration run on its host has just ended, while that run is
 being collected (never while a run on that host is measured), so a repeat's start-up
 excludes the imports its predecessor already paid for; `stop` ends them with the run.
+Each such task also gets its kept-state key (HARNESS_WARM_HOT, `hot_key`) and, when a later
+run of the plan has the same key on its host, HARNESS_WARM_KEEP=1: its process then stays
+with its built model and traced step for that run (harness/worker/hot.py).
 
 Not warm: samplers and servers that never train (rendezvous, the mpirun launcher and its
 idle hosts: mpirun starts the ranks itself), and users' scripts (they are their own
@@ -18,10 +21,12 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import posixpath
 
 from harness.protocol.constants import DEFAULT_WORKDIR, RUN_ID_ENV, WARM_NAME_ENV as NAME_ENV
 from harness.protocol.constants import WARM_ZYGOTE_ENV as ZYGOTE_ENV
+from harness.protocol.constants import WARM_HOT_ENV as HOT_ENV, WARM_KEEP_ENV as KEEP_ENV
 from harness.protocol.layout import SAMPLER_ROLE
 from harness import strategies
 # Read by each task after the imports, so they differ between tasks of one zygote.
@@ -82,13 +87,35 @@ def assign(configs: tuple, interpreters: dict[str, str], run_id: str) -> tuple[t
                       and key(interpreters[host], t.env) == k)
         zygotes.append(Zygote(host, name, k, {**zygote_env(sample.env), RUN_ID_ENV: run_id, ZYGOTE_ENV: "1"},
                               strategies.strategy_for(configs[units[0]].strategy).warm_imports, units[1], units[0]))
+    hot_units: dict[tuple[str, str], list[int]] = {}
+    for i, cp in enumerate(configs):
+        for t in cp.tasks:
+            if eligible(t) and (t.host, key(interpreters[t.host], t.env)) in names:
+                hot_units.setdefault((t.host, hot_key(cp, t, key(interpreters[t.host], t.env))), []).append(i)
     out = []
-    for cp in configs:
-        tasks = tuple(dataclasses.replace(t, env={**t.env, NAME_ENV: names[t.host, key(interpreters[t.host], t.env)]})
-                      if eligible(t) and (t.host, key(interpreters[t.host], t.env)) in names else t
-                      for t in cp.tasks)
-        out.append(dataclasses.replace(cp, tasks=tasks))
+    for i, cp in enumerate(configs):
+        tasks = []
+        for t in cp.tasks:
+            k = key(interpreters[t.host], t.env) if eligible(t) else ""
+            if (t.host, k) not in names:
+                tasks.append(t)
+                continue
+            hk = hot_key(cp, t, k)
+            later = any(u > i for u in hot_units[t.host, hk])
+            tasks.append(dataclasses.replace(t, env={**t.env, NAME_ENV: names[t.host, k], HOT_ENV: hk,
+                                                     **({KEEP_ENV: "1"} if later else {})}))
+        out.append(dataclasses.replace(cp, tasks=tuple(tasks)))
     return tuple(out), zygotes
+
+
+def hot_key(cp, task, env_key: str) -> str:
+    """PURE: the key under which a warm task's process may keep its built model and traced step
+    for a later run (harness/worker/hot.py): identical only for the same configuration, role,
+    size, workload and threads in the same environment; a task of any other key builds its own."""
+    spec = task.spec
+    fields = {"env": env_key, "config": cp.config or cp.name, "strategy": cp.strategy, "role": task.role,
+              "size": spec.size, "workload": spec.workload.to_dict(), "threads": spec.threads.to_dict()}
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def due(zygotes: list[Zygote], finished_unit: int, hosts: tuple[str, ...], started: set[str]) -> list[Zygote]:

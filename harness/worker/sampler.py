@@ -28,7 +28,7 @@ import psutil
 from harness.protocol.constants import WARM_ZYGOTE_ENV
 from harness.protocol.events import EventLog
 from harness.protocol.spec import TaskSpec
-from harness.worker import cgroup_limits, nvml
+from harness.worker import cgroup_limits, nvml, warm_cpu
 from harness.worker.stopping import StopOnSignal
 
 DEFAULT_INTERVAL_S = 1.0
@@ -197,7 +197,9 @@ class _TaskProcesses:
                     born = _started_boot_s(pid)
                     fresh = born is not None and self._last_boot is not None and born >= self._last_boot - 0.02
                     # [process, CPU seconds at the baseline (None: take it at the next read), its time]
-                    self._procs[pid] = [p, 0.0 if fresh else None, self._last_mono]
+                    # (a kept warm child, older: its CPU on entering its task, if that was since then)
+                    base = 0.0 if fresh else warm_cpu.entered(pid, p.cwd(), self._last_boot)
+                    self._procs[pid] = [p, base, self._last_mono]
             except (psutil.Error, OSError):  # ended meanwhile, a zombie, another user's
                 ours = False
             if not ours:

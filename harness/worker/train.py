@@ -21,7 +21,7 @@ from harness.protocol import exits
 from harness.protocol.constants import WARM_ENV
 from harness.protocol.events import EventLog
 from harness.protocol.spec import TaskSpec
-from harness.worker import keras_parts, servers, strategies
+from harness.worker import hot, keras_parts, servers, strategies
 from harness.worker.calibrate import Interleaved, gradient_bytes, horovod_settings
 from harness.worker.hostinfo import host_facts, process_start_wall
 from harness.worker.interruption import EXIT_INTERRUPTED, SpotInterrupted, SpotWatch, restore
@@ -75,14 +75,23 @@ def run_task(spec: TaskSpec) -> int:
 def _train(spec: TaskSpec, log: EventLog) -> dict:
     work = spec.workload
     strategy = spec.strategy
+    key = hot.key_of(spec)
+    kept = hot.take(spec)   # what an identical configuration's task left in this process (hot.py)
 
     t = time.monotonic()
-    tf, keras = keras_parts.import_tf(spec.threads)
+    if kept is None:
+        tf, keras = keras_parts.import_tf(spec.threads)
+    else:   # imported, threads set, by a task of the same key (its threads are this task's)
+        tf, keras = kept.tf, kept.keras
     log.emit("phase", name="framework_import", seconds=time.monotonic() - t,
              versions={"tensorflow": tf.__version__, "tf_keras": keras.__version__})
 
     t = time.monotonic()
-    dist = strategies.part(strategy).Trainer(tf, spec)
+    if kept is None:
+        dist = strategies.part(strategy).Trainer(tf, spec)
+    else:
+        dist = kept.dist
+        dist.rejoin(spec)
     rank, size = dist.rank, dist.size
     if dist.joins_cluster:
         # hvd.init / the cluster handshake: waits for every other task to come up.
@@ -92,7 +101,7 @@ def _train(spec: TaskSpec, log: EventLog) -> dict:
     t = time.monotonic()
     from harness.worker.datasets import load_dataset
 
-    data = load_dataset(work.dataset, seed=work.seed)
+    data = load_dataset(work.dataset, seed=work.seed) if kept is None else kept.data
     batch = work.batch_size
     if dist.sync:
         # Data parallelism: each rank trains on its own shard of the examples, and every rank
@@ -111,15 +120,60 @@ def _train(spec: TaskSpec, log: EventLog) -> dict:
     steps_per_epoch = per_rank // batch
     if work.steps_per_epoch:
         steps_per_epoch = min(steps_per_epoch, work.steps_per_epoch)
+    if kept is not None:
+        tf.random.set_seed(None)   # as in a fresh process here: the pipeline shuffles as a cold run's
     it = dist.dataset(x_train, y_train, batch, work.seed)
     log.emit("phase", name="data_ready", seconds=time.monotonic() - t, dataset=data.name,
-             train_examples=int(len(x_train)), val_examples=int(len(data.x_val)), steps_per_epoch=steps_per_epoch)
+             train_examples=int(len(x_train)), val_examples=int(len(data.x_val)), steps_per_epoch=steps_per_epoch,
+             **({"kept": True} if kept is not None else {}))
 
     t = time.monotonic()
+    keras.utils.set_random_seed(work.seed)
+    if kept is None:
+        kept = _build(tf, keras, spec, dist, data, key)
+    else:
+        hot.reset(kept)   # the weights it was built with, the optimizer as before its first step
+        kept.tasks += 1
+    model, opt, loss_fn, score_fn, step_fn, lr = kept.model, kept.opt, kept.loss_fn, kept.score_fn, kept.step_fn, kept.lr
+    params, grad_bytes = gradient_bytes(model)
+    log.emit("phase", name="model_built", seconds=time.monotonic() - t, model=work.model,
+             parameters=int(model.count_params()), trainable_parameters=params, gradient_bytes=grad_bytes,
+             learning_rate=lr, **({"kept": {"tasks": kept.tasks}} if kept.tasks > 1 else {}))
+
+    start_step = restore(spec, log, tf, dist, model, opt, work.epochs * steps_per_epoch)
+    calib = None
+    if dist.calibrates and work.calibration_steps:
+        if kept.local is None:
+            # A throw-away optimizer of the same kind: the real one's state stays untouched.
+            local_opt = keras_parts.optimizer(keras, work.optimizer, lr)
+            kept.local = (dist.train_step(model, local_opt, loss_fn, score_fn, batch, exchange=False), local_opt,
+                          hot.optimizer_state(local_opt))
+        calib = Interleaved(log, kept.local[0], it, model, int(work.calibration_steps),
+                            first=max(start_step, int(work.warmup_steps or 0)) + 1,
+                            last=work.epochs * steps_per_epoch, strategy=strategy, size=size,
+                            gradient_bytes=grad_bytes, horovod=horovod_settings())
+        calib.trace()
+    spot = SpotWatch(spec)
+    try:
+        summary = dist.run_loop(spec, log, model, opt, loss_fn, score_fn, step_fn, it, data, steps_per_epoch,
+                                classification=data.task == "classification", start_step=start_step, spot=spot,
+                                calib=calib)
+    finally:
+        spot.stop()
+        if calib is not None:
+            calib.finish()
+    if key is not None and hot.wanted() and dist.reusable:
+        dist.leave()   # e.g. hvd.shutdown: the next task joins its own cluster
+        hot.keep(kept)
+    return summary
+
+
+def _build(tf, keras, spec: TaskSpec, dist, data, key) -> hot.Kept:
+    """Model, optimizer, loss and the traced step, as a cold task builds them."""
     import models
 
-    keras.utils.set_random_seed(work.seed)
-    lr = work.learning_rate * (size if work.scale_lr and dist.sync else 1)
+    work = spec.workload
+    lr = work.learning_rate * (dist.size if work.scale_lr and dist.sync else 1)
     with dist.scope():
         model = models.build(work.model, data.input_shape, data.outputs, data.task)
         opt = keras_parts.optimizer(keras, work.optimizer, lr)
@@ -131,28 +185,7 @@ def _train(spec: TaskSpec, log: EventLog) -> dict:
     def score_fn(pred, y):
         return keras_parts.score(tf, pred, y, classification)
 
-    step_fn = dist.train_step(model, opt, loss_fn, score_fn, batch)
-    params, grad_bytes = gradient_bytes(model)
-    log.emit("phase", name="model_built", seconds=time.monotonic() - t, model=work.model,
-             parameters=int(model.count_params()), trainable_parameters=params, gradient_bytes=grad_bytes,
-             learning_rate=lr)
-
-    start_step = restore(spec, log, tf, dist, model, opt, work.epochs * steps_per_epoch)
-    calib = None
-    if dist.calibrates and work.calibration_steps:
-        # A throw-away optimizer of the same kind: the real one's state stays untouched.
-        local_step = dist.train_step(model, keras_parts.optimizer(keras, work.optimizer, lr), loss_fn, score_fn, batch,
-                                     exchange=False)
-        calib = Interleaved(log, local_step, it, model, int(work.calibration_steps),
-                            first=max(start_step, int(work.warmup_steps or 0)) + 1,
-                            last=work.epochs * steps_per_epoch, strategy=strategy, size=size,
-                            gradient_bytes=grad_bytes, horovod=horovod_settings())
-        calib.trace()
-    spot = SpotWatch(spec)
-    try:
-        return dist.run_loop(spec, log, model, opt, loss_fn, score_fn, step_fn, it, data, steps_per_epoch,
-                             classification, start_step, spot, calib)
-    finally:
-        spot.stop()
-        if calib is not None:
-            calib.finish()
+    step_fn = dist.train_step(model, opt, loss_fn, score_fn, work.batch_size)
+    initial = model.get_weights() if key is not None else []
+    return hot.Kept(key or "", tf, keras, dist, data, model, opt, loss_fn, score_fn, step_fn, lr, initial,
+                    hot.optimizer_state(opt) if key is not None else [])

@@ -11,7 +11,13 @@ and data from scratch, exactly as a cold process would after its imports. What a
 child shares with the zygote's earlier children is only that imported code (recorded in
 its run_start as `warm`). The zygote belongs to its run: it carries the run's id (the
 leftover check finds it), it exits after `idle_s` with no task, and the run stops it at
-its end. Only a process of the zygote's own user may connect (SO_PEERCRED)."""
+its end. Only a process of the zygote's own user may connect (SO_PEERCRED).
+
+Kept children (harness/worker/warm_child.py, hot.py): a child whose training task left its
+built model and traced step for a later run of the same configuration (the task's key,
+WARM_HOT_ENV) waits after the task instead of exiting; a task of that key is handed to it
+rather than to a fresh fork, and its weights are reset to their initial values there. Its
+exit code still reaches the stand-in through the zygote; the zygote's end ends it."""
 
 from __future__ import annotations
 
@@ -24,7 +30,7 @@ import struct
 import sys
 import time
 
-from harness.protocol.constants import WARM_ENV
+from harness.protocol.constants import WARM_HOT_ENV
 
 
 def address(name: str) -> str:
@@ -93,9 +99,11 @@ def _imports(extra: tuple[str, ...] = ()) -> list[str]:
     import tf_keras  # noqa: F401
 
     import harness.worker.datasets  # noqa: F401
-    import harness.worker.entry  # noqa: F401   (and with it the training code)
+    import harness.worker.entry  # noqa: F401
+    import harness.worker.train  # noqa: F401   (the training code: the loop, strategies' base, calibration)
     import models  # noqa: F401
-    done += ["numpy", "tensorflow", "tf_keras", "harness.worker.entry", "harness.worker.datasets", "models"]
+    done += ["numpy", "tensorflow", "tf_keras", "harness.worker.entry", "harness.worker.train",
+             "harness.worker.datasets", "models"]
     try:
         import sklearn.datasets  # noqa: F401   (the bundled datasets' loader)
         done.append("sklearn.datasets")
@@ -122,16 +130,20 @@ def serve(name: str, idle_s: float = 90.0, imports: tuple[str, ...] = ()) -> int
     ready = time.time()
     print(json.dumps({"event": "warm_ready", "name": name, "pid": os.getpid(), "import_s": round(ready - t0, 3),
                       "imports": imported}), flush=True)
-    children: dict[int, socket.socket] = {}
+    children: dict[int, _Child] = {}
     served, last_active = 0, time.monotonic()
     while not stopping:
         _reap(children)
-        if children:
+        if any(c.conn is not None for c in children.values()):
             last_active = time.monotonic()
         elif time.monotonic() - last_active > idle_s:
             break
-        r, _, _ = select.select([listener], [], [], 0.2)
-        if not r:
+        ctls = {c.ctl: pid for pid, c in children.items() if c.ctl is not None}
+        r, _, _ = select.select([listener, *ctls], [], [], 0.2)
+        for s in r:
+            if s is not listener:
+                _on_done(children[ctls[s]])
+        if listener not in r:
             continue
         conn, _ = listener.accept()
         if _peer_uid(conn) != os.getuid():
@@ -151,17 +163,28 @@ def serve(name: str, idle_s: float = 90.0, imports: tuple[str, ...] = ()) -> int
         served += 1
         info = {"zygote_pid": os.getpid(), "zygote_started_wall": t0, "zygote_ready_wall": ready,
                 "import_s": round(ready - t0, 3), "task_number": served, "shared": imported}
-        pid = os.fork()
-        if pid == 0:
-            _child(listener, conn, fds, request, info)   # never returns
+        pid = _to_kept(children, request, fds, conn, info)
+        if pid is None:
+            ours, theirs = socket.socketpair()
+            from harness.worker import warm_child   # imported by the zygote only, not by stand-ins
+
+            pid = os.fork()
+            if pid == 0:
+                ours.close()
+                for c in children.values():   # the others' sockets: a copy here would keep them open
+                    for sock in (c.ctl, c.conn):
+                        if sock is not None:
+                            sock.close()
+                warm_child.run(listener, theirs, conn, fds, request, {**info, "process_tasks": 1})   # never returns
+            theirs.close()
+            children[pid] = _Child(ours, conn, request["env"].get(WARM_HOT_ENV) or "")
         for fd in fds:
             os.close(fd)
         conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
-        children[pid] = conn
         last_active = time.monotonic()
     for pid in children:
         try:
-            os.kill(pid, signal.SIGTERM)
+            os.kill(pid, signal.SIGTERM)   # kept ones too: nothing warm outlives its zygote
         except ProcessLookupError:
             pass
     deadline = time.monotonic() + 10
@@ -171,7 +194,60 @@ def serve(name: str, idle_s: float = 90.0, imports: tuple[str, ...] = ()) -> int
     return 0
 
 
-def _reap(children: dict[int, socket.socket]) -> None:
+class _Child:
+    """A plain class, not a dataclass: this module is also every warm task's stand-in, a fresh
+    interpreter whose imports are start-up time."""
+
+    def __init__(self, ctl: socket.socket, conn: socket.socket, key: str) -> None:
+        self.ctl: socket.socket | None = ctl     # our end of its pair: "done" comes in, the next task goes out
+        self.conn: socket.socket | None = conn   # the stand-in it serves now; None while it waits, kept
+        self.key = key                           # the kept-state key it waits with (harness/worker/hot.py)
+        self.tasks = 1
+
+
+def _to_kept(children: dict[int, "_Child"], request: dict, fds: list[int], conn: socket.socket,
+             info: dict) -> int | None:
+    """Hand the task to a child waiting with the state of the same key; its pid, or None (fork)."""
+    key = request["env"].get(WARM_HOT_ENV)
+    for pid, c in children.items():
+        if not key or c.conn is not None or c.ctl is None or c.key != key:
+            continue
+        handed = json.dumps({"request": request, "info": {**info, "process_tasks": c.tasks + 1}}).encode()
+        try:
+            socket.send_fds(c.ctl, [handed + b"\n"], [*fds[:3], conn.fileno()])
+        except OSError:
+            continue
+        c.conn, c.tasks = conn, c.tasks + 1
+        return pid
+    return None
+
+
+def _on_done(c: "_Child") -> None:
+    """A child's task ended and it stays, kept: pass the exit code to that task's stand-in."""
+    line = b""
+    try:
+        while not line.endswith(b"\n"):
+            more = c.ctl.recv(4096)
+            if not more:
+                break
+            line += more
+    except OSError:
+        line = b""
+    if not line.endswith(b"\n"):   # it is going: its exit status comes by _reap
+        c.ctl.close()
+        c.ctl = None
+        return
+    done = json.loads(line)
+    if c.conn is not None:
+        try:
+            c.conn.sendall(json.dumps({"exit": int(done.get("done", 1))}).encode() + b"\n")
+        except OSError:
+            pass
+        c.conn.close()
+    c.conn = None
+
+
+def _reap(children: dict[int, "_Child"]) -> None:
     while children:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
@@ -179,65 +255,19 @@ def _reap(children: dict[int, socket.socket]) -> None:
             return
         if pid == 0:
             return
-        conn = children.pop(pid, None)
-        if conn is None:
+        c = children.pop(pid, None)
+        if c is None:
             continue
+        if c.ctl is not None:
+            c.ctl.close()
+        if c.conn is None:
+            continue   # it waited, kept: no task of it to report
         reply = ({"signal": os.WTERMSIG(status)} if os.WIFSIGNALED(status) else {"exit": os.WEXITSTATUS(status)})
         try:
-            conn.sendall(json.dumps(reply).encode() + b"\n")
+            c.conn.sendall(json.dumps(reply).encode() + b"\n")
         except OSError:
             pass
-        conn.close()
-
-
-def _child(listener: socket.socket, conn: socket.socket, fds: list[int], request: dict, info: dict) -> None:
-    """In the forked child: become the task (its output, directory, environment) and run it."""
-    code = 1
-    try:
-        listener.close()
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            signal.signal(sig, signal.SIG_DFL)
-        for i, fd in enumerate(fds[:3]):
-            os.dup2(fd, i)
-        for fd in fds:
-            if fd > 2:
-                os.close(fd)
-        os.chdir(request["cwd"])
-        os.environ.clear()
-        os.environ.update(request["env"])
-        os.environ[WARM_ENV] = json.dumps(info)
-        _die_with_the_stand_in(conn)
-        from harness.worker.entry import run_file
-
-        code = run_file(request["task"])
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else 1
-    except BaseException:   # noqa: BLE001  (report it as a cold task would, then end)
-        import traceback
-
-        traceback.print_exc()
-    finally:
-        try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        finally:
-            os._exit(code)
-
-
-def _die_with_the_stand_in(conn: socket.socket) -> None:
-    """The task's stand-in is what the harness signals and kills; if it goes (a SIGKILL of
-    its session, an expired lease), the child goes too."""
-    import threading
-
-    def watch():
-        try:
-            while conn.recv(1):
-                pass
-        except OSError:
-            pass
-        os._exit(137)
-
-    threading.Thread(target=watch, daemon=True, name="warm-stand-in").start()
+        c.conn.close()
 
 
 def main(argv: list[str] | None = None) -> int:

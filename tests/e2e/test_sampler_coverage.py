@@ -1,6 +1,7 @@
 """The sampler sees every training process of a run in every sample of its training window,
-through harness.pipeline.run_experiment on local-transport hosts: a single process run cold
-and forked from the warm zygote (a repeat), and a parameter-server configuration (a chief,
+through harness.pipeline.run_experiment on local-transport hosts: a single process run cold,
+forked from the warm zygote (a repeat) and kept from that repeat (the next one: its process
+is older than the sample interval, its CPU before the task is not counted), and a parameter-server configuration (a chief,
 two workers and a ps on three hosts of this machine). A missing process fails the test; so
 does a sample whose task CPU has no reading while every process in it started after the
 previous sample."""
@@ -57,14 +58,17 @@ def assert_every_sample_sees_the_training(run_dir: Path, config: str) -> int:
 
 def test_single_cold_and_warm_training_is_in_every_sample_of_its_window(tmp_path):
     res = run(tmp_path, [{"name": "one", "threads": {"intra_op": 1, "inter_op": 1}}], run_id="cover1",
-              workload={**WORKLOAD, "model": "cifar10_cnn", "epochs": 10, "steps_per_epoch": None}, repeats=2, sample_interval_s=0.5,
+              workload={**WORKLOAD, "model": "cifar10_cnn", "epochs": 10, "steps_per_epoch": None}, repeats=3, sample_interval_s=0.5,
               hosts={"hosts": [{"name": "local", "transport": "local", "slots": 2, "instance_type": "c7i.large"}]})
     assert res.status == "succeeded", res.reason
     run_dir = Path(res.run_dir)
     warm = [json.loads(l) for l in (run_dir / "hosts/local/one@2/worker-0/events.jsonl").read_text().splitlines()
             if '"run_start"' in l]
     assert warm and warm[0].get("warm"), "the repeat did not run warm: the test would not cover warm children"
-    for config in ("one@1", "one@2"):
+    kept = [json.loads(l) for l in (run_dir / "hosts/local/one@3/worker-0/events.jsonl").read_text().splitlines()
+            if '"run_start"' in l]
+    assert kept[0]["warm"]["process_tasks"] == 2, "the third run was not kept: the test would not cover kept ones"
+    for config in ("one@1", "one@2", "one@3"):
         assert assert_every_sample_sees_the_training(run_dir, config) >= 3
 
 

@@ -42,6 +42,29 @@ def _warm_flags(run: Path, config: str) -> list[bool]:
     return out
 
 
+def _starts(run: Path, config: str) -> list[dict]:
+    """Per training task (by rank): its run_start, model_built phase and step losses."""
+    out = []
+    for events in sorted((run / "hosts" / "local" / config).glob("worker-*/events.jsonl")):
+        recs = [json.loads(line) for line in events.read_text().splitlines() if line.strip()]
+        out.append({"start": next(r for r in recs if r["event"] == "run_start"),
+                    "built": next(r for r in recs if r["event"] == "phase" and r["name"] == "model_built"),
+                    "losses": [r["loss"] for r in recs if r["event"] == "step"][:5]})
+    return out
+
+
+def _kept_from_the_previous_repeat(run: Path, config: str, previous: str) -> None:
+    """`config`'s ranks ran in `previous`'s processes (kept: harness/worker/hot.py), reset to the
+    same initial weights: their first losses are those of every run before, the cold one too."""
+    now, before = _starts(run, config), _starts(run, previous)
+    assert {t["start"]["pid"] for t in now} == {t["start"]["pid"] for t in before}
+    assert all(t["built"].get("kept") == {"tasks": 2} and t["start"]["warm"]["process_tasks"] == 2 for t in now)
+    cold = _starts(run, config.split("@")[0] + "@1")
+    for rank, t in enumerate(now):
+        assert t["losses"] == pytest.approx(cold[rank]["losses"], rel=1e-4)
+        assert before[rank]["losses"] == pytest.approx(cold[rank]["losses"], rel=1e-4)
+
+
 def _no_process_of(run_id: str) -> bool:
     marker = f"HARNESS_RUN_ID={run_id}".encode()
     for pid in filter(str.isdigit, os.listdir("/proc")):
@@ -59,20 +82,23 @@ def test_single_repeats_after_the_first_run_start_warm(tmp_path):
     s = _startup(run)
     print(f"start-up: cold {s['one@1']:.2f} s, warm {s['one@2']:.2f} s and {s['one@3']:.2f} s")
     assert max(s["one@2"], s["one@3"]) < s["one@1"]
+    _kept_from_the_previous_repeat(run, "one@3", "one@2")
     control = [json.loads(x) for x in (run / "control.jsonl").read_text().splitlines()]
     kinds = [r["event"] for r in control if r["event"].startswith("warm_")]
     assert kinds == ["warm_start", "warm_ready", "warm_stop"]
     assert next(r for r in control if r["event"] == "warm_stop")["leftovers"] == []
     assert _no_process_of("w")
     assert "## Warm starts" in (run / "report.md").read_text()
+    assert "| one | 1 / 2 (1 kept) |" in (run / "report.md").read_text()
 
 
 @pytest.mark.horovod
 def test_horovod_gloo_ranks_start_warm_in_their_repeats(tmp_path):
     run = _run(tmp_path, {"name": "hvd", "strategy": "horovod", "workers": 2, "launcher": "gloo",
-                          "threads": {"intra_op": 1, "inter_op": 1}}, repeats=2)
+                          "threads": {"intra_op": 1, "inter_op": 1}}, repeats=3)
     assert _warm_flags(run, "hvd@1") == [False, False] and _warm_flags(run, "hvd@2") == [True, True]
     s = _startup(run)
-    print(f"Horovod start-up: cold {s['hvd@1']:.2f} s, warm {s['hvd@2']:.2f} s")
-    assert s["hvd@2"] < s["hvd@1"]
+    print(f"Horovod start-up: cold {s['hvd@1']:.2f} s, warm {s['hvd@2']:.2f} s, kept {s['hvd@3']:.2f} s")
+    assert max(s["hvd@2"], s["hvd@3"]) < s["hvd@1"]
+    _kept_from_the_previous_repeat(run, "hvd@3", "hvd@2")   # a new rendezvous in the same processes
     assert _no_process_of("w")

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from harness.protocol.constants import WARM_NAME_ENV
+from harness.protocol.constants import WARM_HOT_ENV, WARM_KEEP_ENV, WARM_NAME_ENV
 from harness.protocol.spec import TaskSpec
 
 pytestmark = [pytest.mark.slow]   # the zygote imports TensorFlow
@@ -106,3 +106,160 @@ def test_without_a_zygote_the_task_runs_cold(tmp_path):
     (d / "task.json").write_text('{"spec_version": 999}')
     p = _start(d, "no-such-zygote-here")
     assert p.wait(60) == 2 and (d / "stderr.log").read_text().startswith("harness.worker: task.json:")
+
+
+# -- kept children: a training task's process kept for the next run of its key (hot.py) --------
+
+def _train_task(d, steps=6, threads=1):
+    from harness.config.experiment import Workload as ConfigWorkload
+
+    d.mkdir(exist_ok=True)
+    work = ConfigWorkload(model="mlp", dataset={"name": "digits"}, batch_size=16, epochs=1, steps_per_epoch=steps,
+                          warmup_steps=1, log_every=1).model_dump()
+    spec = TaskSpec(run_id="warm-test", experiment="e", config="c", strategy="single", task_id="worker-0",
+                    role="worker", host="h", rank=0, size=1, workload=work,
+                    threads={"intra_op": threads, "inter_op": threads})
+    (d / "task.json").write_text(spec.to_json())
+
+
+def _ran(d):
+    recs = _records(d / "events.jsonl")
+    start = next(r for r in recs if r["event"] == "run_start")
+    built = next(r for r in recs if r["event"] == "phase" and r["name"] == "model_built")
+    losses = [r["loss"] for r in recs if r["event"] == "step"]
+    return start["pid"], start["warm"], built.get("kept"), losses
+
+
+def _kept_env(key, keep=True):
+    return {WARM_HOT_ENV: key, **({WARM_KEEP_ENV: "1"} if keep else {})}
+
+
+def test_a_kept_child_serves_the_next_task_of_its_key_from_the_same_initial_weights(zygote, tmp_path):
+    name, zp = zygote
+    runs = []
+    for i, (key, keep) in enumerate([("k1", True), ("k1", True), ("k1", False), ("k1", True)]):
+        d = tmp_path / f"t{i}"
+        _train_task(d)
+        p = _start(d, name, **_kept_env(key, keep))
+        assert p.wait(120) == 0, (d / "stderr.log").read_text()
+        runs.append(_ran(d))
+    (p1, w1, k1, l1), (p2, w2, k2, l2), (p3, w3, k3, l3), (p4, w4, k4, l4) = runs
+    # the second and third tasks ran in the first one's process, with its model reset; the
+    # third was not kept (no later run), so the fourth is a fresh fork that builds its own
+    assert p1 == p2 == p3 != p4
+    assert (w1["process_tasks"], w2["process_tasks"], w3["process_tasks"], w4["process_tasks"]) == (1, 2, 3, 1)
+    assert (k1, k2, k3, k4) == (None, {"tasks": 2}, {"tasks": 3}, None)
+    # the same initial weights and the same shuffled batches: the same losses, step by step
+    assert len(l1) == 6 and l2 == pytest.approx(l1, rel=1e-5) and l3 == pytest.approx(l1, rel=1e-5)
+    assert l4 == pytest.approx(l1, rel=1e-5)
+    assert not os.path.exists(f"/proc/{p3}") or open(f"/proc/{p3}/stat").read().split()[2] == "Z"
+
+
+def test_another_key_or_a_failed_task_never_reuses_a_kept_process(zygote, tmp_path):
+    name, _ = zygote
+    d = tmp_path / "a"
+    _train_task(d)
+    assert _start(d, name, **_kept_env("ka")).wait(120) == 0
+    pa = _ran(d)[0]
+    d = tmp_path / "b"   # another key (here: other threads) forks its own
+    _train_task(d, threads=2)
+    assert _start(d, name, **_kept_env("kb")).wait(120) == 0, (d / "stderr.log").read_text()
+    assert _ran(d)[0] != pa
+    d = tmp_path / "fail"   # a task of key ka that fails: its process is not kept
+    _train_task(d, steps=6)
+    spec = json.loads((d / "task.json").read_text())
+    spec["workload"]["batch_size"] = 100000   # larger than the training set: the task fails
+    (d / "task.json").write_text(json.dumps(spec))
+    assert _start(d, name, **_kept_env("ka")).wait(120) == 1
+    assert _records(d / "events.jsonl")[0]["pid"] == pa
+    d = tmp_path / "after"
+    _train_task(d)
+    assert _start(d, name, **_kept_env("ka")).wait(120) == 0
+    assert _ran(d)[0] != pa and _ran(d)[2] is None
+
+
+def test_sigterm_reaches_a_kept_task_and_the_zygote_ends_its_waiting_children(tmp_path):
+    d0 = tmp_path / "z"
+    d0.mkdir()
+    name = f"test-stop-{os.getpid()}"
+    log = open(d0 / "zygote.log", "w")
+    zp = subprocess.Popen([sys.executable, "-m", "harness.worker.warm", "--name", name, "--idle", "120"],
+                          stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "TF_USE_LEGACY_KERAS": "1"})
+    try:
+        deadline = time.monotonic() + 180
+        while "warm_ready" not in (d0 / "zygote.log").read_text():
+            assert zp.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        d = tmp_path / "first"
+        _train_task(d)
+        assert _start(d, name, **_kept_env("k")).wait(120) == 0
+        kept = _ran(d)[0]
+        d = tmp_path / "long"
+        _train_task(d, steps=100000 // 16)
+        spec = json.loads((d / "task.json").read_text())
+        spec["workload"]["epochs"] = 1000   # runs until stopped
+        (d / "task.json").write_text(json.dumps(spec))
+        p = _start(d, name, **_kept_env("k"))
+        deadline = time.monotonic() + 60
+        while not ((d / "events.jsonl").exists() and '"step"' in (d / "events.jsonl").read_text()):
+            assert p.poll() is None and time.monotonic() < deadline, (d / "stderr.log").read_text()
+            time.sleep(0.1)
+        assert _records(d / "events.jsonl")[0]["pid"] == kept
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(30) == -signal.SIGTERM   # the kept process ended as a cold one would
+        d = tmp_path / "again"   # a new kept child, then the zygote's end takes it along
+        _train_task(d)
+        assert _start(d, name, **_kept_env("k")).wait(120) == 0
+        waiting = _ran(d)[0]
+        assert os.path.exists(f"/proc/{waiting}")
+    finally:
+        zp.send_signal(signal.SIGTERM)
+        assert zp.wait(30) == 0
+    deadline = time.monotonic() + 10
+    while os.path.exists(f"/proc/{waiting}") and open(f"/proc/{waiting}/stat").read().split()[2] != "Z":
+        assert time.monotonic() < deadline, "a kept child outlived its zygote"
+        time.sleep(0.05)
+
+
+def test_a_waiting_kept_child_ends_with_its_zygote_even_a_killed_one(tmp_path):
+    # A child forked later (here: busy with a long task) holds no copy of the waiting one's
+    # channel, so the zygote's death reaches the waiting one at once.
+    d0 = tmp_path / "z"
+    d0.mkdir()
+    name = f"test-kill-{os.getpid()}"
+    zp = subprocess.Popen([sys.executable, "-m", "harness.worker.warm", "--name", name, "--idle", "120"],
+                          stdout=open(d0 / "zygote.log", "w"), stderr=subprocess.STDOUT,
+                          env={**os.environ, "TF_USE_LEGACY_KERAS": "1"})
+    busy = None
+    try:
+        deadline = time.monotonic() + 180
+        while "warm_ready" not in (d0 / "zygote.log").read_text():
+            assert zp.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        d = tmp_path / "a"
+        _train_task(d)
+        assert _start(d, name, **_kept_env("ka")).wait(120) == 0
+        waiting = _ran(d)[0]
+        d = tmp_path / "b"
+        _train_task(d, threads=2)
+        spec = json.loads((d / "task.json").read_text())
+        spec["workload"]["epochs"] = 1000   # runs until stopped
+        (d / "task.json").write_text(json.dumps(spec))
+        busy = _start(d, name, **_kept_env("kb"))
+        deadline = time.monotonic() + 60
+        while not ((d / "events.jsonl").exists() and '"step"' in (d / "events.jsonl").read_text()):
+            assert busy.poll() is None and time.monotonic() < deadline, (d / "stderr.log").read_text()
+            time.sleep(0.1)
+        zp.kill()
+        zp.wait(10)
+        deadline = time.monotonic() + 10
+        while os.path.exists(f"/proc/{waiting}") and open(f"/proc/{waiting}/stat").read().split()[2] != "Z":
+            assert time.monotonic() < deadline, "a waiting kept child outlived its killed zygote"
+            time.sleep(0.05)
+        assert busy.poll() is None   # the busy one is its stand-in's until that ends
+    finally:
+        if zp.poll() is None:
+            zp.kill()
+        if busy is not None and busy.poll() is None:
+            busy.kill()
+            busy.wait(10)

@@ -70,3 +70,32 @@ def test_the_key_ignores_what_each_task_sets_itself():
     k = warm_pool.key("py", {**base, "HOROVOD_RANK": "0", "TF_CONFIG": "{}", "HARNESS_CONFIG": "a@1"})
     assert k == warm_pool.key("py", {**base, "HOROVOD_RANK": "1", "HARNESS_CONFIG": "a@2"})
     assert k != warm_pool.key("py", {**base, "OMP_NUM_THREADS": "2"}) != warm_pool.key("py3", base)
+
+
+def test_kept_state_keys_are_per_configuration_and_kept_only_for_a_later_run(tmp_path):
+    from harness.protocol.constants import WARM_HOT_ENV, WARM_KEEP_ENV
+
+    plan = _plan(tmp_path, [{"name": "a", "threads": {"intra_op": 1}}, {"name": "b", "threads": {"intra_op": 1}},
+                            {"name": "c", "threads": {"intra_op": 2}}], repeats=3)
+    assert [cp.name for cp in plan.configs][:3] == ["a@1", "b@1", "c@1"]
+    hot = {cp.name: cp.tasks[[t.task_id for t in cp.tasks].index("worker-0")].env for cp in plan.configs}
+    keys = {n: e.get(WARM_HOT_ENV) for n, e in hot.items()}
+    # repeats of one configuration share a key; another configuration (even one identical in all
+    # but its name, or one with other threads) never shares a process's kept state
+    assert keys["a@1"] == keys["a@2"] == keys["a@3"]
+    assert len({keys["a@1"], keys["b@1"], keys["c@1"]}) == 3
+    # kept after a run only when a later run of the same key comes to that host
+    assert [hot[f"a@{k}"].get(WARM_KEEP_ENV) for k in (1, 2, 3)] == ["1", "1", None]
+    sampler = next(t for t in plan.configs[0].tasks if t.task_id == "sampler")
+    assert WARM_HOT_ENV not in sampler.env and WARM_KEEP_ENV not in sampler.env
+
+
+def test_a_changed_workload_field_changes_the_key(tmp_path):
+    from harness.protocol.constants import WARM_HOT_ENV
+
+    def key(batch):
+        plan = _plan(tmp_path, [{"name": "a"}], workload={"model": "mlp", "dataset": {"name": "digits"},
+                                                           "batch_size": batch, "epochs": 1})
+        return next(t for t in plan.configs[0].tasks if t.task_id == "worker-0").env[WARM_HOT_ENV]
+
+    assert key(8) == key(8) != key(16)

@@ -34,7 +34,8 @@ def warm_blocks(a: RunAnalysis) -> list[Block]:
         hot = [m.startup_s for m in runs["warm"] if m.startup_s is not None]
         saved = [w.get("import_s") for w in (warm[m.config] for m in runs["warm"]) if w.get("import_s") is not None]
         ratio = stats.mean(hot) / stats.mean(cold) if hot and cold and stats.mean(cold) else None
-        rows.append([base, f"{len(runs['cold'])} / {len(runs['warm'])}",
+        kept = sum(1 for m in runs["warm"] if (warm[m.config].get("process_tasks") or 1) > 1)
+        rows.append([base, f"{len(runs['cold'])} / {len(runs['warm'])} ({kept} kept)",
                      fmt_num(stats.mean(cold)) if cold else NONE, fmt_num(stats.mean(hot)) if hot else NONE,
                      f"{100 * ratio:.0f} %" if ratio is not None else NONE,
                      fmt_num(stats.mean(saved)) if saved else NONE])
@@ -45,9 +46,17 @@ def warm_blocks(a: RunAnalysis) -> list[Block]:
              "(once, after the configuration's first run there, outside any measured window). "
              "Everything else is its own, as in a cold run: data loaded, model built, threads set "
              "and TensorFlow's runtime started in the fork. Start-up keeps its definition "
-             "(config_start to the first step), so the saving shows there. For the comparisons "
-             "between runs, a warm run counts as an independent run like a cold one: it shares "
-             "code with its predecessors, no state that training changes."),
-        Table(["Configuration", "Runs cold / warm", "Start-up cold, mean (s)", "Start-up warm, mean (s)",
+             "(config_start to the first step), so the saving shows there. A *kept* warm run "
+             "went further: it ran in the processes of the same configuration's previous run on "
+             "that host (harness/worker/hot.py), which kept the data in memory, the built model and "
+             "optimizer and the traced step; its weights were reset to their initial values, the "
+             "optimizer's state to its state before the first step and the input pipeline made "
+             "again with the cold run's shuffle (the first losses equal the cold run's), and Horovod "
+             "joined the run's own new rendezvous. For the comparisons between runs, a warm or kept "
+             "run counts as an independent run like a cold one: it shares code, a compiled step, "
+             "the allocator and thread pools with its predecessors, no state that training "
+             "changes (random ops inside the step, e.g. dropout, continue their stream). An A/A "
+             "pair is two configurations, each with its own kept processes."),
+        Table(["Configuration", "Runs cold / warm (kept)", "Start-up cold, mean (s)", "Start-up warm, mean (s)",
                "Warm / cold", "Imports paid once (s)"], rows),
     ]

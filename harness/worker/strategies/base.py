@@ -31,6 +31,14 @@ class Local:
     def is_chief(self) -> bool:
         return self.rank == 0
 
+    @property
+    def reusable(self) -> bool:
+        """Whether its built model and traced step may serve the next task of an identical
+        configuration in this process (harness/worker/hot.py; `leave` after a task, `rejoin`
+        before the next). Not on a GPU host: a waiting process would hold the GPU's memory
+        (TensorFlow takes most of it) while other configurations run there."""
+        return not self.tf.config.list_physical_devices("GPU")
+
     def scope(self):
         return contextlib.nullcontext()
 
@@ -64,6 +72,12 @@ class Local:
 
     def after_first_step(self, model, opt) -> None:
         pass
+
+    def rejoin(self, spec: TaskSpec) -> None:
+        """Before a task that reuses this trainer (hot.py): join that task's cluster."""
+
+    def leave(self) -> None:
+        """After a task whose state is kept: leave its cluster, so the next can join its own."""
 
     def barrier(self) -> None:
         pass

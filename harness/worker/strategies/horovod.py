@@ -62,12 +62,24 @@ class Trainer(Local):
         import horovod.tensorflow as hvd
 
         self.hvd = hvd
+        self._join(spec)
+        pin_gpu(tf, hvd.local_rank())
+
+    def _join(self, spec: TaskSpec) -> None:
         _wait_for_rendezvous()
-        hvd.init()
-        self.rank, self.size = hvd.rank(), hvd.size()
+        self.hvd.init()   # reads this task's rank, size and rendezvous from its environment
+        self.rank, self.size = self.hvd.rank(), self.hvd.size()
         if self.size != spec.size:
             raise RuntimeError(f"Horovod started {self.size} ranks but the plan has {spec.size}")
-        pin_gpu(tf, hvd.local_rank())
+
+    def rejoin(self, spec: TaskSpec) -> None:
+        # A new rendezvous in the same interpreter, as Horovod's elastic mode does after a reset.
+        # The local rank may differ from the previous task's (the data shard follows it); a GPU
+        # pinned by local rank could not, but a kept process is reused only on CPU hosts (base).
+        self._join(spec)
+
+    def leave(self) -> None:
+        self.hvd.shutdown()
 
     def tape(self, tape):
         return self.hvd.DistributedGradientTape(tape)
@@ -127,4 +139,6 @@ def _wait_for_rendezvous(timeout: float = 60.0) -> None:
         except OSError as e:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"Horovod rendezvous server {addr}:{port} not reachable after {timeout:g} s: {e}")
-            time.sleep(0.2)
+            # Short: a warm rank is up before the (cold) rendezvous server listens, and each
+            # missed poll is start-up time (a refused local connect costs microseconds).
+            time.sleep(0.02)

@@ -15,6 +15,7 @@ class Trainer(Local):
     joins_cluster = True
     # Saving is a collective here: on a spot notice the chief alone cannot write one.
     checkpoint_on_notice = False
+    reusable = False   # its cluster (TF_CONFIG, servers) is fixed at creation: never kept (hot.py)
 
     def agree_stop(self, mine: bool) -> bool:
         # Several workers would need a collective to agree; they run their planned steps.

@@ -33,6 +33,7 @@ class Trainer(Local):
     free; its loop (loop_ps) fetches their results in order."""
     sync = False
     joins_cluster = True
+    reusable = False   # its cluster (TF_CONFIG, servers) is fixed at creation: never kept (hot.py)
 
     def __init__(self, tf, spec: TaskSpec):
         super().__init__(tf, spec)
