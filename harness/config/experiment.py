@@ -319,6 +319,10 @@ class Experiment(_Strict):
     def _unique_configs(self) -> "Experiment":
         if not self.configurations and self.search is None:
             raise ValueError("configurations: give at least one (or a search: section for `harness search`)")
+        if self.search is not None and self.search.batch_axis and self.workload.target_accuracy is None \
+                and self.workload.target_rmse is None:   # a wave's run ranks its points by time to it
+            raise ValueError("search.batch_sizes: the points train different work; set workload.target_accuracy "
+                             "(or target_rmse) so each wave's report ranks them by time to the target")
         names = [c.name for c in self.configurations]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
