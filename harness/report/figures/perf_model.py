@@ -333,3 +333,4 @@ def predict(model: Model, p: Point) -> Prediction:
 
 def _measured_points(model: Model, kind: str) -> list[Point]:
     return [q for q in model.points if q.kind == kind]
+
