@@ -17,7 +17,7 @@ from harness.config.dataset_check import dataset_problem
 from harness.config.loading import clip, read_yaml
 from harness.config.overrides import goal_problem, merged_workloads, override_model, shorthand_problems
 from harness.config.repeats import repeats_problem, stop_precision
-from harness.config.search import SearchSpec
+from harness.config.search import SearchSpec, needs_target
 from harness.config.sweeps import THREAD_FIELDS, expand_sweeps, sweep_errors, sweep_problems
 from harness.errors import ConfigError
 from harness.protocol.workload import DATASETS, OPTIMIZERS
@@ -319,10 +319,6 @@ class Experiment(_Strict):
     def _unique_configs(self) -> "Experiment":
         if not self.configurations and self.search is None:
             raise ValueError("configurations: give at least one (or a search: section for `harness search`)")
-        if self.search is not None and self.search.batch_axis and self.workload.target_accuracy is None \
-                and self.workload.target_rmse is None:   # a wave's run ranks its points by time to it
-            raise ValueError("search.batch_sizes: the points train different work; set workload.target_accuracy "
-                             "(or target_rmse) so each wave's report ranks them by time to the target")
         names = [c.name for c in self.configurations]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
@@ -333,8 +329,8 @@ class Experiment(_Strict):
     def _configuration_workloads(self) -> "Experiment":
         # Each configuration's workload whole, and a goal its differences allow (overrides.py).
         works = merged_workloads(self.workload, self.configurations, Workload)
-        problem = goal_problem(self.configurations, works, self.workload.target_accuracy is not None
-                               or self.workload.target_rmse is not None)
+        target = self.workload.target_accuracy is not None or self.workload.target_rmse is not None
+        problem = goal_problem(self.configurations, works, target) or (None if target else needs_target(self.search))
         if problem:
             raise problem
         return self

@@ -93,3 +93,12 @@ class SearchSpec(BaseModel):
                              "bigger batch always wins it); use goal time_to_target or usd_to_target with "
                              "target_images")
         return self
+
+
+def needs_target(spec: Optional[SearchSpec]) -> Optional[ValueError]:
+    """A batch axis without the workload's target: each wave's own report could not rank its
+    points (they train different work), so the experiment needs one."""
+    if spec is None or not spec.batch_axis:
+        return None
+    return ValueError("search.batch_sizes: the points train different work; set workload.target_accuracy (or "
+                      "target_rmse) so each wave's report ranks them by time to the target")
