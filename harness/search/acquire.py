@@ -117,7 +117,8 @@ def score(model: Model, goal: Goal, prices: Mapping[str, float], candidates: Seq
 def next_wave(scored: Sequence[Scored], capacity: Mapping[str, int], budget_left_usd: float,
               width: int, cost_high: bool = True) -> list[Scored]:
     """Best scores first, as many as fit at once on free hosts and in the budget (each
-    priced at its interval's slow end when cost_high)."""
+    priced at its interval's slow end when cost_high). decide.py takes them one at a time
+    (the believer's wave)."""
     free = dict(capacity)
     left = budget_left_usd
     wave = []

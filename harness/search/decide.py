@@ -132,7 +132,7 @@ def decide(space: Space, s: Settings, trials: Sequence[Trial]) -> Decision:
     why = stop_reason(scored, s.confidence, f_best)
     d = Decision([], "acquire", "", m, scored, best, f_best, chance=chance)
     if why is None:
-        wave = next_wave(scored, space.capacity, left, s.width)
+        wave = _believer_wave(space, s, trials, scored, chance, left, cost, prices)
         if wave:
             d.wave = [x.point for x in wave]
             d.reason = "expected improvement per $: " + ", ".join(f"{x.point.key} ({x.score:.3g}/$)" for x in wave)
@@ -140,6 +140,35 @@ def decide(space: Space, s: Settings, trials: Sequence[Trial]) -> Decision:
         why = "budget: no unmeasured configuration's trial fits in what is left" if scored else \
             "every configuration of the space is measured"
     return _finalists(space, s, trials, d, why, left, cost)
+
+
+def _believer_wave(space: Space, s: Settings, trials: Sequence[Trial], scored: list[Scored], chance: float,
+                   left: float, cost: TrialCost, prices: dict[str, float]) -> list[Scored]:
+    """A wave of up to s.width points, one at a time (the "kriging believer" of batch Bayesian
+    optimisation, Ginsbourger et al. 2010): after each pick the model is refitted as if the
+    point had been measured at its predicted step time, and the next is the best score of that
+    model; the wave ends when, so believed, the unmeasured chance is at most 1 − confidence
+    (no further point could be needed to stop) or nothing more fits on free hosts or in the
+    budget. Without it the second point of a wave was scored as if the first told nothing."""
+    free, room, wave = dict(space.capacity), left, []
+    believed = list(trials)
+    while len(wave) < max(1, s.width):
+        got = next_wave(scored, free, room, 1)
+        if not got or (wave and chance <= 1 - s.confidence):
+            break
+        x = got[0]
+        wave.append(x)
+        free[x.point.instance_type] -= x.point.hosts
+        room -= x.cost_usd * x.prediction.high_s / x.prediction.step_time_s
+        pr = x.prediction
+        believed.append(Trial(x.point, pr.step_time_s, pr.t_compute_s if x.point.workers > 1 else None,
+                              next((t.gradient_bytes for t in trials if t.gradient_bytes), None), 0.0, 0.0))
+        m = model_of(space, believed)
+        _, f = best_measured(m, s.goal, space.prices, space.points)
+        scored = [y for y in score(m, s.goal, space.prices, space.points, f, s.min_effect, cost, prices)
+                  if all(y.point.key != w.point.key for w in wave)]
+        chance = sum(y.p_better for y in scored)
+    return wave
 
 
 def _repeat_df(trials: Sequence[Trial]) -> int:
