@@ -6,7 +6,7 @@ import random
 
 from harness.report.figures.perf_model import Point, TypeInfo
 from harness.search import report
-from harness.search.acquire import rivals
+from harness.search.acquire import next_wave, rivals
 from harness.search.decide import Settings, Trial, decide, spent
 from harness.search.goal import Goal
 from harness.search.space import Space
@@ -137,3 +137,19 @@ def test_the_report_shows_the_pick_the_space_and_the_cost(tmp_path):
 def test_a_budget_below_the_first_trial_measures_nothing():
     d = decide(SPACE, Settings(Goal(), 1e-6), [])
     assert d.wave == [] and d.phase == "done" and "budget" in d.reason
+
+
+def test_a_wave_holds_no_point_the_stopping_rule_cannot_need():
+    # b/horovod-4 may beat the best measured; b/horovod-3 (22 % slower than it) has a sliver of
+    # expected improvement but no chance to matter: scored by EI per $ alone the wave of 2 would
+    # take both; believing b/horovod-4 at its prediction, the rule could stop, so it goes alone
+    goal = Goal("time_to_target", 1e5)
+    roomy = Space(POINTS, TYPES, {t: [f"{t}{i}" for i in range(10)] for t in TYPES})
+    def trial(p, f=1.0):
+        return Trial(p, law(p) * f, C[p.instance_type] if p.workers > 1 else None, G, 60.0, 0.001)
+    trials = [trial(p) for p in POINTS if p.key not in ("b/horovod-4", "b/horovod-3")]
+    h2, h3 = (next(p for p in POINTS if p.key == k) for k in ("a/horovod-2", "a/horovod-3"))
+    trials += [trial(h2, 1.03), trial(h3, 0.97)]
+    d = decide(roomy, Settings(goal, 1.0, width=2, steps_per_trial=45), trials)
+    assert [x.point.key for x in next_wave(d.scored, roomy.capacity, 1.0, 2)] == ["b/horovod-4", "b/horovod-3"]
+    assert d.phase == "acquire" and [p.key for p in d.wave] == ["b/horovod-4"]
