@@ -9,6 +9,8 @@ counted run's figures are written as one row each to benchmarks/data/search_grid
 
     sudo python benchmarks/search_record.py --dir D --inventory INV --runs-dir R [--types c5.large,…]
     python benchmarks/search_record.py --extract-only --runs-dir R     # rows again from the runs
+    sudo python benchmarks/search_record.py --dir D --inventory INV --runs-dir R2 --types c6i.xlarge --add
+        # one more type; the rows of the others are kept as recorded
     sudo python benchmarks/search_record.py --dir D20 --inventory INV20 --live-inventory OUT
         # a 20-host sandbox as the same four types (5 hosts each) for a live `harness search`
 """
@@ -30,7 +32,9 @@ CORES_PER_VCPU = 0.075          # 2 vCPUs → 0.15 of this machine's cores, 4 �
 MBIT_PER_GBIT = 10              # "Up to 10 Gigabit" → 100mbit
 TYPES = {   # name: (vCPUs, network Gbit/s) from harness/prices/instance-facts.csv
     "c5.large": (2, 10), "c7i.large": (2, 12.5), "c5.xlarge": (4, 10), "c7i.xlarge": (4, 12.5),
+    "c6i.xlarge": (4, 12.5),   # added later (--add): c5.xlarge's price, c7i.xlarge's link
 }
+LIVE_TYPES = ("c5.large", "c7i.large", "c5.xlarge", "c7i.xlarge")   # the 20-host live sandbox
 WORKERS = (2, 3, 4)
 WORKLOAD = {
     "model": "cifar10_cnn",
@@ -97,7 +101,7 @@ def live_inventory(args) -> None:
     """Hosts sb0…sb19 as the grid's types, five each, quotas and rates as recorded."""
     base = yaml.safe_load(Path(args.inventory).read_text())
     hosts = base["hosts"]
-    types = list(TYPES)
+    types = list(LIVE_TYPES)
     if len(hosts) < 5 * len(types):
         raise SystemExit(f"{args.inventory}: {len(hosts)} hosts; the live space needs {5 * len(types)}")
     for i, h in enumerate(hosts[:5 * len(types)]):
@@ -157,6 +161,8 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--extract-only", action="store_true")
     ap.add_argument("--out", default=str(OUT))
+    ap.add_argument("--add", action="store_true",
+                    help="keep the rows already in --out for the types not recorded now (extend the grid)")
     ap.add_argument("--live-inventory", help="set up a 20-host sandbox as the grid's types; write this inventory")
     args = ap.parse_args(argv)
     if args.live_inventory:
@@ -166,9 +172,19 @@ def main(argv=None) -> int:
         record(args)
     rows = extract(Path(args.runs_dir))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    kept, notes = [], None
+    if args.add and Path(args.out).is_file():   # the earlier types' rows as they were recorded, not re-derived
+        old = json.loads(Path(args.out).read_text())
+        new_types = {r["instance_type"] for r in rows}
+        kept = [r for r in old["rows"] if r["instance_type"] not in new_types]
+        notes = old.get("notes")
+    rows = kept + rows
     meta = {"recorded_with": "sudo python benchmarks/search_record.py (sandbox of 5 netns hosts; "
                              f"{CORES_PER_VCPU} cores per vCPU, {MBIT_PER_GBIT} Mbit/s per Gbit/s of the type)",
-            "workload": WORKLOAD, "types": TYPES, "rows": rows}
+            "workload": WORKLOAD, "types": {t: TYPES[t] for t in sorted({r["instance_type"] for r in rows})},
+            "rows": rows}
+    if notes:
+        meta["notes"] = notes
     Path(args.out).write_text(json.dumps(meta, indent=1) + "\n")
     print(f"{len(rows)} rows -> {args.out}")
     return 0

@@ -17,7 +17,7 @@ from harness.config.dataset_check import dataset_problem
 from harness.config.loading import clip, read_yaml
 from harness.config.overrides import goal_problem, merged_workloads, override_model, shorthand_problems
 from harness.config.repeats import repeats_problem, stop_precision
-from harness.config.search import SearchSpec
+from harness.config.search import SearchSpec, needs_target
 from harness.config.sweeps import THREAD_FIELDS, expand_sweeps, sweep_errors, sweep_problems
 from harness.errors import ConfigError
 from harness.protocol.workload import DATASETS, OPTIMIZERS
@@ -329,8 +329,8 @@ class Experiment(_Strict):
     def _configuration_workloads(self) -> "Experiment":
         # Each configuration's workload whole, and a goal its differences allow (overrides.py).
         works = merged_workloads(self.workload, self.configurations, Workload)
-        problem = goal_problem(self.configurations, works, self.workload.target_accuracy is not None
-                               or self.workload.target_rmse is not None)
+        target = self.workload.target_accuracy is not None or self.workload.target_rmse is not None
+        problem = goal_problem(self.configurations, works, target) or (None if target else needs_target(self.search))
         if problem:
             raise problem
         return self

@@ -8,9 +8,13 @@ $/h × the trial's predicted duration: a fixed overhead learnt from the trials s
 the trial's steps × the predicted step time). A wave takes the best scores whose hosts are
 free at once (per instance type, the inventory's hosts), within what is left of the budget.
 
-Stop when the chance that any unmeasured point beats f* by more than min_effect,
-Σ P(g(y) < f*·(1 − min_effect), feasible), is at most 1 − confidence (a union bound), or
-when no point's measurement fits in the budget."""
+Stop when the chance that any other point beats the best by more than min_effect is at
+most 1 − confidence (a union bound): Σ over unmeasured points of P(g(y) < f*·(1 −
+min_effect), feasible) from the model's predictive, plus Σ over measured ones of the same
+chance from their runs and the best's (`rivals`: the noise between repeats, /√runs each).
+While the unmeasured part alone is above the limit the acquisition measures new points;
+when only the measured part keeps the sum above it, the rivals that do are measured again
+(decide.py, the finalists); or stop when no point's measurement fits in the budget."""
 
 from __future__ import annotations
 
@@ -113,7 +117,8 @@ def score(model: Model, goal: Goal, prices: Mapping[str, float], candidates: Seq
 def next_wave(scored: Sequence[Scored], capacity: Mapping[str, int], budget_left_usd: float,
               width: int, cost_high: bool = True) -> list[Scored]:
     """Best scores first, as many as fit at once on free hosts and in the budget (each
-    priced at its interval's slow end when cost_high)."""
+    priced at its interval's slow end when cost_high). decide.py takes them one at a time
+    (the believer's wave)."""
     free = dict(capacity)
     left = budget_left_usd
     wave = []
@@ -127,6 +132,27 @@ def next_wave(scored: Sequence[Scored], capacity: Mapping[str, int], budget_left
             free[s.point.instance_type] -= need
             left -= c
     return wave
+
+
+def rivals(model: Model, goal: Goal, prices: Mapping[str, float], points: Sequence[Point], best: Point,
+           f_best: float, min_effect: float) -> list[tuple[Point, float]]:
+    """Measured points other than the best, each with the chance that it truly beats the best
+    by more than min_effect: ln(its goal ÷ the best's) is known to sd = noise·√(1/n + 1/n_best)
+    (n runs each; the model's noise between repeats). Highest chance first."""
+    n_best = len(model.measured.get(best.key, [])) or 1
+    out = []
+    for p in points:
+        runs = model.measured.get(p.key)
+        if not runs or p.key == best.key:
+            continue
+        y = math.exp(sum(math.log(v) for v in runs) / len(runs))
+        price = prices[p.instance_type]
+        if not goal.feasible(p, y, price):
+            continue
+        sd = model.noise * math.sqrt(1 / len(runs) + 1 / n_best)
+        d = math.log(goal.value(p, y, price) / f_best)
+        out.append((p, normal_cdf((math.log(1 - min_effect) - d) / sd)))
+    return sorted(out, key=lambda x: -x[1])
 
 
 def stop_reason(scored: Sequence[Scored], confidence: float, f_best: float) -> Optional[str]:

@@ -72,7 +72,9 @@ def markdown(space: Space, settings: Settings, d: Decision, trials: Sequence[Tri
         vals = goal_values(space, g, trials, d.best)
         lines += ["## Recommendation", "",
                   f"**{d.best.key}**: {d.best.hosts} host(s) of {d.best.instance_type}, {d.best.strategy}, "
-                  f"{d.best.workers} worker(s).", "",
+                  f"{d.best.workers} worker(s)"
+                  + (f", {d.best.threads} intra-op thread(s)" if d.best.threads else "")
+                  + (f", batch {d.best.batch} per worker" if d.best.batch_axis else "") + ".", "",
                   f"- measured: {_geo(vals):.4g} {g.unit} over {len(vals)} run(s); step {pr.measured_s:.4g} s",
                   f"- the model's value at this point (fitted): step {pr.fitted_s:.4g} s "
                   f"({pr.fitted_s / pr.measured_s - 1:+.1%} from the measurement)",

@@ -8,6 +8,7 @@ performance; its price the inventory's price_per_hour, else the catalog's on-dem
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Mapping, Optional, Sequence
 
@@ -71,12 +72,12 @@ def build(spec: SearchSpec, inventory, batch: int, facts, catalog, where: str = 
     for t in spec.instance_types:
         for s in spec.strategies:
             for m in spec.workers:
-                for th in (spec.threads or [None]):
+                for th, b in itertools.product(spec.threads or [None], spec.batch_sizes or [batch]):
                     distributed = lookup(s).distributed
                     if (m == 1) == distributed:
                         continue   # single takes one worker; the distributed strategies two or more
                     ps = spec.ps if gradients_of(s) == PS_PUSH_PULL else 0
-                    p = Point(t, s, m, ps, th, batch)
+                    p = Point(t, s, m, ps, th, b, spec.batch_axis)
                     if p.hosts > len(hosts[t]):
                         skipped.append(f"{p.key}: needs {p.hosts} hosts of {t}, the inventory has {len(hosts[t])}")
                         continue
@@ -97,6 +98,8 @@ def configuration(p: Point, host_names: Sequence[str]) -> dict:
     out = {"name": config_name(p), "strategy": p.strategy, "hosts": list(host_names[:p.hosts]), "threads": threads}
     if p.workers > 1:
         out["workers"] = p.workers
+    if p.batch_axis:   # the configuration's own workload (harness/config/overrides.py)
+        out["workload"] = {"batch_size": p.batch}
     if p.kind == PS_PUSH_PULL:
         out["ps"] = p.ps
         out["ps_hosts"] = list(host_names[p.workers:p.hosts])

@@ -45,3 +45,24 @@ def test_a_local_search_ends_within_its_budget_and_resume_adds_budget(tmp_path, 
     state = json.loads((d / "search.json").read_text())
     assert {t["point"]["threads"] for t in state["trials"]} >= first and state["budget"] == pytest.approx(0.12)
     assert "the search spent" in (d / "search.md").read_text()
+
+
+def test_a_batch_size_axis_runs_each_point_with_its_own_batch(tmp_path, capsys):
+    exp = {**EXPERIMENT, "name": "search-batch-e2e",
+           "workload": {**EXPERIMENT["workload"], "target_accuracy": 0.5},
+           "search": {**EXPERIMENT["search"], "threads": [1], "batch_sizes": [16, 32]}}
+    e, hosts = tmp_path / "e.yaml", tmp_path / "h.yaml"
+    e.write_text(yaml.safe_dump(exp))
+    hosts.write_text(yaml.safe_dump(HOSTS))
+    rc = main(["search", "--hosts", str(hosts), "-e", str(e), "--host-hours", "0.05",
+               "--runs-dir", str(tmp_path / "runs"), "--search-id", "b"])
+    assert rc == 0, capsys.readouterr().err
+    d = tmp_path / "runs" / "b"
+    state = json.loads((d / "search.json").read_text())
+    assert {t["point"]["batch"] for t in state["trials"]} == {16, 32}   # 2 points: the whole space
+    for w in state["waves"]:
+        wave = yaml.safe_load((d / "waves" / f"{w['wave']}.yaml").read_text())
+        for c in wave["configurations"]:   # the point's batch as the configuration's own workload
+            assert c["workload"] == {"batch_size": int(c["name"].rsplit("-b", 1)[1])}
+        assert (Path(w["run"]) / "report.md").is_file()
+    assert "single-1-t1-b16" in (d / "search.md").read_text()

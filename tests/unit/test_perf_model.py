@@ -84,3 +84,19 @@ def test_bad_input_names_what_is_missing():
     with pytest.raises(ValueError, match="gradient bytes"):
         predict(m, Point("small", "horovod", 2))
     assert math.isclose(predict(m, Point("small", "single")).step_time_s, law(Point("small", "single")))
+
+
+def test_another_batch_size_scales_compute_by_the_fitted_batch_exponent():
+    def single(th, b):   # compute ∝ batch^0.8, 2 threads 30 % faster
+        return Observation(Point("small", "single", 1, 0, th, b, True), 0.4 * (b / 32) ** 0.8 * (0.7 if th == 2 else 1),
+                           None)
+    one = fit([single(1, 32)], TYPES)
+    assert one.beta == 1.0 and not one.beta_fitted
+    pr = predict(one, Point("small", "single", 1, 0, 1, 64, True))
+    assert pr.step_time_s == pytest.approx(0.8, rel=0.02) and any("β = 1 assumed" in n for n in pr.extrapolated)
+    m = fit([single(1, 32), single(1, 64), single(2, 32)], TYPES)
+    assert m.beta_fitted and m.beta == pytest.approx(0.8, abs=0.01)
+    pr = predict(m, Point("small", "single", 1, 0, 2, 64, True))
+    truth = 0.4 * 2 ** 0.8 * 0.7
+    assert pr.step_time_s == pytest.approx(truth, rel=0.03) and pr.low_s < truth < pr.high_s
+    assert any("β = 0.80 fitted" in n for n in pr.extrapolated)

@@ -54,3 +54,16 @@ def test_bad_spaces_are_one_line_errors_naming_the_field():
         spec(goal="time_to_target")
     with pytest.raises(ValueError, match="extra"):
         spec(batch=3)
+
+
+def test_a_batch_axis_makes_points_whose_configurations_override_the_batch():
+    s = build(spec(strategies=["single"], workers=[1], threads=[1, 2], batch_sizes=[32, 64], goal="time_to_target",
+                   target_images=1e5), INV, 32, load_facts(), load_catalog())
+    keys = sorted(p.key for p in s.points if p.instance_type == "c5.large")
+    assert keys == ["c5.large/single-1-t1-b32", "c5.large/single-1-t1-b64", "c5.large/single-1-t2-b32",
+                    "c5.large/single-1-t2-b64"]
+    p = next(p for p in s.points if p.key == "c5.large/single-1-t2-b64")
+    (c,) = assign([p], s.hosts)
+    assert c["workload"] == {"batch_size": 64} and c["name"] == "c5.large-single-1-t2-b64"
+    one = build(spec(strategies=["single"], workers=[1], batch_sizes=[64]), INV, 32, load_facts(), load_catalog())
+    assert {p.batch for p in one.points} == {64} and "workload" not in assign([one.points[0]], one.hosts)[0]

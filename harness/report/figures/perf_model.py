@@ -26,7 +26,10 @@ the noise between repeats + the compute extrapolation's variance.
 Compute on a type nobody measured: ln c = a − γ·ln(vCPUs) fitted over the measured types
 (γ = 1, perfect scaling, when fewer than two vCPU counts were measured), sd from the fit's
 residuals (0.3 with one type): flagged as extrapolated. Another thread setting of a
-measured type: its measured compute, sd 0.3, flagged."""
+measured type: its measured compute, sd 0.3, flagged. Another batch size (a `batch_sizes`
+axis): c ∝ batch^β from the type's measured batches, β the pooled slope within (type,
+threads) measured at two or more batches, else β = 1 (compute per image constant), sd 0.3
+until β is fitted, then the noise (at least 0.1); flagged."""
 
 from __future__ import annotations
 
@@ -66,7 +69,7 @@ class Point:
     ps: int = 0
     threads: Optional[int] = None   # intra-op threads (None: the experiment's)
     batch: int = 32                 # per worker
-
+    batch_axis: bool = False        # batch size is an axis of the space: named in the key
     @property
     def kind(self) -> str:
         g = gradients_of(self.strategy)
@@ -79,7 +82,8 @@ class Point:
     @property
     def key(self) -> str:
         t = f"-t{self.threads}" if self.threads is not None else ""
-        return f"{self.instance_type}/{self.strategy}-{self.workers}{t}"
+        b = f"-b{self.batch}" if self.batch_axis else ""
+        return f"{self.instance_type}/{self.strategy}-{self.workers}{t}{b}"
 
 
 @dataclass(frozen=True)
@@ -124,7 +128,7 @@ class StrategyFit:
 @dataclass
 class Model:
     types: dict[str, TypeInfo]
-    compute: dict[tuple[str, Optional[int]], tuple[float, int]]   # (type, threads) → (c, samples)
+    compute: dict[tuple[str, Optional[int], int], tuple[float, int]]   # (type, threads, batch) → (c, samples)
     gamma: float
     gamma_fitted: bool
     intercept: float                 # a in ln c = a − γ ln vCPUs
@@ -136,18 +140,30 @@ class Model:
     fits: dict[str, StrategyFit]
     measured: dict[str, list[float]] = field(default_factory=dict)   # point key → step times
     points: list[Point] = field(default_factory=list)                 # the measured points
+    beta: float = 1.0                # c ∝ batch^β (1: compute per image constant, assumed)
+    beta_fitted: bool = False
+    batch_ref: int = 32              # the batch the vCPU fit is expressed at
 
     def compute_of(self, p: Point) -> tuple[float, float, tuple[str, ...]]:
-        """(c, log sd, extrapolation notes) for a point's type and threads."""
-        got = self.compute.get((p.instance_type, p.threads))
+        """(c, log sd, extrapolation notes) for a point's type, threads and batch."""
+        got = self.compute.get((p.instance_type, p.threads, p.batch))
         if got:
             return got[0], self.noise / math.sqrt(got[1]), ()
-        same_type = [(c, n) for (t, _), (c, n) in self.compute.items() if t == p.instance_type]
-        if same_type:
-            c = math.exp(sum(math.log(x) * n for x, n in same_type) / sum(n for _, n in same_type))
+        scaled = [(math.log(c) + self.beta * math.log(p.batch / b), n, th == p.threads)
+                  for (t, th, b), (c, n) in self.compute.items() if t == p.instance_type]
+        how_b = f"β = {self.beta:.2f} fitted" if self.beta_fitted else "β = 1 assumed"
+        same = [(x, n) for x, n, ok in scaled if ok]
+        if same:   # another batch of these threads: c ∝ batch^β
+            c = math.exp(sum(x * n for x, n in same) / sum(n for _, n in same))
+            sd = max(self.noise, 0.1) if self.beta_fitted else EXTRAP_SD
+            return c, sd, (f"compute of batch {p.batch} scaled from the type's other batch sizes (c ∝ batch^β, "
+                           f"{how_b})",)
+        if scaled:
+            c = math.exp(sum(x * n for x, n, _ in scaled) / sum(n for _, n, _ in scaled))
             return c, EXTRAP_SD, (f"compute of {p.threads} threads taken from the type's other thread settings",)
         info = self.types[p.instance_type]
-        c = math.exp(self.intercept - self.gamma * math.log(max(1, info.vcpus)))
+        c = math.exp(self.intercept - self.gamma * math.log(max(1, info.vcpus))
+                     + self.beta * math.log(p.batch / self.batch_ref))
         how = f"γ = {self.gamma:.2f} fitted" if self.gamma_fitted else "γ = 1 assumed (one vCPU count measured)"
         return c, self.compute_sd, (f"compute extrapolated from vCPUs ({info.vcpus}; c ∝ vCPUs^−γ, {how})",)
 
@@ -191,17 +207,37 @@ def _noise(obs: Sequence[Observation]) -> tuple[float, str]:
     return max(NOISE_FLOOR, s), f"{s:.1%} between repeats (df {df}; at least {NOISE_FLOOR:.0%})"
 
 
-def _compute_table(obs: Sequence[Observation]) -> dict[tuple[str, Optional[int]], tuple[float, int]]:
-    logs: dict[tuple[str, Optional[int]], list[float]] = {}
+def _compute_table(obs: Sequence[Observation]) -> dict[tuple[str, Optional[int], int], tuple[float, int]]:
+    logs: dict[tuple[str, Optional[int], int], list[float]] = {}
     for o in obs:
         c = o.t_compute_s if o.t_compute_s else (o.step_time_s if o.point.kind == "single" else None)
         if c and c > 0:
-            logs.setdefault((o.point.instance_type, o.point.threads), []).append(math.log(c))
+            logs.setdefault((o.point.instance_type, o.point.threads, o.point.batch), []).append(math.log(c))
     return {k: (math.exp(sum(v) / len(v)), len(v)) for k, v in logs.items()}
 
 
-def _vcpu_fit(compute, types: dict[str, TypeInfo]) -> tuple[float, float, bool, float]:
-    pts = [(math.log(max(1, types[t].vcpus)), math.log(c)) for (t, _), (c, _) in compute.items() if t in types]
+def _beta_fit(compute) -> tuple[float, bool]:
+    """c ∝ batch^β: the pooled slope of ln c on ln batch within each (type, threads) measured at
+    two or more batch sizes, clipped to [0.3, 1.2]; β = 1 (compute per image constant) without."""
+    groups: dict[tuple, list[tuple[float, float]]] = {}
+    for (t, th, b), (c, _) in compute.items():
+        groups.setdefault((t, th), []).append((math.log(b), math.log(c)))
+    sxy = sxx = 0.0
+    for pts in groups.values():
+        if len({x for x, _ in pts}) < 2:
+            continue
+        mx, my = sum(x for x, _ in pts) / len(pts), sum(y for _, y in pts) / len(pts)
+        sxy += sum((x - mx) * (y - my) for x, y in pts)
+        sxx += sum((x - mx) ** 2 for x, _ in pts)
+    if sxx == 0:
+        return 1.0, False
+    return min(1.2, max(0.3, sxy / sxx)), True
+
+
+def _vcpu_fit(compute, types: dict[str, TypeInfo], beta: float = 1.0,
+              batch_ref: int = 32) -> tuple[float, float, bool, float]:
+    pts = [(math.log(max(1, types[t].vcpus)), math.log(c) - beta * math.log(b / batch_ref))
+           for (t, _, b), (c, _) in compute.items() if t in types]
     if not pts:
         raise ValueError("no measured compute time yet: measure at least one configuration")
     xs = {x for x, _ in pts}
@@ -226,13 +262,16 @@ def fit(obs: Sequence[Observation], types: dict[str, TypeInfo]) -> Model:
     if unknown:
         raise ValueError(f"instance type(s) {', '.join(unknown)} have no facts (vCPUs, link rate)")
     compute = _compute_table(obs)
-    gamma, a, fitted, csd = _vcpu_fit(compute, types)
+    beta, beta_fitted = _beta_fit(compute)
+    batch_ref = int(np.median([b for (_, _, b) in compute])) if compute else 32
+    gamma, a, fitted, csd = _vcpu_fit(compute, types, beta, batch_ref)
     c_ref = float(np.median([c for c, _ in compute.values()]))
     grads = [o.gradient_bytes for o in obs if o.gradient_bytes]
     grad = max(grads) if grads else None
     noise, noise_src = _noise(obs)
     model = Model(types=types, compute=compute, gamma=gamma, gamma_fitted=fitted, intercept=a, compute_sd=csd,
-                  c_ref=c_ref, gradient_bytes=grad, noise=noise, noise_source=noise_src, fits={})
+                  c_ref=c_ref, gradient_bytes=grad, noise=noise, noise_source=noise_src, fits={}, beta=beta,
+                  beta_fitted=beta_fitted, batch_ref=batch_ref)
     for o in obs:
         model.measured.setdefault(o.point.key, []).append(o.step_time_s)
         model.points.append(o.point)
@@ -294,3 +333,4 @@ def predict(model: Model, p: Point) -> Prediction:
 
 def _measured_points(model: Model, kind: str) -> list[Point]:
     return [q for q in model.points if q.kind == kind]
+
