@@ -173,10 +173,15 @@ def run_case(name: str, fast: bool, work: Path, i: int = 0):
             stack.callback(lambda: (proc.kill(), proc.wait()))
         res = run_experiment(str(d / "e.yaml"), str(d / "h.yaml"), runs_root=str(d / "runs"), run_id="r",
                              grace_s=5, **kw)
-    a = analyze(load_run(Path(res.run_dir)))
+    return (expected, *judge(Path(res.run_dir)))
+
+
+def judge(run_dir: Path):
+    """(first diagnosis name or None, the claimed names in rank order, the first check)."""
+    a = analyze(load_run(run_dir))
     first = first_diagnosis(a.checks)
     claimed = [f"{c.name}@{c.host}" if c.host else c.name for c in rank(a.checks) if c.claimed]
-    return expected, (first.name if first else None), claimed, first
+    return (first.name if first else None), claimed, first
 
 
 def main(argv=None) -> int:
@@ -184,16 +189,28 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--fast", action="store_true", help="one run per case, shorter training")
     ap.add_argument("--cases", default="", help="comma-separated subset")
+    ap.add_argument("--reanalyse", metavar="DIR", help="judge the runs of an earlier corpus's working directory "
+                    "again, from their raw files (after a change of the rules), instead of running anything")
     args = ap.parse_args(argv)
     names = [n for n in args.cases.split(",") if n] or list(cases(args.fast))
     runs = 1 if args.fast else args.runs
-    work = Path(tempfile.mkdtemp(prefix="diag-corpus-"))
-    print(f"working directory: {work}   runs per case: {runs}   fast: {args.fast}")
+    work = Path(args.reanalyse) if args.reanalyse else Path(tempfile.mkdtemp(prefix="diag-corpus-"))
+    if args.reanalyse:
+        names = [n for n in names if (work / f"{n}-0").is_dir()]
+        runs = max(int(p.name.rsplit("-", 1)[1]) + 1 for p in work.iterdir() if p.is_dir() and "-" in p.name)
+    print(f"working directory: {work}   runs per case: {runs}   fast: {args.fast}"
+          + ("   (re-analysed, nothing run)" if args.reanalyse else ""))
     table: dict[str, list[bool]] = {}
     t0 = time.monotonic()
     for name in names:
         for i in range(runs):
-            expected, first, claimed, check = run_case(name, args.fast, work, i)
+            if args.reanalyse:
+                if not (work / f"{name}-{i}" / "runs" / "r").is_dir():
+                    continue
+                expected = cases(args.fast)[name][0]
+                first, claimed, check = judge(work / f"{name}-{i}" / "runs" / "r")
+            else:
+                expected, first, claimed, check = run_case(name, args.fast, work, i)
             ok = (first == expected) if expected else not claimed
             table.setdefault(name, []).append(ok)
             sev = f" severity {check.severity:.3f}" if check is not None and check.severity is not None else ""

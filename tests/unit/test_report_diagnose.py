@@ -216,3 +216,37 @@ def test_communication_is_not_claimed_when_the_ranks_share_cores():
     c = rs.communication_bound(_inp(m, sc))[0]
     assert c.status == dg.NOT_EVALUATED and "not separable from CPU sharing" in c.evidence
     assert "3 training processes on 2 cores" in c.evidence
+
+
+def _two_rank_run(root, boots, quotas=False):
+    from tests.support.runfixtures import WORKLOAD, RunDir
+    run = RunDir(root)
+    run.resolved(WORKLOAD, [{"name": "hvd", "strategy": "horovod", "workers": 2, "ps": 0}],
+                 hosts=[{"name": h, "instance_type": "c7i.large"} for h in ("a", "b")])
+    run.control("config_start", 100.0, config="hvd", strategy="horovod", workers=2, ps=0, hosts=["a", "b"],
+                instance_types={"a": "c7i.large", "b": "c7i.large"})
+    for r, (h, calib) in enumerate((("a", 0.01), ("b", 0.02))):   # b computes twice as long
+        t = run.task("hvd", f"rank-{r}", h, "worker", r).task_json()
+        t.event("run_start", 101.0, pid=1, host_facts={"cores_logical": 2, "boot_id": boots[r]}, threads={})
+        t.event("calibration", 102.0, steps=4, step_seconds=[calib] * 4, t_start_wall=101.5, t_end_wall=102.0)
+        now = 103.0
+        for i in range(12):
+            now += 0.05
+            t.step(now, 2 * (i + 1), 0.05)
+        t.event("run_end", now + 0.1, status="ok")
+        if quotas:   # a host with a CPU quota of its own (a container, a sandbox host after `fault cpu`)
+            run.sampler("hvd", h).record("sampler_start", 100.5, interval_s=1.0, nvml=False, cores=2,
+                                         memory_total_bytes=8e9, gpus=[], cpu_limit_cores=0.5 * (r + 1))
+    run.control("config_end", 120.0, config="hvd", status="succeeded", reason="")
+    return analyze(load_run(root))
+
+
+def test_a_straggler_is_a_host_only_when_the_tasks_run_on_more_than_one_machine(tmp_path):
+    apart = _check(_two_rank_run(tmp_path / "apart", ["boot-a", "boot-b"]), "hvd", "straggler host")
+    assert apart.triggered and apart.host == "b"
+    # two inventory hosts that are one machine (one kernel boot id): no host to replace
+    one = _check(_two_rank_run(tmp_path / "one", ["boot-x", "boot-x"]), "hvd", "straggler host")
+    assert one.status == dg.NOT_EVALUATED and "every task runs on one machine (a, b" in one.evidence
+    # one kernel, but each host with a CPU quota of its own: the hosts are apart
+    quota = _check(_two_rank_run(tmp_path / "quota", ["boot-x", "boot-x"], quotas=True), "hvd", "straggler host")
+    assert quota.triggered and quota.host == "b"

@@ -46,6 +46,16 @@ def straggler(inp: RuleInput) -> list[Check]:
         return [Check(m.config, name, None, NOT_EVALUATED,
                       f"{len(per)} task(s) with {'calibration' if sync else 'step'} times after warm-up; "
                       f"needs 2 or more", threshold)]
+    ms = machines(inp.run, m.config)
+    limited = [s.host for s in inp.run.samplers_of(m.config)
+               if (s.first("sampler_start") or {}).get("cpu_limit_cores")]
+    if len(ms) == 1 and not limited:
+        # One machine (one kernel boot id) and one pool of cores under every task: their
+        # spread is how that machine shares its cores, not a host that could be replaced.
+        # (Hosts with a CPU quota of their own, as containers, are apart even on one kernel.)
+        return [Check(m.config, name, None, NOT_EVALUATED,
+                      f"every task runs on one machine ({', '.join(ms[0].hosts)}: one boot id, no CPU quota of "
+                      f"their own); no host to tell apart", threshold)]
     means = [p[2] for p in per]
     med = stats.median(means)
     spread = max(means) - min(means)
