@@ -66,14 +66,15 @@ def straggler(inp: RuleInput) -> list[Check]:
     # ranks all wait for it, so the saving is a share of the step, else of its own time.
     typical = stats.median([p[2] for p in per if p is not slow])
     t_step = _mean_step(inp) if sync else None
-    base = t_step if t_step and t_step >= slow[2] else slow[2]
+    per_step = bool(t_step) and t_step >= slow[2]
+    base = t_step if per_step else slow[2]
     listed = ", ".join(f"{tid} ({host}) {_s(v)} s" for tid, host, v in per)
     evidence = (f"{what}: {listed}; spread max − min = {_s(spread)} s = {fmt_share(share)} of the median "
                 f"{_s(med)} s; slowest {slow[0]} on {slow[1]}")
     trig = share > STRAGGLER_SPREAD_SHARE
     sev = (slow[2] - typical) / base if base else 0.0
     basis = (f"(slowest − median of the others) / mean step time {_s(base)} s: the share of every step the "
-             f"others wait for it" if base is not slow[2] else
+             f"others wait for it" if per_step else
              "(slowest − median of the others) / slowest: the share of its time it lags behind them")
     return [Check(m.config, name, slow[1], TRIGGERED if trig else OK, evidence, threshold,
                   sev if trig else None, basis,
