@@ -28,7 +28,7 @@ import psutil
 from harness.protocol.constants import WARM_ZYGOTE_ENV
 from harness.protocol.events import EventLog
 from harness.protocol.spec import TaskSpec
-from harness.worker import cgroup_limits, nvml, warm_cpu
+from harness.worker import cgroup_limits, nvml, own_cost, run_queue, warm_cpu
 from harness.worker.stopping import StopOnSignal
 
 DEFAULT_INTERVAL_S = 1.0
@@ -59,7 +59,7 @@ def run_sampler(spec: TaskSpec) -> int:
                  nvml=nv is not None, nvml_reason=reason, cores=os.cpu_count(),
                  memory_total_bytes=total, cpu_limit_cores=lim.cpu_cores, memory_limit_bytes=lim.memory_bytes,
                  cgroup=lim.where or None, gpus=[nvml.gpu_name(nv, h) for h in handles])
-        cost = _Cost()
+        cost = own_cost.OwnCost()
         cost_every = float(spec.cost_every_s or COST_EVERY_S)
         orphan_after = float(ORPHAN_AFTER_S if spec.orphan_after_s is None else spec.orphan_after_s)
         reason = "signal"
@@ -99,32 +99,6 @@ def _safe(fn: Callable[[], Any]) -> Any:
         return None
 
 
-class _Cost:
-    """The sampler's own CPU use: since its process started (interpreter start-up and
-    imports included) and since sampling began (the steady cost of sampling itself)."""
-
-    def __init__(self) -> None:
-        self._age0 = _safe(_own_age_s)
-        self._mono0 = time.monotonic()
-        self._cpu0 = time.process_time()
-
-    def fields(self, samples: int) -> dict:
-        cpu = time.process_time()  # user + sys at ns resolution (os.times ticks at 10 ms)
-        loop_wall = max(time.monotonic() - self._mono0, 1e-9)
-        wall = (self._age0 + loop_wall) if self._age0 is not None else None
-        loop_cpu = cpu - self._cpu0
-        return {"samples": samples, "cpu_s": cpu, "wall_s": wall,
-                "core_fraction": cpu / wall if wall else None,
-                "loop_cpu_s": loop_cpu, "loop_wall_s": loop_wall, "loop_core_fraction": loop_cpu / loop_wall}
-
-
-def _own_age_s() -> float:
-    with open("/proc/self/stat", "rb") as fh:
-        stat = fh.read()
-    start_ticks = int(stat[stat.rindex(b")") + 2:].split()[19])  # field 22: starttime since boot
-    return time.clock_gettime(time.CLOCK_BOOTTIME) - start_ticks / CLK_TCK
-
-
 class _TaskProcesses:
     """The run's task processes on this host. A process is ours when its environment (as
     /proc shows it: the block it was exec'd with) carries HARNESS_RUN_ID equal to ours and
@@ -153,6 +127,7 @@ class _TaskProcesses:
         self._scan_s = scan_s
         self._next_scan = 0.0
         self._procs: dict[int, list] = {}  # pid -> [psutil.Process, cpu seconds, t_mono]
+        self._queue = run_queue.RunQueue()   # its threads' time on and waiting for a CPU
         self._pending: set[int] = set()    # not ours at their first look: look once more
         self._settled: set[int] = set()    # not ours at two looks a scan apart
         self._last_boot = _safe(_boot_s)   # when the previous reading was taken (CLOCK_BOOTTIME)
@@ -200,6 +175,7 @@ class _TaskProcesses:
                     # (a kept warm child, older: its CPU on entering its task, if that was since then)
                     base = 0.0 if fresh else warm_cpu.entered(pid, p.cwd(), self._last_boot)
                     self._procs[pid] = [p, base, self._last_mono]
+                    self._queue.add(pid, born)
             except (psutil.Error, OSError):  # ended meanwhile, a zombie, another user's
                 ours = False
             if not ours:
@@ -226,6 +202,7 @@ class _TaskProcesses:
                     rss += p.memory_info().rss
             except (psutil.Error, OSError):  # gone or a zombie: its CPU is all counted
                 del self._procs[pid]
+                self._queue.drop(pid)
                 continue
             busy = t.user + t.system
             t_now = time.monotonic()
@@ -239,7 +216,8 @@ class _TaskProcesses:
         self._last_mono = time.monotonic()
         self._last_boot = _safe(_boot_s)
         return {"cpu_percent": None if unmeasured else round(cpu, 1), "rss_bytes": rss,
-                "processes": len(self._procs), "unmeasured": unmeasured, "pids": sorted(self._procs)}
+                "processes": len(self._procs), "unmeasured": unmeasured, "pids": sorted(self._procs),
+                **(self._queue.read(self._last_mono) or {})}
 
 
 def _boot_s() -> float:

@@ -310,6 +310,32 @@ def test_a_task_started_after_the_sampler_is_read_from_its_first_sample(tmp_path
         _stop(proc)
 
 
+def test_tasks_that_share_a_core_record_their_wait_for_it(tmp_path, run_id):
+    """Two task processes pinned to one core: each runs about half the time and waits the
+    other half, so over a reading they wait about as long as they run, together about one
+    core's worth of its span. Read from the scheduler, not inferred."""
+    pinned = "import os\nos.sched_setaffinity(0, {0})\nwhile True: pass"
+    children = [_child(run_id, f"c/worker-{i}", pinned) for i in range(2)]
+    proc = None
+    try:
+        proc = _start_sampler(tmp_path, run_id, interval_s=0.25)
+        readings = _wait_for(lambda: len(s := [r["tasks"] for r in _records(tmp_path, "sample")
+                                               if r["tasks"]["processes"] == 2 and "sched_wait_s" in r["tasks"]
+                                               and r["tasks"]["sched_wait_s"] is not None]) >= 2 and s,
+                             timeout=20)
+        for x in readings:
+            assert 0.5 < x["sched_wait_s"] / x["sched_run_s"] < 2.0, readings
+            assert 0.5 * x["sched_span_s"] < x["sched_run_s"] < 1.5 * x["sched_span_s"], readings
+        everything = [r["tasks"] for r in _records(tmp_path, "sample")]
+        assert sum("sched_span_s" in t for t in everything) < len(everything)   # not at every sample
+    finally:
+        for c in children:
+            c.kill()
+            c.wait()
+        if proc is not None:
+            _stop(proc)
+
+
 ZYGOTE = textwrap.dedent('''
     import os, sys, time
     # The warm zygote's children keep the zygote's exec-time environment; each moves into

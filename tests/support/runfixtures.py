@@ -92,9 +92,11 @@ class SamplerDir:
     def sample(self, t_wall: float, cpu: Optional[float], *, mem_used: float = 2e9,
                mem_available: float = 6e9, net: float = 1000.0, disk: float = 0.0,
                task_cpu: Optional[float] = None, task_rss: Optional[float] = 5e8,
-               gpu_util: Optional[list] = None) -> "SamplerDir":
+               gpu_util: Optional[list] = None, sched: Optional[tuple] = None,
+               processes: int = 1) -> "SamplerDir":
         """One sample; network sent = received = `net`, disk read = write = `disk`;
-        gpu_util is one utilization per GPU (index = position)."""
+        gpu_util is one utilization per GPU (index = position); sched = the tasks' (run,
+        wait) seconds of a run-queue reading."""
         gpus = [{"index": i, "util_percent": u, "mem_used_bytes": 1e9, "mem_total_bytes": 16e9,
                  "power_w": 50.0, "temperature_c": 60, "sm_clock_mhz": 1500}
                 for i, u in enumerate(gpu_util or [])]
@@ -104,7 +106,10 @@ class SamplerDir:
                            net_sent_bytes_per_s=net, net_recv_bytes_per_s=net,
                            disk_read_bytes_per_s=disk, disk_write_bytes_per_s=disk,
                            tasks={"cpu_percent": task_cpu if task_cpu is not None else cpu,
-                                  "rss_bytes": task_rss, "processes": 1}, gpus=gpus)
+                                  "rss_bytes": task_rss, "processes": processes,
+                                  **({} if sched is None else {"sched_run_s": sched[0], "sched_wait_s": sched[1],
+                                                                "sched_span_s": 2.0})},
+                           gpus=gpus)
 
     def end(self, t_wall: float, cpu_seconds: float, wall_seconds: float) -> "SamplerDir":
         return self.record("sampler_end", t_wall, cpu_seconds=cpu_seconds, wall_seconds=wall_seconds)

@@ -131,8 +131,8 @@ GOLDEN_GEN = {  # results.csv of benchmarks/report_scale.generate(2 hosts, 90 s,
     'util_net_recv_mean_bytes_per_s': '972112829.3', 'util_disk_read_mean_bytes_per_s': '2356030.54',
     'util_disk_write_mean_bytes_per_s': '1925304.979', 'util_tasks_rss_peak_bytes': '1509998750'}
 GOLDEN_SAMPLES_SHA256 = {
-    "gen": "13101ff6de9520c38008ce7af51f41ee09fcb51a1c5422c68617143915902756",
-    "damaged": "5b17ae5a1254365111c803e90cd5e856720804f25d15e8e576afc1f08415579d"}
+    "gen": "44af0713d3ad1d6b8a57c55b3cba4db69db314c488f1f233ff6833168177b0c4",
+    "damaged": "09540bca07bf7e48cade7e65fb0f144c211a9f8807cd1453b897c6be5c4b9504"}
 
 
 def test_generated_run_gives_the_golden_figures(tmp_path):

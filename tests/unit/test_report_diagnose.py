@@ -34,7 +34,8 @@ def _check(a, config, name, host=None):
 
 def test_thresholds_are_named_constants():
     assert (rs.STRAGGLER_SPREAD_SHARE, rs.INPUT_BOUND_DATA_WAIT_SHARE, rs.COMMUNICATION_BOUND_SHARE,
-            rs.STEP_OUTLIER_SIGMAS, rs.STEP_OUTLIER_STEPS, rs.DEFAULT_MAX_INIT_S) == (0.20, 0.20, 0.50, 3.0, 10, 1200.0)
+            rs.STEP_OUTLIER_SIGMAS, rs.STEP_OUTLIER_STEPS, rs.DEFAULT_MAX_INIT_S, rs.SHARED_CORES_WAIT_SHARE,
+            rs.SHARED_CORES_CPU) == (0.20, 0.20, 0.50, 3.0, 10, 1200.0, 0.10, 90.0)
     assert (rp.LOW_GPU_P95, rp.LOW_GPU_P5, rp.BOTTLENECK_GPU, rp.BOTTLENECK_CPU, rp.BOTTLENECK_IOWAIT,
             rp.BOTTLENECK_SHARE, rp.BATCH_SIZE_P95, rp.GPU_MEMORY_INCREASE, rp.NOISY_OTHERS_SHARE,
             rp.NOISY_HOST_CPU, rp.MEMORY_PRESSURE_AVAILABLE_SHARE, rp.THRASH_SHARE) == (
@@ -250,3 +251,47 @@ def test_a_straggler_is_a_host_only_when_the_tasks_run_on_more_than_one_machine(
     # one kernel, but each host with a CPU quota of its own: the hosts are apart
     quota = _check(_two_rank_run(tmp_path / "quota", ["boot-x", "boot-x"], quotas=True), "hvd", "straggler host")
     assert quota.triggered and quota.host == "b"
+
+
+def _three_ranks_on_two_cores(root, *, sched):
+    """3 Horovod ranks on one 2-core host; the sampler's run-queue readings of the tasks
+    (run, wait seconds) every other sample in the training window (None: a sampler without
+    them, as before they existed)."""
+    from tests.support.runfixtures import WORKLOAD, RunDir
+    run = RunDir(root)
+    run.resolved(WORKLOAD, [{"name": "hvd", "strategy": "horovod", "workers": 3, "ps": 0}],
+                 hosts=[{"name": "a", "instance_type": "c7i.large"}])
+    run.control("config_start", 100.0, config="hvd", strategy="horovod", workers=3, ps=0, hosts=["a"],
+                instance_types={"a": "c7i.large"})
+    for r in range(3):
+        t = run.task("hvd", f"rank-{r}", "a", "worker", r).task_json()
+        t.event("run_start", 101.0, pid=1 + r, host_facts={"cores_logical": 2, "boot_id": "boot"}, threads={})
+        now = 103.0
+        for i in range(12):
+            now += 0.5
+            t.step(now, 2 * (i + 1), 0.5)
+        t.event("run_end", now + 0.1, status="ok")
+    s = run.sampler("hvd", "a").start(100.5, cores=2)
+    for i in range(14):
+        s.sample(103.0 + 0.5 * i, 85.0, task_cpu=170.0, sched=sched if i % 2 else None, processes=3)
+    run.control("config_end", 120.0, config="hvd", status="succeeded", reason="")
+    return analyze(load_run(root))
+
+
+def test_shared_cores_is_judged_by_the_tasks_run_queue_wait(tmp_path):
+    # per reading the tasks' threads ran 3.4 s and waited 1.2 s: 1.2 / 4.6 = 26.1 % of their runnable time
+    c = _check(_three_ranks_on_two_cores(tmp_path / "busy", sched=(3.4, 1.2)), "hvd", "shared cores")
+    assert c.triggered and c.severity == pytest.approx(1.2 / 4.6)
+    assert "waited for a core 26.1 % of their runnable time" in c.evidence and " readings of a)" in c.evidence
+    # the same layout with little wait (ranks mostly waiting on each other, not on a core)
+    c = _check(_three_ranks_on_two_cores(tmp_path / "idle", sched=(3.4, 0.2)), "hvd", "shared cores")
+    assert c.status == dg.OK and c.severity is None
+    # just above the threshold is triggered, at it is not (strict, like the other rules)
+    at = rs.SHARED_CORES_WAIT_SHARE * 3.4 / (1 - rs.SHARED_CORES_WAIT_SHARE)
+    assert _check(_three_ranks_on_two_cores(tmp_path / "above", sched=(3.4, at * 1.01)), "hvd", "shared cores").triggered
+    assert not _check(_three_ranks_on_two_cores(tmp_path / "at", sched=(3.4, at * 0.99)), "hvd", "shared cores").triggered
+
+
+def test_shared_cores_without_run_queue_readings_falls_back_to_the_machine_cpu(tmp_path):
+    c = _check(_three_ranks_on_two_cores(tmp_path / "old", sched=None), "hvd", "shared cores")
+    assert "no run-queue wait readings" in c.evidence and c.status == dg.OK   # machine CPU 85 % ≤ 90 %

@@ -70,6 +70,8 @@ class HostWindow:
     major_faults: Optional[np.ndarray] = None
     cpu_limit: Optional[float] = None   # cores of a cgroup quota: then `cpu` is the group's share of it
     mem_used: Optional[np.ndarray] = None   # bytes: the group's under a memory limit, else the machine's
+    sched_run: Optional[np.ndarray] = None   # s the tasks' threads ran since the previous reading (NaN: none)
+    sched_wait: Optional[np.ndarray] = None  # s they waited, runnable, for a CPU, likewise
 
     @property
     def cpu_basis(self) -> str:
@@ -145,7 +147,8 @@ def host_windows(run: RunData, m: ConfigMetrics) -> list[HostWindow]:
             mem_used=(_col(c, "cgroup_mem_used_bytes") if start.get("memory_limit_bytes")
                       else _col(c, "mem_used_bytes"))[inside],
             swap_in=_col(c, "mem_swap_in_bytes_per_s")[inside],
-            major_faults=_col(c, "mem_major_faults_per_s")[inside]))
+            major_faults=_col(c, "mem_major_faults_per_s")[inside],
+            sched_run=_col(c, "tasks.sched_run_s")[inside], sched_wait=_col(c, "tasks.sched_wait_s")[inside]))
     return out
 
 

@@ -16,7 +16,8 @@ from harness.report.read.records import resolved_experiment
 STRAGGLER_SPREAD_SHARE = 0.20        # (max − min) per-task mean step (or compute) time / median
 INPUT_BOUND_DATA_WAIT_SHARE = 0.20   # data_wait_s / seconds over kept step records
 COMMUNICATION_BOUND_SHARE = 0.50     # communication share (scaling.py)
-SHARED_CORES_CPU = 90.0              # machine mean CPU % above which sharing cores costs time
+SHARED_CORES_WAIT_SHARE = 0.10       # the tasks' run-queue wait / (their CPU time + that wait)
+SHARED_CORES_CPU = 90.0              # without wait readings (older runs): machine mean CPU %
 STEP_OUTLIER_SIGMAS = 3.0
 STEP_OUTLIER_STEPS = 10
 DEFAULT_MAX_INIT_S = 1200.0          # the experiment's max_init_s when the run does not say
@@ -131,10 +132,28 @@ def communication_bound(inp: RuleInput) -> list[Check]:
                   f"per image) or fewer hosts: {fmt_share(value)} of the step time is exchange")]
 
 
+def _wait_share(inp: RuleInput, hosts: list[str]) -> tuple[float, int, str] | None:
+    """(Σ wait ÷ Σ (run + wait), readings, host) of the tasks' threads on one machine over
+    the training window, from the sampler of its hosts with the most readings (every
+    sampler on a machine sees the same task processes); None without any."""
+    best = None
+    for w in inp.windows:
+        if w.host not in hosts or w.sched_run is None or w.sched_wait is None:
+            continue
+        ok = ~np.isnan(w.sched_run) & ~np.isnan(w.sched_wait)
+        n = int(ok.sum())
+        runnable = float(w.sched_run[ok].sum() + w.sched_wait[ok].sum())
+        if n and runnable > 0 and (best is None or n > best[1]):
+            best = (float(w.sched_wait[ok].sum()) / runnable, n, w.host)
+    return best
+
+
 def shared_cores(inp: RuleInput) -> list[Check]:
     m = inp.m
     name = "shared cores"
-    threshold = f"more training processes than cores on a machine, its mean CPU > {SHARED_CORES_CPU:g} %"
+    threshold = (f"more training processes than cores on a machine, and the tasks waited for a core "
+                 f"> {fmt_share(SHARED_CORES_WAIT_SHARE)} of their runnable time (runs without wait "
+                 f"readings: the machine's mean CPU > {SHARED_CORES_CPU:g} %)")
     out = []
     cpu = {h.host: h.cpu_percent.mean for h in inp.u.hosts}
     for mc in machines(inp.run, m.config):
@@ -143,10 +162,28 @@ def shared_cores(inp: RuleInput) -> list[Check]:
             out.append(Check(m.config, name, where, NOT_EVALUATED, "no cores_logical in run_start host facts",
                              threshold))
             continue
+        layout = (f"{mc.processes} training processes on {mc.cores} cores ({'one machine: ' if len(mc.hosts) > 1 else ''}"
+                  f"{where})")
+        action = (f"at most one training process per core ({mc.cores} here): fewer workers per host or "
+                  f"more hosts")
+        waited = _wait_share(inp, mc.hosts)
+        if waited is not None:
+            # The scheduler's own account (schedstat): time a task was runnable and had no
+            # core. A share of the tasks' runnable time is a share of their time lost to it.
+            share, n, host = waited
+            evidence = (f"{layout}; the tasks waited for a core {fmt_share(share)} of their runnable time "
+                        f"(Σ tasks.sched_wait_s ÷ Σ (tasks.sched_run_s + tasks.sched_wait_s) over "
+                        f"{n} readings of {host})")
+            trig = mc.processes > mc.cores and share > SHARED_CORES_WAIT_SHARE
+            out.append(Check(m.config, name, where, TRIGGERED if trig else OK, evidence, threshold,
+                             share if trig else None,
+                             "the tasks' run-queue wait ÷ their runnable time: the share of their time spent "
+                             "waiting for a core", action))
+            continue
         load = [cpu[h] for h in mc.hosts if cpu.get(h) is not None]
         mean = max(load) if load else None
-        evidence = (f"{mc.processes} training processes on {mc.cores} cores ({'one machine: ' if len(mc.hosts) > 1 else ''}"
-                    f"{where}); mean CPU in the window {_s(mean) + ' %' if mean is not None else 'unknown'}")
+        evidence = (f"{layout}; no run-queue wait readings; mean CPU in the window "
+                    f"{_s(mean) + ' %' if mean is not None else 'unknown'}")
         if mc.processes > mc.cores and mean is None:
             out.append(Check(m.config, name, where, NOT_EVALUATED, evidence + ": no CPU samples", threshold))
             continue
@@ -154,8 +191,7 @@ def shared_cores(inp: RuleInput) -> list[Check]:
         sev = 1 - mc.cores / mc.processes
         out.append(Check(m.config, name, where, TRIGGERED if trig else OK, evidence, threshold,
                          sev if trig else None, "1 − cores/processes: each process gets that share of a core",
-                         f"at most one training process per core ({mc.cores} here): fewer workers per host or "
-                         f"more hosts"))
+                         action))
     return out
 
 

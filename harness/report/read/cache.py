@@ -30,7 +30,8 @@ import numpy as np
 
 from harness.report.read.columns import GPU_FIELDS, Column, SampleColumns, StepColumns
 
-FORMAT = 8   # 7: the sample's I/O wait, swap-in and major-fault columns; 8: the cgroup's CPU and memory
+FORMAT = 9   # 7: the sample's I/O wait, swap-in and major-fault columns; 8: the cgroup's CPU and memory;
+             # 9: the tasks' time on and waiting for a CPU (tasks.sched_run_s, sched_wait_s)
 SUFFIX = ".cache"
 OLD_SUFFIXES = (".cache.npz",)  # FORMAT 2
 MAGIC = b"harness-report-cache\n"

@@ -33,7 +33,7 @@ SAMPLE_SCALARS = ("t_wall", "t_mono", "dt_s", "late_s", "cpu_percent", "load1", 
                   "disk_read_bytes_per_s", "disk_write_bytes_per_s", "cpu_iowait_percent",
                   "mem_swap_in_bytes_per_s", "mem_major_faults_per_s", "cgroup_cpu_percent",
                   "cgroup_mem_used_bytes")
-TASK_SCALARS = ("cpu_percent", "rss_bytes", "processes")
+TASK_SCALARS = ("cpu_percent", "rss_bytes", "processes", "sched_run_s", "sched_wait_s")
 # samples.csv's utilization columns, in its order (csvfiles.samples_columns)
 CSV_SAMPLE_FIELDS = ("cpu_percent", "load1", "mem_used_bytes", "mem_available_bytes",
                      "net_sent_bytes_per_s", "net_recv_bytes_per_s", "disk_read_bytes_per_s",
