@@ -11,8 +11,8 @@ counted run's figures are written as one row each to benchmarks/data/search_grid
     python benchmarks/search_record.py --extract-only --runs-dir R     # rows again from the runs
     sudo python benchmarks/search_record.py --dir D --inventory INV --runs-dir R2 --types c6i.xlarge --add
         # one more type; the rows of the others are kept as recorded
-    sudo python benchmarks/search_record.py --dir D20 --inventory INV20 --live-inventory OUT
-        # a 20-host sandbox as the same four types (5 hosts each) for a live `harness search`
+    sudo python benchmarks/search_record.py --dir D25 --inventory INV25 --live-inventory OUT
+        # a 25-host sandbox as the grid's five types (5 hosts each) for a live `harness search`
 """
 
 from __future__ import annotations
@@ -30,11 +30,15 @@ REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "benchmarks" / "data" / "search_grid.json"
 CORES_PER_VCPU = 0.075          # 2 vCPUs → 0.15 of this machine's cores, 4 → 0.3
 MBIT_PER_GBIT = 10              # "Up to 10 Gigabit" → 100mbit
+# The grid was recorded with the kernel's 100 ms CFS period, before `fault cpu` defaulted to
+# 10 ms (harness/sandbox/cpu_quota.py): every host measured against it (--add, the live
+# sandbox) gets the same period, or its quota would act differently from the grid's.
+GRID_PERIOD_MS = "100"
 TYPES = {   # name: (vCPUs, network Gbit/s) from harness/prices/instance-facts.csv
     "c5.large": (2, 10), "c7i.large": (2, 12.5), "c5.xlarge": (4, 10), "c7i.xlarge": (4, 12.5),
     "c6i.xlarge": (4, 12.5),   # added later (--add): c5.xlarge's price, c7i.xlarge's link
 }
-LIVE_TYPES = ("c5.large", "c7i.large", "c5.xlarge", "c7i.xlarge")   # the 20-host live sandbox
+LIVE_TYPES = ("c5.large", "c7i.large", "c5.xlarge", "c7i.xlarge", "c6i.xlarge")   # the live sandbox, 5 hosts each
 WORKERS = (2, 3, 4)
 WORKLOAD = {
     "model": "cifar10_cnn",
@@ -84,7 +88,7 @@ def record(args) -> None:
         vcpus, gbit = TYPES[itype]
         cores, rate = vcpus * CORES_PER_VCPU, f"{int(gbit * MBIT_PER_GBIT)}mbit"
         for i in range(5):
-            _harness("sandbox", "fault", f"sb{i}", "cpu", f"{cores:g}", "--dir", args.dir)
+            _harness("sandbox", "fault", f"sb{i}", "cpu", f"{cores:g}", "--period-ms", GRID_PERIOD_MS, "--dir", args.dir)
             _harness("sandbox", "fault", f"sb{i}", "slow", rate, "--dir", args.dir)
         inv, exp = runs / f"{itype}.hosts.yaml", runs / f"{itype}.experiment.yaml"
         inv.write_text(yaml.safe_dump(inventory(base, itype, rate)))
@@ -98,7 +102,7 @@ def record(args) -> None:
 
 
 def live_inventory(args) -> None:
-    """Hosts sb0…sb19 as the grid's types, five each, quotas and rates as recorded."""
+    """Hosts sb0…sb24 as the grid's types, five each, quotas (and their period) and rates as recorded."""
     base = yaml.safe_load(Path(args.inventory).read_text())
     hosts = base["hosts"]
     types = list(LIVE_TYPES)
@@ -108,7 +112,8 @@ def live_inventory(args) -> None:
         itype = types[i // 5]
         vcpus, gbit = TYPES[itype]
         rate = f"{int(gbit * MBIT_PER_GBIT)}mbit"
-        _harness("sandbox", "fault", h["name"], "cpu", f"{vcpus * CORES_PER_VCPU:g}", "--dir", args.dir)
+        _harness("sandbox", "fault", h["name"], "cpu", f"{vcpus * CORES_PER_VCPU:g}", "--period-ms", GRID_PERIOD_MS,
+                 "--dir", args.dir)
         _harness("sandbox", "fault", h["name"], "slow", rate, "--dir", args.dir)
         h["instance_type"] = itype
         h.setdefault("labels", {})["rate"] = rate

@@ -51,6 +51,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     ft.add_argument("fault", choices=["cut", "cut-control", "restore", "slow", "kill-tasks", "kill-sshd", "cpu", "mem"])
     ft.add_argument("rate", nargs="?", help="for slow: the new rate, e.g. 10mbit; for cpu: cores, e.g. 0.5; "
                                            "for mem: a memory limit, e.g. 300M")
+    ft.add_argument("--period-ms", help="for cpu: the quota's CFS period in ms (default 10; the kernel's own "
+                                        "default is 100, with which a short step after a wait runs at full speed)")
     ft.add_argument("--dir", help=_DIR_HELP)
 
     rh = sub.add_parser("rehearse", help="one command: sandbox hosts standing in for an example inventory's hosts, "
@@ -117,7 +119,7 @@ def cmd_sandbox(args) -> int:
             print("nothing to remove")
         return 0
     if what == "fault":
-        print(sandbox.fault(args.dir, args.host, args.fault, args.rate))
+        print(sandbox.fault(args.dir, args.host, args.fault, args.rate, args.period_ms))
         return 0
     if what == "rehearse":
         from harness.cli.rehearse import rehearse

@@ -332,11 +332,12 @@ def format_status(st: SandboxState, rows: list[HostStatus]) -> str:
     return "\n".join([head, *lines])
 
 
-def fault(directory: str | Path | None, host: str, what: str, arg: str | None = None) -> str:
+def fault(directory: str | Path | None, host: str, what: str, arg: str | None = None,
+          period_ms: str | None = None) -> str:
     st = load_state(directory)
     if st.mode == "netns" and os.geteuid() != 0 and what != "kill-sshd":
         raise UsageError("faults on a network-namespace sandbox need root (sudo)")
-    return faults.inject(st, host, what, arg)
+    return faults.inject(st, host, what, arg, period_ms)
 
 
 def measure(directory: str | Path | None, src: str, dst: str, seconds: float = 2.0) -> netns.Throughput:

@@ -44,10 +44,21 @@ def parse_cores(text: str) -> float:
     return v
 
 
-def quota_lines(cores: float, v2: bool) -> dict[str, str]:
+def parse_period_ms(text: str) -> int:
+    """'100' → 100 000 µs: the CFS period, 1–1000 ms (the kernel's limits)."""
+    try:
+        v = float(text)
+    except (TypeError, ValueError):
+        raise UsageError(f"cpu period {text!r}: expected milliseconds, e.g. 10 or 100") from None
+    if not 1 <= v <= 1000:
+        raise UsageError(f"cpu period {text!r}: between 1 and 1000 ms")
+    return int(round(v * 1000))
+
+
+def quota_lines(cores: float, v2: bool, period_us: int = PERIOD_US) -> dict[str, str]:
     """PURE: file name → content setting `cores` of CPU per period."""
-    # The kernel's smallest quota is 1 ms: below 0.1 cores the period grows instead.
-    period = max(PERIOD_US, int(round(MIN_QUOTA_US / cores)))
+    # The kernel's smallest quota is 1 ms: for small quotas the period grows instead.
+    period = max(period_us, int(round(MIN_QUOTA_US / cores)))
     quota = max(MIN_QUOTA_US, int(round(cores * period)))
     if v2:
         return {"cpu.max": f"{quota} {period}"}
@@ -68,7 +79,7 @@ def group_path(h: Hierarchy, name: str) -> Path:
     return h.root / name
 
 
-def apply(name: str, pid: int, cores: float) -> str:
+def apply(name: str, pid: int, cores: float, period_us: int = PERIOD_US) -> str:
     """Create (or reuse) cgroup `name`, set its quota, move `pid` into it; returns its path."""
     h = hierarchy()
     if h is None:
@@ -82,7 +93,7 @@ def apply(name: str, pid: int, cores: float) -> str:
         sub = h.root / "cgroup.subtree_control"
         if sub.is_file() and "cpu" not in sub.read_text().split():
             sub.write_text("+cpu")
-    for f, text in quota_lines(cores, h.v2).items():
+    for f, text in quota_lines(cores, h.v2, period_us).items():
         (g / f).write_text(text)
     (g / "cgroup.procs").write_text(str(pid))
     acct = _cpuacct(h, name)

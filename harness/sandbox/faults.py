@@ -78,7 +78,8 @@ def restore(state: SandboxState, host: HostState) -> str:
         if host.cpu_cores:
             from harness.sandbox import cpu_quota
 
-            host.cgroup = cpu_quota.apply(f"{state.tag}-{host.name}", host.sshd_pid, host.cpu_cores)
+            host.cgroup = cpu_quota.apply(f"{state.tag}-{host.name}", host.sshd_pid, host.cpu_cores,
+                                          host.cpu_period_us or cpu_quota.PERIOD_US)
             done.append(f"cpu quota {host.cpu_cores:g} cores")
         if host.mem_bytes:
             from harness.sandbox import mem_limit
@@ -115,14 +116,16 @@ def _sshd_group(state: SandboxState, host: HostState, fault: str) -> str:
     return f"{state.tag}-{host.name}"
 
 
-def cpu(state: SandboxState, host: HostState, cores_text: str) -> str:
+def cpu(state: SandboxState, host: HostState, cores_text: str, period_ms: str | None = None) -> str:
     from harness.sandbox import cpu_quota
 
     cores = cpu_quota.parse_cores(cores_text)
-    host.cgroup = cpu_quota.apply(_sshd_group(state, host, "cpu"), host.sshd_pid, cores)
-    host.cpu_cores = cores
+    period = cpu_quota.parse_period_ms(period_ms) if period_ms is not None else cpu_quota.PERIOD_US
+    host.cgroup = cpu_quota.apply(_sshd_group(state, host, "cpu"), host.sshd_pid, cores, period)
+    host.cpu_cores, host.cpu_period_us = cores, period
     save(state)
-    return f"{host.name}: at most {cores:g} cores for what it starts from now on ({host.cgroup})"
+    return (f"{host.name}: at most {cores:g} cores per {period / 1000:g} ms period for what it starts from now on "
+            f"({host.cgroup})")
 
 
 def mem(state: SandboxState, host: HostState, size_text: str) -> str:
@@ -154,7 +157,8 @@ def kill_sshd(state: SandboxState, host: HostState) -> str:
     return f"{host.name}: sshd (pid {host.sshd_pid}) and its sessions killed; `fault {host.name} restore` restarts it"
 
 
-def inject(state: SandboxState, host_name: str, fault: str, arg: str | None = None) -> str:
+def inject(state: SandboxState, host_name: str, fault: str, arg: str | None = None,
+           period_ms: str | None = None) -> str:
     try:
         host = state.host(host_name)
     except KeyError:
@@ -166,11 +170,13 @@ def inject(state: SandboxState, host_name: str, fault: str, arg: str | None = No
     if fault == "cpu":
         if not arg:
             raise UsageError("fault cpu needs a number of cores, e.g. `harness sandbox fault sb0 cpu 0.5`")
-        return cpu(state, host, arg)
+        return cpu(state, host, arg, period_ms)
     if fault == "mem":
         if not arg:
             raise UsageError("fault mem needs a size, e.g. `harness sandbox fault sb0 mem 300M`")
         return mem(state, host, arg)
+    if period_ms is not None and fault != "cpu":
+        raise UsageError(f"--period-ms is for fault cpu, not {fault}")
     if arg:
         raise UsageError(f"fault {fault} takes no argument (got {arg!r})")
     fn = {"cut": cut, "cut-control": cut_control, "restore": restore, "kill-tasks": kill_tasks, "kill-sshd": kill_sshd}.get(fault)

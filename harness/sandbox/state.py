@@ -43,6 +43,7 @@ class HostState:
     control_cut: bool = False         # a blackhole route to the control side's address (fault cut-control)
     private: list[list[str]] | None = None   # [hidden, kept] folders of its own mount namespace
     cpu_cores: float | None = None    # CPU quota (fault cpu): at most this many cores
+    cpu_period_us: int | None = None  # its CFS period (None: cpu_quota.PERIOD_US)
     cgroup: str | None = None         # the quota's cgroup directory, removed by `down`
     mem_bytes: int | None = None      # memory limit (fault mem)
     mem_cgroup: str | None = None     # its cgroup directory, removed by `down`

@@ -147,6 +147,19 @@ def test_cpu_quota_limits_what_a_host_starts_and_down_removes_it(sb):
         tr.close()
     print(f"2 s of spinning under a 0.2-core quota used {used:.3f} s of CPU")
     assert 0.2 <= used <= 0.6, used     # 0.4 s expected; unlimited it would use up to 2 s
+    # the period is the sandbox's 10 ms unless asked (the search grid was recorded with 100 ms)
+    def period_us() -> int:
+        g = Path(sandbox.load_state(sb.dir).host("sb1").cgroup)
+        f = g / "cpu.cfs_period_us"
+        return int(f.read_text()) if f.is_file() else int((g / "cpu.max").read_text().split()[1])
+
+    assert period_us() == 10_000
+    rc, out, _ = cli("fault", "sb1", "cpu", "0.2", "--period-ms", "100", "--dir", sb.dir)
+    assert rc == 0 and "per 100 ms period" in out and period_us() == 100_000
+    assert sandbox.load_state(sb.dir).host("sb1").cpu_period_us == 100_000
+    rc, _, err = cli("fault", "sb1", "slow", "10mbit", "--period-ms", "100", "--dir", sb.dir)
+    assert rc == 2 and "--period-ms is for fault cpu" in err
+    assert cli("fault", "sb1", "cpu", "0.2", "--dir", sb.dir)[0] == 0 and period_us() == 10_000
     # the module's `down` removes the cgroup (test_down_twice… checks nothing of ours is left)
 
 

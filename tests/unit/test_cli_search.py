@@ -13,8 +13,8 @@ EXP = str(ROOT / "experiments" / "search-local.yaml")
 def test_dry_run_shows_the_space_the_first_wave_and_the_worst_case(capsys):
     assert main(["search", "--hosts", LOCAL, "-e", EXP, "--host-hours", "0.05", "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "10 configurations" in out and "c7i.large/single-1-t2-b256" in out
-    assert "first wave: c7i.large/single-1-t1-b16" in out and "worst-case bill" in out
+    assert "33 configurations" in out and "c7i.large/single-1-t4-b256" in out
+    assert "first wave: c7i.large/single-1-t1-b8" in out and "worst-case bill" in out
 
 
 @pytest.mark.parametrize("argv, message", [
