@@ -163,6 +163,8 @@ def inject(state: SandboxState, host_name: str, fault: str, arg: str | None = No
         host = state.host(host_name)
     except KeyError:
         raise UsageError(f"no sandbox host {host_name!r}; hosts: {', '.join(h.name for h in state.hosts)}") from None
+    if period_ms is not None and fault != "cpu":
+        raise UsageError(f"--period-ms is for fault cpu, not {fault}")
     if fault == "slow":
         if not arg:
             raise UsageError("fault slow needs a rate, e.g. `harness sandbox fault sb0 slow 10mbit`")
@@ -175,8 +177,6 @@ def inject(state: SandboxState, host_name: str, fault: str, arg: str | None = No
         if not arg:
             raise UsageError("fault mem needs a size, e.g. `harness sandbox fault sb0 mem 300M`")
         return mem(state, host, arg)
-    if period_ms is not None and fault != "cpu":
-        raise UsageError(f"--period-ms is for fault cpu, not {fault}")
     if arg:
         raise UsageError(f"fault {fault} takes no argument (got {arg!r})")
     fn = {"cut": cut, "cut-control": cut_control, "restore": restore, "kill-tasks": kill_tasks, "kill-sshd": kill_sshd}.get(fault)
