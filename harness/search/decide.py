@@ -18,7 +18,7 @@ harness/report/figures/sequential.py)."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Optional, Sequence
 
 from harness.report.figures import sequential
@@ -245,10 +245,19 @@ def _finalists(space: Space, s: Settings, trials: Sequence[Trial], d: Decision, 
         return d
     design = sequential.Design(max_repeats=max(2, s.finalist_runs), min_effect=s.min_effect)
     best_vals = goal_values(space, s.goal, trials, d.best)
-    d.verdicts = [sequential.look(sequential.Comparison(d.best.key, p.key, higher_is_better=False), best_vals,
-                                  goal_values(space, s.goal, trials, p), design, 1) for p in fin]
+    d.verdicts = [_verdict(d.best.key, best_vals, p.key, goal_values(space, s.goal, trials, p), design) for p in fin]
     d.phase = "done"
     return d
+
+
+def _verdict(best: str, best_vals: list, key: str, vals: list, design: sequential.Design) -> sequential.Comparison:
+    """The sequential verdict of `key` against the best; with fewer than 2 runs on a side
+    there is no look: the comparison then carries the run counts and says why."""
+    c = sequential.look(sequential.Comparison(best, key, higher_is_better=False), best_vals, vals, design, 1)
+    if c.looks:
+        return c
+    return replace(c, n_a=len(best_vals), n_b=len(vals),
+                   reason="no between-run comparison: it needs 2 runs on each side")
 
 
 def _mean_step(trials: Sequence[Trial], p: Point) -> float:

@@ -153,3 +153,14 @@ def test_a_wave_holds_no_point_the_stopping_rule_cannot_need():
     d = decide(roomy, Settings(goal, 1.0, width=2, steps_per_trial=45), trials)
     assert [x.point.key for x in next_wave(d.scored, roomy.capacity, 1.0, 2)] == ["b/horovod-4", "b/horovod-3"]
     assert d.phase == "acquire" and [p.key for p in d.wave] == ["b/horovod-4"]
+
+
+def test_a_finalist_with_one_run_is_shown_with_its_runs_and_why_there_is_no_verdict():
+    from harness.report.figures import sequential
+    from harness.search.decide import _verdict
+    design = sequential.Design(max_repeats=2, min_effect=0.05)
+    one = _verdict("best", [1.0, 1.02], "rival", [1.01], design)
+    assert (one.n_a, one.n_b, one.looks, one.state) == (2, 1, 0, "undecided")
+    assert "needs 2 runs on each side" in one.reason
+    two = _verdict("best", [1.0, 1.02], "rival", [1.01, 1.03], design)
+    assert two.looks == 1 and (two.n_a, two.n_b) == (2, 2)
