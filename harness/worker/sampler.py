@@ -3,7 +3,8 @@ samples.jsonl in its task directory (schema in docs/events.md):
 
   sampler_start  once: interval_s, nvml, nvml_reason, cores, memory_total_bytes, gpus, and
                  the host's cgroup limits (cpu_limit_cores, memory_limit_bytes; null: none)
-  sample         every interval: host CPU/memory/network/disk, the run's task processes, GPUs,
+  sample         every interval: host CPU/memory/network/disk, the run's task processes (and
+                 every 2 s their threads' time on and waiting for a CPU: run_queue.py), GPUs,
                  and under a limit the group's cgroup_cpu_percent / cgroup_mem_used_bytes
   sampler_cost   every ~10 s: this process's own CPU use so far
   sampler_end    on SIGTERM/SIGINT, or once the run's tasks have been gone for
