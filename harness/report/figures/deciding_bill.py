@@ -69,6 +69,10 @@ def _add(a: Optional[float], b: Optional[float]) -> Optional[float]:
     return None if a is None or b is None else a + b
 
 
+# a subset of the lines above it, counted whole (start-up and training): not of "training" alone
+EARLY = "of the runs above, those stopped early at precision (whole runs)"
+
+
 def deciding_bill(run: RunData, bill: Optional[RunBill], metrics: Sequence[ConfigMetrics]) -> Optional[DecidingBill]:
     if bill is None:
         return None
@@ -77,7 +81,7 @@ def deciding_bill(run: RunData, bill: Optional[RunBill], metrics: Sequence[Confi
     parts = {p.label: p for p in bill.parts}
     sums: dict[str, list] = {k: [0.0, 0.0] for k in
                              ("start-up", "training and collection", "warm-up runs", "repeats beyond 2 per configuration",
-                              "of which: runs stopped early at precision", "outside runs (connect, sync, idle)")}
+                              EARLY, "outside runs (connect, sync, idle)")}
     usd_known = True
     full_cost: dict[str, list[tuple[float, Optional[float]]]] = {}
     first_on_host: dict[str, tuple[float, Optional[float]]] = {}
@@ -103,8 +107,8 @@ def deciding_bill(run: RunData, bill: Optional[RunBill], metrics: Sequence[Confi
                 sums["repeats beyond 2 per configuration"][0] += hs
                 sums["repeats beyond 2 per configuration"][1] += usd or 0.0
         if m.early_stop:
-            sums["of which: runs stopped early at precision"][0] += hs
-            sums["of which: runs stopped early at precision"][1] += usd or 0.0
+            sums[EARLY][0] += hs
+            sums[EARLY][1] += usd or 0.0
         for h in m.hosts:
             first_on_host.setdefault(h, (hs / max(1, len(m.hosts)), None if usd is None else usd / max(1, len(m.hosts))))
         if info.counted and m.status == "succeeded":
