@@ -16,9 +16,10 @@ from statistics import median
 
 import pytest
 
-from harness.protocol.events import read_events
 from harness.protocol.spec import TaskSpec
 from harness.worker import nvml
+from tests.support.sampler_procs import child as _child, env_for as _env, records as _records, start_sampler as _start_sampler
+from tests.support.sampler_procs import stop as _stop, wait_for as _wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_FIELDS = {
@@ -77,54 +78,6 @@ FAKE_PYNVML = textwrap.dedent('''
         assert clock == NVML_CLOCK_SM
         return 1410
 ''')
-
-
-def _env(run_id: str, task: str, extra_path: Path | None = None, **more: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HARNESS_")}
-    paths = [str(extra_path)] if extra_path else []
-    env.update(more, HARNESS_RUN_ID=run_id, HARNESS_TASK=task, PYTHONPATH=os.pathsep.join([*paths, str(ROOT)]))
-    return env
-
-
-def _start_sampler(tmp_path: Path, run_id: str, fake_dir: Path | None = None, fake_mode: str = "two",
-                   **spec) -> subprocess.Popen:
-    task = TaskSpec(**{"role": "sampler", "strategy": "sampler", "experiment": "e", "run_id": run_id,
-                       "config": "c", "task_id": "sampler", "host": "h", "events": "samples.jsonl",
-                       "interval_s": 0.2, **spec})
-    (tmp_path / "task.json").write_text(task.to_json())
-    return subprocess.Popen([sys.executable, "-m", "harness.worker", "--task", "task.json"], cwd=tmp_path,
-                            env=_env(run_id, f"{spec.get('config', 'c')}/sampler", fake_dir, FAKE_NVML=fake_mode),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-
-def _records(tmp_path: Path, event: str | None = None) -> list[dict]:
-    path = tmp_path / "samples.jsonl"
-    if not path.exists():
-        return []
-    return [r for r in read_events(path) if event is None or r["event"] == event]
-
-
-def _wait_for(pred, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = pred()
-        if got:
-            return got
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting")
-
-
-def _stop(proc: subprocess.Popen) -> int:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        return proc.wait(timeout=3)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-
-
-def _child(run_id: str, task: str, code: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", code], env=_env(run_id, task))
 
 
 @pytest.fixture
@@ -290,84 +243,6 @@ def test_sampler_imports_no_tensorflow_and_no_training_code():
             "sys.exit(str(bad) if bad else 0)")
     res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
-
-
-def test_a_task_started_after_the_sampler_is_read_from_its_first_sample(tmp_path, run_id):
-    """Seen by the very next sample (the table is looked at every sample), and its CPU time
-    since it started is that sample's reading: not a silent 0."""
-    proc = _start_sampler(tmp_path, run_id, interval_s=0.5)
-    child = None
-    try:
-        _wait_for(lambda: len(_records(tmp_path, "sample")) >= 2)
-        child = _child(run_id, "c/worker-0", "while True: pass")
-        seen = _wait_for(lambda: [r["tasks"] for r in _records(tmp_path, "sample") if r["tasks"]["processes"]])
-        first = seen[0]
-        assert first["unmeasured"] == 0 and first["cpu_percent"] is not None and first["cpu_percent"] > 0, seen
-    finally:
-        if child is not None:
-            child.kill()
-            child.wait()
-        _stop(proc)
-
-
-def test_tasks_that_share_a_core_record_their_wait_for_it(tmp_path, run_id):
-    """Two task processes pinned to one core: each runs about half the time and waits the
-    other half, so over a reading they wait about as long as they run, together about one
-    core's worth of its span. Read from the scheduler, not inferred."""
-    pinned = "import os\nos.sched_setaffinity(0, {0})\nwhile True: pass"
-    children = [_child(run_id, f"c/worker-{i}", pinned) for i in range(2)]
-    proc = None
-    try:
-        proc = _start_sampler(tmp_path, run_id, interval_s=0.25)
-        readings = _wait_for(lambda: len(s := [r["tasks"] for r in _records(tmp_path, "sample")
-                                               if r["tasks"]["processes"] == 2 and "sched_wait_s" in r["tasks"]
-                                               and r["tasks"]["sched_wait_s"] is not None]) >= 2 and s,
-                             timeout=20)
-        for x in readings:
-            assert 0.5 < x["sched_wait_s"] / x["sched_run_s"] < 2.0, readings
-            assert 0.5 * x["sched_span_s"] < x["sched_run_s"] < 1.5 * x["sched_span_s"], readings
-        everything = [r["tasks"] for r in _records(tmp_path, "sample")]
-        assert sum("sched_span_s" in t for t in everything) < len(everything)   # not at every sample
-    finally:
-        for c in children:
-            c.kill()
-            c.wait()
-        if proc is not None:
-            _stop(proc)
-
-
-ZYGOTE = textwrap.dedent('''
-    import os, sys, time
-    # The warm zygote's children keep the zygote's exec-time environment; each moves into
-    # its task's directory (harness/worker/warm.py).
-    for d in sys.argv[1:]:
-        if os.fork() == 0:
-            os.chdir(d)
-            while True:
-                pass
-    time.sleep(60)
-''')
-
-
-def test_warm_children_count_by_their_task_directory_and_the_zygote_does_not(tmp_path, run_id):
-    cfg = tmp_path / "runs" / "cfg"
-    home, other = cfg / "sampler", tmp_path / "runs" / "other-cfg" / "worker-0"
-    for d in (home, cfg / "worker-0", other, tmp_path / "warm"):
-        d.mkdir(parents=True)
-    env = _env(run_id, "", HARNESS_WARM_ZYGOTE="1")
-    del env["HARNESS_TASK"]
-    zygote = subprocess.Popen([sys.executable, "-c", ZYGOTE, str(cfg / "worker-0"), str(other)],
-                              env=env, cwd=tmp_path / "warm", start_new_session=True)
-    proc = _start_sampler(home, run_id, config="cfg", task_scan_s=0.2)
-    try:
-        samples = _wait_for(lambda: len(s := _records(home, "sample")) >= 6 and s)
-        tasks = [r["tasks"] for r in samples[2:]]
-        assert all(t["processes"] == 1 for t in tasks), tasks   # our child; not the zygote, not the other's
-        assert median(t["cpu_percent"] for t in tasks) > 10
-    finally:
-        os.killpg(zygote.pid, signal.SIGKILL)
-        zygote.wait()
-        _stop(proc)
 
 
 @pytest.mark.root
