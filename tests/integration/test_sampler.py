@@ -18,7 +18,8 @@ import pytest
 
 from harness.protocol.spec import TaskSpec
 from harness.worker import nvml
-from tests.support.sampler_procs import child as _child, env_for as _env, records as _records, start_sampler as _start_sampler
+from tests.support.sampler_procs import child as _child, env_for as _env, records as _records
+from tests.support.sampler_procs import start_sampler as _start_sampler
 from tests.support.sampler_procs import stop as _stop, wait_for as _wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
