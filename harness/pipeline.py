@@ -184,6 +184,7 @@ def _execute(plan: Plan, inv, transports, run_dir: Path, control, opts: RunOptio
             return ConfigOutcome(cp.name, SKIPPED, why_not)
         control.emit("config_start", config=cp.name,
                      **config_start_fields(cp, {h: hosts[h].instance_type for h in cp.hosts}))
+        warm.before(cp)   # a zygote this run pays for itself: its processes can be kept for the next
         sup = Supervisor(cp, transports, hosts, control, scope, progress=progress, grace_s=opts.grace_s,
                          lease_s=opts.lease_s, sweep_config_only=plan.parallel,
                          connection_grace_s=opts.connection_grace_s, live=_live_rules(cp))

@@ -33,6 +33,7 @@ WARM_ENV = "HARNESS_WARM"            # set in a warm child: what it shares with 
 WARM_ZYGOTE_ENV = "HARNESS_WARM_ZYGOTE"  # set in a zygote's own environment (a configuration's sweep leaves it)
 WARM_HOT_ENV = "HARNESS_WARM_HOT"    # a warm task's kept-state key: an identical configuration's process may serve it
 WARM_KEEP_ENV = "HARNESS_WARM_KEEP"  # "1": a later run on this host has the same key, so keep this process after the task
+WARM_OWN_ENV = "HARNESS_WARM_OWN"    # "1": this run's zygote started in its own window (it paid the imports): a cold run
 EVENTS_ENV = "HARNESS_EVENTS"        # a user script's path to append records to
 # Directories of strategies beyond the harness's own (os.pathsep-separated): each holds
 # <name>.py (the control side, as harness/strategies/<name>.py) and worker/<name>.py (its

@@ -1,6 +1,6 @@
 """Starting, awaiting and stopping the warm zygotes of a run on their hosts (which and when:
 warm_pool.py; the zygote: harness/worker/warm.py). Every step is in control.jsonl
-(`warm_start`, `warm_ready`, `warm_stop`), so the time a run spent on them is in its bill."""
+(`warm_start`, `warm_listening`, `warm_ready`, `warm_stop`), so the time a run spent on them is in its bill."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import time
 
 from harness.errors import HarnessError
 from harness.protocol import layout
-from harness.stages.warm_pool import Zygote, due, start_argv
+from harness.stages.warm_pool import Zygote, due, due_before, start_argv
 from harness.transport import shell
 from harness.transport.fanout import fan_out
 
@@ -49,15 +49,16 @@ def start(zygotes: list[Zygote], transports: dict, hosts: dict, run_id: str, idl
     return started
 
 
-def wait_ready(started: dict[str, tuple[Zygote, int]], transports: dict, hosts: dict, run_id: str, control,
-               timeout: float = READY_TIMEOUT_S) -> None:
-    """Until every zygote has its imports done (its `warm_ready` line), so the next run on its
-    host does not share the CPU with them."""
+def _await(started: dict[str, tuple[Zygote, int]], transports: dict, hosts: dict, run_id: str, event: str,
+           timeout: float) -> dict:
+    """{name: outcome} once each zygote printed its `event` line (its JSON, with `seconds`
+    waited), or why not."""
     def one(item):
         z, pid = item
         d = z.task_dir(hosts[z.host].workdir, run_id)
         t0, deadline = time.monotonic(), time.monotonic() + timeout
-        cmd = f"grep -h '\"warm_ready\"' {shell.q(d + '/' + layout.STDOUT_FILE)} 2>/dev/null; " \
+        pattern = shell.q(f'"{event}"')
+        cmd = f"grep -h {pattern} {shell.q(d + '/' + layout.STDOUT_FILE)} 2>/dev/null; " \
               f"cat {shell.q(d + '/' + layout.EXIT_CODE_FILE)} 2>/dev/null | sed 's/^/exit /'; true"
         while time.monotonic() < deadline:
             out = transports[z.host].exec(cmd, timeout=30).stdout
@@ -65,17 +66,40 @@ def wait_ready(started: dict[str, tuple[Zygote, int]], transports: dict, hosts: 
                 if line.startswith("{"):
                     return {**json.loads(line), "seconds": round(time.monotonic() - t0, 3)}
                 if line.startswith("exit "):
-                    raise HarnessError(f"host {z.host}: the zygote ended ({line}) before it was ready")
-            time.sleep(0.1)
-        raise HarnessError(f"host {z.host}: the zygote was not ready after {timeout:g} s")
+                    raise HarnessError(f"host {z.host}: the zygote ended ({line}) before {event}")
+            time.sleep(0.05 if event == "warm_listening" else 0.1)
+        raise HarnessError(f"host {z.host}: no {event} from the zygote after {timeout:g} s")
 
-    for name, o in fan_out(started, one).items():
+    return fan_out(started, one)
+
+
+def wait_ready(started: dict[str, tuple[Zygote, int]], transports: dict, hosts: dict, run_id: str, control,
+               timeout: float = READY_TIMEOUT_S) -> None:
+    """Until every zygote has its imports done (its `warm_ready` line), so the next run on its
+    host does not share the CPU with them."""
+    for name, o in _await(started, transports, hosts, run_id, "warm_ready", timeout).items():
         z, _ = started[name]
         if o.error is not None:
             control.emit("warm_ready", host=z.host, name=name, error=str(o.error))
         else:
             control.emit("warm_ready", host=z.host, name=name, waited_s=o.value["seconds"],
                          import_s=o.value.get("import_s"), imports=o.value.get("imports"))
+
+
+def wait_listening(started: dict[str, tuple[Zygote, int]], transports: dict, hosts: dict, run_id: str, control,
+                   timeout: float = 60.0) -> dict[str, tuple[Zygote, int]]:
+    """Until every zygote started in its run's own window listens (it then takes that run's
+    tasks, which wait for its imports); those that do not are stopped with the run, and their
+    run's tasks run cold."""
+    ok = {}
+    for name, o in _await(started, transports, hosts, run_id, "warm_listening", timeout).items():
+        z, _ = started[name]
+        if o.error is not None:
+            control.emit("warm_listening", host=z.host, name=name, error=str(o.error))
+        else:
+            control.emit("warm_listening", host=z.host, name=name, waited_s=o.value["seconds"])
+            ok[name] = started[name]
+    return ok
 
 
 def stop(started: dict[str, tuple[Zygote, int]], transports: dict, run_id: str, control,
@@ -112,7 +136,8 @@ def stop(started: dict[str, tuple[Zygote, int]], transports: dict, run_id: str, 
 
 class WarmStarts:
     """The run's warm zygotes (stages/warm_pool.py): started on a host when a configuration
-    run there has ended and a later one will use them, stopped with the run."""
+    run there has ended and a later one will use them, or as the run they serve first begins
+    (own_run), stopped with the run."""
 
     def __init__(self, plan, transports, hosts, control, idle_s: float):
         self.plan, self.transports, self.hosts, self.control, self.idle_s = plan, transports, hosts, control, idle_s
@@ -129,6 +154,19 @@ class WarmStarts:
                           self.control) if todo else {}
             self.started.update(fresh)
         return fresh
+
+    def before(self, cp) -> None:
+        """As configuration run `cp` begins (after its config_start): the zygotes it is the cold
+        run of (warm_pool.Zygote.own_run), started and listening before its tasks start."""
+        if not self.plan.zygotes:
+            return
+        with self._lock:
+            todo = due_before(list(self.plan.zygotes), self.index[cp.name], cp.hosts, set(self.started))
+            fresh = start(todo, self.transports, self.hosts, self.plan.run_id, self.idle_s,
+                          self.control) if todo else {}
+            self.started.update(fresh)
+        if fresh:
+            wait_listening(fresh, self.transports, self.hosts, self.plan.run_id, self.control)
 
     def ready(self, fresh: dict) -> None:
         if fresh:

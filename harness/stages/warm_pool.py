@@ -12,6 +12,12 @@ Each such task also gets its kept-state key (HARNESS_WARM_HOT, `hot_key`) and, w
 run of the plan has the same key on its host, HARNESS_WARM_KEEP=1: its process then stays
 with its built model and traced step for that run (harness/worker/hot.py).
 
+When the first run of an environment on a host has such a task (a strategy that keeps its
+processes), its zygote starts in that run's own window instead (`own_run`): the run's tasks
+wait for its imports and are forked from it, so the run pays what a cold run pays (start-up
+from config_start, imports included; HARNESS_WARM_OWN=1 marks it cold in the report) and its
+processes can be kept for the second run, which is then kept rather than a fresh fork.
+
 Not warm: samplers and servers that never train (rendezvous, the mpirun launcher and its
 idle hosts: mpirun starts the ranks itself), and users' scripts (they are their own
 interpreter). Thread settings are part of the environment, so a configuration with other
@@ -27,6 +33,7 @@ import posixpath
 from harness.protocol.constants import DEFAULT_WORKDIR, RUN_ID_ENV, WARM_NAME_ENV as NAME_ENV
 from harness.protocol.constants import WARM_ZYGOTE_ENV as ZYGOTE_ENV
 from harness.protocol.constants import WARM_HOT_ENV as HOT_ENV, WARM_KEEP_ENV as KEEP_ENV
+from harness.protocol.constants import WARM_OWN_ENV as OWN_ENV
 from harness.protocol.layout import SAMPLER_ROLE
 from harness import strategies
 # Read by each task after the imports, so they differ between tasks of one zygote.
@@ -62,6 +69,7 @@ class Zygote:
     imports: tuple[str, ...]        # beyond TensorFlow: its first user's strategy's warm_imports
     first_unit: int                 # the index of the first configuration run that can use it
     cold_unit: int = 0              # the run before it that pays the imports itself (runs cold)
+    own_run: bool = False           # started in cold_unit's own window, which it serves (module doc)
 
     def task_dir(self, workdir: str | None, run_id: str) -> str:
         return posixpath.join(workdir or DEFAULT_WORKDIR, "runs", run_id, "warm", self.key)
@@ -79,19 +87,27 @@ def assign(configs: tuple, interpreters: dict[str, str], run_id: str) -> tuple[t
                 if not units or units[-1] != i:
                     units.append(i)
     wanted = {hk: units for hk, units in seen.items() if len(units) >= 2}
-    zygotes, names = [], {}
-    for (host, k), units in wanted.items():
-        name = f"{run_id}-{host}-{k}"[-100:]
-        names[host, k] = name
-        sample = next(t for t in configs[units[0]].tasks if t.host == host and eligible(t)
-                      and key(interpreters[host], t.env) == k)
-        zygotes.append(Zygote(host, name, k, {**zygote_env(sample.env), RUN_ID_ENV: run_id, ZYGOTE_ENV: "1"},
-                              strategies.strategy_for(configs[units[0]].strategy).warm_imports, units[1], units[0]))
+    names = {(host, k): f"{run_id}-{host}-{k}"[-100:] for host, k in wanted}
     hot_units: dict[tuple[str, str], list[int]] = {}
     for i, cp in enumerate(configs):
         for t in cp.tasks:
             if eligible(t) and (t.host, key(interpreters[t.host], t.env)) in names:
                 hot_units.setdefault((t.host, hot_key(cp, t, key(interpreters[t.host], t.env))), []).append(i)
+
+    def kept_later(i: int, cp, t, k: str) -> bool:
+        return strategies.strategy_for(cp.strategy).keeps_processes and \
+            any(u > i for u in hot_units[t.host, hot_key(cp, t, k)])
+
+    zygotes, own = [], set()
+    for (host, k), units in wanted.items():
+        cold = configs[units[0]]
+        sample = next(t for t in cold.tasks if t.host == host and eligible(t) and key(interpreters[host], t.env) == k)
+        early = any(kept_later(units[0], cold, t, k) for t in cold.tasks
+                    if t.host == host and eligible(t) and key(interpreters[host], t.env) == k)
+        if early:
+            own.add((host, k))
+        zygotes.append(Zygote(host, names[host, k], k, {**zygote_env(sample.env), RUN_ID_ENV: run_id, ZYGOTE_ENV: "1"},
+                              strategies.strategy_for(cold.strategy).warm_imports, units[1], units[0], early))
     out = []
     for i, cp in enumerate(configs):
         tasks = []
@@ -100,10 +116,10 @@ def assign(configs: tuple, interpreters: dict[str, str], run_id: str) -> tuple[t
             if (t.host, k) not in names:
                 tasks.append(t)
                 continue
-            hk = hot_key(cp, t, k)
-            later = any(u > i for u in hot_units[t.host, hk])
-            tasks.append(dataclasses.replace(t, env={**t.env, NAME_ENV: names[t.host, k], HOT_ENV: hk,
-                                                     **({KEEP_ENV: "1"} if later else {})}))
+            first = (t.host, k) in own and seen[t.host, k][0] == i
+            tasks.append(dataclasses.replace(t, env={**t.env, NAME_ENV: names[t.host, k], HOT_ENV: hot_key(cp, t, k),
+                                                     **({KEEP_ENV: "1"} if kept_later(i, cp, t, k) else {}),
+                                                     **({OWN_ENV: "1"} if first else {})}))
         out.append(dataclasses.replace(cp, tasks=tuple(tasks)))
     return tuple(out), zygotes
 
@@ -121,10 +137,17 @@ def hot_key(cp, task, env_key: str) -> str:
 def due(zygotes: list[Zygote], finished_unit: int, hosts: tuple[str, ...], started: set[str]) -> list[Zygote]:
     """Zygotes to start now that configuration run `finished_unit` ended on `hosts`: those of
     these hosts whose cold run is done, whose first warm user is still to come, and that are
-    not running yet. (The first run of an environment on a host stays cold, so the report
-    can set warm start-up beside cold.)"""
+    not running yet (an `own_run` zygote that could not start in its run's window too). (The
+    first run of an environment on a host stays cold, so the report can set warm start-up
+    beside cold.)"""
     return [z for z in zygotes if z.host in hosts and z.name not in started
             and z.cold_unit <= finished_unit < z.first_unit]
+
+
+def due_before(zygotes: list[Zygote], unit: int, hosts: tuple[str, ...], started: set[str]) -> list[Zygote]:
+    """Zygotes to start as configuration run `unit` begins: the `own_run` ones it is the cold
+    run of, on its hosts."""
+    return [z for z in zygotes if z.own_run and z.cold_unit == unit and z.host in hosts and z.name not in started]
 
 
 def start_argv(interpreter: str, z: Zygote, idle_s: float) -> list[str]:

@@ -94,6 +94,10 @@ class Strategy:
     # code: a warm zygote cannot serve them, the communication figures leave them out.
     helper_roles: tuple[str, ...] = ()
     warm_imports: tuple[str, ...] = ()      # what a warm zygote imports beyond TensorFlow for it
+    # Whether a training process may stay, built and traced, for the next run of an identical
+    # configuration (harness/worker/hot.py; the worker's Trainer.reusable must agree): not
+    # when the cluster is fixed at creation (TF_CONFIG, servers).
+    keeps_processes: bool = True
     packages: tuple[str, ...] = ()          # host packages it needs (pre-flight blocks without them)
 
     def __post_init__(self):

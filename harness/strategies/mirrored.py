@@ -26,4 +26,5 @@ def check(cfg: Configuration) -> str | None:
 
 
 STRATEGY = Strategy(name="mirrored", summary="tf.distribute.MultiWorkerMirroredStrategy: collective all-reduce "
-                    "inside TensorFlow", place=place, check=check, distributed=True, gradients=RING_ALLREDUCE)
+                    "inside TensorFlow", place=place, check=check, distributed=True, gradients=RING_ALLREDUCE,
+                    keeps_processes=False)

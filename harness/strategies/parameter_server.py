@@ -92,4 +92,5 @@ def check(cfg: Configuration) -> str | None:
 STRATEGY = Strategy(
     name="parameter_server", summary="tf.distribute.ParameterServerStrategy: a chief, ps tasks holding the "
     "variables, workers running the steps", place=place, finish=finish, check=check, distributed=True,
-    gradients=PS_PUSH_PULL, options=("ps_hosts", "evaluator"), host_options=("ps_hosts",))
+    gradients=PS_PUSH_PULL, options=("ps_hosts", "evaluator"), host_options=("ps_hosts",),
+    keeps_processes=False)

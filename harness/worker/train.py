@@ -18,7 +18,7 @@ import time
 import traceback
 
 from harness.protocol import exits
-from harness.protocol.constants import WARM_ENV
+from harness.protocol.constants import WARM_ENV, WARM_OWN_ENV
 from harness.protocol.events import EventLog
 from harness.protocol.spec import TaskSpec
 from harness.worker import hot, keras_parts, servers, strategies
@@ -26,6 +26,15 @@ from harness.worker.calibrate import Interleaved, gradient_bytes, horovod_settin
 from harness.worker.hostinfo import host_facts, process_start_wall
 from harness.worker.interruption import EXIT_INTERRUPTED, SpotInterrupted, SpotWatch, restore
 from harness.worker.mpi import RanksInterrupted, as_mpi_rank
+
+def warm_record() -> dict:
+    """run_start's `warm`: what this process shares with its zygote; `own_zygote` when the
+    zygote started in this run's own window (its imports were this run's: a cold run)."""
+    warm = json.loads(os.environ[WARM_ENV])
+    if os.environ.get(WARM_OWN_ENV) == "1":
+        warm["own_zygote"] = True
+    return warm
+
 
 def run_task(spec: TaskSpec) -> int:
     spec = as_mpi_rank(spec)   # a process mpirun started is one training rank
@@ -39,7 +48,7 @@ def run_task(spec: TaskSpec) -> int:
              versions={"python": platform.python_version(), "numpy": np.__version__},
              host_facts=host_facts(), threads=spec.threads.to_dict(), strategy=spec.strategy,
              **({"resumed_from": spec.resume_from.to_dict()} if spec.resume_from is not None else {}),
-             **({"warm": json.loads(os.environ[WARM_ENV])} if WARM_ENV in os.environ else {}))
+             **({"warm": warm_record()} if WARM_ENV in os.environ else {}))
     try:
         if server:
             summary = servers.run_server(spec, log)

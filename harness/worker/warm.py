@@ -122,6 +122,9 @@ def serve(name: str, idle_s: float = 90.0, imports: tuple[str, ...] = ()) -> int
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(address(name))
     listener.listen(64)   # bound before the imports: a task that comes early waits for them
+    # For a zygote started in its first run's window (harness/stages/warm_pool.py, own_run):
+    # from now on that run's tasks reach it rather than running cold.
+    print(json.dumps({"event": "warm_listening", "name": name, "pid": os.getpid()}), flush=True)
     stopping = []
     signal.signal(signal.SIGTERM, lambda s, f: stopping.append(s))
     signal.signal(signal.SIGINT, lambda s, f: stopping.append(s))

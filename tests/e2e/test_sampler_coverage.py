@@ -62,12 +62,15 @@ def test_single_cold_and_warm_training_is_in_every_sample_of_its_window(tmp_path
               hosts={"hosts": [{"name": "local", "transport": "local", "slots": 2, "instance_type": "c7i.large"}]})
     assert res.status == "succeeded", res.reason
     run_dir = Path(res.run_dir)
-    warm = [json.loads(l) for l in (run_dir / "hosts/local/one@2/worker-0/events.jsonl").read_text().splitlines()
-            if '"run_start"' in l]
-    assert warm and warm[0].get("warm"), "the repeat did not run warm: the test would not cover warm children"
-    kept = [json.loads(l) for l in (run_dir / "hosts/local/one@3/worker-0/events.jsonl").read_text().splitlines()
-            if '"run_start"' in l]
-    assert kept[0]["warm"]["process_tasks"] == 2, "the third run was not kept: the test would not cover kept ones"
+    def warm(unit):
+        return next(json.loads(l) for l in (run_dir / f"hosts/local/{unit}/worker-0/events.jsonl").read_text()
+                    .splitlines() if '"run_start"' in l).get("warm") or {}
+
+    # the first run is a fresh child of a zygote started in its window, the repeats its kept process
+    assert warm("one@1").get("own_zygote") and warm("one@1")["process_tasks"] == 1, \
+        "the first run was not a zygote's fresh child: the test would not cover fresh warm children"
+    assert [warm(u).get("process_tasks") for u in ("one@2", "one@3")] == [2, 3], \
+        "the repeats were not kept: the test would not cover kept ones"
     for config in ("one@1", "one@2", "one@3"):
         assert assert_every_sample_sees_the_training(run_dir, config) >= 3
 

@@ -1,6 +1,7 @@
-"""Warm starts in whole runs: a configuration's repeats after its first run on a host are
-forked from a zygote that has done the imports; start-up (config_start to the first step)
-shows the saving; nothing warm outlives the run. Figures: benchmarks/warm_starts.py."""
+"""Warm starts in whole runs: a configuration's first run on a host starts the zygote in its
+own window and waits for its imports (a cold run), so its processes can be kept; its repeats
+then run in those kept processes; start-up (config_start to the first step) shows the saving;
+nothing warm outlives the run. Figures: benchmarks/warm_start.py."""
 
 import csv
 import json
@@ -34,11 +35,15 @@ def _startup(run: Path) -> dict[str, float]:
     return {r["config"]: float(r["startup_s"]) for r in csv.DictReader(open(run / "results.csv"))}
 
 
-def _warm_flags(run: Path, config: str) -> list[bool]:
+def _warm_flags(run: Path, config: str) -> list[str]:
+    """Per training task: cold (its own process), own (forked from a zygote started in this
+    run's window: cold too), fork or kept."""
     out = []
     for events in sorted((run / "hosts" / "local" / config).glob("worker-*/events.jsonl")):
         start = next(json.loads(line) for line in events.read_text().splitlines() if '"run_start"' in line)
-        out.append(bool(start.get("warm")))
+        w = start.get("warm") or {}
+        out.append("cold" if not w else "own" if w.get("own_zygote") else
+                   "kept" if w.get("process_tasks", 1) > 1 else "fork")
     return out
 
 
@@ -53,12 +58,14 @@ def _starts(run: Path, config: str) -> list[dict]:
     return out
 
 
-def _kept_from_the_previous_repeat(run: Path, config: str, previous: str) -> None:
+def _kept_from_the_previous_repeat(run: Path, config: str, previous: str, tasks: int = 2) -> None:
     """`config`'s ranks ran in `previous`'s processes (kept: harness/worker/hot.py), reset to the
-    same initial weights: their first losses are those of every run before, the cold one too."""
+    same initial weights, as their process's `tasks`-th task: their first losses are those of
+    every run before, the cold one too."""
     now, before = _starts(run, config), _starts(run, previous)
     assert {t["start"]["pid"] for t in now} == {t["start"]["pid"] for t in before}
-    assert all(t["built"].get("kept") == {"tasks": 2} and t["start"]["warm"]["process_tasks"] == 2 for t in now)
+    assert all(t["built"].get("kept") == {"tasks": tasks} and t["start"]["warm"]["process_tasks"] == tasks
+               for t in now)
     cold = _starts(run, config.split("@")[0] + "@1")
     for rank, t in enumerate(now):
         assert t["losses"] == pytest.approx(cold[rank]["losses"], rel=1e-4)
@@ -78,27 +85,34 @@ def _no_process_of(run_id: str) -> bool:
 
 def test_single_repeats_after_the_first_run_start_warm(tmp_path):
     run = _run(tmp_path, {"name": "one", "threads": {"intra_op": 1, "inter_op": 1}})
-    assert _warm_flags(run, "one@1") == [False] and _warm_flags(run, "one@2") == _warm_flags(run, "one@3") == [True]
+    assert [_warm_flags(run, f"one@{k}") for k in (1, 2, 3)] == [["own"], ["kept"], ["kept"]]
     s = _startup(run)
-    print(f"start-up: cold {s['one@1']:.2f} s, warm {s['one@2']:.2f} s and {s['one@3']:.2f} s")
+    print(f"start-up: cold {s['one@1']:.2f} s, kept {s['one@2']:.2f} s and {s['one@3']:.2f} s")
     assert max(s["one@2"], s["one@3"]) < s["one@1"]
-    _kept_from_the_previous_repeat(run, "one@3", "one@2")
+    _kept_from_the_previous_repeat(run, "one@2", "one@1")
+    _kept_from_the_previous_repeat(run, "one@3", "one@2", tasks=3)
     control = [json.loads(x) for x in (run / "control.jsonl").read_text().splitlines()]
-    kinds = [r["event"] for r in control if r["event"].startswith("warm_")]
-    assert kinds == ["warm_start", "warm_ready", "warm_stop"]
+    kinds = [(r["event"], r.get("error")) for r in control if r["event"].startswith("warm_")]
+    assert kinds == [("warm_start", None), ("warm_listening", None), ("warm_stop", None)]
+    # started in the first run's window, after its config_start and before its tasks
+    order = [(r["event"], r.get("config")) for r in control
+             if r["event"] in ("config_start", "warm_start", "warm_listening", "task_launch")]
+    assert order[:4] == [("config_start", "one@1"), ("warm_start", None), ("warm_listening", None),
+                         ("task_launch", "one@1")]
     assert next(r for r in control if r["event"] == "warm_stop")["leftovers"] == []
     assert _no_process_of("w")
     assert "## Warm starts" in (run / "report.md").read_text()
-    assert "| one | 1 / 2 (1 kept) |" in (run / "report.md").read_text()
+    assert "| one | 1 / 2 (2 kept) |" in (run / "report.md").read_text()
 
 
 @pytest.mark.horovod
 def test_horovod_gloo_ranks_start_warm_in_their_repeats(tmp_path):
     run = _run(tmp_path, {"name": "hvd", "strategy": "horovod", "workers": 2, "launcher": "gloo",
                           "threads": {"intra_op": 1, "inter_op": 1}}, repeats=3)
-    assert _warm_flags(run, "hvd@1") == [False, False] and _warm_flags(run, "hvd@2") == [True, True]
+    assert [_warm_flags(run, f"hvd@{k}") for k in (1, 2, 3)] == [["own"] * 2, ["kept"] * 2, ["kept"] * 2]
     s = _startup(run)
-    print(f"Horovod start-up: cold {s['hvd@1']:.2f} s, warm {s['hvd@2']:.2f} s, kept {s['hvd@3']:.2f} s")
+    print(f"Horovod start-up: cold {s['hvd@1']:.2f} s, kept {s['hvd@2']:.2f} s and {s['hvd@3']:.2f} s")
     assert max(s["hvd@2"], s["hvd@3"]) < s["hvd@1"]
-    _kept_from_the_previous_repeat(run, "hvd@3", "hvd@2")   # a new rendezvous in the same processes
+    _kept_from_the_previous_repeat(run, "hvd@2", "hvd@1")   # a new rendezvous in the same processes
+    _kept_from_the_previous_repeat(run, "hvd@3", "hvd@2", tasks=3)
     assert _no_process_of("w")

@@ -99,3 +99,43 @@ def test_a_changed_workload_field_changes_the_key(tmp_path):
         return next(t for t in plan.configs[0].tasks if t.task_id == "worker-0").env[WARM_HOT_ENV]
 
     assert key(8) == key(8) != key(16)
+
+
+def test_a_first_run_whose_processes_are_kept_starts_its_zygote_in_its_own_window(tmp_path):
+    from harness.protocol.constants import WARM_KEEP_ENV, WARM_OWN_ENV
+
+    plan = _plan(tmp_path, [{"name": "a"}], repeats=3)
+    (z,) = plan.zygotes
+    assert z.own_run and plan.configs[z.cold_unit].name == "a@1"
+    env = {cp.name: next(t for t in cp.tasks if t.task_id == "worker-0").env for cp in plan.configs}
+    # the first run is forked from it (so it can be kept for a@2) and marked cold; the others not
+    assert [env[f"a@{k}"].get(WARM_OWN_ENV) for k in (1, 2, 3)] == ["1", None, None]
+    assert [env[f"a@{k}"].get(WARM_KEEP_ENV) for k in (1, 2, 3)] == ["1", "1", None]
+    assert [x.name for x in warm_pool.due_before(list(plan.zygotes), 0, ("local",), set())] == [z.name]
+    assert warm_pool.due_before(list(plan.zygotes), 0, ("local",), {z.name}) == []
+    assert warm_pool.due_before(list(plan.zygotes), 1, ("local",), set()) == []
+    # started in its window, it is not started again after it; one that could not start is
+    assert warm_pool.due(list(plan.zygotes), 0, ("local",), {z.name}) == []
+    assert [x.name for x in warm_pool.due(list(plan.zygotes), 0, ("local",), set())] == [z.name]
+
+
+def test_a_strategy_whose_cluster_is_fixed_keeps_nothing_and_its_first_run_stays_cold(tmp_path):
+    from harness.protocol.constants import WARM_KEEP_ENV, WARM_OWN_ENV
+
+    # two configurations of one environment, each run once: nothing of either is kept
+    plan = _plan(tmp_path, [{"name": "a"}, {"name": "b"}], repeats=1)
+    (z,) = plan.zygotes
+    assert not z.own_run and warm_pool.due_before(list(plan.zygotes), 0, ("local",), set()) == []
+    assert not any(WARM_OWN_ENV in t.env or WARM_KEEP_ENV in t.env for cp in plan.configs for t in cp.tasks)
+    # the parameter server's processes are never kept (its cluster is fixed at creation)
+    assert warm_pool.strategies.strategy_for("parameter_server").keeps_processes is False
+    assert warm_pool.strategies.strategy_for("mirrored").keeps_processes is False
+    assert warm_pool.strategies.strategy_for("horovod").keeps_processes is True
+
+
+def test_parameter_server_repeats_share_a_zygote_but_keep_no_process(tmp_path):
+    from harness.protocol.constants import WARM_KEEP_ENV, WARM_OWN_ENV
+
+    plan = _plan(tmp_path, [{"name": "p", "strategy": "parameter_server", "workers": 1, "ps": 1}], repeats=2)
+    assert plan.zygotes and not any(z.own_run for z in plan.zygotes)
+    assert not any(WARM_OWN_ENV in t.env or WARM_KEEP_ENV in t.env for cp in plan.configs for t in cp.tasks)

@@ -10,11 +10,12 @@ from harness.report.write.blocks import NONE, Block, Heading, Para, Table, fmt_n
 
 
 def warm_runs(a: RunAnalysis) -> dict[str, dict]:
-    """PURE: {configuration run: the `warm` record of its first warm task} from run_start."""
+    """PURE: {configuration run: the `warm` record of its first warm task} from run_start.
+    A run whose zygote started in its own window (`own_zygote`) paid the imports: cold."""
     out = {}
     for t in a.run.tasks:
         rs = t.first("run_start") or {}
-        if rs.get("warm") and t.config not in out:
+        if rs.get("warm") and not rs["warm"].get("own_zygote") and t.config not in out:
             out[t.config] = rs["warm"]
     return out
 
@@ -43,7 +44,9 @@ def warm_blocks(a: RunAnalysis) -> list[Block]:
         Heading(2, "Warm starts"),
         Para("A warm run's training processes were forked from a zygote on their host that had "
              "already imported Python, TensorFlow, tf-keras, numpy and the harness's training code "
-             "(once, after the configuration's first run there, outside any measured window). "
+             "(once, after the configuration's first run there, outside any measured window; or, "
+             "when that first run's processes are to be kept for the next, in that run's own "
+             "window: its tasks waited for the imports and it counts as cold). "
              "Everything else is its own, as in a cold run: data loaded, model built, threads set "
              "and TensorFlow's runtime started in the fork. Start-up keeps its definition "
              "(config_start to the first step), so the saving shows there. A *kept* warm run "
