@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import t as t_dist
+from scipy.stats import nct, t as t_dist
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -211,6 +211,22 @@ def recorded(run_dir: Path, design: Design, trials: int, seed: int) -> None:
         print("  " + row("A/A" if ratio == 1 else f"A = {ratio:g} × B", r), flush=True)
 
 
+def oracle_power(ratio: float, cv: float, n: int, floor_log: float, alpha: float = 0.025,
+                 sigma_known: bool = True) -> float:
+    """PURE. The power of the best test any design could use to call A faster than B by more
+    than the floor, given at most n runs of each: all n runs each, one-sided at level `alpha`
+    at the floor (a sequential design stops with at most this information). With σ known:
+    the z-test (Neyman–Pearson), a bound for every design; with σ unknown: the two-sample
+    t-test, df 2n − 2 (the most powerful test that does not depend on the noise's scale, which
+    this design does not know either). Bounds, not designs."""
+    sigma = math.sqrt(math.log1p(cv * cv))
+    shift = (math.log(ratio) - floor_log) / (sigma * math.sqrt(2.0 / n))
+    if sigma_known:
+        return stats.normal_cdf(shift - stats.normal_quantile(1 - alpha))
+    df = 2 * n - 2
+    return float(nct.sf(t_dist.ppf(1 - alpha, df), df, shift))
+
+
 def _wilson(p: float, n: int) -> str:
     z = 1.96
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
@@ -241,15 +257,30 @@ def summary(results: list, design: Design, trials: int) -> None:
         print(f"  a true difference at the floor (5 %) called 'different': at most "
               f"{100 * max(r['wrong'] for r in floor):.1f} % (iid, any CV; budget 2.5 % per direction); "
               f"called 'equivalent': at most {100 * max(r['equivalent'] for r in floor):.1f} % (budget 5 %)")
-    main = [(cv, r["right"]) for t, ratio, cv, r in results if ratio == 1.10 and t.startswith("iid")]
+    main = sorted((cv, r["right"]) for t, ratio, cv, r in results if ratio == 1.10 and t.startswith("iid"))
     held = [f"{100 * cv:g} %" for cv, p in main if p >= 0.8]
     print(f"  power on a true 10 % difference within {design.max_repeats} runs (goal ≥ 80 %), iid: "
           + ", ".join(f"CV {100 * cv:g} % {100 * p:.0f} %" for cv, p in main)
           + f" — holds at CV {', '.join(held) if held else 'none of these'}")
+    n = design.max_repeats
+    print(f"    the most any design can have with these error rates ({n} runs each, one-sided at level 2.5 % "
+          "at the floor; oracle_power), σ known (z-test) / σ unknown (t-test, df "
+          f"{2 * n - 2}): " + ", ".join(f"CV {100 * cv:g} % {100 * oracle_power(1.10, cv, n, design.floor_log):.0f} / "
+                                       f"{100 * oracle_power(1.10, cv, n, design.floor_log, sigma_known=False):.0f} %"
+                                       for cv, _ in main))
+    reach = [(cv, p) for cv, p in main if oracle_power(1.10, cv, n, design.floor_log) >= 0.8]
+    missed = [f"CV {100 * cv:g} % ({100 * p:.0f} %)" for cv, p in reach if p < 0.8]
+    print(f"    CVs of this table where any design can reach 80 %: {', '.join(f'{100 * cv:g} %' for cv, _ in reach) or 'none'}"
+          f"; this one {'falls short at ' + ', '.join(missed) if missed else 'reaches it there'}")
+    sup = [(cv, r["right"]) for t, ratio, cv, r in results if ratio == 1.10 and t.startswith("floor 0")]
+    if sup:
+        print("    with floor 0 (not the default; its A/A rate above): "
+              + ", ".join(f"CV {100 * cv:g} % {100 * p:.0f} % (bounds {100 * oracle_power(1.10, cv, n, 0.0):.0f} / "
+                          f"{100 * oracle_power(1.10, cv, n, 0.0, sigma_known=False):.0f} %)" for cv, p in sup))
     print("  runs (iid, mean over the CVs): counted runs per configuration, and the pair with one warm-up "
           f"against the fixed design's {2 * FIXED_REPEATS + 1}:")
     for ratio in RATIOS:
-        rs = [r for t, q, cv, r in results if q == ratio and t.startswith("iid")]
+        rs = [r for t, q, cv, r in results if q == ratio and t.startswith("iid log-normal")]
         if rs:
             runs = sum(r["runs"] for r in rs) / len(rs)
             print(f"    {'A/A' if ratio == 1 else f'A = {ratio:g} × B':<14} {runs / 2:.2f} per configuration; "
@@ -279,6 +310,9 @@ def main() -> None:
           "configurations + 1 warm-up, adaptive vs fixed; fixed-3 = verdict on the first 3 runs each")
     results: list = []
     table("iid log-normal noise", design, args.trials, args.seed, RATIOS, CVS, results)
+    # where the power goal turns from attainable to not (the bounds in the summary)
+    table("iid, a 10 % difference near the limit of what 6 runs can find", design, args.trials, args.seed, (1.10,),
+          (0.022, 0.025, 0.0288), results)
     if not args.no_variants:
         short = (1.0, 1.05, 1.10, 2.0)
         cvs = (0.02, 0.05, 0.10, 0.30)
