@@ -15,6 +15,9 @@ from harness.transport import shell
 from harness.transport.fanout import fan_out
 
 READY_TIMEOUT_S = 180.0
+# Binding its socket is the zygote's first act (about 0.1 s here); the wait is in its first
+# run's window, so it is short: past it, that run's tasks just run cold.
+LISTEN_TIMEOUT_S = 15.0
 # A zygote outlives no run: the run stops it, and one whose control side is gone exits
 # after this long without a task. Its shell needs no lease of its own.
 NO_LEASE_S = 10**9
@@ -87,10 +90,10 @@ def wait_ready(started: dict[str, tuple[Zygote, int]], transports: dict, hosts: 
 
 
 def wait_listening(started: dict[str, tuple[Zygote, int]], transports: dict, hosts: dict, run_id: str, control,
-                   timeout: float = 60.0) -> dict[str, tuple[Zygote, int]]:
+                   timeout: float = LISTEN_TIMEOUT_S) -> dict[str, tuple[Zygote, int]]:
     """Until every zygote started in its run's own window listens (it then takes that run's
-    tasks, which wait for its imports); those that do not are stopped with the run, and their
-    run's tasks run cold."""
+    tasks, which wait for its imports). One that does not in time costs that run no more: its
+    tasks start anyway and run cold without it; the run stops it at its end."""
     ok = {}
     for name, o in _await(started, transports, hosts, run_id, "warm_listening", timeout).items():
         z, _ = started[name]

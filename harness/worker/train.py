@@ -27,6 +27,7 @@ from harness.worker.hostinfo import host_facts, process_start_wall
 from harness.worker.interruption import EXIT_INTERRUPTED, SpotInterrupted, SpotWatch, restore
 from harness.worker.mpi import RanksInterrupted, as_mpi_rank
 
+
 def warm_record() -> dict:
     """run_start's `warm`: what this process shares with its zygote; `own_zygote` when the
     zygote started in this run's own window (its imports were this run's: a cold run)."""
