@@ -195,7 +195,7 @@ def _execute(plan: Plan, inv, transports, run_dir: Path, control, opts: RunOptio
         control.emit("config_end", config=cp.name, status=outcome.status, reason=reason,
                      leftovers=outcome.leftovers,
                      **({"reason_code": outcome.reason_code} if outcome.reason_code else {}))
-        fresh = warm.after(cp, outcome.status == "succeeded" and not stop.is_set())
+        fresh = warm.after(cp, outcome.status == "succeeded", stopping=stop.is_set())
         collected = collect_config(cp, transports, run_dir, sup.unreachable)
         for key, why in collected.errors.items():
             control.emit("collect_error", config=cp.name, task=key, error=why)

@@ -146,17 +146,24 @@ class WarmStarts:
         self.plan, self.transports, self.hosts, self.control, self.idle_s = plan, transports, hosts, control, idle_s
         self.index = {cp.name: i for i, cp in enumerate(plan.configs)}
         self.started: dict = {}
+        self.reserved: set[str] = set()   # being started by one configuration's thread
         self._lock = threading.Lock()   # configuration runs of a wave end in their own threads
 
-    def after(self, cp, go_on: bool) -> dict:
-        if not self.plan.zygotes or not go_on:
+    def after(self, cp, go_on: bool, stopping: bool = False) -> dict:
+        """Zygotes to have ready before the next run on cp's hosts: those started now, when cp
+        succeeded and a later run uses them, and an own zygote cp was the first run of (cp's
+        tasks may have ended before its imports did: a failure, max_init_s), unless the run
+        is stopping."""
+        if not self.plan.zygotes or stopping:
             return {}
+        unit = self.index[cp.name]
         with self._lock:
-            todo = due(list(self.plan.zygotes), self.index[cp.name], cp.hosts, set(self.started))
-            fresh = start(todo, self.transports, self.hosts, self.plan.run_id, self.idle_s,
-                          self.control) if todo else {}
-            self.started.update(fresh)
-        return fresh
+            todo = due(list(self.plan.zygotes), unit, cp.hosts, self._taken()) if go_on else []
+            self.reserved.update(z.name for z in todo)
+        fresh = self._start(todo)
+        own = {z.name: self.started[z.name] for z in self.plan.zygotes
+               if z.own_run and z.cold_unit == unit and z.name in self.started}
+        return {**own, **fresh}
 
     def before(self, cp) -> None:
         """As configuration run `cp` begins (after its config_start): the zygotes it is the cold
@@ -164,12 +171,23 @@ class WarmStarts:
         if not self.plan.zygotes:
             return
         with self._lock:
-            todo = due_before(list(self.plan.zygotes), self.index[cp.name], cp.hosts, set(self.started))
-            fresh = start(todo, self.transports, self.hosts, self.plan.run_id, self.idle_s,
-                          self.control) if todo else {}
-            self.started.update(fresh)
+            todo = due_before(list(self.plan.zygotes), self.index[cp.name], cp.hosts, self._taken())
+            self.reserved.update(z.name for z in todo)
+        fresh = self._start(todo)
         if fresh:
             wait_listening(fresh, self.transports, self.hosts, self.plan.run_id, self.control)
+
+    def _taken(self) -> set[str]:
+        return set(self.started) | self.reserved
+
+    def _start(self, todo: list) -> dict:
+        """Started outside the lock: a parallel configuration's window must not wait for
+        another's zygote launch."""
+        fresh = start(todo, self.transports, self.hosts, self.plan.run_id, self.idle_s, self.control) if todo else {}
+        with self._lock:
+            self.started.update(fresh)
+            self.reserved.difference_update(z.name for z in todo)   # one that failed may be tried again later
+        return fresh
 
     def ready(self, fresh: dict) -> None:
         if fresh:

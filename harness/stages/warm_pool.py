@@ -13,10 +13,11 @@ run of the plan has the same key on its host, HARNESS_WARM_KEEP=1: its process t
 with its built model and traced step for that run (harness/worker/hot.py).
 
 When the first run of an environment on a host has such a task (a strategy that keeps its
-processes), its zygote starts in that run's own window instead (`own_run`): the run's tasks
-wait for its imports and are forked from it, so the run pays what a cold run pays (start-up
-from config_start, imports included; HARNESS_WARM_OWN=1 marks it cold in the report) and its
-processes can be kept for the second run, which is then kept rather than a fresh fork.
+processes; not a warm-up run), its zygote starts in that run's own window instead
+(`own_run`): the run's tasks wait for its imports and are forked from it, so the run pays
+the imports in its start-up as a cold run does (from config_start; HARNESS_WARM_OWN=1 marks it
+cold in the report) and its processes can be kept for the second run, which is then kept
+rather than a fresh fork.
 
 Not warm: samplers and servers that never train (rendezvous, the mpirun launcher and its
 idle hosts: mpirun starts the ranks itself), and users' scripts (they are their own
@@ -95,7 +96,9 @@ def assign(configs: tuple, interpreters: dict[str, str], run_id: str) -> tuple[t
                 hot_units.setdefault((t.host, hot_key(cp, t, key(interpreters[t.host], t.env))), []).append(i)
 
     def kept_later(i: int, cp, t, k: str) -> bool:
-        return strategies.strategy_for(cp.strategy).keeps_processes and \
+        # Not after a warm-up run: its configuration's first counted run would be kept while
+        # the others' are fresh forks, and round 1 would compare unlike starts.
+        return cp.counted and strategies.strategy_for(cp.strategy).keeps_processes and \
             any(u > i for u in hot_units[t.host, hot_key(cp, t, k)])
 
     zygotes, own = [], set()
@@ -138,7 +141,8 @@ def due(zygotes: list[Zygote], finished_unit: int, hosts: tuple[str, ...], start
     """Zygotes to start now that configuration run `finished_unit` ended on `hosts`: those of
     these hosts whose cold run is done, whose first warm user is still to come, and that are
     not running yet (an `own_run` zygote that could not start in its run's window too). (The
-    first run of an environment on a host stays cold, so the report can set warm start-up
+    first run of an environment on a host is cold — its own process, or the first child of an
+    `own_run` zygote, which waited for its imports — so the report can set warm start-up
     beside cold.)"""
     return [z for z in zygotes if z.host in hosts and z.name not in started
             and z.cold_unit <= finished_unit < z.first_unit]

@@ -55,7 +55,10 @@ def run_warm(name: str, task: str) -> int | None:
     sys.stderr.flush()
     socket.send_fds(s, [request.encode() + b"\n"], [0, 1, 2])
     replies = s.makefile("rb")
-    first = replies.readline()
+    try:
+        first = replies.readline()
+    except OSError:   # reset: the zygote went away with our request queued
+        first = b""
     if not first:
         s.close()
         return None   # the zygote went away before it forked: nothing runs, so run cold
@@ -69,7 +72,10 @@ def run_warm(name: str, task: str) -> int | None:
 
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, forward)
-    last = replies.readline()
+    try:
+        last = replies.readline()
+    except OSError:
+        last = b""
     if not last:
         print(f"harness.worker: the warm zygote {name} ended while task {task} ran (child {child})",
               file=sys.stderr)
@@ -183,7 +189,12 @@ def serve(name: str, idle_s: float = 90.0, imports: tuple[str, ...] = ()) -> int
             children[pid] = _Child(ours, conn, request["env"].get(WARM_HOT_ENV) or "")
         for fd in fds:
             os.close(fd)
-        conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+        try:
+            conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+        except OSError:
+            # Its stand-in is gone (it was stopped while its request waited in the queue,
+            # e.g. during the imports): the child sees that too and ends (warm_child._Watch).
+            pass
         last_active = time.monotonic()
     for pid in children:
         try:

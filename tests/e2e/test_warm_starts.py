@@ -93,7 +93,8 @@ def test_single_repeats_after_the_first_run_start_warm(tmp_path):
     _kept_from_the_previous_repeat(run, "one@3", "one@2", tasks=3)
     control = [json.loads(x) for x in (run / "control.jsonl").read_text().splitlines()]
     kinds = [(r["event"], r.get("error")) for r in control if r["event"].startswith("warm_")]
-    assert kinds == [("warm_start", None), ("warm_listening", None), ("warm_stop", None)]
+    # listening before the first run's tasks; ready (its imports done) before the next run starts
+    assert kinds == [("warm_start", None), ("warm_listening", None), ("warm_ready", None), ("warm_stop", None)]
     # started in the first run's window, after its config_start and before its tasks
     order = [(r["event"], r.get("config")) for r in control
              if r["event"] in ("config_start", "warm_start", "warm_listening", "task_launch")]

@@ -263,3 +263,40 @@ def test_a_waiting_kept_child_ends_with_its_zygote_even_a_killed_one(tmp_path):
         if busy is not None and busy.poll() is None:
             busy.kill()
             busy.wait(10)
+
+
+def test_a_stand_in_stopped_while_the_zygote_imports_leaves_it_serving_the_next(tmp_path):
+    # A first run's tasks wait in the zygote's queue during its imports (harness/stages/
+    # warm_pool.py, own_run); one stopped there (a failure, max_init_s, --fail-fast) must
+    # neither end the zygote nor the stand-ins queued behind it.
+    name = f"test-queue-{os.getpid()}"
+    log = open(tmp_path / "zygote.log", "w")
+    zp = subprocess.Popen([sys.executable, "-m", "harness.worker.warm", "--name", name, "--idle", "60"],
+                          stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "TF_USE_LEGACY_KERAS": "1"})
+    try:
+        deadline = time.monotonic() + 60
+        while "warm_listening" not in (tmp_path / "zygote.log").read_text():
+            assert zp.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+        gone, kept = tmp_path / "gone", tmp_path / "kept"
+        _sampler_task(gone)
+        _sampler_task(kept)
+        first = _start(gone, name)
+        second = _start(kept, name)
+        time.sleep(0.5)
+        assert "warm_ready" not in (tmp_path / "zygote.log").read_text(), "imports done already: nothing queued"
+        first.kill()
+        first.wait(10)
+        samples = kept / "samples.jsonl"
+        deadline = time.monotonic() + 180
+        while not (samples.exists() and '"sample"' in samples.read_text()):
+            assert second.poll() is None and time.monotonic() < deadline, (kept / "stderr.log").read_text()
+            time.sleep(0.1)
+        assert zp.poll() is None, (tmp_path / "zygote.log").read_text()
+        assert json.loads(next(line for line in samples.read_text().splitlines() if '"sampler_start"' in line))
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(30) == 0, (kept / "stderr.log").read_text()
+        assert not (gone / "samples.jsonl").exists() or '"sample"' not in (gone / "samples.jsonl").read_text()
+    finally:
+        zp.send_signal(signal.SIGTERM)
+        zp.wait(30)

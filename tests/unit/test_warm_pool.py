@@ -139,3 +139,20 @@ def test_parameter_server_repeats_share_a_zygote_but_keep_no_process(tmp_path):
     plan = _plan(tmp_path, [{"name": "p", "strategy": "parameter_server", "workers": 1, "ps": 1}], repeats=2)
     assert plan.zygotes and not any(z.own_run for z in plan.zygotes)
     assert not any(WARM_OWN_ENV in t.env or WARM_KEEP_ENV in t.env for cp in plan.configs for t in cp.tasks)
+
+
+def test_after_a_warm_up_run_nothing_is_kept_so_round_one_compares_like_with_like(tmp_path):
+    from harness.protocol.constants import WARM_KEEP_ENV, WARM_OWN_ENV
+
+    e = tmp_path / "e.yaml"
+    e.write_text(yaml.safe_dump({
+        "name": "w", "repeats": 2, "warmup_run": True, "sample_interval_s": 1,
+        "workload": {"model": "mlp", "dataset": {"name": "digits"}, "batch_size": 8, "epochs": 1},
+        "configurations": [{"name": "a"}, {"name": "b"}]}))
+    plan = build_plan(load_experiment(e), load_inventory(ROOT / "hosts" / "local.yaml"), "r1", tmp_path / "r1")
+    env = {cp.name: next(t for t in cp.tasks if t.task_id == "worker-0").env for cp in plan.configs}
+    assert list(env)[0] == "a@warmup"
+    # the warm-up run starts no zygote of its own and keeps nothing: a@1 and b@1 are both forks
+    assert WARM_KEEP_ENV not in env["a@warmup"] and WARM_OWN_ENV not in env["a@warmup"]
+    assert not any(z.own_run for z in plan.zygotes)
+    assert env["a@1"].get(WARM_KEEP_ENV) == env["b@1"].get(WARM_KEEP_ENV) == "1"
