@@ -73,17 +73,23 @@ def free_port(span: int = 40) -> int:
     raise SystemExit("no free port range found for the rendezvous servers")
 
 
+def _warm(a, config: str) -> list[dict]:
+    """run_start's `warm` record of each of run `config`'s training tasks ({} when cold)."""
+    return [(t.first("run_start") or {}).get("warm") or {} for t in a.run.tasks
+            if t.config == config and t.role == "worker"]
+
+
 def kept(a, config: str) -> bool:
-    """Whether run `config`'s training tasks ran in kept processes (run_start warm.process_tasks > 1)."""
-    starts = [t.first("run_start") or {} for t in a.run.tasks if t.config == config and t.role == "worker"]
-    return bool(starts) and all(((s.get("warm") or {}).get("process_tasks") or 1) > 1 for s in starts)
+    """Whether run `config`'s training tasks ran in kept processes (warm.process_tasks > 1)."""
+    ws = _warm(a, config)
+    return bool(ws) and all((w.get("process_tasks") or 1) > 1 for w in ws)
 
 
 def own_zygote(a, config: str) -> bool:
     """Whether run `config`'s tasks were forked from a zygote started in its own window
-    (run_start warm.own_zygote: it paid the imports; a cold run whose processes can be kept)."""
-    starts = [t.first("run_start") or {} for t in a.run.tasks if t.config == config and t.role == "worker"]
-    return bool(starts) and all((s.get("warm") or {}).get("own_zygote") for s in starts)
+    (warm.own_zygote: it paid the imports; a cold run whose processes can be kept)."""
+    ws = _warm(a, config)
+    return bool(ws) and all(w.get("own_zygote") for w in ws)
 
 
 def main() -> int:

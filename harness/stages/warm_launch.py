@@ -53,7 +53,7 @@ def start(zygotes: list[Zygote], transports: dict, hosts: dict, run_id: str, idl
 
 
 def _await(started: dict[str, tuple[Zygote, int]], transports: dict, hosts: dict, run_id: str, event: str,
-           timeout: float) -> dict:
+           timeout: float, poll_s: float) -> dict:
     """{name: outcome} once each zygote printed its `event` line (its JSON, with `seconds`
     waited), or why not."""
     def one(item):
@@ -70,7 +70,7 @@ def _await(started: dict[str, tuple[Zygote, int]], transports: dict, hosts: dict
                     return {**json.loads(line), "seconds": round(time.monotonic() - t0, 3)}
                 if line.startswith("exit "):
                     raise HarnessError(f"host {z.host}: the zygote ended ({line}) before {event}")
-            time.sleep(0.05 if event == "warm_listening" else 0.1)
+            time.sleep(poll_s)
         raise HarnessError(f"host {z.host}: no {event} from the zygote after {timeout:g} s")
 
     return fan_out(started, one)
@@ -80,7 +80,7 @@ def wait_ready(started: dict[str, tuple[Zygote, int]], transports: dict, hosts: 
                timeout: float = READY_TIMEOUT_S) -> None:
     """Until every zygote has its imports done (its `warm_ready` line), so the next run on its
     host does not share the CPU with them."""
-    for name, o in _await(started, transports, hosts, run_id, "warm_ready", timeout).items():
+    for name, o in _await(started, transports, hosts, run_id, "warm_ready", timeout, 0.1).items():
         z, _ = started[name]
         if o.error is not None:
             control.emit("warm_ready", host=z.host, name=name, error=str(o.error))
@@ -95,7 +95,7 @@ def wait_listening(started: dict[str, tuple[Zygote, int]], transports: dict, hos
     tasks, which wait for its imports). One that does not in time costs that run no more: its
     tasks start anyway and run cold without it; the run stops it at its end."""
     ok = {}
-    for name, o in _await(started, transports, hosts, run_id, "warm_listening", timeout).items():
+    for name, o in _await(started, transports, hosts, run_id, "warm_listening", timeout, 0.05).items():
         z, _ = started[name]
         if o.error is not None:
             control.emit("warm_listening", host=z.host, name=name, error=str(o.error))

@@ -25,7 +25,6 @@ def run_id() -> str:
     return f"test-sampler-{uuid.uuid4().hex[:10]}"
 
 
-
 def test_a_task_started_after_the_sampler_is_read_from_its_first_sample(tmp_path, run_id):
     """Seen by the very next sample (the table is looked at every sample), and its CPU time
     since it started is that sample's reading: not a silent 0."""

@@ -18,17 +18,29 @@ from harness.protocol.spec import TaskSpec
 pytestmark = [pytest.mark.slow]   # the zygote imports TensorFlow
 
 
+def _spawn_zygote(log_path, name, idle=120, until="warm_ready", timeout=180.0, poll=0.2):
+    """A real zygote writing to log_path, once it printed `until` (its socket bound:
+    warm_listening; its imports done: warm_ready)."""
+    zp = subprocess.Popen([sys.executable, "-m", "harness.worker.warm", "--name", name, "--idle", str(idle)],
+                          stdout=open(log_path, "w"), stderr=subprocess.STDOUT,
+                          env={**os.environ, "TF_USE_LEGACY_KERAS": "1"})
+    deadline = time.monotonic() + timeout
+    try:
+        while until not in log_path.read_text():
+            assert zp.poll() is None and time.monotonic() < deadline, log_path.read_text()
+            time.sleep(poll)
+    except BaseException:
+        zp.kill()
+        zp.wait(30)
+        raise
+    return zp
+
+
 @pytest.fixture(scope="module")
 def zygote(tmp_path_factory):
     d = tmp_path_factory.mktemp("zygote")
     name = f"test-{os.getpid()}"
-    log = open(d / "zygote.log", "w")
-    p = subprocess.Popen([sys.executable, "-m", "harness.worker.warm", "--name", name, "--idle", "120"],
-                         stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "TF_USE_LEGACY_KERAS": "1"})
-    deadline = time.monotonic() + 180
-    while "warm_ready" not in (d / "zygote.log").read_text():
-        assert p.poll() is None and time.monotonic() < deadline, (d / "zygote.log").read_text()
-        time.sleep(0.2)
+    p = _spawn_zygote(d / "zygote.log", name)
     yield name, p
     p.send_signal(signal.SIGTERM)
     assert p.wait(30) == 0
@@ -182,14 +194,8 @@ def test_sigterm_reaches_a_kept_task_and_the_zygote_ends_its_waiting_children(tm
     d0 = tmp_path / "z"
     d0.mkdir()
     name = f"test-stop-{os.getpid()}"
-    log = open(d0 / "zygote.log", "w")
-    zp = subprocess.Popen([sys.executable, "-m", "harness.worker.warm", "--name", name, "--idle", "120"],
-                          stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "TF_USE_LEGACY_KERAS": "1"})
+    zp = _spawn_zygote(d0 / "zygote.log", name)
     try:
-        deadline = time.monotonic() + 180
-        while "warm_ready" not in (d0 / "zygote.log").read_text():
-            assert zp.poll() is None and time.monotonic() < deadline
-            time.sleep(0.2)
         d = tmp_path / "first"
         _train_task(d)
         assert _start(d, name, **_kept_env("k")).wait(120) == 0
@@ -227,15 +233,9 @@ def test_a_waiting_kept_child_ends_with_its_zygote_even_a_killed_one(tmp_path):
     d0 = tmp_path / "z"
     d0.mkdir()
     name = f"test-kill-{os.getpid()}"
-    zp = subprocess.Popen([sys.executable, "-m", "harness.worker.warm", "--name", name, "--idle", "120"],
-                          stdout=open(d0 / "zygote.log", "w"), stderr=subprocess.STDOUT,
-                          env={**os.environ, "TF_USE_LEGACY_KERAS": "1"})
+    zp = _spawn_zygote(d0 / "zygote.log", name)
     busy = None
     try:
-        deadline = time.monotonic() + 180
-        while "warm_ready" not in (d0 / "zygote.log").read_text():
-            assert zp.poll() is None and time.monotonic() < deadline
-            time.sleep(0.2)
         d = tmp_path / "a"
         _train_task(d)
         assert _start(d, name, **_kept_env("ka")).wait(120) == 0
@@ -270,14 +270,8 @@ def test_a_stand_in_stopped_while_the_zygote_imports_leaves_it_serving_the_next(
     # warm_pool.py, own_run); one stopped there (a failure, max_init_s, --fail-fast) must
     # neither end the zygote nor the stand-ins queued behind it.
     name = f"test-queue-{os.getpid()}"
-    log = open(tmp_path / "zygote.log", "w")
-    zp = subprocess.Popen([sys.executable, "-m", "harness.worker.warm", "--name", name, "--idle", "60"],
-                          stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "TF_USE_LEGACY_KERAS": "1"})
+    zp = _spawn_zygote(tmp_path / "zygote.log", name, idle=60, until="warm_listening", timeout=60, poll=0.02)
     try:
-        deadline = time.monotonic() + 60
-        while "warm_listening" not in (tmp_path / "zygote.log").read_text():
-            assert zp.poll() is None and time.monotonic() < deadline
-            time.sleep(0.02)
         gone, kept = tmp_path / "gone", tmp_path / "kept"
         _sampler_task(gone)
         _sampler_task(kept)
